@@ -1,0 +1,1 @@
+"""Analytics: satisfaction indices, nightly aggregation, exports and scoring schemes."""

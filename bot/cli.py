@@ -1,0 +1,23 @@
+"""The `sipas` command line: one subcommand per job, each with its own --help."""
+
+from __future__ import annotations
+
+import click
+
+from bot.commands.db import db_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sipas-bot")
+def cli() -> None:
+    """sipas-bot: SIPAS-method satisfaction surveys of one-stop-shop users.
+
+    Settings come from SIPAS_* environment variables or a .env file (see README).
+    """
+
+
+cli.add_command(db_group)
+
+
+def main() -> None:
+    cli(prog_name="sipas")

@@ -1,0 +1,1 @@
+"""Subcommands of `sipas`, one module per group; bot.cli registers them."""

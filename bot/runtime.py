@@ -1,0 +1,51 @@
+"""Assembly shared by every command: logging, settings, and an up-to-date database."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import click
+
+from bot.settings import Settings, SettingsError, load_settings
+from storage.db import Database
+from storage.migrate import upgrade
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL, and a Bot API URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or a clean exit listing every bad one."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        lines = "\n".join(f"  - {problem}" for problem in error.problems)
+        raise click.ClickException(f"invalid settings:\n{lines}") from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """The configured database; the embedded default is migrated on the way in.
+
+    A server database is migrated only by `sipas db upgrade`, as an operator's
+    deliberate step, never as a side effect of starting a worker.
+    """
+    if settings.embedded:
+        await upgrade(settings.database_url)
+    database = Database(settings.database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()

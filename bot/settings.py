@@ -1,0 +1,174 @@
+"""Settings of a deployment: `SIPAS_*` environment variables, also read from `.env`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import stat
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.db import is_sqlite
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """Start-up refused: one line per bad setting, naming it and what is expected."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Names are a stable surface: see the README's table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIPAS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./sipas.db"
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = Path("./sipas.secret")
+    timezone: str = "Asia/Ho_Chi_Minh"
+    default_language: Literal["vi", "en"] = "vi"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # The survey
+    questionnaire: str | None = None
+    data_controller: str = "Sở Nội vụ"
+    resume_window_hours: int = Field(48, ge=1, le=24 * 30)
+    invitation_ttl_hours: int = Field(72, ge=1, le=24 * 365)
+    reminder_after_minutes: int | None = Field(None, ge=5, le=48 * 60)
+    max_comment_length: int = Field(1000, ge=50, le=4000)
+
+    # Telegram
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_bot_username: str = "sipas_bot"
+    telegram_webhook_secret: SecretStr | None = None
+    public_url: str | None = None
+
+    # Web app
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
+
+    # Aggregation
+    min_cell_size: int = Field(10, ge=1)
+    aggregate_at: time = time(1, 30)
+    export_dir: Path = Path("./exports")
+
+    # Zalo
+    zalo_oa_app_id: str | None = None
+    zalo_oa_secret_key: SecretStr | None = None
+    zalo_oa_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_bot_token: SecretStr | None = None
+    zalo_bot_api_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_webhook_secret: SecretStr | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"an IANA time zone such as Asia/Ho_Chi_Minh, not {value!r}") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "a URL starting sqlite+aiosqlite:/// (embedded) or postgresql+asyncpg:// "
+                f"(server), not {value.split('://')[0]!r}"
+            )
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"at least {MIN_SECRET_LENGTH} characters of random text")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _https_public_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("an absolute URL such as https://survey.example.gov.vn")
+        return value.rstrip("/") if value else None
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.public_url and self.telegram_token and not self.telegram_webhook_secret:
+            raise ValueError(
+                "SIPAS_TELEGRAM_WEBHOOK_SECRET must be set when SIPAS_PUBLIC_URL enables webhooks"
+            )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def embedded(self) -> bool:
+        return is_sqlite(self.database_url)
+
+    def secret(self) -> str:
+        """The deployment secret; on the embedded default one is generated on first use."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if not self.embedded:
+            raise SettingsError(
+                ["SIPAS_SECRET_KEY: required with a PostgreSQL database (32+ random characters)"]
+            )
+        return _local_secret(self.secret_key_file)
+
+
+def _local_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    # Created with owner-only permissions from the start, never world-readable.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    log.warning(
+        "SIPAS_SECRET_KEY is not set: generated one into %s (readable by its owner only). "
+        "Keep this file: respondent pseudonyms and tokens depend on it.",
+        path.resolve(),
+    )
+    return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`, or SettingsError naming each bad value."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError([_describe(problem) for problem in error.errors()]) from None
+    settings.secret()  # refuse now, not on the first survey, when no secret can be had
+    return settings
+
+
+def _describe(problem: object) -> str:
+    assert isinstance(problem, dict)
+    location = problem.get("loc") or ()
+    field = str(location[0]) if location else ""
+    message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+    if not field:
+        return message
+    if any(word in field for word in ("secret", "token", "password")):
+        return f"SIPAS_{field.upper()}: {message}"  # never echo a secret into a log
+    return f"SIPAS_{field.upper()}: {message} (got {problem.get('input')!r})"

@@ -1,0 +1,1 @@
+"""Storage: database models, migrations, repositories and privacy primitives (no chat or web code)."""

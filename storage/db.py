@@ -1,0 +1,97 @@
+"""Database connection: one async engine per process, SQLite tuned for a single file, PostgreSQL for scale."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether a database URL names the embedded SQLite backend."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+    """An async engine for `url`; `schema` pins the PostgreSQL search path (tests isolate runs so)."""
+    if is_sqlite(url):
+        return _sqlite_engine(url, echo=echo)
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["server_settings"] = {"search_path": schema}
+    return create_async_engine(
+        url, echo=echo, pool_pre_ping=True, connect_args=connect_args, pool_size=10, max_overflow=10
+    )
+
+
+def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
+    # One connection per checkout keeps no file handle open between transactions;
+    # SQLite's own page cache makes reconnects cheap.
+    engine = create_async_engine(
+        url, echo=echo, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own implicit BEGIN would start a deferred transaction and
+        # upgrade it to a write later, which SQLite may refuse with "database is
+        # locked" under concurrency; we issue BEGIN ourselves below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Writers take the write lock up front so concurrent transactions queue
+        # on busy_timeout instead of failing; read-only work asks for DEFERRED.
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class Database:
+    """The engine and session factory a process shares; `transaction()` is the unit of work."""
+
+    def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
+        self.url = url
+        self.schema = schema
+        self.engine = create_engine(url, schema=schema, echo=echo)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: on SQLite it does not take the write lock."""
+        async with self.sessions() as session:
+            if self.is_sqlite:
+                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,295 @@
+"""Database tables of sipas-bot: units, counters, invitations, survey sessions, answers, responses."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware.
+
+    SQLite keeps no offset, so values are normalised to UTC on the way in and
+    tagged as UTC on the way out; PostgreSQL stores them as timestamptz.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; attach a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+# --- Administrative geography -------------------------------------------------------------
+
+
+class AdminUnit(Base):
+    """A province, former district or commune-level unit (ward, commune, special region)."""
+
+    __tablename__ = "admin_units"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))  # province | district | commune
+    name: Mapped[str] = mapped_column(String(200))
+    full_name: Mapped[str] = mapped_column(String(250))
+    full_name_en: Mapped[str | None] = mapped_column(String(250))
+    unit_type: Mapped[str] = mapped_column(String(40))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UnitCrosswalk(Base):
+    """One old commune (wholly or partly) merged into a current unit by the 2025 reform.
+
+    Old communes are not admin units here: their codes were reused by the new
+    units, so they live only in this table, named by code and name.
+    """
+
+    __tablename__ = "unit_crosswalk"
+    __table_args__ = (UniqueConstraint("new_code", "old_commune_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    new_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    old_commune_code: Mapped[str] = mapped_column(String(16))
+    old_commune_name: Mapped[str] = mapped_column(String(250))
+    old_district_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    partial: Mapped[bool] = mapped_column(Boolean)
+
+
+class Agency(Base):
+    """A provincial department (Sở) or a branch of the public administrative service centre."""
+
+    __tablename__ = "agencies"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(250))
+    name_en: Mapped[str | None] = mapped_column(String(250))
+    kind: Mapped[str] = mapped_column(String(32))  # department | service_centre_branch | other
+    unit_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ServicePoint(Base):
+    """A one-stop counter (Bộ phận Một cửa desk) where transactions happen and QR codes hang."""
+
+    __tablename__ = "service_points"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(250))
+    name_en: Mapped[str | None] = mapped_column(String(250))
+    unit_code: Mapped[str] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    agency_code: Mapped[str | None] = mapped_column(ForeignKey("agencies.code"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- Invitations and survey state --------------------------------------------------------
+
+
+class ApiKey(Base):
+    """A key a one-stop information system uses to mint invitations; only its hash is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty = every unit
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Invitation(Base):
+    """A single-use, per-dossier invitation; the token and short code are stored only as hashes."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    short_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    service_point_code: Mapped[str] = mapped_column(ForeignKey("service_points.code"), index=True)
+    dossier_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class SurveySession(Base):
+    """One respondent's pass through a questionnaire, open or finished.
+
+    `respondent_key` is a keyed hash of channel + platform user id, never the id
+    itself. `address_ciphertext` (the encrypted chat address) exists only while the
+    session is open, for a reminder, and is erased when it ends.
+    """
+
+    __tablename__ = "survey_sessions"
+    __table_args__ = (Index("ix_survey_sessions_respondent_status", "respondent_key", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    respondent_key: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    questionnaire_id: Mapped[str] = mapped_column(String(64))
+    questionnaire_version: Mapped[str] = mapped_column(String(32))
+    service_point_code: Mapped[str] = mapped_column(ForeignKey("service_points.code"), index=True)
+    invitation_id: Mapped[str | None] = mapped_column(ForeignKey("invitations.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    current_item: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    address_ciphertext: Mapped[str | None] = mapped_column(Text)
+    reminder_sent_at: Mapped[datetime | None]
+    question_message_id: Mapped[str | None] = mapped_column(String(64))
+    unreachable_at: Mapped[datetime | None]
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Answer(Base):
+    """The answer to one item in one session; `value` None means the respondent skipped it."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("session_id", "item_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_sessions.id", ondelete="CASCADE"), index=True
+    )
+    item_code: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime]
+
+    session: Mapped[SurveySession] = relationship(back_populates="answers")
+
+
+class Response(Base):
+    """A completed survey: what the indices count, with its reporting day in local time."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        Index("ix_responses_day_point", "reporting_day", "service_point_code"),
+        Index("ix_responses_respondent_point", "respondent_key", "service_point_code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_sessions.id", ondelete="CASCADE"), unique=True
+    )
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    service_point_code: Mapped[str] = mapped_column(ForeignKey("service_points.code"))
+    respondent_type: Mapped[str] = mapped_column(String(16))  # citizen | organisation
+    channel: Mapped[str] = mapped_column(String(16))
+    questionnaire_id: Mapped[str] = mapped_column(String(64))
+    questionnaire_version: Mapped[str] = mapped_column(String(32))
+    invitation_id: Mapped[str | None] = mapped_column(ForeignKey("invitations.id"))
+    respondent_key: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime]
+    reporting_day: Mapped[date] = mapped_column(Date)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class DirtyDay(Base):
+    """A reporting day whose responses changed since the last aggregation run."""
+
+    __tablename__ = "dirty_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    marked_at: Mapped[datetime]
+
+
+class ProcessedEvent(Base):
+    """A platform event already handled: a second delivery of it stops here."""
+
+    __tablename__ = "processed_events"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- Staff and operations ------------------------------------------------------------------
+
+
+class StaffAccount(Base):
+    """A staff member of the department of home affairs or of a unit (staff ids may be kept)."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # viewer | admin
+    unit_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    telegram_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrolment_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrolment_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class Lease(Base):
+    """A named lease so that a periodic job runs in one process only."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
+class ChannelCredential(Base):
+    """Rotating platform credentials (Zalo OA token pair), encrypted with the deployment key."""
+
+    __tablename__ = "channel_credentials"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    access_token_ciphertext: Mapped[str | None] = mapped_column(Text)
+    refresh_token_ciphertext: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)

@@ -1,0 +1,1 @@
+"""HTTP surface: webhook routes, the invitation API and the staff dashboard."""
