@@ -1,0 +1,292 @@
+"""The questionnaire model: items, answer options, elements, consent, and navigation by skip logic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from questionnaires.conditions import Answers, Condition, condition_to_json, evaluate
+
+LocalizedText = Mapping[str, str]
+"""Language code → text, with one entry per language the questionnaire declares."""
+
+DEFAULT_TEXT_MAX_LENGTH = 1000
+
+
+class ItemType(StrEnum):
+    """How an item is answered."""
+
+    SCALE = (
+        "scale"  # the 5-point satisfaction scale, values "1".."5"; what the index is computed from
+    )
+    CHOICE = "choice"  # one option out of a list
+    YES_NO = "yes_no"  # values "yes" / "no", labels may be worded per item
+    TEXT = "text"  # free text, up to max_length characters
+
+
+@dataclass(frozen=True)
+class Option:
+    """One answer option: the stored value and its label per language."""
+
+    value: str
+    label: LocalizedText
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A named list of options shared by several items."""
+
+    code: str
+    options: tuple[Option, ...]
+
+
+@dataclass(frozen=True)
+class Element:
+    """A SIPAS element (yếu tố) grouping satisfaction items."""
+
+    code: str
+    label: LocalizedText
+    short_label: (
+        LocalizedText  # for a progress header on a narrow screen; equals label when not given
+    )
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The privacy notice shown before the first item, and the two explicit choices."""
+
+    text: LocalizedText
+    accept: LocalizedText
+    decline: LocalizedText
+
+    def render(self, language: str, controller: str) -> str:
+        """The notice in `language` with the data controller's name filled in."""
+        # str.replace, not str.format: the notice may legitimately contain other braces.
+        return self.text[language].replace("{controller}", controller)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question.
+
+    `required`: a response is incomplete without a real answer (the handler offers no skip).
+    `skippable`: the handler offers "Không trả lời / Skip", which records None.
+    An item with neither carries its own "prefer not to say" option.
+    """
+
+    code: str
+    type: ItemType
+    text: LocalizedText
+    element: str | None = None
+    options: tuple[Option, ...] = ()
+    scale: str | None = None
+    required: bool = False
+    skippable: bool = False
+    show_if: Condition | None = None
+    max_length: int = DEFAULT_TEXT_MAX_LENGTH
+    intro: LocalizedText | None = None  # shown above the text, e.g. the stem of a block of items
+
+    def option_values(self) -> list[str]:
+        """The values an answer may take (empty for text items)."""
+        return [option.value for option in self.options]
+
+
+class InvalidAnswer(ValueError):
+    """An answer that the item does not accept; `message` says why, per language."""
+
+    def __init__(self, item: Item, value: str, reason: str, message: LocalizedText) -> None:
+        super().__init__(f"item {item.code}: {message.get('en') or next(iter(message.values()))}")
+        self.item_code = item.code
+        self.value = value
+        self.reason = reason  # "not_an_option", "empty" or "too_long"
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """A validated questionnaire; build it with `load_questionnaire`, not by hand."""
+
+    id: str
+    version: str
+    title: LocalizedText
+    languages: tuple[str, ...]
+    consent: Consent
+    elements: tuple[Element, ...]
+    items: tuple[Item, ...]
+    scales: Mapping[str, Scale]
+    method_note: str | None = None
+    skip_label: LocalizedText = field(default_factory=lambda: {"vi": "Không trả lời", "en": "Skip"})
+    _positions: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_positions", {item.code: i for i, item in enumerate(self.items)})
+
+    @property
+    def default_language(self) -> str:
+        """The first declared language."""
+        return self.languages[0]
+
+    def item(self, code: str) -> Item:
+        """The item with this code; KeyError if there is none."""
+        return self.items[self._positions[code]]
+
+    def element(self, code: str) -> Element:
+        """The element with this code; KeyError if there is none."""
+        for element in self.elements:
+            if element.code == code:
+                return element
+        raise KeyError(code)
+
+    def options(self, item: Item) -> list[Option]:
+        """The answer options of an item (from its scale or inline; yes/no for yes_no; none for text)."""
+        return list(item.options)
+
+    def scale_items(self) -> list[Item]:
+        """The satisfaction items (type scale), in order: what the index is computed from."""
+        return [item for item in self.items if item.type is ItemType.SCALE]
+
+    def items_of_element(self, code: str) -> list[Item]:
+        """The items of one element, in order; KeyError if the element is unknown."""
+        self.element(code)
+        return [item for item in self.items if item.element == code]
+
+    def visible_items(self, answers: Answers) -> list[Item]:
+        """The items whose show_if holds given the answers so far, in order.
+
+        Answers to items that are hidden (e.g. after going back and changing a
+        screener) are ignored, so a stale answer cannot keep a later item visible.
+        """
+        visible: list[Item] = []
+        effective: dict[str, str | None] = {}
+        for item in self.items:
+            if item.show_if is None or evaluate(item.show_if, effective):
+                visible.append(item)
+                if item.code in answers:
+                    effective[item.code] = answers[item.code]
+        return visible
+
+    def relevant_answers(self, answers: Answers) -> dict[str, str | None]:
+        """The answers to visible items only: what a finished response should keep."""
+        return {
+            item.code: answers[item.code]
+            for item in self.visible_items(answers)
+            if item.code in answers
+        }
+
+    def next_item(self, answers: Answers) -> Item | None:
+        """The first visible item not yet answered (or skipped); None when the survey is done."""
+        for item in self.visible_items(answers):
+            if item.code not in answers:
+                return item
+        return None
+
+    def previous_item(self, answers: Answers, current_code: str | None) -> Item | None:
+        """The item "back" goes to: the last visible, answered (or skipped) item before `current_code`.
+
+        `current_code` None means "after the last item" (the survey is complete).
+        None is returned at the first item. KeyError on an unknown code.
+        """
+        limit = len(self.items) if current_code is None else self._positions[current_code]
+        previous: Item | None = None
+        for item in self.visible_items(answers):
+            if self._positions[item.code] >= limit:
+                break
+            if item.code in answers:
+                previous = item
+        return previous
+
+    def progress(self, answers: Answers, current_code: str) -> tuple[int, int]:
+        """(position counted from 1, number of visible items) for a header like "Câu 5/19".
+
+        The total is what is visible now, so it grows when a screener opens its block.
+        """
+        limit = self._positions[current_code]
+        visible = self.visible_items(answers)
+        position = sum(1 for item in visible if self._positions[item.code] < limit) + 1
+        return position, len(visible)
+
+    def validate_answer(self, item: Item, value: str) -> str:
+        """The normalised answer, or InvalidAnswer.
+
+        For option items the value itself is accepted, and so is an option's label in
+        any language (case and spacing ignored), so typed text works on text-only channels.
+        """
+        if item.type is ItemType.TEXT:
+            text = value.strip()
+            if not text:
+                raise InvalidAnswer(
+                    item,
+                    value,
+                    "empty",
+                    {
+                        "vi": "Câu trả lời đang trống, xin nhập nội dung.",
+                        "en": "The answer is empty; please type something.",
+                    },
+                )
+            if len(text) > item.max_length:
+                raise InvalidAnswer(
+                    item,
+                    value,
+                    "too_long",
+                    {
+                        "vi": f"Câu trả lời dài quá {item.max_length} ký tự, xin rút gọn.",
+                        "en": f"The answer is longer than {item.max_length} characters; please shorten it.",
+                    },
+                )
+            return text
+        wanted = " ".join(value.split())
+        for option in item.options:
+            if wanted == option.value:
+                return option.value
+        folded = wanted.casefold()
+        for option in item.options:
+            if any(" ".join(label.split()).casefold() == folded for label in option.label.values()):
+                return option.value
+        raise InvalidAnswer(
+            item,
+            value,
+            "not_an_option",
+            {
+                "vi": "Câu trả lời không hợp lệ, xin chọn một trong các phương án.",
+                "en": "That is not one of the options; please choose one.",
+            },
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The plain JSON form read by other tools; keep its shape stable."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "title": dict(self.title),
+            "languages": list(self.languages),
+            "default_language": self.default_language,
+            "method_note": self.method_note,
+            "elements": [
+                {
+                    "code": element.code,
+                    "label": dict(element.label),
+                    "short_label": dict(element.short_label),
+                }
+                for element in self.elements
+            ],
+            "items": [_item_to_json(item) for item in self.items],
+        }
+
+
+def _item_to_json(item: Item) -> dict[str, Any]:
+    return {
+        "code": item.code,
+        "type": item.type.value,
+        "element": item.element,
+        "text": dict(item.text),
+        "required": item.required,
+        "skippable": item.skippable,
+        "scale": item.scale,
+        "options": [
+            {"value": option.value, "label": dict(option.label)} for option in item.options
+        ],
+        "show_if": None if item.show_if is None else condition_to_json(item.show_if),
+        "max_length": item.max_length if item.type is ItemType.TEXT else None,
+    }

@@ -1,0 +1,281 @@
+"""The loader reports every problem of a questionnaire file as "<file>: <path>: <message>"."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from questionnaires import (
+    Equals,
+    QuestionnaireError,
+    load_bundled,
+    load_questionnaire,
+    parse_questionnaire,
+)
+
+
+def minimal() -> dict[str, Any]:
+    """A small valid questionnaire; each test breaks one thing in it."""
+    return {
+        "id": "tiny",
+        "version": "1",
+        "title": {"vi": "Khảo sát", "en": "Survey"},
+        "languages": ["vi", "en"],
+        "scales": {
+            "satisfaction": {
+                "options": [
+                    {"value": str(n), "label": {"vi": f"Mức {n}", "en": f"Level {n}"}}
+                    for n in range(1, 6)
+                ]
+            }
+        },
+        "consent": {
+            "text": {"vi": "Thông báo {controller}", "en": "Notice {controller}"},
+            "accept": {"vi": "Đồng ý", "en": "Agree"},
+            "decline": {"vi": "Không đồng ý", "en": "Decline"},
+        },
+        "elements": [{"code": "KET_QUA", "label": {"vi": "Kết quả", "en": "Result"}}],
+        "items": [
+            {
+                "code": "ket_qua_nhan",
+                "type": "yes_no",
+                "text": {"vi": "Đã nhận?", "en": "Received?"},
+            },
+            {
+                "code": 28,
+                "type": "scale",
+                "scale": "satisfaction",
+                "element": "KET_QUA",
+                "skippable": True,
+                "show_if": {"item": "ket_qua_nhan", "equals": "yes"},
+                "text": {"vi": "Đúng hẹn", "en": "On time"},
+            },
+        ],
+    }
+
+
+def problems_of(tmp_path: Path, data: dict[str, Any]) -> list[str]:
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(QuestionnaireError) as error:
+        load_questionnaire(path)
+    return error.value.problems
+
+
+def test_minimal_questionnaire_loads_and_codes_become_strings(tmp_path: Path):
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(minimal(), allow_unicode=True), encoding="utf-8")
+    questionnaire = load_questionnaire(path)
+    assert [item.code for item in questionnaire.items] == ["ket_qua_nhan", "28"]
+    assert questionnaire.item("28").show_if == Equals("ket_qua_nhan", "yes")
+
+
+def test_yes_no_item_without_a_declared_scale_gets_the_built_in_yes_no(tmp_path: Path):
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(minimal(), allow_unicode=True), encoding="utf-8")
+    questionnaire = load_questionnaire(path)
+    options = questionnaire.options(questionnaire.item("ket_qua_nhan"))
+    assert [(o.value, o.label["vi"], o.label["en"]) for o in options] == [
+        ("yes", "Có", "Yes"),
+        ("no", "Không", "No"),
+    ]
+
+
+def test_unquoted_yaml_yes_is_read_as_the_value_yes():
+    text = yaml.safe_dump(minimal(), allow_unicode=True).replace("equals: 'yes'", "equals: yes")
+    assert "equals: yes" in text
+    questionnaire = parse_questionnaire(text, "q.yaml")
+    assert questionnaire.item("28").show_if == Equals("ket_qua_nhan", "yes")
+
+
+def test_unknown_scale_is_reported(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["scale"] = "satisfation"
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[1].scale: unknown scale satisfation (known: satisfaction)"
+    ]
+
+
+def test_duplicate_item_code_is_reported(tmp_path: Path):
+    data = minimal()
+    data["items"].append(dict(data["items"][1]))
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[2].code: duplicate item code 28 (first at items[1])"
+    ]
+
+
+def test_unknown_element_is_reported(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["element"] = "KETQUA"
+    assert problems_of(tmp_path, data) == ["q.yaml: items[1].element: unknown element KETQUA"]
+
+
+def test_label_missing_for_a_declared_language_is_reported(tmp_path: Path):
+    data = minimal()
+    del data["items"][1]["text"]["en"]
+    assert problems_of(tmp_path, data) == ["q.yaml: items[1].text: missing language en"]
+
+
+def test_option_label_missing_for_a_declared_language_is_reported(tmp_path: Path):
+    data = minimal()
+    del data["scales"]["satisfaction"]["options"][2]["label"]["vi"]
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: scales.satisfaction.options[2].label: missing language vi"
+    ]
+
+
+def test_show_if_referring_to_a_later_item_is_reported(tmp_path: Path):
+    data = minimal()
+    data["items"].reverse()
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[0].show_if: refers to item ket_qua_nhan which comes later (items[1]); "
+        "a condition may only refer to earlier items"
+    ]
+
+
+def test_show_if_referring_to_an_unknown_item_is_reported(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["show_if"] = {"item": "ket_qua", "equals": "yes"}
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[1].show_if: refers to unknown item ket_qua"
+    ]
+
+
+def test_show_if_value_not_among_the_options_is_reported(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["show_if"] = {"item": "ket_qua_nhan", "equals": "roi"}
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[1].show_if: value roi is not an option of item ket_qua_nhan "
+        "(options: yes, no)"
+    ]
+
+
+def test_nested_condition_problems_carry_their_path(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["show_if"] = {
+        "all": [
+            {"item": "ket_qua_nhan", "answered": True},
+            {"not": {"item": "ket_qua_nhan", "in": ["yes", "perhaps"]}},
+        ]
+    }
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[1].show_if.all[1].not: value perhaps is not an option of item "
+        "ket_qua_nhan (options: yes, no)"
+    ]
+
+
+def test_malformed_condition_is_reported(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["show_if"] = {"item": "ket_qua_nhan", "is": "yes"}
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[1].show_if: expected one of {item, equals}, {item, in}, "
+        "{item, answered}, {all}, {any} or {not}, got the fields is, item"
+    ]
+
+
+def test_missing_consent_is_reported(tmp_path: Path):
+    data = minimal()
+    del data["consent"]
+    assert problems_of(tmp_path, data) == ["q.yaml: consent: required field is missing"]
+
+
+def test_yaml_syntax_error_is_reported_with_its_line(tmp_path: Path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("id: x\nversion: '1'\nitems: [a, b\ntitle: {}\n", encoding="utf-8")
+    with pytest.raises(QuestionnaireError) as error:
+        load_questionnaire(path)
+    assert error.value.problems == [
+        "broken.yaml: line 4, column 6: YAML syntax error: expected ',' or ']', but got ':'"
+    ]
+
+
+def test_wrong_types_are_reported(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["skippable"] = "yes"
+    data["items"][0]["type"] = "slider"
+    data["version"] = ["1"]
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: version: expected a non-empty string, got a list",
+        "q.yaml: items[0].type: unknown type 'slider' (expected one of: scale, choice, "
+        "yes_no, text)",
+        "q.yaml: items[1].skippable: expected true or false, got the string 'yes'",
+    ]
+
+
+def test_unknown_field_is_reported_to_catch_typos(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["shwo_if"] = data["items"][1].pop("show_if")
+    assert problems_of(tmp_path, data) == ["q.yaml: items[1].shwo_if: unknown field"]
+
+
+def test_required_and_skippable_together_is_reported(tmp_path: Path):
+    data = minimal()
+    data["items"][1]["required"] = True
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[1]: an item cannot be both required and skippable"
+    ]
+
+
+def test_scale_item_needs_a_five_point_scale(tmp_path: Path):
+    data = minimal()
+    data["scales"]["satisfaction"]["options"].pop()
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[1].scale: a scale item needs a scale with the values 1, 2, 3, 4, 5; "
+        "satisfaction has 1, 2, 3, 4"
+    ]
+
+
+def test_yes_no_item_options_must_be_yes_and_no(tmp_path: Path):
+    data = minimal()
+    data["items"][0]["options"] = [
+        {"value": "da_nhan", "label": {"vi": "Đã nhận", "en": "Received"}},
+        {"value": "chua", "label": {"vi": "Chưa nhận", "en": "Not yet"}},
+    ]
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[0].options: a yes_no item has exactly the values yes, no (in that order)"
+    ]
+
+
+def test_a_file_with_several_problems_reports_all_of_them(tmp_path: Path):
+    data = minimal()
+    del data["consent"]
+    data["title"] = {"vi": "Khảo sát"}
+    data["items"][1]["scale"] = "nope"
+    data["items"][1]["element"] = "NOPE"
+    data["items"][1]["show_if"] = {"item": "missing", "equals": "yes"}
+    data["items"].append({"code": "ket_qua_nhan", "type": "text", "text": {"vi": "a", "en": "b"}})
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: consent: required field is missing",
+        "q.yaml: title: missing language en",
+        "q.yaml: items[1].element: unknown element NOPE",
+        "q.yaml: items[1].scale: unknown scale nope (known: satisfaction)",
+        "q.yaml: items[1].show_if: refers to unknown item missing",
+        "q.yaml: items[2].code: duplicate item code ket_qua_nhan (first at items[0])",
+    ]
+
+
+def test_problems_are_also_the_error_message(tmp_path: Path):
+    data = minimal()
+    del data["consent"]
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(QuestionnaireError, match=r"q\.yaml: consent: required field is missing"):
+        load_questionnaire(path)
+
+
+def test_unknown_bundled_id_raises_key_error():
+    with pytest.raises(KeyError, match="sipas-1999"):
+        load_bundled("sipas-1999")
+
+
+def test_a_document_that_is_not_a_mapping_is_reported():
+    with pytest.raises(QuestionnaireError) as error:
+        parse_questionnaire("- just\n- a list\n", "q.yaml")
+    assert error.value.problems == ["q.yaml: (document): expected a mapping, got a list"]
+
+
+def test_missing_languages_is_reported_once(tmp_path: Path):
+    data = minimal()
+    del data["languages"]
+    assert problems_of(tmp_path, data) == ["q.yaml: languages: required field is missing"]
