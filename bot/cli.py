@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.commands.db import db_group
+from bot.commands.units import units_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +18,7 @@ def cli() -> None:
 
 
 cli.add_command(db_group)
+cli.add_command(units_group)
 
 
 def main() -> None:

@@ -67,11 +67,12 @@ ID_MARK = "[số giấy tờ]"
 def scrub(text: str, *, max_length: int | None = None) -> str:
     """Free text with e-mail addresses, phone numbers and ID numbers replaced by marks.
 
-    The text is cut to `max_length` first, so no identifier can hide past the cut.
+    The text is cut to `max_length` before scrubbing, so no identifier cut in half
+    survives as digits, and again after, since a mark can be longer than what it hides.
     """
     if max_length is not None:
         text = text[:max_length]
     text = EMAIL.sub(EMAIL_MARK, text)
     text = PHONE.sub(PHONE_MARK, text)
     text = ID_NUMBER.sub(ID_MARK, text)
-    return text.strip()
+    return text[:max_length].strip() if max_length is not None else text.strip()

@@ -1,0 +1,563 @@
+"""The citizen survey conversation: one `Inbound` event in, state committed, `Reply` values out.
+
+    engine = SurveyEngine(database, load_bundled(), EngineConfig(secret=..., zone=...))
+    replies = await engine.handle(Inbound(channel="telegram", chat="42", event_id="1001",
+                                          kind=InboundKind.START, payload="c_HN-00004-01_..."))
+
+Each event runs in one database transaction: the event is recorded as processed (a
+redelivery stops there), the respondent's events are serialised, the open session is
+loaded, the answer and the new position are stored, and only then are replies built.
+No survey state lives in process memory, so a crash loses nothing committed and a
+replay changes nothing. The chat address is only turned into the respondent key
+(an HMAC) and never stored in clear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.catalog import Catalog, load_catalog
+from handlers.events import Button, Command, Inbound, InboundKind, Reply
+from questionnaires import InvalidAnswer, Item, ItemType, Questionnaire
+from storage import sessions as store
+from storage.db import Database
+from storage.invitations import (
+    COUNTER_PREFIX,
+    INVITATION_PREFIX,
+    InvitationProblem,
+    InvitationRefused,
+    StartTarget,
+    claim_invitation,
+    find_counter_by_short_code,
+    find_invitation,
+    normalise_short_code,
+    parse_counter_payload,
+)
+from storage.models import ServicePoint, SurveySession
+from storage.privacy import AddressCipher, respondent_key, scrub
+
+SKIP_KEY = "0"
+BACK_KEY = "<"
+# What people type on a text-only channel instead of tapping a control.
+SKIP_WORDS = {SKIP_KEY, "bỏ qua", "bo qua", "skip", "không trả lời", "khong tra loi"}
+BACK_WORDS = {BACK_KEY, "«", "quay lại", "quay lai", "back"}
+START_WORDS = ("start", "bắt đầu", "bat dau", "/start")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """What the conversation needs from the deployment's settings."""
+
+    secret: str
+    zone: ZoneInfo
+    default_language: str = "vi"
+    data_controller: str = "Sở Nội vụ"
+    resume_window: timedelta = timedelta(hours=48)
+    reminder_after: timedelta | None = None
+    max_comment_length: int = 1000
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder to finish, to be sent by the channel the session came from."""
+
+    channel: str
+    address: str
+    replies: list[Reply]
+
+
+@dataclass
+class Turn:
+    """The state one event works on, inside its transaction."""
+
+    tx: AsyncSession
+    inbound: Inbound
+    key: str
+    survey: SurveySession | None
+    language: str
+
+    @property
+    def now(self) -> datetime:
+        return self.inbound.received_at
+
+
+def reporting_day(instant: datetime, zone: ZoneInfo) -> date:
+    """The day an instant counts on: the local calendar day in the reporting time zone."""
+    return instant.astimezone(zone).date()
+
+
+class SurveyEngine:
+    """The channel-agnostic survey conversation over the database."""
+
+    def __init__(
+        self,
+        database: Database,
+        questionnaire: Questionnaire,
+        config: EngineConfig,
+        *,
+        catalog: Catalog | None = None,
+        simulated: bool = False,
+    ) -> None:
+        self.database = database
+        self.questionnaire = questionnaire
+        self.config = config
+        self.catalog = catalog or load_catalog()
+        self.simulated = simulated
+        self._cipher = AddressCipher(config.secret)
+
+    # --- entry point ---------------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Process one event and return what to show; [] for a duplicate delivery."""
+        async with self.database.transaction() as tx:
+            if not await store.record_event(
+                tx, inbound.channel, inbound.event_id, inbound.received_at
+            ):
+                return []
+            key = respondent_key(self.config.secret, inbound.channel, inbound.chat)
+            await store.lock_respondent(tx, key)
+            survey = await store.find_open_session(tx, key)
+            if (
+                survey is not None
+                and survey.last_activity_at < inbound.received_at - self.config.resume_window
+            ):
+                await store.discard_session(tx, survey, "expired", inbound.received_at)
+                survey = None
+            turn = Turn(tx, inbound, key, survey, self._language(inbound, survey))
+            return await self._dispatch(turn)
+
+    async def purge_abandoned(self, now: datetime) -> int:
+        """Expire sessions idle longer than the resume window; they count only as non-completion."""
+        async with self.database.transaction() as tx:
+            return await store.expire_abandoned(tx, now - self.config.resume_window, now)
+
+    async def due_reminders(self, now: datetime) -> list[Reminder]:
+        """Reminders owed now (one per session at most), marked as sent in the same transaction."""
+        delay = self.config.reminder_after
+        if delay is None:
+            return []
+        reminders: list[Reminder] = []
+        async with self.database.transaction() as tx:
+            due = (
+                (
+                    await tx.execute(
+                        select(SurveySession).where(
+                            SurveySession.status == "active",
+                            SurveySession.address_ciphertext.is_not(None),
+                            SurveySession.reminder_sent_at.is_(None),
+                            SurveySession.last_activity_at <= now - delay,
+                            SurveySession.last_activity_at > now - self.config.resume_window,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for survey in due:
+                survey.reminder_sent_at = now
+                address = self._cipher.decrypt(survey.address_ciphertext or "")
+                if address is None:
+                    continue
+                answers = await store.load_answers(tx, survey.id)
+                hours = max(
+                    1,
+                    int(
+                        (
+                            self.config.resume_window - (now - survey.last_activity_at)
+                        ).total_seconds()
+                        // 3600
+                    ),
+                )
+                notice = Reply(self._text(survey.language, "reminder", hours=hours))
+                reminders.append(
+                    Reminder(survey.channel, address, [notice, self._current_step(survey, answers)])
+                )
+        return reminders
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    async def _dispatch(self, turn: Turn) -> list[Reply]:
+        kind = turn.inbound.kind
+        if kind is InboundKind.COMMAND:
+            return await self._command(turn, turn.inbound.payload)
+        if kind is InboundKind.START:
+            return await self._start(turn, turn.inbound.payload.strip())
+        if kind is InboundKind.CHOICE:
+            return await self._choice(turn, turn.inbound.payload)
+        return await self._text_input(turn, turn.inbound.payload)
+
+    async def _command(self, turn: Turn, name: str) -> list[Reply]:
+        survey = turn.survey
+        if name == Command.HELP:
+            return [Reply(self._text(turn.language, "help")), *await self._current(turn)]
+        if name == Command.LANGUAGE:
+            return await self._switch_language(turn, None)
+        if name == Command.CANCEL:
+            if survey is None:
+                return [Reply(self._text(turn.language, "nothing_open"))]
+            await store.discard_session(turn.tx, survey, "cancelled", turn.now)
+            return [Reply(self._text(turn.language, "cancelled"))]
+        if name == Command.DELETE:
+            buttons = (
+                (Button(self._text(turn.language, "delete.yes"), "del:yes", "1"),),
+                (Button(self._text(turn.language, "delete.no"), "del:no", "2"),),
+            )
+            return [Reply(self._text(turn.language, "delete.confirm"), buttons, question=True)]
+        return [Reply(self._text(turn.language, "help"))]
+
+    async def _start(self, turn: Turn, payload: str) -> list[Reply]:
+        if not payload:
+            if turn.survey is not None:
+                return await self._resume_prompt(turn, turn.survey)
+            return [Reply(self._text(turn.language, "welcome"))]
+        try:
+            target = await self._resolve(turn, payload)
+        except InvitationRefused as refusal:
+            return [Reply(self._text(turn.language, f"invitation.{refusal.problem.value}"))]
+        survey = turn.survey
+        if survey is not None:
+            if (survey.service_point_code, survey.invitation_id) == (
+                target.service_point_code,
+                target.invitation_id,
+            ):
+                return await self._resume_prompt(turn, survey)
+            # A new counter or dossier: the old, unfinished survey is abandoned.
+            await store.discard_session(turn.tx, survey, "expired", turn.now)
+        if target.invitation_id is None and await store.answered_today(
+            turn.tx, turn.key, target.service_point_code, reporting_day(turn.now, self.config.zone)
+        ):
+            return [Reply(self._text(turn.language, "already_today"))]
+        turn.survey = self._new_session(turn, target)
+        turn.tx.add(turn.survey)
+        await turn.tx.flush()
+        return [self._consent(turn.survey)]
+
+    async def _resolve(self, turn: Turn, payload: str) -> StartTarget:
+        """The counter (and invitation) a start payload or short code names, or why not."""
+        secret = self.config.secret
+        if payload.startswith(COUNTER_PREFIX):
+            code = parse_counter_payload(secret, payload)
+            point = await turn.tx.get(ServicePoint, code)
+            if point is None:
+                raise InvitationRefused(InvitationProblem.UNKNOWN)
+            if not point.active:
+                raise InvitationRefused(InvitationProblem.INACTIVE)
+            return StartTarget(code)
+        if not payload.startswith(INVITATION_PREFIX) and normalise_short_code(payload) is None:
+            raise InvitationRefused(InvitationProblem.MALFORMED)
+        invitation = await find_invitation(turn.tx, secret, payload)
+        if invitation is None:
+            counter = await find_counter_by_short_code(turn.tx, secret, payload)
+            if counter is None:
+                raise InvitationRefused(InvitationProblem.UNKNOWN)
+            return StartTarget(counter.code)
+        await claim_invitation(turn.tx, invitation, turn.key, turn.now)
+        return StartTarget(invitation.service_point_code, invitation.id)
+
+    def _new_session(self, turn: Turn, target: StartTarget) -> SurveySession:
+        keep_address = self.config.reminder_after is not None
+        return SurveySession(
+            respondent_key=turn.key,
+            channel=turn.inbound.channel,
+            questionnaire_id=self.questionnaire.id,
+            questionnaire_version=self.questionnaire.version,
+            service_point_code=target.service_point_code,
+            invitation_id=target.invitation_id,
+            language=turn.language,
+            status="consent",
+            started_at=turn.now,
+            last_activity_at=turn.now,
+            version=1,
+            address_ciphertext=self._cipher.encrypt(turn.inbound.chat) if keep_address else None,
+            simulated=self.simulated,
+        )
+
+    async def _choice(self, turn: Turn, data: str) -> list[Reply]:
+        action, _, argument = data.partition(":")
+        if action == "del":
+            return await self._delete(turn, confirmed=argument == "yes")
+        if action == "lang":
+            return await self._switch_language(turn, argument)
+        survey = turn.survey
+        if survey is None:
+            return [Reply(self._text(turn.language, "nothing_open"))]
+        if action == "consent" and survey.status == "consent":
+            return await self._consent_given(turn, survey, argument == "yes")
+        if action == "resume":
+            return await self._resume(turn, survey, restart=argument == "restart")
+        item_code, _, value = argument.partition(":")
+        if survey.status != "active" or item_code != survey.current_item:
+            # A tap on an old keyboard, or a second tap racing the first.
+            current = await self._current(turn)
+            return [
+                Reply(
+                    current[0].text,
+                    current[0].buttons,
+                    question=True,
+                    notice=self._text(turn.language, "stale_tap"),
+                )
+            ]
+        item = self.questionnaire.item(item_code)
+        if action == "a":
+            return await self._answer(turn, survey, item, value)
+        if action == "s" and (item.skippable or item.type is ItemType.TEXT):
+            return await self._record(turn, survey, item, None)
+        if action == "b":
+            return await self._back(turn, survey)
+        return await self._current(turn)
+
+    async def _text_input(self, turn: Turn, text: str) -> list[Reply]:
+        survey = turn.survey
+        typed = " ".join(text.split())
+        if survey is None:
+            payload = _start_payload(typed)
+            if payload is not None:
+                return await self._start(turn, payload)
+            return [Reply(self._text(turn.language, "nothing_open"))]
+        current = self._current_step(survey, await store.load_answers(turn.tx, survey.id))
+        item = self.questionnaire.item(survey.current_item) if survey.current_item else None
+        folded = typed.casefold()
+        if (
+            item is not None
+            and item.type is ItemType.TEXT
+            and folded not in SKIP_WORDS | BACK_WORDS
+        ):
+            return await self._comment(turn, survey, item, text)
+        for button in current.choices():
+            if folded == button.key.casefold() or folded == button.label.casefold():
+                return await self._choice(turn, button.data)
+        if item is not None and folded in SKIP_WORDS and item.skippable:
+            return await self._record(turn, survey, item, None)
+        if item is not None and folded in BACK_WORDS:
+            return await self._back(turn, survey)
+        if item is not None and item.type is not ItemType.TEXT:
+            try:
+                return await self._record(
+                    turn, survey, item, self.questionnaire.validate_answer(item, typed)
+                )
+            except InvalidAnswer:
+                pass
+        return [Reply(self._text(turn.language, "choose_hint")), current]
+
+    # --- steps ---------------------------------------------------------------------------
+
+    async def _consent_given(
+        self, turn: Turn, survey: SurveySession, accepted: bool
+    ) -> list[Reply]:
+        if not accepted:
+            await store.discard_session(turn.tx, survey, "declined", turn.now)
+            return [Reply(self._text(turn.language, "consent.declined"))]
+        survey.status = "active"
+        return await self._advance(turn, survey, {})
+
+    async def _answer(
+        self, turn: Turn, survey: SurveySession, item: Item, value: str
+    ) -> list[Reply]:
+        try:
+            normalised = self.questionnaire.validate_answer(item, value)
+        except InvalidAnswer:
+            return await self._current(turn)
+        return await self._record(turn, survey, item, normalised)
+
+    async def _comment(
+        self, turn: Turn, survey: SurveySession, item: Item, text: str
+    ) -> list[Reply]:
+        limit = min(item.max_length, self.config.max_comment_length)
+        cleaned = scrub(text, max_length=limit)
+        if not cleaned:
+            return await self._current(turn)
+        replies = await self._record(turn, survey, item, cleaned)
+        if len(text.strip()) > limit:
+            return [Reply(self._text(turn.language, "text_cut", limit=limit)), *replies]
+        return replies
+
+    async def _record(
+        self, turn: Turn, survey: SurveySession, item: Item, value: str | None
+    ) -> list[Reply]:
+        await store.save_answer(turn.tx, survey.id, item.code, value, turn.now)
+        answers = await store.load_answers(turn.tx, survey.id)
+        # A changed screener may hide items answered before: those answers go.
+        relevant = self.questionnaire.relevant_answers(answers)
+        await store.delete_answers(
+            turn.tx, survey.id, [code for code in answers if code not in relevant]
+        )
+        return await self._advance(turn, survey, relevant)
+
+    async def _advance(
+        self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
+    ) -> list[Reply]:
+        following = self.questionnaire.next_item(answers)
+        if following is None:
+            return await self._complete(turn, survey, answers)
+        survey.current_item = following.code
+        self._touch(survey, turn.now)
+        return [self._question(survey, following, answers)]
+
+    async def _back(self, turn: Turn, survey: SurveySession) -> list[Reply]:
+        answers = await store.load_answers(turn.tx, survey.id)
+        previous = self.questionnaire.previous_item(answers, survey.current_item)
+        if previous is not None:
+            survey.current_item = previous.code
+            self._touch(survey, turn.now)
+        return [self._current_step(survey, answers)]
+
+    async def _complete(
+        self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
+    ) -> list[Reply]:
+        await store.record_response(
+            turn.tx,
+            survey,
+            respondent_type=answers.get("respondent_type") or "citizen",
+            answers=answers,
+            completed_at=turn.now,
+            reporting_day=reporting_day(turn.now, self.config.zone),
+        )
+        return [Reply(self._text(survey.language, "thanks"), question=True)]
+
+    async def _resume_prompt(self, turn: Turn, survey: SurveySession) -> list[Reply]:
+        answers = await store.load_answers(turn.tx, survey.id)
+        if survey.status == "consent":
+            return [self._consent(survey)]
+        buttons = (
+            (Button(self._text(survey.language, "resume.continue"), "resume:go", "1"),),
+            (Button(self._text(survey.language, "resume.restart"), "resume:restart", "2"),),
+        )
+        prompt = self._text(survey.language, "resume.prompt", answered=len(answers))
+        return [Reply(prompt, buttons, question=True)]
+
+    async def _resume(self, turn: Turn, survey: SurveySession, *, restart: bool) -> list[Reply]:
+        if restart:
+            await store.delete_answers(
+                turn.tx, survey.id, list(await store.load_answers(turn.tx, survey.id))
+            )
+            survey.status = "active"
+            return await self._advance(turn, survey, {})
+        self._touch(survey, turn.now)
+        return await self._current(turn)
+
+    async def _switch_language(self, turn: Turn, wanted: str | None) -> list[Reply]:
+        languages = self.questionnaire.languages
+        if wanted not in languages:
+            wanted = (
+                languages[(languages.index(turn.language) + 1) % len(languages)]
+                if turn.language in languages
+                else languages[0]
+            )
+        turn.language = wanted
+        replies = [Reply(self._text(wanted, "language.switched"))]
+        if turn.survey is None:
+            return [*replies, Reply(self._text(wanted, "welcome"))]
+        turn.survey.language = wanted
+        self._touch(turn.survey, turn.now)
+        return [*replies, *await self._current(turn)]
+
+    async def _delete(self, turn: Turn, *, confirmed: bool) -> list[Reply]:
+        if not confirmed:
+            return [Reply(self._text(turn.language, "delete.kept"), question=True)]
+        count = await store.withdraw_respondent(turn.tx, turn.key, turn.now)
+        if count == 0:
+            return [Reply(self._text(turn.language, "delete.nothing"), question=True)]
+        return [Reply(self._text(turn.language, "delete.done", count=count), question=True)]
+
+    # --- rendering -----------------------------------------------------------------------
+
+    async def _current(self, turn: Turn) -> list[Reply]:
+        """The step the respondent is on, or the welcome when no survey is open."""
+        survey = turn.survey
+        if survey is None:
+            return [Reply(self._text(turn.language, "nothing_open"))]
+        return [self._current_step(survey, await store.load_answers(turn.tx, survey.id))]
+
+    def _current_step(self, survey: SurveySession, answers: Mapping[str, str | None]) -> Reply:
+        if survey.status == "consent" or survey.current_item is None:
+            return self._consent(survey)
+        return self._question(survey, self.questionnaire.item(survey.current_item), answers)
+
+    def _consent(self, survey: SurveySession) -> Reply:
+        language = survey.language
+        consent = self.questionnaire.consent
+        other = [code for code in self.questionnaire.languages if code != language]
+        rows: list[tuple[Button, ...]] = [
+            (Button(consent.accept[language], "consent:yes", "1"),),
+            (Button(consent.decline[language], "consent:no", "2"),),
+        ]
+        if other:
+            rows.append((Button(self._text(other[0], "language.button"), f"lang:{other[0]}", "3"),))
+        text = consent.render(language, self.config.data_controller)
+        return Reply(text, tuple(rows), question=True)
+
+    def _question(
+        self, survey: SurveySession, item: Item, answers: Mapping[str, str | None]
+    ) -> Reply:
+        language = survey.language
+        position, total = self.questionnaire.progress(answers, item.code)
+        header = self._text(language, "progress", position=position, total=total)
+        if item.element:
+            header += f" · {self.questionnaire.element(item.element).short_label[language]}"
+        parts = [header, ""]
+        if item.intro:
+            parts.append(item.intro[language])
+        parts.append(item.text[language])
+        options = self.questionnaire.options(item)
+        previous = answers.get(item.code)
+        if item.code in answers and previous is not None:
+            label = next((o.label[language] for o in options if o.value == previous), previous)
+            parts += ["", self._text(language, "current_answer", answer=label)]
+        if item.type is ItemType.TEXT:
+            parts += [
+                "",
+                self._text(
+                    language,
+                    "text_hint",
+                    limit=min(item.max_length, self.config.max_comment_length),
+                ),
+            ]
+        rows: list[tuple[Button, ...]] = [
+            (Button(option.label[language], f"a:{item.code}:{option.value}", str(number)),)
+            for number, option in enumerate(options, start=1)
+        ]
+        controls: list[Button] = []
+        if self.questionnaire.previous_item(answers, item.code) is not None:
+            controls.append(Button(self._text(language, "back"), f"b:{item.code}", BACK_KEY))
+        if item.skippable or item.type is ItemType.TEXT:
+            controls.append(
+                Button(self.questionnaire.skip_label[language], f"s:{item.code}", SKIP_KEY)
+            )
+        if controls:
+            rows.append(tuple(controls))
+        return Reply("\n".join(parts), tuple(rows), question=True)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _language(self, inbound: Inbound, survey: SurveySession | None) -> str:
+        if survey is not None:
+            return survey.language
+        if inbound.locale in self.questionnaire.languages:
+            return inbound.locale
+        return self.config.default_language
+
+    def _text(self, language: str, key: str, **values: object) -> str:
+        return self.catalog.text(language, key, **values)
+
+    @staticmethod
+    def _touch(survey: SurveySession, now: datetime) -> None:
+        survey.last_activity_at = now
+        survey.version += 1
+
+
+def _start_payload(typed: str) -> str | None:
+    """The payload in a first message like "AB3D-EF7H" or "start AB3DEF7H", if there is one."""
+    lowered = typed.casefold()
+    for word in START_WORDS:
+        if lowered.startswith(word + " "):
+            typed = typed[len(word) + 1 :].strip()
+            break
+    if typed.startswith((COUNTER_PREFIX, INVITATION_PREFIX)) or normalise_short_code(typed):
+        return typed
+    return None

@@ -1,0 +1,223 @@
+"""Invitations: signed counter tokens, single-use per-dossier invitations, and their short codes.
+
+Every start payload fits Telegram's deep-link limit (64 characters of [A-Za-z0-9_-]):
+- `c_<service point code>_<signature>`: a counter's static token, printed on its poster;
+  the signature (HMAC under the deployment secret) stops anyone forging one for
+  another counter;
+- `i_<22 random characters>`: a single-use invitation, stored only as a keyed hash.
+A short code (8 characters of an alphabet without look-alikes, case-insensitive) stands
+in for a payload on channels that cannot carry one (Zalo).
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Invitation, ServicePoint
+from storage.privacy import keyed_hash, same_digest
+
+COUNTER_PREFIX = "c_"
+INVITATION_PREFIX = "i_"
+SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed safely
+SHORT_CODE_LENGTH = 8
+SIGNATURE_LENGTH = 16
+PAYLOAD_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SHORT_CODE_PATTERN = re.compile(rf"^[{SHORT_CODE_ALPHABET}]{{{SHORT_CODE_LENGTH}}}$")
+SERVICE_POINT_CODE_PATTERN = re.compile(r"^[A-Z0-9-]{1,40}$")
+
+
+class InvitationProblem(enum.StrEnum):
+    """Why a payload or short code cannot start a survey (each has a message for citizens)."""
+
+    MALFORMED = "malformed"
+    FORGED = "forged"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    CLAIMED = "claimed"  # by another respondent
+    COMPLETED = "completed"  # already answered: one transaction, one response
+    INACTIVE = "inactive"  # the counter no longer takes surveys
+
+
+class InvitationRefused(Exception):
+    def __init__(self, problem: InvitationProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class StartTarget:
+    """Where a survey starts: a counter, and for a per-dossier invitation its id."""
+
+    service_point_code: str
+    invitation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MintedInvitation:
+    """A new invitation as shown once to whoever minted it: the payload is not stored."""
+
+    invitation: Invitation
+    payload: str
+    short_code: str
+
+
+def _signature(secret: str, purpose: str, value: str) -> str:
+    digest = bytes.fromhex(keyed_hash(secret, purpose, value))
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:SIGNATURE_LENGTH]
+
+
+def counter_payload(secret: str, service_point_code: str) -> str:
+    """The static start payload of a counter's poster."""
+    payload = (
+        f"{COUNTER_PREFIX}{service_point_code}_{_signature(secret, 'counter', service_point_code)}"
+    )
+    assert PAYLOAD_PATTERN.match(payload), "service point codes are [A-Z0-9-], at most 40"
+    return payload
+
+
+def counter_short_code(secret: str, service_point_code: str) -> str:
+    """The counter's static short code (for Zalo), derived from the secret: nothing to store."""
+    digest = bytes.fromhex(keyed_hash(secret, "counter-short-code", service_point_code))
+    return "".join(SHORT_CODE_ALPHABET[byte % len(SHORT_CODE_ALPHABET)] for byte in digest[:8])
+
+
+def normalise_short_code(text: str) -> str | None:
+    """The short code in `text` (case, spaces and dashes ignored), or None if it is not one."""
+    candidate = re.sub(r"[\s-]", "", text).upper()
+    return candidate if SHORT_CODE_PATTERN.match(candidate) else None
+
+
+def parse_counter_payload(secret: str, payload: str) -> str:
+    """The service point code of a genuine counter payload; InvitationRefused otherwise."""
+    body = payload.removeprefix(COUNTER_PREFIX)
+    code, _, signature = body.rpartition("_")
+    if not code or not SERVICE_POINT_CODE_PATTERN.match(code):
+        raise InvitationRefused(InvitationProblem.MALFORMED)
+    if not same_digest(signature, _signature(secret, "counter", code)):
+        raise InvitationRefused(InvitationProblem.FORGED)
+    return code
+
+
+def _new_short_code() -> str:
+    return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
+
+
+def dossier_hash(secret: str, dossier_ref: str) -> str:
+    """The only form in which a dossier reference is stored."""
+    return keyed_hash(secret, "dossier", dossier_ref.strip())
+
+
+async def mint_invitation(
+    session: AsyncSession,
+    secret: str,
+    *,
+    service_point_code: str,
+    now: datetime,
+    ttl: timedelta,
+    dossier_ref: str | None = None,
+    api_key_id: int | None = None,
+) -> MintedInvitation:
+    """A new single-use invitation; retried on the (rare) short-code collision."""
+    for _attempt in range(5):
+        token = f"{INVITATION_PREFIX}{secrets.token_urlsafe(16)}"
+        short_code = _new_short_code()
+        invitation = Invitation(
+            id=secrets.token_hex(8),
+            token_hash=keyed_hash(secret, "invitation", token),
+            short_code_hash=keyed_hash(secret, "short-code", short_code),
+            service_point_code=service_point_code,
+            dossier_hash=dossier_hash(secret, dossier_ref) if dossier_ref else None,
+            api_key_id=api_key_id,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(invitation)
+        except IntegrityError:
+            continue
+        return MintedInvitation(invitation=invitation, payload=token, short_code=short_code)
+    raise RuntimeError("could not mint a unique invitation after 5 attempts")
+
+
+async def find_invitation(session: AsyncSession, secret: str, text: str) -> Invitation | None:
+    """The invitation named by a payload (`i_…`) or a short code, if any."""
+    if text.startswith(INVITATION_PREFIX):
+        column, digest = Invitation.token_hash, keyed_hash(secret, "invitation", text)
+    else:
+        code = normalise_short_code(text)
+        if code is None:
+            return None
+        column, digest = Invitation.short_code_hash, keyed_hash(secret, "short-code", code)
+    return (await session.execute(select(Invitation).where(column == digest))).scalar_one_or_none()
+
+
+async def find_counter_by_short_code(
+    session: AsyncSession, secret: str, text: str
+) -> ServicePoint | None:
+    """The active counter whose static short code this is (codes are derived, so we scan)."""
+    code = normalise_short_code(text)
+    if code is None:
+        return None
+    points = (await session.execute(select(ServicePoint).where(ServicePoint.active))).scalars()
+    for point in points:
+        if same_digest(counter_short_code(secret, point.code), code):
+            return point
+    return None
+
+
+async def claim_invitation(
+    session: AsyncSession, invitation: Invitation, respondent_key: str, now: datetime
+) -> None:
+    """Bind the invitation to this respondent, atomically; InvitationRefused says why not.
+
+    The conditional UPDATE is the arbiter: of two respondents claiming at the same
+    moment exactly one changes a row. The same respondent claiming again (a re-scan)
+    is allowed, so they can resume.
+    """
+    result = await session.execute(
+        update(Invitation)
+        .where(
+            Invitation.id == invitation.id,
+            Invitation.completed_at.is_(None),
+            Invitation.expires_at > now,
+            (Invitation.claimed_by.is_(None)) | (Invitation.claimed_by == respondent_key),
+        )
+        .values(claimed_by=respondent_key, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], result).rowcount == 1:
+        return
+    await session.refresh(invitation)
+    raise InvitationRefused(refusal_reason(invitation, respondent_key, now))
+
+
+def refusal_reason(invitation: Invitation, respondent_key: str, now: datetime) -> InvitationProblem:
+    """Why an invitation that exists cannot be claimed now by this respondent."""
+    if invitation.completed_at is not None:
+        return InvitationProblem.COMPLETED
+    if invitation.claimed_by is not None and invitation.claimed_by != respondent_key:
+        return InvitationProblem.CLAIMED
+    return InvitationProblem.EXPIRED
+
+
+def invitation_status(invitation: Invitation, now: datetime) -> str:
+    """open, claimed, completed or expired: the status the invitation API reports."""
+    if invitation.completed_at is not None:
+        return "completed"
+    if invitation.expires_at <= now:
+        return "expired"
+    if invitation.claimed_by is not None:
+        return "claimed"
+    return "open"

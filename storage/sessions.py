@@ -1,0 +1,230 @@
+"""Repository of survey state: processed events, sessions, answers, responses and withdrawals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Answer, DirtyDay, Invitation, ProcessedEvent, Response, SurveySession
+
+OPEN_STATUSES = ("consent", "active")
+
+
+def _insert(session: AsyncSession, table: type[object]):  # type: ignore[no-untyped-def]
+    """INSERT with the dialect's ON CONFLICT support."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
+async def record_event(session: AsyncSession, channel: str, event_id: str, now: datetime) -> bool:
+    """Record a platform event as processed; False when it already was (a redelivery)."""
+    statement = (
+        _insert(session, ProcessedEvent)
+        .values(channel=channel, event_id=event_id, processed_at=now)
+        .on_conflict_do_nothing()
+    )
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return bool(result.rowcount)
+
+
+async def lock_respondent(session: AsyncSession, respondent_key: str) -> None:
+    """Serialise the events of one respondent until the transaction ends.
+
+    On PostgreSQL a transaction-scoped advisory lock on the key; SQLite's BEGIN
+    IMMEDIATE already serialises every writer.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": respondent_key}
+        )
+
+
+async def find_open_session(session: AsyncSession, respondent_key: str) -> SurveySession | None:
+    """The respondent's open (consent or active) session, newest first."""
+    statement = (
+        select(SurveySession)
+        .where(
+            SurveySession.respondent_key == respondent_key,
+            SurveySession.status.in_(OPEN_STATUSES),
+        )
+        .order_by(SurveySession.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def load_answers(session: AsyncSession, session_id: int) -> dict[str, str | None]:
+    rows = await session.execute(
+        select(Answer.item_code, Answer.value).where(Answer.session_id == session_id)
+    )
+    return {code: value for code, value in rows.tuples()}
+
+
+async def save_answer(
+    session: AsyncSession, session_id: int, item_code: str, value: str | None, now: datetime
+) -> None:
+    """Insert or replace the answer to one item."""
+    statement = _insert(session, Answer).values(
+        session_id=session_id, item_code=item_code, value=value, answered_at=now
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["session_id", "item_code"],
+        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
+    )
+    await session.execute(statement)
+
+
+async def delete_answers(session: AsyncSession, session_id: int, item_codes: list[str]) -> None:
+    if item_codes:
+        await session.execute(
+            delete(Answer).where(Answer.session_id == session_id, Answer.item_code.in_(item_codes))
+        )
+
+
+async def mark_dirty(session: AsyncSession, day: date, now: datetime) -> None:
+    """Tell the nightly aggregation that this reporting day changed."""
+    statement = _insert(session, DirtyDay).values(day=day, marked_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=["day"], set_={"marked_at": statement.excluded.marked_at}
+    )
+    await session.execute(statement)
+
+
+async def answered_today(
+    session: AsyncSession, respondent_key: str, service_point_code: str, day: date
+) -> bool:
+    """Whether this respondent already completed a survey at this counter on this day."""
+    statement = select(func.count(Response.id)).where(
+        Response.respondent_key == respondent_key,
+        Response.service_point_code == service_point_code,
+        Response.reporting_day == day,
+    )
+    return bool((await session.execute(statement)).scalar_one())
+
+
+async def close_session(survey: SurveySession, status: str, now: datetime) -> None:
+    """End a session: the chat address is erased with it, whatever the outcome."""
+    survey.status = status
+    survey.current_item = None
+    survey.address_ciphertext = None
+    survey.last_activity_at = now
+    survey.version += 1
+
+
+async def discard_session(
+    session: AsyncSession, survey: SurveySession, status: str, now: datetime
+) -> None:
+    """End an unfinished session and keep only the fact that it did not complete."""
+    await session.execute(delete(Answer).where(Answer.session_id == survey.id))
+    await close_session(survey, status, now)
+
+
+async def record_response(
+    session: AsyncSession,
+    survey: SurveySession,
+    *,
+    respondent_type: str,
+    answers: Mapping[str, str | None],
+    completed_at: datetime,
+    reporting_day: date,
+    external_id: str | None = None,
+) -> Response:
+    """Turn a finished session into a response: only answers to visible items are kept."""
+    await session.execute(
+        delete(Answer).where(Answer.session_id == survey.id, Answer.item_code.not_in(list(answers)))
+    )
+    response = Response(
+        session_id=survey.id,
+        external_id=external_id,
+        service_point_code=survey.service_point_code,
+        respondent_type=respondent_type,
+        channel=survey.channel,
+        questionnaire_id=survey.questionnaire_id,
+        questionnaire_version=survey.questionnaire_version,
+        invitation_id=survey.invitation_id,
+        respondent_key=survey.respondent_key if external_id is None else None,
+        started_at=survey.started_at,
+        completed_at=completed_at,
+        reporting_day=reporting_day,
+        duration_seconds=(completed_at - survey.started_at).total_seconds(),
+        simulated=survey.simulated,
+    )
+    session.add(response)
+    survey.completed_at = completed_at
+    await close_session(survey, "completed", completed_at)
+    if survey.invitation_id is not None:
+        await session.execute(
+            update(Invitation)
+            .where(Invitation.id == survey.invitation_id)
+            .values(completed_at=completed_at)
+        )
+    await mark_dirty(session, reporting_day, completed_at)
+    return response
+
+
+async def withdraw_respondent(session: AsyncSession, respondent_key: str, now: datetime) -> int:
+    """Delete every session, answer and response of a respondent; the number of surveys deleted.
+
+    The days their responses counted on are marked dirty, so the next aggregation
+    drops them from every figure; invitations they used stay spent but forget who.
+    """
+    days = (
+        (
+            await session.execute(
+                select(Response.reporting_day)
+                .where(Response.respondent_key == respondent_key)
+                .distinct()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    sessions = (
+        (
+            await session.execute(
+                select(SurveySession.id, SurveySession.status).where(
+                    SurveySession.respondent_key == respondent_key
+                )
+            )
+        )
+        .tuples()
+        .all()
+    )
+    ids = [session_id for session_id, _status in sessions]
+    if not ids:
+        return 0
+    await session.execute(
+        update(Invitation).where(Invitation.claimed_by == respondent_key).values(claimed_by=None)
+    )
+    await session.execute(delete(Response).where(Response.session_id.in_(ids)))
+    await session.execute(delete(Answer).where(Answer.session_id.in_(ids)))
+    await session.execute(delete(SurveySession).where(SurveySession.id.in_(ids)))
+    for day in days:
+        await mark_dirty(session, day, now)
+    return sum(1 for _id, status in sessions if status == "completed") or len(ids)
+
+
+async def expire_abandoned(session: AsyncSession, idle_before: datetime, now: datetime) -> int:
+    """Expire open sessions idle since before `idle_before`: answers purged, address erased."""
+    stale = (
+        (
+            await session.execute(
+                select(SurveySession).where(
+                    SurveySession.status.in_(OPEN_STATUSES),
+                    SurveySession.last_activity_at < idle_before,
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for survey in stale:
+        await discard_session(session, survey, "expired", now)
+    return len(stale)

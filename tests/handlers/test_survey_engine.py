@@ -1,0 +1,456 @@
+"""The survey conversation, as a specification: each test is one thing a respondent can do."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from handlers.events import Command, InboundKind
+from handlers.survey import SurveyEngine
+from questionnaires import load_bundled
+from storage.db import Database
+from storage.invitations import counter_payload, counter_short_code, mint_invitation
+from storage.models import Answer, DirtyDay, Invitation, Response, SurveySession
+from storage.privacy import PHONE_MARK
+from tests.conftest import TEST_SECRET
+from tests.survey_driver import OTHER_POINT, POINT, Clock, Respondent, add_counters, engine_config
+
+COUNTER = counter_payload(TEST_SECRET, POINT)
+
+
+@pytest.fixture
+async def engine(database: Database) -> SurveyEngine:
+    await add_counters(database)
+    return SurveyEngine(database, load_bundled(), engine_config())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def person(engine: SurveyEngine, clock: Clock, chat: str = "1001", **kwargs: object) -> Respondent:
+    return Respondent(engine, chat, clock, **kwargs)  # type: ignore[arg-type]
+
+
+async def count(database: Database, model: type) -> int:
+    async with database.reading() as tx:
+        return (await tx.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def answers_of(database: Database) -> dict[str, str | None]:
+    async with database.reading() as tx:
+        rows = await tx.execute(select(Answer.item_code, Answer.value))
+        return dict(rows.tuples().all())
+
+
+async def mint(database: Database, clock: Clock, **kwargs: object) -> tuple[str, str]:
+    async with database.transaction() as tx:
+        minted = await mint_invitation(
+            tx,
+            TEST_SECRET,
+            service_point_code=POINT,
+            now=clock.now,
+            ttl=timedelta(hours=72),
+            **kwargs,  # type: ignore[arg-type]
+        )
+    return minted.payload, minted.short_code
+
+
+# --- the happy path ---------------------------------------------------------------------
+
+
+async def test_a_counter_token_leads_through_consent_and_every_question_to_a_stored_response(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    replies = await citizen.start(COUNTER)
+    assert "Luật Bảo vệ dữ liệu cá nhân" in replies[0].text or "dữ liệu" in replies[0].text
+    assert [b.data for b in replies[0].choices()][:2] == ["consent:yes", "consent:no"]
+
+    await citizen.press("consent:yes")
+    assert citizen.question.text.startswith("Câu 1/")
+    final = await citizen.complete(COUNTER)  # resumes: same counter, same open session
+    assert "Cảm ơn" in final[0].text
+
+    async with database.reading() as tx:
+        response = (await tx.execute(select(Response))).scalar_one()
+    assert response.service_point_code == POINT
+    assert response.respondent_type == "citizen"
+    assert response.channel == "telegram"
+    assert str(response.reporting_day) == "2026-11-20"
+    assert (await answers_of(database))["15"] == "4"
+    assert await count(database, DirtyDay) == 1
+
+
+async def test_progress_shows_position_and_element(engine: SurveyEngine, clock: Clock) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    assert citizen.question.text.splitlines()[0].startswith("Câu 2/")
+    assert citizen.current_item == "15"
+    labels = [b.label for b in citizen.question.choices()]
+    assert labels[:5] == [
+        "Rất không hài lòng",
+        "Không hài lòng",
+        "Bình thường",
+        "Hài lòng",
+        "Rất hài lòng",
+    ]
+    assert "Không trả lời" in labels and "« Quay lại" in labels
+
+
+async def test_declining_consent_ends_politely_and_stores_no_answer(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    replies = await citizen.press("consent:no")
+    assert "không lưu" in replies[0].text
+    assert await count(database, Answer) == 0
+    assert await count(database, Response) == 0
+
+
+# --- skip logic, skip and back ------------------------------------------------------------
+
+
+async def test_result_block_is_skipped_until_a_result_was_returned(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    await person(engine, clock).complete(COUNTER, {"ket_qua_nhan": "no", "pakn_da_tung": "no"})
+    answered = await answers_of(database)
+    assert {"28", "29", "30", "31", "32", "33"}.isdisjoint(answered)
+
+
+async def test_result_and_complaint_blocks_are_asked_when_their_screeners_say_yes(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    await person(engine, clock).complete(COUNTER, {"ket_qua_nhan": "yes", "pakn_da_tung": "yes"})
+    answered = await answers_of(database)
+    assert {"28", "29", "30", "31", "32", "33"} <= set(answered)
+
+
+async def test_a_skipped_item_is_stored_as_no_answer(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    await citizen.skip()
+    assert citizen.current_item == "16"
+    assert (await answers_of(database))["15"] is None
+
+
+async def test_back_changes_the_previous_answer(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    await citizen.answer("2")
+    await citizen.press("b:16")
+    assert citizen.current_item == "15"
+    assert "Câu trả lời hiện tại: Không hài lòng" in citizen.question.text
+    await citizen.answer("5")
+    assert citizen.current_item == "16"
+    assert (await answers_of(database))["15"] == "5"
+
+
+async def test_going_back_to_a_screener_and_closing_it_drops_the_hidden_answers(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    while citizen.current_item != "28":
+        item = citizen.current_item
+        await citizen.answer(
+            "yes" if item == "ket_qua_nhan" else "citizen" if item == "respondent_type" else "4"
+        )
+    await citizen.answer("5")  # item 28
+    await citizen.press("b:29")
+    await citizen.press("b:28")
+    assert citizen.current_item == "ket_qua_nhan"
+    await citizen.answer("no")
+    assert citizen.current_item == "pakn_da_tung"
+    assert "28" not in await answers_of(database)
+
+
+# --- resume, restart, expiry ---------------------------------------------------------------
+
+
+async def test_coming_back_within_the_window_offers_to_continue(
+    engine: SurveyEngine, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    clock.advance(hours=20)
+    replies = await citizen.start(COUNTER)
+    assert [b.data for b in replies[0].choices()] == ["resume:go", "resume:restart"]
+    await citizen.press("resume:go")
+    assert citizen.current_item == "15"
+
+
+async def test_restart_clears_the_answers_and_begins_again(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    await citizen.answer("3")
+    await citizen.start(COUNTER)
+    await citizen.press("resume:restart")
+    assert citizen.current_item == "respondent_type"
+    assert await answers_of(database) == {}
+
+
+async def test_an_abandoned_session_expires_and_keeps_only_its_non_completion(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    clock.advance(hours=49)
+    assert await engine.purge_abandoned(clock.now) == 1
+    assert await answers_of(database) == {}
+    async with database.reading() as tx:
+        survey = (await tx.execute(select(SurveySession))).scalar_one()
+    assert (survey.status, survey.current_item, survey.address_ciphertext) == (
+        "expired",
+        None,
+        None,
+    )
+    replies = await citizen.start(COUNTER)
+    assert replies[0].choices()[0].data == "consent:yes"  # a fresh survey, not a resume
+
+
+# --- withdrawal, language ----------------------------------------------------------------
+
+
+async def test_delete_removes_every_answer_of_the_respondent_after_confirmation(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.complete(COUNTER)
+    replies = await citizen.command(Command.DELETE)
+    assert [b.data for b in replies[0].choices()] == ["del:yes", "del:no"]
+    await citizen.press("del:no")
+    assert await count(database, Response) == 1
+    await citizen.command(Command.DELETE)
+    replies = await citizen.press("del:yes")
+    assert "Đã xoá 1" in replies[0].text
+    assert await count(database, Response) == 0
+    assert await count(database, Answer) == 0
+    assert await count(database, SurveySession) == 0
+
+
+async def test_language_can_be_switched_mid_way(engine: SurveyEngine, clock: Clock) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    replies = await citizen.command(Command.LANGUAGE)
+    assert replies[0].text == "Switched to English."
+    assert citizen.question.text.startswith("Question 2/")
+    assert "Very satisfied" in [b.label for b in citizen.question.choices()]
+
+
+async def test_an_english_phone_gets_english_from_the_start(
+    engine: SurveyEngine, clock: Clock
+) -> None:
+    replies = await person(engine, clock, locale="en").start(COUNTER)
+    assert replies[0].choices()[0].label == "I agree to take part"
+
+
+# --- idempotency and concurrency ---------------------------------------------------------
+
+
+async def test_the_same_event_delivered_twice_changes_nothing(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    tap = citizen.inbound(InboundKind.CHOICE, "a:respondent_type:citizen", event_id="dup-1")
+    assert await engine.handle(tap)
+    assert await engine.handle(tap) == []
+    assert await answers_of(database) == {"respondent_type": "citizen"}
+
+
+async def test_two_taps_processed_at_once_record_one_answer(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    first = citizen.inbound(InboundKind.CHOICE, "a:15:5")
+    second = citizen.inbound(InboundKind.CHOICE, "a:15:1")
+    results = await asyncio.gather(engine.handle(first), engine.handle(second))
+    assert (await answers_of(database))["15"] == "5"  # the first, in order
+    assert "16" not in await answers_of(database)
+    assert results[1][0].notice == "Câu hỏi đó đã qua. Đây là câu hiện tại."
+
+
+# --- unexpected input --------------------------------------------------------------------
+
+
+async def test_text_where_a_choice_is_expected_gets_a_hint_and_the_question_again(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    replies = await citizen.type("tôi thấy ổn")
+    assert "chọn một phương án" in replies[0].text
+    assert citizen.current_item == "15"
+    assert "15" not in await answers_of(database)
+
+
+async def test_a_typed_number_answers_on_a_text_only_channel(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock, channel="zalo_bot")
+    await citizen.start(COUNTER)
+    await citizen.type("1")  # consent: agree
+    await citizen.type("1")  # respondent type: citizen
+    await citizen.type("5")
+    await citizen.type("0")  # skip
+    assert await answers_of(database) == {"respondent_type": "citizen", "15": "5", "16": None}
+
+
+async def test_a_tap_on_an_old_keyboard_gets_a_notice_and_the_current_question(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    await citizen.answer("4")
+    replies = await citizen.press("a:15:1")
+    assert replies[0].notice and "đã qua" in replies[0].notice
+    assert citizen.current_item == "16"
+    assert (await answers_of(database))["15"] == "4"
+
+
+async def test_a_long_comment_is_cut_and_scrubbed(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    while citizen.current_item != "y_kien_khac":
+        item = citizen.current_item
+        if item and item.isdigit():
+            await citizen.answer("4")
+        else:
+            await citizen.press(
+                citizen.question.choices()[0].data if item != "uu_tien" else "a:uu_tien:no"
+            )
+    comment = "Gọi tôi 0912 345 678 nhé. " + "x" * 2000
+    replies = await citizen.type(comment)
+    assert "cắt" in replies[0].text
+    stored = (await answers_of(database))["y_kien_khac"]
+    assert stored is not None and PHONE_MARK in stored and "0912" not in stored
+    assert len(stored) <= 1000
+
+
+# --- invitations -------------------------------------------------------------------------
+
+
+async def test_a_forged_counter_token_is_refused_and_creates_nothing(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    forged = COUNTER.replace(POINT, OTHER_POINT)
+    replies = await person(engine, clock).start(forged)
+    assert replies[0].text.startswith("Mã khảo sát không hợp lệ")
+    assert await count(database, SurveySession) == 0
+
+
+@pytest.mark.parametrize("payload", ["c_", "garbage!", "i_", "x" * 64])
+async def test_a_malformed_payload_gets_a_clear_message(
+    engine: SurveyEngine, database: Database, clock: Clock, payload: str
+) -> None:
+    replies = await person(engine, clock).start(payload)
+    assert replies[0].text.startswith(
+        ("Mã khảo sát không đúng", "Không tìm thấy", "Mã khảo sát không hợp lệ")
+    )
+    assert await count(database, SurveySession) == 0
+
+
+async def test_a_per_dossier_invitation_is_claimed_by_the_first_respondent_only(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    payload, _ = await mint(database, clock, dossier_ref="000.00.00.H01-261120-0001")
+    first, second = person(engine, clock, "1"), person(engine, clock, "2")
+    assert (await first.start(payload))[0].choices()[0].data == "consent:yes"
+    refused = await second.start(payload)
+    assert "người khác" in refused[0].text
+    await first.complete(payload)
+    again = await first.start(payload)
+    assert "đã được đánh giá" in again[0].text
+    async with database.reading() as tx:
+        invitation = (await tx.execute(select(Invitation))).scalar_one()
+    assert invitation.completed_at is not None
+    assert await count(database, SurveySession) == 1
+
+
+async def test_an_expired_invitation_is_refused(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    payload, _ = await mint(database, clock)
+    clock.advance(hours=73)
+    replies = await person(engine, clock).start(payload)
+    assert "hết hạn" in replies[0].text
+    assert await count(database, SurveySession) == 0
+
+
+async def test_a_short_code_typed_as_the_first_message_starts_the_survey(
+    engine: SurveyEngine, clock: Clock
+) -> None:
+    _, short_code = await mint(engine.database, clock)
+    replies = await person(engine, clock, channel="zalo_oa").type(f"start {short_code.lower()}")
+    assert replies[0].choices()[0].data == "consent:yes"
+
+
+async def test_a_counter_short_code_starts_a_survey_at_that_counter(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    await person(engine, clock, channel="zalo_oa").type(
+        counter_short_code(TEST_SECRET, OTHER_POINT)
+    )
+    async with database.reading() as tx:
+        survey = (await tx.execute(select(SurveySession))).scalar_one()
+    assert survey.service_point_code == OTHER_POINT
+
+
+async def test_a_second_survey_at_the_same_counter_on_the_same_day_is_refused_kindly(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.complete(COUNTER)
+    replies = await citizen.start(COUNTER)
+    assert "hôm nay" in replies[0].text
+    clock.advance(days=1)
+    assert (await citizen.start(COUNTER))[0].choices()[0].data == "consent:yes"
+
+
+async def test_an_answer_late_in_the_evening_counts_on_the_local_day(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    clock.now = clock.now.replace(hour=16, minute=20)  # 23:20 in Hà Nội (UTC+7)
+    await person(engine, clock).complete(COUNTER)
+    async with database.reading() as tx:
+        day = (await tx.execute(select(Response.reporting_day))).scalar_one()
+    assert str(day) == "2026-11-20"

@@ -1,0 +1,164 @@
+"""Test support: a counter in the database and scripted respondents driving the survey engine."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.events import Button, Command, Inbound, InboundKind, Reply
+from handlers.survey import EngineConfig, SurveyEngine
+from storage.db import Database
+from storage.models import AdminUnit, ServicePoint
+
+from tests.conftest import TEST_SECRET
+
+POINT = "HN-00004-01"
+OTHER_POINT = "HN-00004-02"
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+_event_ids = itertools.count(1)
+
+
+async def add_counters(database: Database) -> None:
+    """Hà Nội, Phường Ba Đình, and two counters there."""
+    async with database.transaction() as tx:
+        tx.add(
+            AdminUnit(
+                code="01",
+                level="province",
+                name="Hà Nội",
+                full_name="Thành phố Hà Nội",
+                unit_type="Thành phố",
+            )
+        )
+        await tx.flush()
+        tx.add(
+            AdminUnit(
+                code="00004",
+                level="commune",
+                name="Ba Đình",
+                full_name="Phường Ba Đình",
+                unit_type="Phường",
+                parent_code="01",
+            )
+        )
+        await tx.flush()
+        for code in (POINT, OTHER_POINT):
+            tx.add(ServicePoint(code=code, name=f"Quầy {code[-2:]}", unit_code="00004"))
+
+
+def engine_config(**overrides: object) -> EngineConfig:
+    values: dict[str, object] = {"secret": TEST_SECRET, "zone": ZONE}
+    values.update(overrides)
+    return EngineConfig(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Clock:
+    """The time events are stamped with; tests move it forward."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 20, 3, 0, tzinfo=UTC))
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Respondent:
+    """One person in one chat, talking to the engine as a channel would deliver their events."""
+
+    engine: SurveyEngine
+    chat: str
+    clock: Clock
+    channel: str = "telegram"
+    locale: str | None = None
+    screen: list[Reply] = field(default_factory=list)
+
+    def inbound(self, kind: InboundKind, payload: str = "", event_id: str | None = None) -> Inbound:
+        return Inbound(
+            channel=self.channel,
+            chat=self.chat,
+            event_id=event_id or f"e{next(_event_ids)}",
+            kind=kind,
+            payload=payload,
+            locale=self.locale,
+            received_at=self.clock.now,
+        )
+
+    async def send(self, inbound: Inbound) -> list[Reply]:
+        replies = await self.engine.handle(inbound)
+        if replies:
+            self.screen = replies
+        self.clock.advance(seconds=5)
+        return replies
+
+    async def start(self, payload: str = "") -> list[Reply]:
+        return await self.send(self.inbound(InboundKind.START, payload))
+
+    async def type(self, text: str) -> list[Reply]:
+        return await self.send(self.inbound(InboundKind.TEXT, text))
+
+    async def command(self, command: Command) -> list[Reply]:
+        return await self.send(self.inbound(InboundKind.COMMAND, command.value))
+
+    async def press(self, data: str) -> list[Reply]:
+        return await self.send(self.inbound(InboundKind.CHOICE, data))
+
+    @property
+    def question(self) -> Reply:
+        """The last reply carrying buttons or marked as the current question."""
+        for reply in reversed(self.screen):
+            if reply.question:
+                return reply
+        return self.screen[-1]
+
+    def button(self, label: str) -> Button:
+        for button in self.question.choices():
+            if button.label == label:
+                return button
+        raise AssertionError(f"no button {label!r} in {[b.label for b in self.question.choices()]}")
+
+    async def tap(self, label: str) -> list[Reply]:
+        return await self.press(self.button(label).data)
+
+    @property
+    def current_item(self) -> str | None:
+        """The item code the current question's answer buttons carry."""
+        for button in self.question.choices():
+            if button.data.startswith(("a:", "s:")):
+                return button.data.split(":")[1]
+        return None
+
+    async def answer(self, value: str) -> list[Reply]:
+        item = self.current_item
+        assert item is not None, f"not on a question: {self.question.text[:80]}"
+        return await self.press(f"a:{item}:{value}")
+
+    async def skip(self) -> list[Reply]:
+        return await self.press(f"s:{self.current_item}")
+
+    async def complete(
+        self, payload: str, answers: dict[str, str] | None = None, default: str = "4"
+    ) -> list[Reply]:
+        """Start, consent and answer everything: `answers` by item code, scale items `default`,
+        screeners and gates 'no', other choices their first option, the comment skipped."""
+        answers = answers or {}
+        await self.start(payload)
+        await self.press("consent:yes")
+        for _ in range(80):
+            item = self.current_item
+            if item is None:
+                return self.screen
+            if item in answers:
+                await self.answer(answers[item])
+            elif item.isdigit():
+                await self.answer(default)
+            elif item == "y_kien_khac":
+                await self.skip()
+            elif item in ("ket_qua_nhan", "pakn_da_tung", "uu_tien"):
+                await self.answer("no")
+            else:
+                first = self.question.choices()[0].data
+                await self.press(first)
+        raise AssertionError("survey did not end")
