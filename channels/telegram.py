@@ -1,0 +1,321 @@
+"""The Telegram channel: python-telegram-bot updates in as `Inbound` events, survey replies out.
+
+Survey state lives in the database behind the engine, never in this process: no
+ConversationHandler, no PTB persistence. The adapter only translates, and on a
+button tap edits the question message in place so the chat stays short.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Protocol, TypeAlias
+
+from telegram import Bot, CallbackQuery, LinkPreviewOptions, Message, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from channels.telegram_delivery import PerChatUpdateProcessor, RetryingRateLimiter
+from channels.telegram_render import keyboard, locale_of, notice_of, split_text, start_payload
+from handlers.events import Command, Inbound, InboundKind, Reply
+
+__all__ = [
+    "ALLOWED_UPDATES",
+    "CHANNEL",
+    "TELEGRAM_API_URL",
+    "SurveyEngine",
+    "TelegramApplication",
+    "TelegramChannel",
+    "build_application",
+]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+TELEGRAM_API_URL = "https://api.telegram.org/bot"
+POLL_TIMEOUT_SECONDS = 10.0
+# Only what the survey uses: edited messages, channel posts and member changes never arrive.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+COMMANDS = {command.value: command for command in Command}
+
+PRIVATE_CHAT_ONLY = (
+    "Khảo sát chỉ thực hiện trong trò chuyện riêng với bot. Vui lòng mở bot và bấm Bắt đầu.\n"
+    "The survey works only in a private chat with the bot. Please open the bot and press Start."
+)
+PRIVATE_CHAT_ONLY_NOTICE = "Chỉ trong trò chuyện riêng / Private chat only"
+TEXT_ONLY = (
+    "Vui lòng bấm một nút hoặc gõ chữ. Gõ /help để được hướng dẫn.\n"
+    "Please tap a button or type text. Send /help for help."
+)
+TRY_AGAIN = (
+    "Xin lỗi, đã có lỗi. Vui lòng thử lại sau ít phút.\n"
+    "Sorry, something went wrong. Please try again in a few minutes."
+)
+TRY_AGAIN_NOTICE = "Xin thử lại / Please try again"
+EMPTY_TEXT = "…"  # Telegram refuses an empty message; a keyboard still needs a text above it
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+TelegramApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+
+
+class SurveyEngine(Protocol):
+    """What the adapter needs of the survey engine (handlers.survey.SurveyEngine)."""
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Replies to one event; [] for a duplicate delivery."""
+        ...
+
+
+def build_application(
+    token: str,
+    *,
+    base_url: str = TELEGRAM_API_URL,
+    polling: bool = True,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: AIORateLimiter | None = None,
+) -> TelegramApplication:
+    """A PTB Application for `token` at `base_url` (Telegram's, a local Bot API server, a fake).
+
+    With `polling=False` there is no Updater: updates come from the web app's
+    webhook route. `request` replaces the HTTP layer (tests record calls with it).
+    """
+    builder = (
+        Application.builder()
+        .token(token)
+        .base_url(base_url)
+        .job_queue(None)
+        .rate_limiter(rate_limiter or RetryingRateLimiter())
+        .concurrent_updates(PerChatUpdateProcessor())
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if not polling:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+class TelegramChannel:
+    """The survey over Telegram: one PTB Application, updates turned into `Inbound` events."""
+
+    def __init__(self, application: TelegramApplication, engine: SurveyEngine) -> None:
+        self.application = application
+        self._engine = engine
+        # Group -1 runs first: anything outside a private chat stops there.
+        application.add_handler(TypeHandler(Update, self.private_chats_only), group=-1)
+        message = filters.UpdateType.MESSAGE
+        application.add_handler(CommandHandler("start", self.start, filters=message))
+        application.add_handler(MessageHandler(message & filters.COMMAND, self.command))
+        application.add_handler(CallbackQueryHandler(self.choice))
+        application.add_handler(MessageHandler(message & filters.TEXT, self.text))
+        application.add_handler(MessageHandler(message, self.not_text))
+        application.add_error_handler(self.log_error)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def launch(
+        self,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        poll_timeout: float = POLL_TIMEOUT_SECONDS,
+    ) -> None:
+        """Connect (getMe), then either register the webhook or start long polling."""
+        application = self.application
+        await application.initialize()
+        if webhook_url is not None:
+            await application.bot.set_webhook(
+                webhook_url, secret_token=webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("Telegram: webhook registered, updates arrive at the web app")
+        else:
+            assert application.updater is not None, "build the application with polling=True"
+            # start_polling removes any webhook first; pending updates are kept: they are answers.
+            await application.updater.start_polling(
+                timeout=timedelta(seconds=poll_timeout), allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("Telegram: long polling")
+        await application.start()
+
+    async def close(self) -> None:
+        """Stop polling and the update processing, then close the HTTP connections.
+
+        The webhook is left registered: Telegram keeps the updates of a restart queued.
+        """
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+
+    async def process_webhook_update(self, data: dict[str, Any]) -> None:
+        """Handle one update delivered to the webhook, in order with its chat's other updates."""
+        application = self.application
+        update = Update.de_json(data, application.bot)
+        await application.update_processor.process_update(
+            update, application.process_update(update)
+        )
+
+    # --- handlers --------------------------------------------------------------------------
+
+    async def private_chats_only(self, update: Update, context: Context) -> None:
+        """Refuse politely outside a private chat; nothing from a group reaches the engine."""
+        chat = update.effective_chat
+        if chat is not None and chat.type == chat.PRIVATE:
+            return
+        if update.callback_query is not None:
+            await _answer(update.callback_query, PRIVATE_CHAT_ONLY_NOTICE)
+        elif update.message is not None and (update.message.text or "").startswith("/"):
+            # Only commands get an answer: a bot that may read a group must not chatter in it.
+            await update.message.reply_text(PRIVATE_CHAT_ONLY)
+        raise ApplicationHandlerStop
+
+    async def start(self, update: Update, context: Context) -> None:
+        """`/start [payload]`: start or resume from a counter token or an invitation."""
+        await self._converse(update, InboundKind.START, start_payload(context.args))
+
+    async def command(self, update: Update, context: Context) -> None:
+        """`/help`, `/language`, `/cancel`, `/delete`; an unknown command is taken as /help."""
+        assert update.message is not None
+        word = (update.message.text or "/").split()[0]
+        name = word.removeprefix("/").split("@")[0].lower()
+        await self._converse(update, InboundKind.COMMAND, COMMANDS.get(name, Command.HELP).value)
+
+    async def choice(self, update: Update, context: Context) -> None:
+        """A button tap: its callback data is the choice."""
+        assert update.callback_query is not None
+        await self._converse(update, InboundKind.CHOICE, update.callback_query.data or "")
+
+    async def text(self, update: Update, context: Context) -> None:
+        """Typed text: the comment, or a choice typed instead of tapped."""
+        assert update.message is not None
+        await self._converse(update, InboundKind.TEXT, update.message.text or "")
+
+    async def not_text(self, update: Update, context: Context) -> None:
+        """A photo, sticker, voice note...: the survey takes only taps and text."""
+        assert update.message is not None
+        await _send(update.message.get_bot(), update.message.chat_id, Reply(TEXT_ONLY))
+
+    async def log_error(self, update: object, context: Context) -> None:
+        """Log a failed update by its id and the error only: never who sent it."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        error = context.error
+        log.error(
+            "Telegram update %s failed: %s",
+            update_id,
+            type(error).__name__,
+            exc_info=error,
+        )
+
+    # --- one event through the engine -------------------------------------------------------
+
+    async def _converse(self, update: Update, kind: InboundKind, payload: str) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        inbound = Inbound(
+            channel=CHANNEL,
+            chat=str(chat.id),
+            event_id=str(update.update_id),
+            kind=kind,
+            payload=payload,
+            locale=locale_of(update.effective_user),
+        )
+        try:
+            replies = await self._engine.handle(inbound)
+        except Exception:
+            # Nothing was committed; the respondent retries by tapping or typing again.
+            log.exception("survey engine failed on Telegram update %d", update.update_id)
+            replies = [Reply(TRY_AGAIN, notice=TRY_AGAIN_NOTICE)]
+        query = update.callback_query
+        if query is None:
+            for reply in replies:
+                await _send(update.get_bot(), chat.id, reply)
+            return
+        # Answer first: the respondent's button stops spinning whatever happens next.
+        await _answer(query, notice_of(replies))
+        await _render_after_tap(query, chat.id, replies)
+
+
+async def _render_after_tap(query: CallbackQuery, chat_id: int, replies: list[Reply]) -> None:
+    """Edit the tapped message into the next question when that comes first; send the rest."""
+    if not replies:
+        return  # a duplicate delivery: the first one rendered everything
+    rest = replies
+    message = query.message if isinstance(query.message, Message) else None
+    if message is not None and replies[0].question:
+        if await _edit(message, replies[0]):
+            rest = replies[1:]
+    elif message is not None:
+        # The tapped keyboard is spent; new messages follow below it in reading order.
+        await _drop_keyboard(message)
+    for reply in rest:
+        await _send(query.get_bot(), chat_id, reply)
+
+
+async def _send(bot: Bot, chat_id: int, reply: Reply) -> None:
+    """Send `reply` as one or more messages; the keyboard goes under the last piece."""
+    markup = keyboard(reply)
+    pieces = split_text(reply.text)
+    if not pieces:
+        if markup is None:
+            return
+        pieces = [EMPTY_TEXT]
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        await bot.send_message(
+            chat_id,
+            piece,
+            reply_markup=markup if last else None,
+            link_preview_options=NO_PREVIEW,
+        )
+
+
+async def _edit(message: Message, reply: Reply) -> bool:
+    """Replace `message` by `reply` in place; False when a new message must be sent instead."""
+    pieces = split_text(reply.text)
+    if len(pieces) != 1:
+        return False
+    try:
+        await message.edit_text(
+            pieces[0], reply_markup=keyboard(reply), link_preview_options=NO_PREVIEW
+        )
+    except BadRequest as error:
+        if "not modified" in error.message.lower():
+            return True  # a repeated tap: the message already shows this question
+        # Too old to edit, deleted, ...: the question comes as a new message.
+        log.info("editing the question message failed (%s); sending it anew", error.message)
+        return False
+    return True
+
+
+async def _drop_keyboard(message: Message) -> None:
+    """Remove the keyboard of a message whose question is answered."""
+    if message.reply_markup is None:
+        return
+    try:
+        await message.edit_reply_markup(reply_markup=None)
+    except BadRequest as error:
+        log.info("removing a spent keyboard failed (%s)", error.message)
+
+
+async def _answer(query: CallbackQuery, notice: str | None) -> None:
+    """Answer a callback query; a late answer is harmless, so its failure is only logged."""
+    try:
+        await query.answer(notice)
+    except TelegramError as error:
+        log.info("answering a button tap failed (%s)", type(error).__name__)

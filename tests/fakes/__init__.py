@@ -1,0 +1,1 @@
+"""Fakes of the platforms we cannot reach from tests, speaking their documented wire formats."""
