@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bot.commands.chat import chat_command
 from bot.commands.db import db_group
 from bot.commands.units import units_group
 
@@ -17,6 +18,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(chat_command)
 cli.add_command(db_group)
 cli.add_command(units_group)
 

@@ -1,0 +1,42 @@
+"""Wiring shared by the commands: the survey engine and links built from the settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.settings import Settings
+from handlers.survey import EngineConfig, SurveyEngine
+from questionnaires import Questionnaire, load_bundled, load_questionnaire
+from storage.db import Database
+
+
+def questionnaire_for(settings: Settings) -> Questionnaire:
+    """The questionnaire in use: a file or bundled id named by SIPAS_QUESTIONNAIRE, else the default."""
+    name = settings.questionnaire
+    if name and name.endswith((".yaml", ".yml")):
+        return load_questionnaire(name)
+    return load_bundled(name)
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    reminder = settings.reminder_after_minutes
+    return EngineConfig(
+        secret=settings.secret(),
+        zone=settings.zone,
+        default_language=settings.default_language,
+        data_controller=settings.data_controller,
+        resume_window=timedelta(hours=settings.resume_window_hours),
+        reminder_after=timedelta(minutes=reminder) if reminder is not None else None,
+        max_comment_length=settings.max_comment_length,
+    )
+
+
+def build_engine(settings: Settings, database: Database, *, simulated: bool = False) -> SurveyEngine:
+    return SurveyEngine(
+        database, questionnaire_for(settings), engine_config(settings), simulated=simulated
+    )
+
+
+def telegram_link(settings: Settings, payload: str) -> str:
+    """The deep link that opens the bot with a start payload."""
+    return f"https://t.me/{settings.telegram_bot_username}?start={payload}"
