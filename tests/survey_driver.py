@@ -11,7 +11,6 @@ from handlers.events import Button, Command, Inbound, InboundKind, Reply
 from handlers.survey import EngineConfig, SurveyEngine
 from storage.db import Database
 from storage.models import AdminUnit, ServicePoint
-
 from tests.conftest import TEST_SECRET
 
 POINT = "HN-00004-01"
