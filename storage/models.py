@@ -293,3 +293,81 @@ class ChannelCredential(Base):
     access_expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+# --- Aggregation ---------------------------------------------------------------------------
+
+
+class ResponseQuality(Base):
+    """The quality flags of one completed response, computed by the nightly aggregation.
+
+    `flagged` is true when any flag is set: flagged responses are left out of the
+    cleaned indices and kept in the raw ones.
+    """
+
+    __tablename__ = "response_quality"
+
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    reporting_day: Mapped[date] = mapped_column(Date, index=True)
+    scale_answers: Mapped[int] = mapped_column(Integer)
+    straight_lining: Mapped[bool] = mapped_column(Boolean)
+    speeding: Mapped[bool] = mapped_column(Boolean)
+    repeated: Mapped[bool] = mapped_column(Boolean)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+
+
+class DailyCount(Base):
+    """How many answers took one value of one item, per day and cell: what indices are computed from.
+
+    `value` None counts skipped answers (kept for transparency; out of every denominator).
+    """
+
+    __tablename__ = "daily_counts"
+    __table_args__ = (Index("ix_daily_counts_day", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    service_point_code: Mapped[str] = mapped_column(String(32))
+    respondent_type: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    item_code: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[int] = mapped_column(Integer)
+
+
+class DailyRespondents(Base):
+    """How many completed responses a cell had on one day (the n of every index of that cell)."""
+
+    __tablename__ = "daily_respondents"
+    __table_args__ = (Index("ix_daily_respondents_day", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    service_point_code: Mapped[str] = mapped_column(String(32))
+    respondent_type: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    respondents: Mapped[int] = mapped_column(Integer)
+
+
+class AggregationRun(Base):
+    """One run of the aggregation job: what it recomputed, when, and how it ended."""
+
+    __tablename__ = "aggregation_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(16))  # dirty | days | full
+    holder: Mapped[str] = mapped_column(String(128))
+    questionnaire_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running | succeeded | failed
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    first_day: Mapped[date | None] = mapped_column(Date)
+    last_day: Mapped[date | None] = mapped_column(Date)
+    days: Mapped[int] = mapped_column(Integer, default=0)
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    flagged_responses: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)

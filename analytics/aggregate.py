@@ -1,0 +1,260 @@
+"""The aggregation job: which days to recount, the run record, the lease, and the nightly schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from analytics.counting import DayCount, DayCounter, QualityRules, counted_days, dirty_days
+from analytics.layout import ItemLayout, bundled_layout
+from analytics.lease import AGGREGATION_LEASE, acquire_lease, default_holder, release_lease
+from analytics.method import DEFAULT_METHOD_ID, Method, load_method
+from storage.db import Database
+from storage.models import AggregationRun
+
+log = logging.getLogger(__name__)
+
+LEASE_TTL = timedelta(minutes=30)  # renewed after every day, so only a dead holder lets it lapse
+
+
+class AggregationError(Exception):
+    """A run that did not finish; the message says what failed and the run record keeps it."""
+
+
+class LeaseBusy(AggregationError):
+    """Another process is aggregating right now."""
+
+
+@dataclass
+class RunResult:
+    """What one aggregation run did."""
+
+    run_id: int
+    mode: str
+    days: list[DayCount] = field(default_factory=list)
+
+    @property
+    def responses(self) -> int:
+        return sum(day.responses for day in self.days)
+
+    @property
+    def flagged(self) -> int:
+        return sum(day.flagged for day in self.days)
+
+
+def days_between(first: date, last: date) -> list[date]:
+    """Every day from `first` to `last`, both included."""
+    if last < first:
+        raise ValueError(f"the end day {last} is before the start day {first}")
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+async def aggregate(
+    database: Database,
+    layout: ItemLayout,
+    *,
+    method: Method,
+    days: Sequence[date] | None = None,
+    full: bool = False,
+    rules: QualityRules | None = None,
+    holder: str | None = None,
+    progress: Callable[[int, DayCount | None], None] | None = None,
+) -> RunResult:
+    """Recount days: the dirty ones (default), the given `days`, or every day (`full`).
+
+    Runs under the aggregation lease; raises LeaseBusy when another process holds it
+    and AggregationError (after recording the failure) when the work fails.
+    `progress(total, day)` is called once with day None when the day list is known,
+    then after every day.
+    """
+    holder = holder or default_holder()
+    if not await acquire_lease(database, AGGREGATION_LEASE, holder, LEASE_TTL):
+        raise LeaseBusy("another aggregation is running (lease 'aggregation' is held); try later")
+    try:
+        return await _aggregate_leased(
+            database, layout, method, days, full, rules or QualityRules(), holder, progress
+        )
+    finally:
+        await release_lease(database, AGGREGATION_LEASE, holder)
+
+
+async def _aggregate_leased(
+    database: Database,
+    layout: ItemLayout,
+    method: Method,
+    days: Sequence[date] | None,
+    full: bool,
+    rules: QualityRules,
+    holder: str,
+    progress: Callable[[int, DayCount | None], None] | None,
+) -> RunResult:
+    mode = "full" if full else "days" if days is not None else "dirty"
+    async with database.transaction() as session:
+        run = AggregationRun(
+            mode=mode,
+            holder=holder,
+            questionnaire_id=layout.questionnaire_id,
+            status="running",
+            started_at=datetime.now(UTC),
+            days=0,
+            responses=0,
+            flagged_responses=0,
+        )
+        session.add(run)
+        await session.flush()
+        run_id = run.id
+    result = RunResult(run_id, mode)
+    try:
+        async with database.reading() as session:
+            if full:
+                todo = await counted_days(session)
+            elif days is not None:
+                todo = sorted(set(days))
+            else:
+                marked = await dirty_days(session)
+                # A repeat is judged over the 24 h before a response, which can reach back
+                # into the previous day: a change on day D may change flags on D + 1.
+                todo = sorted(set(marked) | {day + timedelta(days=1) for day in marked})
+        if progress:
+            progress(len(todo), None)
+        counter = DayCounter(layout, list(method.valid_values), rules, sqlite=database.is_sqlite)
+        for day in todo:
+            async with database.transaction() as session:
+                counted = await counter.recount(session, day)
+            result.days.append(counted)
+            await acquire_lease(database, AGGREGATION_LEASE, holder, LEASE_TTL)
+            if progress:
+                progress(len(todo), counted)
+    except Exception as error:
+        await _finish(database, result, "failed", f"{type(error).__name__}: {error}")
+        raise AggregationError(
+            f"aggregation run {run_id} failed after {len(result.days)} day(s): {error}"
+        ) from error
+    await _finish(database, result, "succeeded", None)
+    return result
+
+
+async def _finish(database: Database, result: RunResult, status: str, message: str | None) -> None:
+    async with database.transaction() as session:
+        run = await session.get(AggregationRun, result.run_id)
+        assert run is not None
+        run.status = status
+        run.finished_at = datetime.now(UTC)
+        run.days = len(result.days)
+        run.first_day = min((day.day for day in result.days), default=None)
+        run.last_day = max((day.day for day in result.days), default=None)
+        run.responses = result.responses
+        run.flagged_responses = result.flagged
+        run.message = message
+
+
+async def last_success(database: Database) -> AggregationRun | None:
+    """The most recent successful run (its finish time is the data's as-of time)."""
+    async with database.reading() as session:
+        run: AggregationRun | None = await session.scalar(
+            select(AggregationRun)
+            .where(AggregationRun.status == "succeeded")
+            .order_by(AggregationRun.finished_at.desc(), AggregationRun.id.desc())
+            .limit(1)
+        )
+    return run
+
+
+async def data_as_of(database: Database) -> datetime | None:
+    """When the counts were last brought up to date (start of the latest successful run)."""
+    async with database.reading() as session:
+        started: datetime | None = await session.scalar(
+            select(func.max(AggregationRun.started_at)).where(AggregationRun.status == "succeeded")
+        )
+    return started
+
+
+# --- The nightly job ---------------------------------------------------------------------
+
+
+async def run_nightly(
+    database: Database,
+    *,
+    method: str = DEFAULT_METHOD_ID,
+    rules: QualityRules | None = None,
+    holder: str | None = None,
+    layout: ItemLayout | None = None,
+) -> RunResult | None:
+    """One nightly run: recount the dirty days. None (and a log line) when another process runs it."""
+    definition = load_method(method)
+    layout = layout or bundled_layout(definition.questionnaire)
+    try:
+        result = await aggregate(database, layout, method=definition, rules=rules, holder=holder)
+    except LeaseBusy:
+        log.info("nightly aggregation skipped: another process holds the lease")
+        return None
+    log.info(
+        "nightly aggregation run %s: %d day(s), %d responses (%d flagged)",
+        result.run_id,
+        len(result.days),
+        result.responses,
+        result.flagged,
+    )
+    return result
+
+
+def next_run_at(after: datetime, aggregate_at: time, zone: ZoneInfo) -> datetime:
+    """The first instant strictly after `after` whose local time in `zone` is `aggregate_at`."""
+    local = after.astimezone(zone)
+    candidate = datetime.combine(local.date(), aggregate_at, tzinfo=zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), aggregate_at, tzinfo=zone)
+    return candidate.astimezone(UTC)
+
+
+def previous_run_at(before: datetime, aggregate_at: time, zone: ZoneInfo) -> datetime:
+    """The latest scheduled instant at or before `before`."""
+    local = before.astimezone(zone)
+    candidate = datetime.combine(local.date(), aggregate_at, tzinfo=zone)
+    if candidate > local:
+        candidate = datetime.combine(local.date() - timedelta(days=1), aggregate_at, tzinfo=zone)
+    return candidate.astimezone(UTC)
+
+
+async def nightly_loop(
+    database: Database,
+    *,
+    aggregate_at: time,
+    zone: ZoneInfo,
+    method: str = DEFAULT_METHOD_ID,
+    rules: QualityRules | None = None,
+    holder: str | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """Run the aggregation every day at `aggregate_at` local time, for `sipas serve` to run as a task.
+
+    On start it catches up: if no successful run started since the last scheduled time
+    (the process was down, or the run failed), it runs at once. Dirty days accumulate
+    until a run consumes them, so one catch-up run covers every missed night. Failures
+    are logged and retried at the next scheduled time; cancel the task to stop.
+    """
+    holder = holder or default_holder()
+    last = await last_success(database)
+    due = previous_run_at(clock(), aggregate_at, zone)
+    if last is None or last.started_at < due:
+        await _run_logged(database, method, rules, holder)
+    while True:
+        wake = next_run_at(clock(), aggregate_at, zone)
+        await asyncio.sleep(max(0.0, (wake - clock()).total_seconds()))
+        await _run_logged(database, method, rules, holder)
+
+
+async def _run_logged(
+    database: Database, method: str, rules: QualityRules | None, holder: str
+) -> None:
+    try:
+        await run_nightly(database, method=method, rules=rules, holder=holder)
+    except Exception:
+        # The scheduler must survive a bad night; the run record and this log say why.
+        log.exception("nightly aggregation failed; it will be retried at the next scheduled time")

@@ -1,0 +1,96 @@
+"""Reporting days and periods: the local day a response counts on, and day/week/month/quarter/year spans."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+PERIOD_KINDS = ("day", "week", "month", "quarter", "year")
+
+
+def reporting_day(instant: datetime, zone: ZoneInfo | str) -> date:
+    """The local calendar day an instant falls on in `zone` (Asia/Ho_Chi_Minh by default setting)."""
+    if instant.tzinfo is None:
+        raise ValueError("reporting_day needs a timezone-aware instant")
+    return instant.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone).date()
+
+
+@dataclass(frozen=True)
+class Period:
+    """A span of reporting days, both ends included, with the label outputs carry."""
+
+    kind: str
+    label: str
+    start: date
+    end: date
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.start <= day <= self.end
+
+
+_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("day", re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")),
+    ("week", re.compile(r"^(\d{4})-W(\d{2})$")),
+    ("quarter", re.compile(r"^(\d{4})-Q([1-4])$")),
+    ("month", re.compile(r"^(\d{4})-(\d{2})$")),
+    ("year", re.compile(r"^(\d{4})$")),
+)
+
+
+def parse_period(text: str) -> Period:
+    """A period from its label: 2026, 2026-Q4, 2026-11, 2026-W47 (ISO week) or 2026-11-28."""
+    label = text.strip().upper()
+    for kind, pattern in _PATTERNS:
+        match = pattern.match(label)
+        if match is None:
+            continue
+        numbers = [int(group) for group in match.groups()]
+        try:
+            return _period(kind, label, numbers)
+        except ValueError:
+            break
+    raise ValueError(
+        f"not a period: {text!r}; use 2026 (year), 2026-Q4 (quarter), 2026-11 (month), "
+        "2026-W47 (ISO week) or 2026-11-28 (day)"
+    )
+
+
+def _period(kind: str, label: str, numbers: list[int]) -> Period:
+    year = numbers[0]
+    if kind == "day":
+        day = date(year, numbers[1], numbers[2])
+        return Period(kind, day.isoformat(), day, day)
+    if kind == "week":
+        start = date.fromisocalendar(year, numbers[1], 1)
+        return Period(kind, label, start, start + timedelta(days=6))
+    if kind == "quarter":
+        first_month = 3 * (numbers[1] - 1) + 1
+        start = date(year, first_month, 1)
+        return Period(kind, label, start, _month_end(year, first_month + 2))
+    if kind == "month":
+        start = date(year, numbers[1], 1)
+        return Period(kind, label, start, _month_end(year, numbers[1]))
+    return Period(kind, label, date(year, 1, 1), date(year, 12, 31))
+
+
+def _month_end(year: int, month: int) -> date:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def period_of(day: date, kind: str) -> Period:
+    """The period of a kind that contains a day (e.g. the month of 2026-11-28 is 2026-11)."""
+    if kind == "day":
+        return parse_period(day.isoformat())
+    if kind == "week":
+        iso = day.isocalendar()
+        return parse_period(f"{iso.year}-W{iso.week:02d}")
+    if kind == "month":
+        return parse_period(f"{day.year}-{day.month:02d}")
+    if kind == "quarter":
+        return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+    if kind == "year":
+        return parse_period(str(day.year))
+    raise ValueError(f"period kind must be one of {', '.join(PERIOD_KINDS)}, not {kind!r}")

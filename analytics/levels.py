@@ -1,0 +1,68 @@
+"""Aggregation levels: which unit each service point counts under at each level, and its name.
+
+- `service_point`: the counter itself.
+- `commune`: the commune-level unit (ward, commune) of the counter; counters of provincial
+  agencies, which sit at the province, are not under any commune.
+- `district`: the former (pre-2025) district of the counter's commune, through the
+  crosswalk: the former district that contributed the most old communes to it, ties
+  broken by the lowest district code (`storage.units.former_district_map`).
+- `agency`: the counter's agency (department or service-centre branch), if it has one.
+- `province`: the province above the counter's unit.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AdminUnit, Agency, ServicePoint
+from storage.units import former_district_map
+
+LEVELS = ("service_point", "commune", "district", "agency", "province")
+UNIT_MAP_COLUMNS = ["service_point_code", "unit_code", "unit_name", "groups"]
+
+
+def _province_of(code: str | None, units: dict[str, AdminUnit]) -> str | None:
+    seen: set[str] = set()
+    while code is not None and code in units and code not in seen:
+        seen.add(code)
+        if units[code].level == "province":
+            return code
+        code = units[code].parent_code
+    return None
+
+
+async def unit_map(session: AsyncSession, level: str) -> pd.DataFrame:
+    """One row per service point counted at `level`: its unit there, the unit's name, and
+    `groups`, the totals the unit is part of (for secondary suppression)."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    units = {unit.code: unit for unit in (await session.scalars(select(AdminUnit))).all()}
+    agencies = {agency.code: agency for agency in (await session.scalars(select(Agency))).all()}
+    points = (await session.scalars(select(ServicePoint).order_by(ServicePoint.code))).all()
+    districts = await former_district_map(session) if level == "district" else {}
+    rows: list[tuple[str, str, str, tuple[str, ...]]] = []
+    for point in points:
+        unit = units.get(point.unit_code)
+        province = _province_of(point.unit_code, units) or ""
+        if level == "service_point":
+            groups = [f"unit:{point.unit_code}"]
+            if point.agency_code:
+                groups.append(f"agency:{point.agency_code}")
+            rows.append((point.code, point.code, point.name, tuple(groups)))
+        elif level == "commune":
+            if unit is not None and unit.level == "commune":
+                rows.append((point.code, unit.code, unit.full_name, (f"province:{province}",)))
+        elif level == "district":
+            district = districts.get(point.unit_code)
+            if district is not None:
+                name = units[district].full_name if district in units else district
+                rows.append((point.code, district, name, (f"province:{province}",)))
+        elif level == "agency":
+            agency = agencies.get(point.agency_code or "")
+            if agency is not None:
+                rows.append((point.code, agency.code, agency.name, (f"province:{province}",)))
+        elif province:
+            rows.append((point.code, province, units[province].full_name, ()))
+    return pd.DataFrame(rows, columns=UNIT_MAP_COLUMNS)

@@ -1,0 +1,108 @@
+"""Index tables straight from the database: sum the daily counts of a period, then compute indices."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.days import Period
+from analytics.indices import (
+    COUNT_COLUMNS,
+    RESPONDENT_COLUMNS,
+    RESPONDENT_TYPES,
+    compute_index_table,
+)
+from analytics.layout import ItemLayout
+from analytics.levels import unit_map
+from analytics.method import Method
+from storage.db import Database
+from storage.models import DailyCount, DailyRespondents
+
+RESPONSE_SETS = ("cleaned", "raw")
+
+
+async def period_counts(
+    session: AsyncSession, period: Period, responses: str = "cleaned"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The answer counts and respondent counts of a period, summed over its days and channels.
+
+    `responses` "cleaned" leaves out responses with a quality flag; "raw" keeps all.
+    """
+    if responses not in RESPONSE_SETS:
+        raise ValueError(f"responses must be cleaned or raw, not {responses!r}")
+    count_query = (
+        select(
+            DailyCount.service_point_code,
+            DailyCount.respondent_type,
+            DailyCount.item_code,
+            DailyCount.value,
+            func.sum(DailyCount.answers),
+        )
+        .where(DailyCount.day >= period.start, DailyCount.day <= period.end)
+        .group_by(
+            DailyCount.service_point_code,
+            DailyCount.respondent_type,
+            DailyCount.item_code,
+            DailyCount.value,
+        )
+    )
+    people_query = (
+        select(
+            DailyRespondents.service_point_code,
+            DailyRespondents.respondent_type,
+            func.sum(DailyRespondents.respondents),
+        )
+        .where(DailyRespondents.day >= period.start, DailyRespondents.day <= period.end)
+        .group_by(DailyRespondents.service_point_code, DailyRespondents.respondent_type)
+    )
+    if responses == "cleaned":
+        count_query = count_query.where(DailyCount.flagged.is_(False))
+        people_query = people_query.where(DailyRespondents.flagged.is_(False))
+    counts = pd.DataFrame(
+        (await session.execute(count_query)).tuples().all(), columns=COUNT_COLUMNS
+    )
+    people = pd.DataFrame(
+        (await session.execute(people_query)).tuples().all(), columns=RESPONDENT_COLUMNS
+    )
+    counts["answers"] = counts["answers"].astype("int64")
+    people["respondents"] = people["respondents"].astype("int64")
+    return counts, people
+
+
+async def index_table(
+    database: Database,
+    *,
+    period: Period,
+    level: str,
+    layout: ItemLayout,
+    method: Method,
+    min_cell_size: int,
+    responses: str = "cleaned",
+    respondent_types: Iterable[str] = RESPONDENT_TYPES,
+    unit_code: str | None = None,
+) -> pd.DataFrame:
+    """Index results for a period and level (export columns), on cleaned or raw responses.
+
+    `unit_code` keeps one unit's rows; suppression is decided over all units first, so
+    the rows are the same as in the full table.
+    """
+    async with database.reading() as session:
+        counts, people = await period_counts(session, period, responses)
+        units = await unit_map(session, level)
+    table = compute_index_table(
+        counts,
+        people,
+        units,
+        layout,
+        method,
+        period=period.label,
+        level=level,
+        min_cell_size=min_cell_size,
+        respondent_types=respondent_types,
+    )
+    if unit_code is not None:
+        table = table[table["unit_code"] == unit_code].reset_index(drop=True)
+    return table

@@ -1,0 +1,137 @@
+"""PAR scoring schemes as files: how many points an index earns, for which scope and level."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+SCHEMES_DIR = Path(__file__).parent / "schemes"
+
+
+class SchemeError(ValueError):
+    """A scoring scheme that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Band:
+    """Indices at or above `min_index` earn `points` (the first band reached wins)."""
+
+    min_index: float
+    points: float
+
+
+@dataclass(frozen=True)
+class ScoringScheme:
+    """Maximum points and the mapping from an index (0–100) to points, per scope and levels."""
+
+    id: str
+    description: str
+    example: bool
+    max_points: float
+    scope: str
+    levels: tuple[str, ...]
+    kind: str  # linear | banded
+    from_index: float = 0.0
+    to_index: float = 100.0
+    bands: tuple[Band, ...] = ()
+
+    def points(self, index_pct: float) -> float:
+        """The points one index earns, rounded to 2 decimals."""
+        if self.kind == "linear":
+            share = (index_pct - self.from_index) / (self.to_index - self.from_index)
+            return round(self.max_points * min(1.0, max(0.0, share)), 2)
+        for band in self.bands:
+            if index_pct >= band.min_index:
+                return round(band.points, 2)
+        return 0.0
+
+    def add_points(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The table with a `points` column: filled where the scheme applies and an index is shown."""
+        applies = (
+            (table["scope"] == self.scope)
+            & table["level"].isin(self.levels)
+            & table["index_pct"].notna()
+        )
+        points = (
+            table["index_pct"]
+            .where(applies)
+            .map(lambda value: math.nan if pd.isna(value) else self.points(float(value)))
+        )
+        return table.assign(points=points.astype("float64"))
+
+
+def bundled_schemes() -> list[str]:
+    """The ids of the scheme files shipped with the package."""
+    return sorted(path.stem for path in SCHEMES_DIR.glob("*.yaml"))
+
+
+def load_scheme(name_or_path: str | Path) -> ScoringScheme:
+    """A bundled scheme by id, or a scheme file by path (anything ending in .yaml/.yml)."""
+    text = str(name_or_path)
+    path = Path(text) if text.endswith((".yaml", ".yml")) else SCHEMES_DIR / f"{text}.yaml"
+    if not path.exists():
+        known = ", ".join(bundled_schemes())
+        raise SchemeError(f"no scoring scheme {text!r}; bundled: {known}; or give a .yaml path")
+    return parse_scheme(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def parse_scheme(data: str, *, source: str = "<scheme>") -> ScoringScheme:
+    """A scheme from its YAML text, checked field by field."""
+    raw = yaml.safe_load(data)
+    if not isinstance(raw, dict):
+        raise SchemeError(
+            f"{source}: a YAML mapping with id, max_points, applies_to, mapping expected"
+        )
+    try:
+        applies = raw["applies_to"]
+        mapping = raw["mapping"]
+        max_points = float(raw["max_points"])
+        kind = str(mapping["kind"])
+        scheme_id = str(raw["id"])
+        scope = str(applies.get("scope", "overall"))
+        levels = tuple(str(level) for level in applies["levels"])
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise SchemeError(f"{source}: missing or malformed field {error}") from None
+    if kind == "linear":
+        low = float(mapping.get("from_index", 0))
+        high = float(mapping.get("to_index", 100))
+        if not low < high:
+            raise SchemeError(f"{source}: mapping: from_index must be below to_index")
+        return ScoringScheme(
+            scheme_id,
+            str(raw.get("description", "")).strip(),
+            bool(raw.get("example", False)),
+            max_points,
+            scope,
+            levels,
+            kind,
+            from_index=low,
+            to_index=high,
+        )
+    if kind == "banded":
+        bands = tuple(
+            sorted(
+                (
+                    Band(float(band["min_index"]), float(band["points"]))
+                    for band in mapping["bands"]
+                ),
+                key=lambda band: -band.min_index,
+            )
+        )
+        if any(band.points > max_points for band in bands):
+            raise SchemeError(f"{source}: mapping: a band gives more than max_points")
+        return ScoringScheme(
+            scheme_id,
+            str(raw.get("description", "")).strip(),
+            bool(raw.get("example", False)),
+            max_points,
+            scope,
+            levels,
+            kind,
+            bands=bands,
+        )
+    raise SchemeError(f"{source}: mapping: kind must be linear or banded, not {kind!r}")

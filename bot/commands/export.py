@@ -1,0 +1,123 @@
+"""`sipas export`: index results of a period and level to csv, json, xlsx or parquet, with a manifest."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from analytics.aggregate import data_as_of
+from analytics.days import parse_period
+from analytics.export import FORMATS, ExportError, write_export
+from analytics.indices import RESPONDENT_TYPES
+from analytics.levels import LEVELS
+from analytics.method import DEFAULT_METHOD_ID
+from analytics.report import index_table
+from analytics.schemes import SchemeError, load_scheme
+from bot.commands.aggregate import method_and_layout
+from bot.runtime import open_database, settings_or_exit
+
+
+@click.command("export")
+@click.option(
+    "--period", "period_text", required=True, help="2026, 2026-Q4, 2026-11, 2026-W47 or 2026-11-28."
+)
+@click.option("--level", type=click.Choice(LEVELS), default="commune", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: SIPAS_EXPORT_DIR/sipas-PERIOD-LEVEL.FORMAT).",
+)
+@click.option(
+    "--respondent-type",
+    "respondent_types",
+    type=click.Choice(RESPONDENT_TYPES),
+    multiple=True,
+    help="Only these respondent types (repeatable; default: all, citizen, organisation).",
+)
+@click.option("--scheme", help="Scoring scheme id or .yaml path: adds a points column.")
+@click.option(
+    "--method",
+    "method_name",
+    default=DEFAULT_METHOD_ID,
+    envvar="SIPAS_METHOD",
+    show_default=True,
+    help="Method id or .yaml path.",
+)
+@click.option("--no-raw", is_flag=True, help="Do not write the raw-responses twin file.")
+def export_command(
+    period_text: str,
+    level: str,
+    fmt: str,
+    out: Path | None,
+    respondent_types: tuple[str, ...],
+    scheme: str | None,
+    method_name: str,
+    no_raw: bool,
+) -> None:
+    """Write index results for one period and level, and a manifest beside them.
+
+    The main file is computed on cleaned responses (quality-flagged ones left out);
+    NAME.raw.EXT holds the same table on all responses; NAME.manifest.json lists the
+    method, questionnaire version, rows, SHA-256 of each file and the data's as-of time.
+    Columns are documented in the README. Run `sipas aggregate` first.
+
+    \b
+    Example:
+      sipas export --period 2026-Q4 --level commune --format xlsx --out q4.xlsx
+    """
+    try:
+        period = parse_period(period_text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--period") from None
+    settings = settings_or_exit()
+    method, layout = method_and_layout(method_name)
+    try:
+        scoring = load_scheme(scheme) if scheme else None
+    except SchemeError as error:
+        raise click.BadParameter(str(error), param_hint="--scheme") from None
+    target = out or settings.export_dir / f"sipas-{period.label}-{level}.{fmt}"
+    types = respondent_types or RESPONDENT_TYPES
+
+    async def run() -> None:
+        async with open_database(settings) as database:
+            tables = {}
+            for responses in ("cleaned",) if no_raw else ("cleaned", "raw"):
+                table = await index_table(
+                    database,
+                    period=period,
+                    level=level,
+                    layout=layout,
+                    method=method,
+                    min_cell_size=settings.min_cell_size,
+                    responses=responses,
+                    respondent_types=types,
+                )
+                tables[responses] = scoring.add_points(table) if scoring else table
+            as_of = await data_as_of(database)
+        try:
+            written, manifest = write_export(
+                tables,
+                target,
+                fmt,
+                method=method,
+                layout=layout,
+                period=period,
+                level=level,
+                min_cell_size=settings.min_cell_size,
+                data_as_of=as_of,
+                scheme=scoring,
+            )
+        except ExportError as error:
+            raise click.ClickException(str(error)) from None
+        for item in written:
+            click.echo(f"{item.path}  {item.rows} rows  {item.responses}  sha256 {item.sha256}")
+        click.echo(f"{manifest}")
+        if as_of is None:
+            click.echo(
+                "warning: no aggregation run has succeeded yet; run `sipas aggregate`", err=True
+            )
+
+    asyncio.run(run())

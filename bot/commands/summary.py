@@ -1,0 +1,122 @@
+"""`sipas summary`: indices of a period in a readable terminal table."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import click
+from rich.console import Console
+from sqlalchemy import select
+
+from analytics.aggregate import data_as_of
+from analytics.days import parse_period, period_of, reporting_day
+from analytics.levels import LEVELS
+from analytics.method import DEFAULT_METHOD_ID
+from analytics.report import RESPONSE_SETS, index_table
+from analytics.summary import footnote, unit_detail, units_table
+from bot.commands.aggregate import method_and_layout
+from bot.runtime import open_database, settings_or_exit
+from storage.db import Database
+from storage.models import AdminUnit, Agency, ServicePoint
+
+
+async def level_of(database: Database, code: str) -> str | None:
+    """The level a unit code is counted at: a counter, an agency, or an administrative unit."""
+    async with database.reading() as session:
+        if await session.get(ServicePoint, code) is not None:
+            return "service_point"
+        if await session.get(Agency, code) is not None:
+            return "agency"
+        level: str | None = await session.scalar(
+            select(AdminUnit.level).where(AdminUnit.code == code)
+        )
+        return level
+
+
+@click.command("summary")
+@click.option(
+    "--unit", "unit_code", help="One counter, agency, commune, former district or province code."
+)
+@click.option(
+    "--period",
+    "period_text",
+    help="2026, 2026-Q4, 2026-11 (default: this month), 2026-W47, 2026-11-28.",
+)
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS),
+    help="Level of the table (default: commune; with --unit, the unit's own level).",
+)
+@click.option("--responses", type=click.Choice(RESPONSE_SETS), default="cleaned", show_default=True)
+@click.option(
+    "--method", "method_name", default=DEFAULT_METHOD_ID, envvar="SIPAS_METHOD", show_default=True
+)
+def summary_command(
+    unit_code: str | None,
+    period_text: str | None,
+    level: str | None,
+    responses: str,
+    method_name: str,
+) -> None:
+    """Show satisfaction indices for a period: every unit of a level, or one unit in detail.
+
+    \b
+    Examples:
+      sipas summary --period 2026-11
+      sipas summary --unit 00004 --period 2026-Q4
+    """
+    settings = settings_or_exit()
+    try:
+        period = (
+            parse_period(period_text)
+            if period_text
+            else period_of(reporting_day(datetime.now(UTC), settings.zone), "month")
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--period") from None
+    method, layout = method_and_layout(method_name)
+
+    async def run() -> None:
+        async with open_database(settings) as database:
+            chosen = level
+            if unit_code is not None and chosen is None:
+                chosen = await level_of(database, unit_code)
+                if chosen is None:
+                    raise click.BadParameter(
+                        f"no unit, agency or counter {unit_code!r}", param_hint="--unit"
+                    )
+            chosen = chosen or "commune"
+            table = await index_table(
+                database,
+                period=period,
+                level=chosen,
+                layout=layout,
+                method=method,
+                min_cell_size=settings.min_cell_size,
+                responses=responses,
+                unit_code=unit_code,
+            )
+            as_of = await data_as_of(database)
+        console = Console()
+        heading = (
+            f"SIPAS-method satisfaction of one-stop users, {period.label} ({period.start} – "
+            f"{period.end}), level {chosen}, {responses} responses"
+        )
+        console.print(
+            f"method {method.id} v{method.version}, questionnaire {layout.questionnaire_id} "
+            f"v{layout.questionnaire_version}, data as of "
+            f"{as_of.astimezone(settings.zone).strftime('%Y-%m-%d %H:%M') if as_of else 'never (run sipas aggregate)'}"
+        )
+        if table.empty:
+            console.print(f"{heading}: no responses.")
+            return
+        view = (
+            unit_detail(table, layout, title=heading)
+            if unit_code
+            else units_table(table, layout, title=heading)
+        )
+        console.print(view)
+        console.print(footnote(table, settings.min_cell_size))
+
+    asyncio.run(run())

@@ -1,0 +1,292 @@
+"""The aggregation job on a real database: counts per day, dirty days, quality flags, idempotency."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from analytics.aggregate import aggregate
+from analytics.days import parse_period, reporting_day
+from analytics.export import table_bytes
+from analytics.method import load_method
+from analytics.report import index_table
+from storage.db import Database
+from storage.models import AggregationRun, DailyCount, DailyRespondents, DirtyDay, ResponseQuality
+from tests.analytics.survey_rows import TYPICAL, SIPAS_LAYOUT, Survey, answers
+
+METHOD = load_method()
+NOV_10 = date(2026, 11, 10)
+NOV_11 = date(2026, 11, 11)
+
+
+async def run(database: Database, **options: object) -> None:
+    await aggregate(database, SIPAS_LAYOUT, method=METHOD, **options)  # type: ignore[arg-type]
+
+
+async def indices(
+    database: Database, period: str = "2026-11", level: str = "commune", responses: str = "cleaned"
+) -> pd.DataFrame:
+    return await index_table(
+        database,
+        period=parse_period(period),
+        level=level,
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        min_cell_size=10,
+        responses=responses,
+    )
+
+
+def overall(table: pd.DataFrame, unit: str, kind: str = "all") -> pd.Series:
+    found = table[
+        (table["unit_code"] == unit)
+        & (table["respondent_type"] == kind)
+        & (table["scope"] == "overall")
+    ]
+    assert len(found) == 1
+    return found.iloc[0]
+
+
+async def day_counts(database: Database) -> dict[date, list[tuple[object, ...]]]:
+    async with database.reading() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(
+                        DailyCount.day,
+                        DailyCount.service_point_code,
+                        DailyCount.respondent_type,
+                        DailyCount.channel,
+                        DailyCount.flagged,
+                        DailyCount.item_code,
+                        DailyCount.value,
+                        DailyCount.answers,
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+    by_day: dict[date, list[tuple[object, ...]]] = {}
+    for row in sorted(rows, key=lambda r: tuple(str(v) for v in r)):
+        by_day.setdefault(row[0], []).append(tuple(row))
+    return by_day
+
+
+async def test_counts_answers_per_day_cell_item_and_value(
+    database: Database, survey: Survey
+) -> None:
+    await survey.many(12, TYPICAL, day=NOV_10)
+    await survey.response(
+        answers(TIEP_CAN="5", TTHC=None),
+        day=NOV_10,
+        point="W2-A",
+        channel="zalo_oa",
+        respondent_type="organisation",
+    )
+    await run(database)
+    counts = await day_counts(database)
+    rows = counts[NOV_10]
+    assert (NOV_10, "W1-A", "citizen", "telegram", False, "16", "4", 12) in rows
+    assert (NOV_10, "W2-A", "organisation", "zalo_oa", False, "15", "5", 1) in rows
+    assert (NOV_10, "W2-A", "organisation", "zalo_oa", False, "19", None, 1) in rows
+    async with database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(DirtyDay)) == 0
+        assert await session.scalar(select(func.sum(DailyRespondents.respondents))) == 13
+        run_record = await session.scalar(select(AggregationRun))
+    assert (
+        run_record is not None and run_record.status == "succeeded" and run_record.responses == 13
+    )
+    by_point = await indices(database, level="service_point")
+    point = overall(by_point, "W1-A")
+    assert (point["n_respondents"], point["index_pct"], point["suppressed"]) == (12, 100.0, False)
+    assert overall(by_point, "W2-A")["suppressed"]
+    # By ward, 00070 (1 respondent) is suppressed, and so is 00004, the only other ward of
+    # the province: the province total minus 00004 would reveal 00070.
+    wards = await indices(database)
+    assert overall(wards, "00070")["suppressed"] and overall(wards, "00004")["suppressed"]
+
+
+async def test_two_runs_give_identical_export_bytes(
+    database: Database, survey: Survey, tmp_path: Path
+) -> None:
+    await survey.many(11, TYPICAL, day=NOV_10)
+    await survey.many(
+        10, answers(TIEP_CAN="5", CONG_CHUC="2", KET_QUA=None), day=NOV_11, point="W2-A"
+    )
+    await run(database)
+    first = {
+        fmt: table_bytes(await indices(database), fmt) for fmt in ("csv", "json", "xlsx", "parquet")
+    }
+    await run(database, full=True)
+    await run(database, days=[NOV_10, NOV_11])
+    second = {
+        fmt: table_bytes(await indices(database), fmt) for fmt in ("csv", "json", "xlsx", "parquet")
+    }
+    assert first == second
+
+
+async def test_a_late_completion_changes_its_own_day_only(
+    database: Database, survey: Survey
+) -> None:
+    await survey.many(12, TYPICAL, day=NOV_10)
+    await survey.many(12, TYPICAL, day=date(2026, 11, 12))
+    await run(database)
+    before = await day_counts(database)
+    # A session started on the 10th and completed late on the 12th counts on the 12th,
+    # the day its writer gave it; only the 12th is marked and recounted.
+    await survey.response(answers(TIEP_CAN="1"), day=date(2026, 11, 12))
+    await run(database)
+    after = await day_counts(database)
+    assert after[NOV_10] == before[NOV_10]
+    assert after[date(2026, 11, 12)] != before[date(2026, 11, 12)]
+    async with database.reading() as session:
+        last = await session.scalar(select(AggregationRun).order_by(AggregationRun.id.desc()))
+    assert last is not None and last.first_day == date(2026, 11, 12)
+
+
+async def test_a_withdrawn_response_disappears_after_the_next_run(
+    database: Database, survey: Survey
+) -> None:
+    await survey.many(10, TYPICAL, day=NOV_10)
+    gone = await survey.response(answers(TIEP_CAN="1", TTHC="1"), day=NOV_10)
+    await run(database)
+    assert overall(await indices(database), "00004")["n_respondents"] == 11
+    await survey.withdraw(gone)
+    await run(database)
+    ward = overall(await indices(database), "00004")
+    assert (ward["n_respondents"], ward["index_pct"]) == (10, 100.0)
+    async with database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(ResponseQuality)) == 10
+
+
+async def test_the_only_response_of_a_day_withdrawn_leaves_no_counts(
+    database: Database, survey: Survey
+) -> None:
+    gone = await survey.response(TYPICAL, day=NOV_11)
+    await run(database)
+    await survey.withdraw(gone)
+    await run(database)
+    assert NOV_11 not in await day_counts(database)
+
+
+async def test_periods_use_the_reporting_day_of_the_response(
+    database: Database, survey: Survey
+) -> None:
+    # 23:30 local time on the 30th of November is 16:30 UTC: it counts on the 30th, in
+    # November; 00:30 local on 1 December (17:30 UTC on the 30th) counts in December.
+    zone = "Asia/Ho_Chi_Minh"
+    late = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    after_midnight = datetime(2026, 11, 30, 17, 30, tzinfo=UTC)
+    for instant in (late, after_midnight):
+        await survey.many(10, TYPICAL, completed_at=instant, day=reporting_day(instant, zone))
+    await run(database)
+    assert overall(await indices(database, "2026-11"), "00004")["n_respondents"] == 10
+    assert overall(await indices(database, "2026-12-01"), "00004")["n_respondents"] == 10
+    assert overall(await indices(database, "2026-Q4"), "00004")["n_respondents"] == 20
+
+
+async def test_levels_service_point_district_agency_province(
+    database: Database, survey: Survey
+) -> None:
+    await survey.many(10, TYPICAL, point="W1-A")
+    await survey.many(10, answers(TIEP_CAN="1"), point="W1-B")
+    await survey.many(10, TYPICAL, point="W2-A")
+    await survey.many(10, TYPICAL, point="STP-1")
+    await run(database)
+    by_point = await indices(database, level="service_point")
+    assert overall(by_point, "W1-B")["index_pct"] == 0.0
+    district = await indices(database, level="district")
+    assert set(district["unit_code"]) == {
+        "001",
+        "002",
+    }  # 00004 counts under 001 (2 of 3 old communes)
+    assert overall(district, "001")["n_respondents"] == 20
+    assert overall(district, "001")["unit_name"] == "Quận Ba Đình"
+    agency = await indices(database, level="agency")
+    assert set(agency["unit_code"]) == {"HN-STP"}
+    province = await indices(database, level="province")
+    assert overall(province, "01")["n_respondents"] == 40
+
+
+async def test_straight_lining_is_flagged_and_left_out_of_cleaned_indices(
+    database: Database, survey: Survey
+) -> None:
+    await survey.many(10, answers(TIEP_CAN="4", TTHC="5", CONG_CHUC="4"), day=NOV_10)
+    # Nine scale answers all "1" are too few to call straight-lining; nineteen all "5" are.
+    await survey.response(answers(TIEP_CAN="1", CONG_CHUC="1", KET_QUA=None), day=NOV_10)
+    await survey.response(
+        TYPICAL | answers(TIEP_CAN="5", TTHC="5", CONG_CHUC="5", KET_QUA="5", PAKN="5"), day=NOV_10
+    )
+    await run(database)
+    async with database.reading() as session:
+        flags = (
+            await session.scalars(select(ResponseQuality).order_by(ResponseQuality.response_id))
+        ).all()
+    assert [flag.straight_lining for flag in flags] == [False] * 11 + [True]
+    assert flags[-1].scale_answers == 19 and flags[-1].flagged
+    assert overall(await indices(database), "00004")["n_respondents"] == 11
+    assert overall(await indices(database, responses="raw"), "00004")["n_respondents"] == 12
+
+
+async def test_speeding_is_flagged_by_the_median_seconds_per_item(
+    database: Database, survey: Survey
+) -> None:
+    mixed = answers(TIEP_CAN="4", TTHC="5")
+    fast = await survey.response(mixed, seconds_per_item=1.0)
+    slow = await survey.response(mixed, seconds_per_item=2.5)
+    await run(database)
+    async with database.reading() as session:
+        assert (await session.get(ResponseQuality, fast)).speeding  # type: ignore[union-attr]
+        assert not (await session.get(ResponseQuality, slow)).speeding  # type: ignore[union-attr]
+
+
+async def test_repeats_by_one_respondent_at_one_counter_within_24_hours(
+    database: Database, survey: Survey
+) -> None:
+    start = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+    mixed = answers(TIEP_CAN="4", TTHC="5")
+    first = await survey.response(mixed, respondent_key="same", completed_at=start, day=NOV_10)
+    again = await survey.response(
+        mixed, respondent_key="same", completed_at=start + timedelta(hours=23), day=NOV_11
+    )
+    elsewhere = await survey.response(
+        mixed,
+        respondent_key="same",
+        point="W2-A",
+        completed_at=start + timedelta(hours=1),
+        day=NOV_10,
+    )
+    later = await survey.response(
+        mixed,
+        respondent_key="same",
+        completed_at=start + timedelta(hours=48),
+        day=date(2026, 11, 12),
+    )
+    imported = await survey.response(mixed, completed_at=start, day=NOV_10)
+    await run(database)
+    async with database.reading() as session:
+        repeated = {
+            rid: (await session.get(ResponseQuality, rid)).repeated  # type: ignore[union-attr]
+            for rid in (first, again, elsewhere, later, imported)
+        }
+    assert repeated == {first: False, again: True, elsewhere: False, later: False, imported: False}
+
+
+async def test_a_change_on_one_day_refreshes_repeat_flags_of_the_next(
+    database: Database, survey: Survey
+) -> None:
+    start = datetime(2026, 11, 10, 16, 0, tzinfo=UTC)
+    mixed = answers(TIEP_CAN="4", TTHC="5")
+    again = await survey.response(
+        mixed, respondent_key="same", completed_at=start + timedelta(hours=10), day=NOV_11
+    )
+    await run(database)
+    # The earlier response arrives late (an import) on the 10th: the 11th one becomes a repeat.
+    await survey.response(mixed, respondent_key="same", completed_at=start, day=NOV_10)
+    await run(database)
+    async with database.reading() as session:
+        assert (await session.get(ResponseQuality, again)).repeated  # type: ignore[union-attr]

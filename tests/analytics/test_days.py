@@ -1,0 +1,50 @@
+"""Reporting days and periods."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from analytics.days import parse_period, period_of, reporting_day
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def test_reporting_day_is_the_local_day() -> None:
+    assert reporting_day(datetime(2026, 11, 27, 23, 30, tzinfo=HCM), HCM) == date(2026, 11, 27)
+    # 23:30 UTC is 06:30 the next morning in Hà Nội.
+    assert reporting_day(datetime(2026, 11, 27, 23, 30, tzinfo=UTC), "Asia/Ho_Chi_Minh") == date(
+        2026, 11, 28
+    )
+    with pytest.raises(ValueError, match="timezone-aware"):
+        reporting_day(datetime(2026, 11, 27, 23, 30), HCM)
+
+
+@pytest.mark.parametrize(
+    ("label", "kind", "start", "end"),
+    [
+        ("2026", "year", date(2026, 1, 1), date(2026, 12, 31)),
+        ("2026-Q4", "quarter", date(2026, 10, 1), date(2026, 12, 31)),
+        ("2026-q1", "quarter", date(2026, 1, 1), date(2026, 3, 31)),
+        ("2026-02", "month", date(2026, 2, 1), date(2026, 2, 28)),
+        ("2026-12", "month", date(2026, 12, 1), date(2026, 12, 31)),
+        ("2026-W48", "week", date(2026, 11, 23), date(2026, 11, 29)),
+        ("2026-11-28", "day", date(2026, 11, 28), date(2026, 11, 28)),
+    ],
+)
+def test_periods(label: str, kind: str, start: date, end: date) -> None:
+    period = parse_period(label)
+    assert (period.kind, period.start, period.end) == (kind, start, end)
+
+
+@pytest.mark.parametrize("label", ["2026-13", "2026-Q5", "26", "2026-11-31", "last month"])
+def test_bad_periods_say_what_is_expected(label: str) -> None:
+    with pytest.raises(ValueError, match="2026-Q4"):
+        parse_period(label)
+
+
+def test_period_of_a_day() -> None:
+    assert period_of(date(2026, 11, 28), "quarter").label == "2026-Q4"
+    assert period_of(date(2026, 11, 28), "week").label == "2026-W48"
