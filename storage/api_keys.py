@@ -1,0 +1,174 @@
+"""API keys of the one-stop information systems: create, revoke, verify, scope, rate limit.
+
+A key is `sipas_` + 43 random URL-safe characters (256 bits), shown once when it is
+created; only its SHA-256 digest is stored. A slow password hash (argon2) buys nothing
+for a key of that entropy, and an unkeyed digest keeps keys valid across a rotation of
+the deployment secret.
+
+A key is scoped to units (`ApiKey.unit_codes`); a unit scope includes every unit below
+it (`units_below`). An empty scope means every unit: only an operator creates such a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ApiKey, ServicePoint
+from storage.units import get_unit, units_below
+
+__all__ = [
+    "KEY_PREFIX",
+    "ApiKeyError",
+    "CreatedApiKey",
+    "RateLimiter",
+    "create_api_key",
+    "get_api_key",
+    "hash_api_key",
+    "key_scope",
+    "list_api_keys",
+    "revoke_api_key",
+    "service_point_in_scope",
+    "verify_api_key",
+]
+
+KEY_PREFIX = "sipas_"
+MAX_NAME_LENGTH = 100
+# Writing last_used_at on every request would make each read a write; once a minute
+# is precise enough to tell a live key from a forgotten one.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyError(Exception):
+    """A key could not be created or revoked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    """A new key as shown once to the operator: `key` is not stored anywhere."""
+
+    api_key: ApiKey
+    key: str
+
+
+def hash_api_key(key: str) -> str:
+    """The only form in which a key is stored (hex SHA-256)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_api_key(
+    session: AsyncSession, *, name: str, unit_codes: Sequence[str], now: datetime
+) -> CreatedApiKey:
+    """A new key named `name`, scoped to `unit_codes` (empty: every unit)."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise ApiKeyError(
+            f"a key name is 1 to {MAX_NAME_LENGTH} characters, e.g. 'mot-cua-ba-dinh'"
+        )
+    if (await session.scalars(select(ApiKey).where(ApiKey.name == name))).first() is not None:
+        raise ApiKeyError(f"a key named {name!r} exists already (choose another name)")
+    unknown = [code for code in unit_codes if await get_unit(session, code) is None]
+    if unknown:
+        raise ApiKeyError(
+            f"unknown unit code(s): {', '.join(unknown)} (see `sipas units list` for codes)"
+        )
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(
+        name=name,
+        key_hash=hash_api_key(key),
+        unit_codes=sorted(set(unit_codes)),
+        created_at=now,
+    )
+    session.add(api_key)
+    await session.flush()
+    return CreatedApiKey(api_key=api_key, key=key)
+
+
+async def get_api_key(session: AsyncSession, name_or_id: str) -> ApiKey | None:
+    """The key with this name, or with this numeric id."""
+    found = (await session.scalars(select(ApiKey).where(ApiKey.name == name_or_id))).first()
+    if found is None and name_or_id.isdigit():
+        found = await session.get(ApiKey, int(name_or_id))
+    return found
+
+
+async def revoke_api_key(session: AsyncSession, name_or_id: str, now: datetime) -> ApiKey:
+    """Revoke a key by name or id (revoking twice keeps the first time)."""
+    api_key = await get_api_key(session, name_or_id)
+    if api_key is None:
+        raise ApiKeyError(f"no key named {name_or_id!r} (see `sipas apikey list`)")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = now
+        await session.flush()
+    return api_key
+
+
+async def list_api_keys(session: AsyncSession) -> list[ApiKey]:
+    """Every key, revoked ones too, by id."""
+    return list((await session.scalars(select(ApiKey).order_by(ApiKey.id))).all())
+
+
+async def verify_api_key(session: AsyncSession, key: str, now: datetime) -> ApiKey | None:
+    """The live key this secret names, or None; notes when it was last used."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    api_key = (
+        await session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_api_key(key)))
+    ).first()
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        api_key.last_used_at = now
+        await session.flush()
+    return api_key
+
+
+async def key_scope(session: AsyncSession, api_key: ApiKey) -> set[str] | None:
+    """The unit codes a key may act on, or None for every unit."""
+    if not api_key.unit_codes:
+        return None
+    scope: set[str] = set()
+    for code in api_key.unit_codes:
+        scope |= await units_below(session, code)
+    return scope
+
+
+async def service_point_in_scope(
+    session: AsyncSession, api_key: ApiKey, service_point: ServicePoint
+) -> bool:
+    """Whether the key may mint and read invitations of this counter."""
+    scope = await key_scope(session, api_key)
+    return scope is None or service_point.unit_code in scope
+
+
+class RateLimiter:
+    """A token bucket per key, in this process's memory.
+
+    Each worker process keeps its own buckets, so N workers allow up to N times the
+    limit in total; that bounds abuse well enough for minting invitations, and needs
+    no shared state. The clock is passed in (monotonic seconds) so tests control it.
+    """
+
+    def __init__(self, per_minute: int) -> None:
+        if per_minute < 1:
+            raise ValueError("a rate limit is at least 1 request per minute")
+        self.capacity = float(per_minute)
+        self.refill_per_second = per_minute / 60.0
+        self._buckets: dict[int, tuple[float, float]] = {}  # key id -> (tokens, at)
+
+    def acquire(self, key_id: int, now: float) -> int | None:
+        """Take one request from the key's bucket: None if allowed, else seconds to wait."""
+        tokens, at = self._buckets.get(key_id, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - at) * self.refill_per_second)
+        if tokens >= 1.0:
+            self._buckets[key_id] = (tokens - 1.0, now)
+            return None
+        self._buckets[key_id] = (tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / self.refill_per_second))
