@@ -7,6 +7,7 @@ import click
 from bot.commands.chat import chat_command
 from bot.commands.db import db_group
 from bot.commands.questionnaire import questionnaire_group
+from bot.commands.responses import responses_group
 from bot.commands.serve import serve_command
 from bot.commands.units import units_group
 
@@ -23,6 +24,7 @@ def cli() -> None:
 cli.add_command(chat_command)
 cli.add_command(db_group)
 cli.add_command(questionnaire_group)
+cli.add_command(responses_group)
 cli.add_command(serve_command)
 cli.add_command(units_group)
 

@@ -28,6 +28,7 @@ from questionnaires import (
 )
 
 __all__ = [
+    "chosen_questionnaire",
     "describe_condition",
     "open_questionnaire",
     "questionnaire_group",
@@ -62,6 +63,12 @@ def _configured_name() -> str | None:
     except ValidationError:
         settings_or_exit()  # reports every bad setting and exits
         raise
+
+
+def chosen_questionnaire(name: str | None) -> Questionnaire:
+    """The questionnaire `name` names, else the one the bot uses (SIPAS_QUESTIONNAIRE or the default)."""
+    name = name or _configured_name()
+    return open_questionnaire(name) if name else load_bundled()
 
 
 def describe_condition(condition: Condition) -> str:
@@ -168,8 +175,7 @@ def show_command(name: str | None, as_json: bool, language: str | None) -> None:
 
     Without ID, the questionnaire the bot uses (SIPAS_QUESTIONNAIRE, else the default).
     """
-    name = name or _configured_name()
-    questionnaire = open_questionnaire(name) if name else load_bundled()
+    questionnaire = chosen_questionnaire(name)
     if as_json:
         click.echo(json.dumps(questionnaire.to_json(), ensure_ascii=False, indent=2))
         return

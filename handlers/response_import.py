@@ -1,0 +1,558 @@
+"""Import of responses collected on paper or kiosks: a validated CSV or XLSX file becomes completed surveys.
+
+The file has one row per response and a header row with the columns of
+`template_columns(questionnaire)`:
+
+- `external_id`: the response's id in the system it comes from, unique; importing the
+  same file again adds nothing;
+- `service_point`: the code of the counter (`sipas units points`);
+- `completed_at`: ISO 8601 with a UTC offset, e.g. 2026-11-20T09:15:00+07:00;
+- `respondent_type`: citizen | organisation;
+- then one column per item code holding the option value; empty means skipped or not asked.
+
+The whole file is checked first, streaming, and every problem is reported as
+`FILE:ROW: column: what is wrong (expected …)` with spreadsheet row numbers (the header is
+row 1). Only a file without problems is imported, in one transaction, in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.survey import reporting_day
+from questionnaires import (
+    Condition,
+    Equals,
+    InvalidAnswer,
+    Item,
+    ItemType,
+    Questionnaire,
+    condition_to_json,
+    referenced_items,
+)
+from storage.db import Database
+from storage.models import Answer, Response, ServicePoint, SurveySession
+from storage.privacy import keyed_hash, scrub
+from storage.sessions import record_response
+from storage.units import Problem
+
+__all__ = [
+    "FIXED_COLUMNS",
+    "IMPORT_CHANNEL",
+    "ImportProgress",
+    "ImportReport",
+    "ImportedResponse",
+    "ResponseImportError",
+    "import_responses",
+    "read_table",
+    "template_columns",
+]
+
+IMPORT_CHANNEL = "import"
+FIXED_COLUMNS = ("external_id", "service_point", "completed_at", "respondent_type")
+RESPONDENT_TYPES = ("citizen", "organisation")
+SUFFIXES = (".csv", ".xlsx")
+BATCH_SIZE = 500
+PROGRESS_EVERY = 250
+MAX_EXTERNAL_ID = 128  # the width of responses.external_id
+# Clocks of kiosks drift; a response a few minutes "in the future" is not a typo.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+ImportProgress = Callable[[str, int, int | None], None]
+"""Called as (phase, rows done, rows in all or None while unknown); phase is "checking" or "importing"."""
+
+
+class ResponseImportError(Exception):
+    """A file was refused; `problems` lists every problem found, in file order."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+@dataclass(frozen=True)
+class ImportedResponse:
+    """One valid row: what becomes a completed session, its answers and its response."""
+
+    row: int
+    external_id: str
+    service_point_code: str
+    completed_at: datetime
+    respondent_type: str
+    answers: dict[str, str | None]  # visible items only, in questionnaire order; None = skipped
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did (or, with dry_run, would do)."""
+
+    source: str
+    rows: int
+    added: int
+    already_present: int
+    days: tuple[date, ...]  # reporting days that received responses, marked for aggregation
+    dry_run: bool = False
+
+
+def template_columns(questionnaire: Questionnaire) -> list[str]:
+    """The header of an import file: the fixed columns, then every item code in order."""
+    items = [item.code for item in questionnaire.items if item.code not in FIXED_COLUMNS]
+    return [*FIXED_COLUMNS, *items]
+
+
+# --- Reading CSV and XLSX -----------------------------------------------------------------
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as the text a person sees in it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 4.0 typed as 4 in a number-formatted cell
+    if isinstance(value, datetime):
+        return value.isoformat()  # spreadsheets keep no offset: the check says so
+    # Text typed in different tools arrives in different Unicode forms; NFC makes them one.
+    return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    # utf-8-sig: tolerate the byte-order mark spreadsheets write.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        first = handle.readline()
+        # A spreadsheet in a locale with a decimal comma saves CSV with semicolons.
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=delimiter)
+        for number, row in enumerate(reader, start=1):
+            yield number, [_cell_text(cell) for cell in row]
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl import load_workbook  # imported here: only XLSX imports pay for it
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell_text(cell) for cell in row]
+    finally:
+        workbook.close()
+
+
+def read_table(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells as text) of a CSV or XLSX file (first sheet), streaming; header is row 1.
+
+    Raises ResponseImportError for a file that cannot be read at all.
+    """
+    source = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ResponseImportError(
+            [Problem(source, None, "(file)", "not a .csv or .xlsx file (save it as one of those)")]
+        )
+    rows = _csv_rows(path) if suffix == ".csv" else _xlsx_rows(path)
+    last = 1
+    try:
+        for number, cells in rows:
+            last = number
+            yield number, cells
+    except UnicodeDecodeError:
+        raise ResponseImportError(
+            [Problem(source, last + 1, "(file)", "not UTF-8 text (save the file as CSV UTF-8)")]
+        ) from None
+    except csv.Error as error:
+        raise ResponseImportError(
+            [Problem(source, last + 1, "(file)", f"not readable as CSV: {error}")]
+        ) from None
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
+        raise ResponseImportError(
+            [Problem(source, None, "(file)", f"not readable as an .xlsx workbook: {error}")]
+        ) from None
+
+
+# --- Checking rows ------------------------------------------------------------------------
+
+
+def _describe(condition: Condition) -> str:
+    if isinstance(condition, Equals):
+        return f"{condition.item} = {condition.value}"
+    return json.dumps(condition_to_json(condition), ensure_ascii=False)
+
+
+def _expected(item: Item) -> str:
+    return f"expected one of {', '.join(item.option_values())}"
+
+
+class _RowChecker:
+    """Checks the header and then each row against the questionnaire and the known counters."""
+
+    def __init__(
+        self,
+        source: str,
+        questionnaire: Questionnaire,
+        service_points: set[str],
+        now: datetime,
+    ) -> None:
+        self.source = source
+        self.questionnaire = questionnaire
+        self.service_points = service_points
+        self.now = now
+        self.problems: list[Problem] = []
+        self.columns: list[str] = []
+        self.item_columns: list[Item] = []
+        self._seen_ids: dict[str, int] = {}
+        self.has_respondent_type = any(
+            item.code == "respondent_type" for item in questionnaire.items
+        )
+
+    def problem(self, row: int, column: str, message: str) -> None:
+        self.problems.append(Problem(self.source, row, column, message))
+
+    def check_header(self, cells: list[str]) -> bool:
+        """Read the header; False when rows cannot be checked against it."""
+        known = template_columns(self.questionnaire)
+        self.columns = cells
+        seen: set[str] = set()
+        for position, name in enumerate(cells, start=1):
+            if not name:
+                continue  # an empty header cell: its values are checked per row
+            if name in seen:
+                self.problem(1, name, "column appears more than once (keep one)")
+            elif name not in known:
+                self.problem(
+                    1,
+                    name,
+                    f"unknown column {position} (expected {', '.join(FIXED_COLUMNS)} and item "
+                    f"codes of {self.questionnaire.id}; see `sipas responses template`)",
+                )
+            seen.add(name)
+        required = [
+            *FIXED_COLUMNS,
+            *(item.code for item in self.questionnaire.items if item.required),
+        ]
+        missing = [name for name in dict.fromkeys(required) if name not in seen]
+        for name in missing:
+            self.problem(1, name, "required column missing from the header (add it)")
+        self.item_columns = [
+            self.questionnaire.item(code)
+            for code in known[len(FIXED_COLUMNS) :]
+            if code in seen and code not in FIXED_COLUMNS
+        ]
+        return not missing
+
+    def check_row(self, row: int, cells: list[str]) -> ImportedResponse | None:
+        """The response of one row, or None after noting every problem in it."""
+        before = len(self.problems)
+        values: dict[str, str] = {}
+        for position, value in enumerate(cells):
+            name = self.columns[position] if position < len(self.columns) else ""
+            if name:
+                values.setdefault(name, value)
+            elif value:
+                self.problem(
+                    row, f"column {position + 1}", f"{value!r} in a column without a header"
+                )
+        external_id = self._external_id(row, values.get("external_id", ""))
+        point = self._service_point(row, values.get("service_point", ""))
+        completed_at = self._completed_at(row, values.get("completed_at", ""))
+        respondent_type = self._respondent_type(row, values.get("respondent_type", ""))
+        answers = self._answers(row, values, respondent_type)
+        if len(self.problems) > before:
+            return None
+        assert external_id and point and completed_at and respondent_type and answers is not None
+        return ImportedResponse(row, external_id, point, completed_at, respondent_type, answers)
+
+    def _external_id(self, row: int, value: str) -> str | None:
+        if not value:
+            self.problem(row, "external_id", "empty (expected the response's id, unique)")
+            return None
+        if len(value) > MAX_EXTERNAL_ID:
+            self.problem(
+                row, "external_id", f"longer than {MAX_EXTERNAL_ID} characters (shorten it)"
+            )
+            return None
+        first = self._seen_ids.setdefault(value, row)
+        if first != row:
+            self.problem(
+                row, "external_id", f"{value!r} already used in row {first} (expected unique ids)"
+            )
+            return None
+        return value
+
+    def _service_point(self, row: int, value: str) -> str | None:
+        code = value.upper()
+        if not code:
+            self.problem(row, "service_point", "empty (expected a service point code)")
+            return None
+        if code not in self.service_points:
+            self.problem(
+                row,
+                "service_point",
+                f"unknown service point {value!r} (expected a code listed by `sipas units points`)",
+            )
+            return None
+        return code
+
+    def _completed_at(self, row: int, value: str) -> datetime | None:
+        example = "expected ISO 8601 with offset, e.g. 2026-11-20T09:15:00+07:00"
+        if not value:
+            self.problem(row, "completed_at", f"empty ({example})")
+            return None
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            self.problem(row, "completed_at", f"{value!r} is not a date and time ({example})")
+            return None
+        if instant.tzinfo is None or instant.utcoffset() is None:
+            self.problem(
+                row,
+                "completed_at",
+                f"{value!r} has no UTC offset ({example}; in a spreadsheet, type it as text)",
+            )
+            return None
+        if instant > self.now + FUTURE_TOLERANCE:
+            self.problem(row, "completed_at", f"{value!r} is in the future (expected a past time)")
+            return None
+        return instant.astimezone(UTC)
+
+    def _respondent_type(self, row: int, value: str) -> str | None:
+        if self.has_respondent_type:
+            item = self.questionnaire.item("respondent_type")
+            try:
+                return self.questionnaire.validate_answer(item, value)
+            except InvalidAnswer:
+                self.problem(row, "respondent_type", f"{value!r} is not valid ({_expected(item)})")
+                return None
+        if value not in RESPONDENT_TYPES:
+            self.problem(
+                row,
+                "respondent_type",
+                f"{value!r} is not valid (expected one of {', '.join(RESPONDENT_TYPES)})",
+            )
+            return None
+        return value
+
+    def _answers(
+        self, row: int, values: dict[str, str], respondent_type: str | None
+    ) -> dict[str, str | None] | None:
+        questionnaire = self.questionnaire
+        given: dict[str, str] = {}
+        invalid: set[str] = set()
+        # The respondent_type column stands for the questionnaire's item of that name.
+        if self.has_respondent_type:
+            if respondent_type is None:
+                invalid.add("respondent_type")
+            else:
+                given["respondent_type"] = respondent_type
+        for item in self.item_columns:
+            value = values.get(item.code, "")
+            if not value:
+                continue
+            if item.type is ItemType.TEXT:
+                cleaned = scrub(value, max_length=item.max_length)
+                if cleaned:
+                    given[item.code] = cleaned
+                continue
+            try:
+                given[item.code] = questionnaire.validate_answer(item, value)
+            except InvalidAnswer:
+                invalid.add(item.code)
+                self.problem(row, item.code, f"{value!r} is not an option ({_expected(item)})")
+        visible = {item.code: item for item in questionnaire.visible_items(given)}
+        for code in given:
+            item = questionnaire.item(code)
+            if code in visible or item.show_if is None:
+                continue
+            if invalid & set(referenced_items(item.show_if)):
+                continue  # the screener's own problem is already reported
+            self.problem(
+                row,
+                code,
+                f"answered, but the skip logic hides this item "
+                f"(asked only if {_describe(item.show_if)}; leave it empty)",
+            )
+        present = {item.code for item in self.item_columns} | {"respondent_type"}
+        answers: dict[str, str | None] = {}
+        for code, item in visible.items():
+            if code in given:
+                answers[code] = given[code]
+            elif item.required and code not in invalid:
+                self.problem(row, code, f"required, but empty ({_expected(item)})")
+            elif code in present:
+                answers[code] = None  # asked, not answered: out of the item's denominator
+        return answers
+
+
+# --- Importing ------------------------------------------------------------------------------
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll back a dry run after counting."""
+
+
+async def _known_service_points(database: Database) -> set[str]:
+    async with database.reading() as tx:
+        return set((await tx.scalars(select(ServicePoint.code))).all())
+
+
+def _checked_rows(
+    path: Path, checker: _RowChecker, progress: ImportProgress | None, phase: str, total: int | None
+) -> Iterator[ImportedResponse]:
+    """The valid responses of the file, in order; problems accumulate on `checker`."""
+    rows = read_table(path)
+    header = next(rows, None)
+    if header is None or not any(header[1]):
+        checker.problem(
+            1, "(header)", f"empty file (expected a header row: {', '.join(FIXED_COLUMNS)}, …)"
+        )
+        return
+    if not checker.check_header(header[1]):
+        return
+    done = 0
+    for number, cells in rows:
+        if not any(cells):
+            continue  # blank rows are harmless
+        done += 1
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(phase, done, total)
+        response = checker.check_row(number, cells)
+        if response is not None:
+            yield response
+    if progress is not None:
+        progress(phase, done, total)
+
+
+async def _insert_batch(
+    tx: AsyncSession,
+    batch: list[ImportedResponse],
+    questionnaire: Questionnaire,
+    secret: str,
+    zone: ZoneInfo,
+) -> tuple[int, set[date]]:
+    """Insert the responses of a batch not imported before; (how many, their days)."""
+    present = set(
+        (
+            await tx.scalars(
+                select(Response.external_id).where(
+                    Response.external_id.in_([response.external_id for response in batch])
+                )
+            )
+        ).all()
+    )
+    fresh = [response for response in batch if response.external_id not in present]
+    surveys = [
+        SurveySession(
+            # No chat, so no platform id: the pseudonym is keyed on the external id.
+            respondent_key=keyed_hash(secret, IMPORT_CHANNEL, response.external_id),
+            channel=IMPORT_CHANNEL,
+            questionnaire_id=questionnaire.id,
+            questionnaire_version=questionnaire.version,
+            service_point_code=response.service_point_code,
+            language=questionnaire.default_language,
+            status="active",
+            started_at=response.completed_at,
+            last_activity_at=response.completed_at,
+            version=1,
+        )
+        for response in fresh
+    ]
+    tx.add_all(surveys)
+    await tx.flush()
+    rows = [
+        {
+            "session_id": survey.id,
+            "item_code": code,
+            "value": value,
+            "answered_at": response.completed_at,
+        }
+        for survey, response in zip(surveys, fresh, strict=True)
+        for code, value in response.answers.items()
+    ]
+    if rows:
+        await tx.execute(insert(Answer), rows)
+    days: set[date] = set()
+    for survey, response in zip(surveys, fresh, strict=True):
+        day = reporting_day(response.completed_at, zone)
+        record = await record_response(
+            tx,
+            survey,
+            respondent_type=response.respondent_type,
+            answers=response.answers,
+            completed_at=response.completed_at,
+            reporting_day=day,
+            external_id=response.external_id,
+        )
+        # Paper and kiosk exports carry no timing: a duration of 0 s would be a lie.
+        record.started_at = None
+        record.duration_seconds = None
+        days.add(day)
+    await tx.flush()
+    return len(fresh), days
+
+
+async def import_responses(
+    database: Database,
+    questionnaire: Questionnaire,
+    path: Path,
+    *,
+    secret: str,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    progress: ImportProgress | None = None,
+) -> ImportReport:
+    """Check the whole file, then import it in one transaction; ResponseImportError lists every problem.
+
+    Rows whose external_id is already in the database are counted as already present
+    and left alone, so importing a file twice adds nothing.
+    """
+    now = now or datetime.now(UTC)
+    source = str(path)
+    service_points = await _known_service_points(database)
+
+    checker = _RowChecker(source, questionnaire, service_points, now)
+    rows = sum(1 for _ in _checked_rows(path, checker, progress, "checking", None))
+    if checker.problems:
+        raise ResponseImportError(checker.problems)
+
+    # Second pass over the file: nothing but ids is held in memory, whatever its size.
+    added = 0
+    days: set[date] = set()
+    writer = _RowChecker(source, questionnaire, service_points, now)
+    try:
+        async with database.transaction() as tx:
+            batch: list[ImportedResponse] = []
+            done = 0
+            for response in _checked_rows(path, writer, None, "importing", rows):
+                batch.append(response)
+                if len(batch) == BATCH_SIZE:
+                    count, batch_days = await _insert_batch(tx, batch, questionnaire, secret, zone)
+                    added, days, done = added + count, days | batch_days, done + len(batch)
+                    batch = []
+                    if progress is not None:
+                        progress("importing", done, rows)
+            if batch:
+                count, batch_days = await _insert_batch(tx, batch, questionnaire, secret, zone)
+                added, days, done = added + count, days | batch_days, done + len(batch)
+            if progress is not None:
+                progress("importing", done, rows)
+            if writer.problems:  # the file changed between the two passes
+                raise ResponseImportError(writer.problems)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return ImportReport(source, rows, added, rows - added, tuple(sorted(days)), dry_run)
