@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from analytics.aggregate import AggregationError, aggregate, days_between
+from analytics.aggregate import AggregationError, LeaseBusy, aggregate, days_between
 from analytics.counting import DayCount, QualityRules
 from analytics.layout import ItemLayout, bundled_layout
 from analytics.method import DEFAULT_METHOD_ID, Method, MethodError, load_method
@@ -113,6 +113,8 @@ def aggregate_command(
                     rules=rules,
                     progress=progress,
                 )
+            except LeaseBusy as error:
+                raise click.ClickException(str(error)) from None
             except AggregationError as error:
                 raise click.ClickException(
                     f"{error}\nDays counted before the failure are complete; fix the cause "

@@ -15,7 +15,7 @@ from analytics.method import load_method
 from analytics.report import index_table
 from storage.db import Database
 from storage.models import AggregationRun, DailyCount, DailyRespondents, DirtyDay, ResponseQuality
-from tests.analytics.survey_rows import TYPICAL, SIPAS_LAYOUT, Survey, answers
+from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
 
 METHOD = load_method()
 NOV_10 = date(2026, 11, 10)

@@ -1,0 +1,129 @@
+"""`sipas aggregate`, `sipas export` and `sipas summary` from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analytics.lease import AGGREGATION_LEASE, acquire_lease
+from bot.commands.aggregate import aggregate_command
+from bot.commands.export import export_command
+from bot.commands.summary import summary_command
+from storage.db import Database
+from storage.migrate import upgrade
+from tests.analytics.survey_rows import TYPICAL, Survey, answers
+from tests.conftest import TEST_SECRET
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A SQLite file with units and 25 responses in November 2026, named by SIPAS_DATABASE_URL."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("SIPAS_DATABASE_URL", url)
+    monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
+
+    async def fill() -> None:
+        await upgrade(url)
+        database = Database(url)
+        survey = Survey(database)
+        await survey.units()
+        await survey.many(12, TYPICAL, day=date(2026, 11, 10))
+        await survey.many(
+            13, answers(TIEP_CAN="5", TTHC="2", CONG_CHUC="4"), day=date(2026, 11, 11), point="W2-A"
+        )
+        await database.dispose()
+
+    asyncio.run(fill())
+    return url
+
+
+def test_aggregate_then_export_twice_gives_the_same_bytes(
+    database_url: str, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    result = runner.invoke(aggregate_command, [])
+    assert result.exit_code == 0, result.output
+    assert "3 day(s)" in result.output  # the two dirty days, and the day after each
+    assert "25 responses, 0 flagged" in result.output
+    out = tmp_path / "out" / "nov.csv"
+    first = runner.invoke(
+        export_command,
+        [
+            "--period",
+            "2026-11",
+            "--level",
+            "commune",
+            "--out",
+            str(out),
+            "--scheme",
+            "example-linear",
+        ],
+    )
+    assert first.exit_code == 0, first.output
+    data = out.read_bytes()
+    assert data.splitlines()[0].decode().endswith("method_id,questionnaire_version,points")
+    again = runner.invoke(aggregate_command, ["--full"])
+    assert again.exit_code == 0, again.output
+    assert (
+        runner.invoke(
+            export_command,
+            [
+                "--period",
+                "2026-11",
+                "--level",
+                "commune",
+                "--out",
+                str(out),
+                "--scheme",
+                "example-linear",
+            ],
+        ).exit_code
+        == 0
+    )
+    assert out.read_bytes() == data
+    manifest = json.loads((tmp_path / "out" / "nov.manifest.json").read_text())
+    assert [entry["name"] for entry in manifest["files"]] == ["nov.csv", "nov.raw.csv"]
+    assert manifest["scheme"] == {"id": "example-linear", "example": True}
+
+
+def test_summary_shows_a_table(database_url: str) -> None:
+    runner = CliRunner()
+    assert runner.invoke(aggregate_command, []).exit_code == 0
+    result = runner.invoke(
+        summary_command, ["--period", "2026-11", "--level", "service_point"], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "W1-A" in result.output and "100.0" in result.output
+    detail = runner.invoke(
+        summary_command, ["--unit", "W2-A", "--period", "2026-11"], terminal_width=200
+    )
+    assert detail.exit_code == 0, detail.output
+    assert "TTHC" in detail.output and "PAKN" in detail.output
+
+
+def test_aggregate_fails_clearly_when_another_run_holds_the_lease(database_url: str) -> None:
+    async def hold() -> None:
+        database = Database(database_url)
+        await acquire_lease(
+            database, AGGREGATION_LEASE, "elsewhere:1", __import__("datetime").timedelta(hours=1)
+        )
+        await database.dispose()
+
+    asyncio.run(hold())
+    result = CliRunner().invoke(aggregate_command, [])
+    assert result.exit_code != 0
+    assert "another aggregation is running" in result.output
+
+
+def test_bad_options_are_refused(database_url: str) -> None:
+    runner = CliRunner()
+    assert (
+        "give one of" in runner.invoke(aggregate_command, ["--full", "--date", "2026-11-10"]).output
+    )
+    bad = runner.invoke(export_command, ["--period", "November"])
+    assert bad.exit_code == 2 and "2026-Q4" in bad.output

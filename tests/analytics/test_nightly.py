@@ -1,0 +1,58 @@
+"""The nightly schedule: next run time, catch-up on start, one run at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from analytics import aggregate as job
+from analytics.aggregate import next_run_at, nightly_loop, previous_run_at, run_nightly
+from storage.db import Database
+from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+AT = time(1, 30)
+
+
+def test_next_and_previous_run_times_are_local() -> None:
+    # 18:00 UTC on the 27th is 01:00 on the 28th in Hà Nội: the next run is 01:30 local.
+    now = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+    assert next_run_at(now, AT, HCM) == datetime(2026, 11, 27, 18, 30, tzinfo=UTC)
+    assert previous_run_at(now, AT, HCM) == datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
+    exactly = datetime(2026, 11, 27, 18, 30, tzinfo=UTC)
+    assert next_run_at(exactly, AT, HCM) == datetime(2026, 11, 28, 18, 30, tzinfo=UTC)
+
+
+async def test_run_nightly_counts_dirty_days(database: Database, survey: Survey) -> None:
+    await survey.many(2, TYPICAL)
+    result = await run_nightly(database, layout=SIPAS_LAYOUT, holder="night")
+    assert result is not None and result.responses == 2
+
+
+async def test_the_loop_catches_up_on_start_then_waits(
+    database: Database, survey: Survey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await survey.many(2, TYPICAL)
+    runs: list[str] = []
+    real = job.run_nightly
+
+    async def counted(database: Database, **options: object) -> object:
+        runs.append("run")
+        return await real(database, layout=SIPAS_LAYOUT, holder="night")
+
+    monkeypatch.setattr(job, "run_nightly", counted)
+    task = asyncio.create_task(nightly_loop(database, aggregate_at=AT, zone=HCM))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert runs == ["run"]  # nothing had run since the last 01:30: caught up at once
+    task = asyncio.create_task(nightly_loop(database, aggregate_at=AT, zone=HCM))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert runs == ["run"]  # a run already happened since the last scheduled time
