@@ -162,6 +162,9 @@ class TelegramChannel:
         if application.running:
             await application.stop()
         await application.shutdown()
+        # After a failed start the application never counted as initialized, yet the
+        # bot's HTTP clients were opened: close them too (a no-op otherwise).
+        await application.bot.shutdown()
 
     async def process_webhook_update(self, data: dict[str, Any]) -> None:
         """Handle one update delivered to the webhook, in order with its chat's other updates."""

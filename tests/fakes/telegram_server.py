@@ -56,6 +56,7 @@ MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
 WEBHOOK_PORTS = (443, 80, 88, 8443)
+POLL_STEP_SECONDS = 0.005  # how often waiting code looks again: small, tests wait on it
 SECRET_TOKEN_CHARACTERS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 )
@@ -319,7 +320,12 @@ class FakeTelegram:
             routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])]
         )
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", ws="none", access_log=False
+            app,
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            access_log=False,
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -450,7 +456,7 @@ class FakeTelegram:
         while not condition():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what or condition}")
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(POLL_STEP_SECONDS)
 
     def wait_for_sync(
         self, condition: Callable[[], object], *, within: float = 10.0, what: str = ""
@@ -460,7 +466,7 @@ class FakeTelegram:
         while not condition():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what or condition}")
-            time.sleep(0.02)
+            time.sleep(POLL_STEP_SECONDS)
 
     # --- the Bot API -------------------------------------------------------------------------
 
@@ -471,7 +477,7 @@ class FakeTelegram:
             if request.path_params["token"] != self.token:
                 raise BotApiError(401, "Unauthorized")
             if method == "getUpdates":
-                result = await self._get_updates(params)
+                result = await self._get_updates(request, params)
             else:
                 with self._lock:
                     self._injected_failure(method)
@@ -515,7 +521,7 @@ class FakeTelegram:
             )
         raise BotApiError(failure.status, "Internal Server Error")
 
-    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _get_updates(self, request: Request, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._lock:
             self._injected_failure("getUpdates")
             if self.webhook is not None:
@@ -533,9 +539,9 @@ class FakeTelegram:
                     # An offset confirms every earlier update: Telegram forgets them.
                     self._pending = [u for u in self._pending if u["update_id"] >= offset]
                 ready = self._pending[:limit]
-            if ready or time.monotonic() >= deadline:
+            if ready or time.monotonic() >= deadline or await request.is_disconnected():
                 return ready
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(POLL_STEP_SECONDS)
 
     def _get_me(self, params: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -1,0 +1,267 @@
+"""`sipas serve`: the long-running service: Telegram, the web app and background jobs in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import string
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import uvicorn
+from fastapi import APIRouter
+from telegram.error import InvalidToken, NetworkError
+
+from bot.assembly import build_engine
+from bot.runtime import open_database, settings_or_exit
+from bot.settings import Settings
+from channels.telegram import SurveyEngine, TelegramChannel, build_application
+from storage.db import Database
+from web.app import create_app
+from web.telegram_webhook import WEBHOOK_PATH, telegram_webhook_router
+
+__all__ = [
+    "BACKGROUND_TASKS",
+    "ROUTERS",
+    "RouterFactory",
+    "Service",
+    "TaskFactory",
+    "TelegramRefused",
+    "serve",
+    "serve_command",
+]
+
+log = logging.getLogger(__name__)
+
+LAUNCH_RETRY_FIRST_SECONDS = 1.0
+LAUNCH_RETRY_MAX_SECONDS = 60.0
+# Telegram accepts 1-256 of these in a webhook secret_token.
+WEBHOOK_SECRET_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-")
+
+
+@dataclass(frozen=True)
+class Service:
+    """What `serve` has built, handed to router and background-task factories."""
+
+    settings: Settings
+    database: Database
+    engine: SurveyEngine
+    telegram: TelegramChannel | None
+
+
+RouterFactory = Callable[[Service], APIRouter]
+TaskFactory = Callable[[Service], Coroutine[Any, Any, None]]
+
+# The wiring point for other features: a router factory per web feature (invitation
+# API, dashboard, Zalo webhooks) and a coroutine factory per background job (the
+# nightly aggregation: `lambda service: nightly_loop(...)`).
+ROUTERS: tuple[RouterFactory, ...] = ()
+BACKGROUND_TASKS: tuple[TaskFactory, ...] = ()
+
+
+class TelegramRefused(click.ClickException):
+    """Telegram refused the configured token: no point in running."""
+
+
+@click.command("serve")
+def serve_command() -> None:
+    """Run the bot until SIGINT or SIGTERM.
+
+    Telegram by long polling, or by webhook at SIPAS_PUBLIC_URL/webhooks/telegram
+    when SIPAS_PUBLIC_URL is set; the web app on SIPAS_HTTP_HOST:SIPAS_HTTP_PORT;
+    the background jobs. Without SIPAS_TELEGRAM_TOKEN, Telegram stays off.
+    """
+    settings = settings_or_exit()
+    asyncio.run(serve(settings))
+
+
+async def serve(
+    settings: Settings,
+    *,
+    routers: Sequence[RouterFactory] = ROUTERS,
+    tasks: Sequence[TaskFactory] = BACKGROUND_TASKS,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Serve until `stop` is set (SIGINT/SIGTERM set it when `handle_signals`), then shut down.
+
+    Shutdown order: stop taking updates (polling, HTTP), let those in flight
+    finish, cancel background jobs, close Telegram's connections and the database.
+    """
+    stop = stop or asyncio.Event()
+    webhook_secret = _webhook_secret(settings)
+    async with (
+        _quiet_telegram_debug(),
+        _signals_set(stop, enabled=handle_signals),
+        open_database(settings) as database,
+    ):
+        engine = build_engine(settings, database)
+        telegram = _telegram_channel(settings, engine)
+        service = Service(settings, database, engine, telegram)
+        app_routers = [factory(service) for factory in routers]
+        if telegram is not None and webhook_secret is not None:
+            app_routers.append(
+                telegram_webhook_router(telegram.process_webhook_update, webhook_secret)
+            )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(app_routers),
+                host=settings.http_host,
+                port=settings.http_port,
+                log_config=None,  # the service's own logging configuration
+                lifespan="off",
+            )
+        )
+        web = asyncio.create_task(server.serve(), name="web")
+        background = [
+            asyncio.create_task(_logged(factory(service)), name=f"background-{index}")
+            for index, factory in enumerate(tasks)
+        ]
+        launching: asyncio.Task[None] | None = None
+        failures: list[BaseException] = []
+
+        def launched(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                failures.append(task.exception())  # type: ignore[arg-type]
+                stop.set()
+
+        try:
+            await _until_listening(server, web)
+            log.info("web app on http://%s:%d", settings.http_host, settings.http_port)
+            if telegram is None:
+                log.info("Telegram is off: SIPAS_TELEGRAM_TOKEN is not set")
+            else:
+                launching = asyncio.create_task(
+                    _launch(telegram, settings, webhook_secret), name="telegram-launch"
+                )
+                launching.add_done_callback(launched)
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({web, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+        finally:
+            log.info("shutting down")
+            if launching is not None and not launching.done():
+                launching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await launching
+            if telegram is not None and telegram.application.updater is not None:
+                updater = telegram.application.updater
+                if updater.running:
+                    await updater.stop()  # no new updates while the rest winds down
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await web
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            if telegram is not None:
+                await telegram.close()
+            log.info("stopped")
+        if failures:
+            raise failures[0]
+
+
+def _telegram_channel(settings: Settings, engine: SurveyEngine) -> TelegramChannel | None:
+    if settings.telegram_token is None:
+        return None
+    application = build_application(
+        settings.telegram_token.get_secret_value(),
+        base_url=settings.telegram_api_url,
+        polling=settings.public_url is None,
+    )
+    return TelegramChannel(application, engine)
+
+
+def _webhook_secret(settings: Settings) -> str | None:
+    """The webhook secret when webhooks are on; refuses one Telegram would refuse."""
+    if settings.public_url is None or settings.telegram_token is None:
+        return None
+    secret = settings.telegram_webhook_secret
+    value = secret.get_secret_value() if secret is not None else ""
+    if not 1 <= len(value) <= 256 or not set(value) <= WEBHOOK_SECRET_CHARACTERS:
+        raise click.ClickException(
+            "SIPAS_TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and - "
+            "(Telegram refuses others)"
+        )
+    return value
+
+
+async def _launch(telegram: TelegramChannel, settings: Settings, secret: str | None) -> None:
+    """Connect to Telegram, retrying while it cannot be reached; an invalid token is fatal."""
+    webhook_url = f"{settings.public_url}{WEBHOOK_PATH}" if settings.public_url else None
+    delay = LAUNCH_RETRY_FIRST_SECONDS
+    while True:
+        try:
+            await telegram.launch(webhook_url=webhook_url, webhook_secret=secret)
+        except InvalidToken:
+            raise TelegramRefused(
+                "Telegram refused SIPAS_TELEGRAM_TOKEN: check it with @BotFather"
+            ) from None
+        except NetworkError as error:
+            log.warning("Telegram unreachable (%s); retrying in %.0fs", type(error).__name__, delay)
+            with contextlib.suppress(Exception):
+                await telegram.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LAUNCH_RETRY_MAX_SECONDS)
+            continue
+        username = telegram.application.bot.username
+        if username != settings.telegram_bot_username:
+            # Deep links and QR codes are built from the setting: they would open another bot.
+            log.warning(
+                "SIPAS_TELEGRAM_BOT_USERNAME is %r but the token belongs to @%s",
+                settings.telegram_bot_username,
+                username,
+            )
+        return
+
+
+async def _until_listening(server: uvicorn.Server, web: asyncio.Task[None]) -> None:
+    """Wait until uvicorn listens; if it gave up (port taken), say so."""
+    while not server.started:
+        if web.done():
+            raise click.ClickException("the web app could not start (is the port in use?)")
+        await asyncio.sleep(0.02)
+
+
+async def _logged(job: Coroutine[Any, Any, None]) -> None:
+    """Run a background job; its crash is logged and does not take the service down."""
+    try:
+        await job
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background job failed")
+
+
+@contextlib.asynccontextmanager
+async def _signals_set(stop: asyncio.Event, *, enabled: bool) -> AsyncIterator[None]:
+    """SIGINT and SIGTERM set `stop` while serving."""
+    if not enabled:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        yield
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+@contextlib.asynccontextmanager
+async def _quiet_telegram_debug() -> AsyncIterator[None]:
+    """Keep python-telegram-bot above DEBUG: its debug lines carry chat ids and message texts."""
+    logger = logging.getLogger("telegram")
+    previous = logger.level
+    if logger.getEffectiveLevel() < logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

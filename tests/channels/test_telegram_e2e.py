@@ -1,0 +1,440 @@
+"""End to end over real HTTP: scripted Telegram users, the fake Bot API, the real bot and database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.commands.serve import TelegramRefused, serve
+from bot.settings import Settings, load_settings
+from channels.telegram import TelegramChannel, build_application
+from channels.telegram_delivery import RetryingRateLimiter
+from handlers.survey import SurveyEngine
+from questionnaires import load_bundled
+from storage.db import Database
+from storage.invitations import counter_payload
+from storage.migrate import upgrade
+from storage.models import Response
+from tests.conftest import TEST_SECRET
+from tests.fakes.telegram_server import FakeTelegram, FakeUser, SentMessage
+from tests.survey_driver import POINT, add_counters, engine_config
+from web.telegram_webhook import SECRET_HEADER, WEBHOOK_PATH
+
+COUNTER = counter_payload(TEST_SECRET, POINT)
+WEBHOOK_SECRET = "webhook-secret_0123456789"
+PUBLIC_URL = "https://survey.example.test"
+COMMENT = "Cán bộ tận tình, hướng dẫn rõ ràng."
+
+
+# --- a respondent, scripted at the Telegram level ----------------------------------------------
+
+
+def screen(user: FakeUser) -> list[tuple[int, str, int, Any]]:
+    """What the chat looks like now: enough to notice any change the bot makes."""
+    return [(m.message_id, m.text, m.edits, m.reply_markup) for m in user.messages()]
+
+
+def current_item(message: SentMessage) -> str | None:
+    for _, data in (button for row in message.buttons for button in row):
+        if data.startswith(("a:", "s:")):
+            return data.split(":")[1]
+    return None
+
+
+def choose(message: SentMessage) -> str:
+    """What our respondent taps: consent, 4 on every scale, 'no' at screeners, else the first."""
+    datas = [data for row in message.buttons for _, data in row]
+    if "consent:yes" in datas:
+        return "consent:yes"
+    if "resume:go" in datas:
+        return "resume:go"
+    item = current_item(message)
+    if item is not None and item.isdigit():
+        return f"a:{item}:4"
+    if f"a:{item}:no" in datas:
+        return f"a:{item}:no"
+    return next(data for data in datas if data.startswith("a:"))
+
+
+class Deliver:
+    """How updates reach the bot: long polling picks them up; a webhook needs a POST."""
+
+    def __init__(self, webhook_url: str | None = None) -> None:
+        self.webhook_url = webhook_url
+        self.posted: list[dict[str, Any]] = []
+
+    async def __call__(self, update: dict[str, Any]) -> None:
+        if self.webhook_url is None:
+            return
+        self.posted.append(update)
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                self.webhook_url, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET}
+            )
+        assert response.status_code == 200, response.text
+
+
+POLLING = Deliver()
+
+
+async def act(
+    telegram: FakeTelegram, user: FakeUser, update: dict[str, Any], deliver: Deliver, before: Any
+) -> None:
+    await deliver(update)
+    await telegram.wait_for(
+        lambda: screen(user) != before and not telegram.unanswered_callbacks(),
+        what="the bot's answer",
+    )
+
+
+async def say(telegram: FakeTelegram, user: FakeUser, text: str, deliver: Deliver) -> None:
+    before = screen(user)
+    await act(telegram, user, user.send(text), deliver, before)
+
+
+async def tap(telegram: FakeTelegram, user: FakeUser, data: str, deliver: Deliver) -> None:
+    before = screen(user)
+    await act(telegram, user, user.tap(data), deliver, before)
+
+
+async def answer(
+    telegram: FakeTelegram, user: FakeUser, deliver: Deliver, *, steps: int = 200
+) -> None:
+    """Answer up to `steps` questions (the comment is typed); stop at the thanks."""
+    for _ in range(steps):
+        message = user.last_message()
+        assert message is not None
+        if not message.buttons:
+            return  # the thanks: no keyboard left
+        item = current_item(message)
+        if item == "y_kien_khac":
+            await say(telegram, user, COMMENT, deliver)
+        else:
+            await tap(telegram, user, choose(message), deliver)
+
+
+async def responses(database: Database) -> int:
+    async with database.reading() as tx:
+        return int((await tx.execute(select(func.count()).select_from(Response))).scalar_one())
+
+
+def assert_nothing_telegram_refuses(telegram: FakeTelegram) -> None:
+    refused = [call for call in telegram.api_calls() if call.status == 400 or call.status == 401]
+    assert refused == []
+    assert telegram.unanswered_callbacks() == set()
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    await upgrade(url)
+    database = Database(url)
+    await add_counters(database)
+    await database.dispose()
+    return url
+
+
+def settings_for(telegram: FakeTelegram | None, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": TEST_SECRET,
+        "http_port": free_port(),
+        "telegram_bot_username": "sipas_test_bot",
+    }
+    if telegram is not None:
+        values |= {"telegram_token": telegram.token, "telegram_api_url": telegram.base_url}
+    values |= overrides
+    return load_settings(**values)
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[str]:
+    """`sipas serve` in this event loop; yields the web app's base URL once it answers."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop=stop, handle_signals=False))
+    base = f"http://{settings.http_host}:{settings.http_port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(500):
+            if task.done():
+                task.result()
+            try:
+                if (await client.get(f"{base}/healthz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.02)
+    try:
+        yield base
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+
+
+@asynccontextmanager
+async def channel_on(
+    telegram: FakeTelegram, engine: SurveyEngine, **launch: Any
+) -> AsyncIterator[TelegramChannel]:
+    application = build_application(
+        telegram.token,
+        base_url=telegram.base_url,
+        rate_limiter=RetryingRateLimiter(first_backoff=0.05),
+    )
+    channel = TelegramChannel(application, engine)
+    await channel.launch(poll_timeout=1, **launch)
+    try:
+        yield channel
+    finally:
+        await channel.close()
+
+
+# --- polling -----------------------------------------------------------------------------------
+
+
+async def test_respondents_complete_the_survey_by_polling(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled(), engine_config())
+    async with channel_on(telegram, engine):
+        people = [telegram.user(language_code="vi"), telegram.user(language_code="en-GB")]
+        for person in people:
+            await say(telegram, person, f"/start {COUNTER}", POLLING)
+        # Both at once: their updates interleave, each chat stays in order.
+        await asyncio.gather(*(answer(telegram, person, POLLING) for person in people))
+
+    assert await responses(database) == 2
+    for person in people:
+        # The question was edited in place all along: the chat stayed short.
+        assert len(person.messages()) <= 4
+        assert person.last_message() is not None
+        assert not person.last_message().buttons  # type: ignore[union-attr]
+    assert_nothing_telegram_refuses(telegram)
+    assert len(telegram.api_calls("editMessageText")) > 20
+
+
+async def test_429_and_5xx_from_telegram_lose_nothing(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled(), engine_config())
+    async with channel_on(telegram, engine):
+        person = telegram.user()
+        telegram.fail("sendMessage", 502, times=2)
+        await say(telegram, person, f"/start {COUNTER}", POLLING)
+        telegram.fail("answerCallbackQuery", 500)
+        telegram.fail("editMessageText", 429, retry_after=1)
+        telegram.fail("getUpdates", 502)
+        await answer(telegram, person, POLLING)
+
+    assert await responses(database) == 1
+    statuses = sorted({call.status for call in telegram.api_calls() if call.status != 200})
+    assert statuses == [429, 500, 502]
+    assert_nothing_telegram_refuses(telegram)
+
+
+async def test_a_group_chat_is_refused_and_nothing_is_stored(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled(), engine_config())
+    async with channel_on(telegram, engine):
+        person = telegram.user()
+        group = -1001234567
+        telegram.send_text(person, f"/start {COUNTER}", chat_id=group, chat_type="supergroup")
+        await telegram.wait_for(lambda: telegram.messages(group), what="the refusal")
+
+    assert "private chat" in telegram.messages(group)[0].text
+    async with database.reading() as tx:
+        from storage.models import ProcessedEvent, SurveySession
+
+        for table in (ProcessedEvent, SurveySession):
+            count = (await tx.execute(select(func.count()).select_from(table))).scalar_one()
+            assert count == 0
+
+
+# --- `sipas serve` ---------------------------------------------------------------------------
+
+
+async def test_serve_by_polling_resumes_after_a_restart_and_logs_no_one(
+    telegram: FakeTelegram, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = settings_for(telegram, sqlite_url)
+    person = telegram.user(first_name="Lê Văn Cường", username="cuong_hn", language_code="vi")
+
+    async with serving(settings):
+        await say(telegram, person, f"/start {COUNTER}", POLLING)
+        await answer(telegram, person, POLLING, steps=5)
+    assert telegram.api_calls("deleteWebhook")  # polling cleared any webhook first
+    halfway = person.last_message()
+    assert halfway is not None and halfway.buttons
+
+    # A new process on the same database: the tap on the keyboard shown before goes on.
+    async with serving(settings):
+        await answer(telegram, person, POLLING)
+
+    database = Database(sqlite_url)
+    try:
+        assert await responses(database) == 1
+    finally:
+        await database.dispose()
+    assert_nothing_telegram_refuses(telegram)
+    assert "Telegram: long polling" in caplog.text
+    for secret in (str(person.id), person.first_name, "cuong_hn"):
+        assert secret not in caplog.text
+
+
+async def test_serve_by_webhook_processes_a_redelivered_update_once(
+    telegram: FakeTelegram, sqlite_url: str
+) -> None:
+    settings = settings_for(
+        telegram, sqlite_url, public_url=PUBLIC_URL, telegram_webhook_secret=WEBHOOK_SECRET
+    )
+    person = telegram.user()
+
+    async with serving(settings) as base:
+        deliver = Deliver(base + WEBHOOK_PATH)
+        await telegram.wait_for(lambda: telegram.webhook, what="setWebhook")
+        assert telegram.webhook == {
+            "url": PUBLIC_URL + WEBHOOK_PATH,
+            "secret_token": WEBHOOK_SECRET,
+            "allowed_updates": ["message", "callback_query"],
+        }
+        await say(telegram, person, f"/start {COUNTER}", deliver)
+        await answer(telegram, person, deliver, steps=3)
+
+        # Telegram got no answer in time and delivers the last tap again.
+        before, calls = screen(person), len(telegram.api_calls())
+        await deliver(deliver.posted[-1])
+        await asyncio.sleep(0.2)
+        assert (screen(person), len(telegram.api_calls())) == (before, calls)
+
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(
+                base + WEBHOOK_PATH, json=person.send("/delete"), headers={SECRET_HEADER: "x"}
+            )
+        assert forged.status_code == 403
+
+        await answer(telegram, person, deliver)
+
+    database = Database(sqlite_url)
+    try:
+        assert await responses(database) == 1
+    finally:
+        await database.dispose()
+    assert telegram.api_calls("getUpdates") == []
+    assert_nothing_telegram_refuses(telegram)
+
+
+async def test_serve_without_a_token_runs_the_web_app_with_telegram_off(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with serving(settings_for(None, sqlite_url)) as base, httpx.AsyncClient() as client:
+        webhook = await client.post(base + WEBHOOK_PATH, json={"update_id": 1})
+
+    assert webhook.status_code == 404
+    assert "Telegram is off" in caplog.text
+
+
+async def test_serve_runs_background_jobs_and_stops_them(
+    sqlite_url: str,
+) -> None:
+    ran, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def nightly(service: Any) -> None:
+        assert service.telegram is None
+        ran.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        serve(settings_for(None, sqlite_url), tasks=[nightly], stop=stop, handle_signals=False)
+    )
+    await asyncio.wait_for(ran.wait(), timeout=10)
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+
+    assert cancelled.is_set()
+
+
+async def test_serve_refuses_a_token_telegram_refuses(
+    telegram: FakeTelegram, sqlite_url: str
+) -> None:
+    settings = settings_for(telegram, sqlite_url, telegram_token="999:not-the-token")
+
+    with pytest.raises(TelegramRefused, match="@BotFather"):
+        await asyncio.wait_for(serve(settings, handle_signals=False), timeout=15)
+
+
+def test_sipas_serve_stops_cleanly_on_sigterm(
+    telegram: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    environment = {
+        **os.environ,
+        "SIPAS_DATABASE_URL": sqlite_url,
+        "SIPAS_SECRET_KEY": TEST_SECRET,
+        "SIPAS_TELEGRAM_TOKEN": telegram.token,
+        "SIPAS_TELEGRAM_API_URL": telegram.base_url,
+        "SIPAS_TELEGRAM_BOT_USERNAME": "sipas_test_bot",
+        "SIPAS_HTTP_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        env=environment,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        telegram.wait_for_sync(
+            lambda: telegram.api_calls("deleteWebhook") or process.poll() is not None,
+            within=20,
+            what="polling to start",
+        )
+        person = telegram.user()
+        person.send("/start")
+        telegram.wait_for_sync(person.messages, within=10, what="the welcome")
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, stderr
+    assert "stopped" in stderr
+    assert str(person.id) not in stderr
