@@ -174,6 +174,11 @@ class TelegramChannel:
             update, application.process_update(update)
         )
 
+    async def send(self, chat: str, replies: list[Reply]) -> None:
+        """Send `replies` to a chat unprompted (a reminder to finish): always as new messages."""
+        for reply in replies:
+            await _send(self.application.bot, int(chat), reply)
+
     # --- handlers --------------------------------------------------------------------------
 
     async def private_chats_only(self, update: Update, context: Context) -> None:

@@ -359,6 +359,18 @@ async def test_an_engine_failure_says_try_again_and_still_answers_the_tap(
     assert [params["text"] for params in request_recorder.of("sendMessage")] == [TRY_AGAIN] * 2
 
 
+async def test_an_unprompted_send_goes_out_as_new_messages(
+    channel: TelegramChannel, request_recorder: RecordingRequest
+) -> None:
+    await channel.send(str(PERSON.id), [Reply("Anh/chị còn 5 câu nữa."), QUESTION])
+
+    sent = request_recorder.of("sendMessage")
+    assert [(params["chat_id"], params["text"]) for params in sent] == [
+        (PERSON.id, "Anh/chị còn 5 câu nữa."),
+        (PERSON.id, QUESTION.text),
+    ]
+
+
 # --- groups -----------------------------------------------------------------------------------
 
 
