@@ -169,7 +169,12 @@ class TelegramChannel:
     async def process_webhook_update(self, data: dict[str, Any]) -> None:
         """Handle one update delivered to the webhook, in order with its chat's other updates."""
         application = self.application
-        update = Update.de_json(data, application.bot)
+        try:
+            update = Update.de_json(data, application.bot)
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            # It would not parse on a redelivery either: drop it rather than fail forever.
+            log.warning("unreadable Telegram update dropped (%s)", type(error).__name__)
+            return
         await application.update_processor.process_update(
             update, application.process_update(update)
         )

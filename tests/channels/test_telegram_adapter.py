@@ -263,6 +263,15 @@ async def test_a_sticker_gets_a_hint_and_never_reaches_the_engine(
     assert [params["text"] for params in request_recorder.of("sendMessage")] == [TEXT_ONLY]
 
 
+async def test_an_unreadable_update_is_dropped(
+    channel: TelegramChannel, engine: ScriptedEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    await channel.process_webhook_update({"update_id": 5, "message": "not a message"})
+
+    assert engine.inbounds == []
+    assert "unreadable Telegram update dropped" in caplog.text
+
+
 # --- button taps ------------------------------------------------------------------------------
 
 
