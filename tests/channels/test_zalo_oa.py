@@ -1,0 +1,380 @@
+"""The Zalo OA channel end to end: signed webhooks in, the real engine, real HTTP to a fake OA API and OAuth server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from channels.zalo_oa import (
+    CHANNEL,
+    TAP_PREFIX,
+    ZaloOAChannel,
+    ZaloOAClient,
+    ZaloOAConfig,
+    oa_messages,
+)
+from handlers.events import Button, Reply
+from handlers.survey import SurveyEngine
+from questionnaires import load_bundled
+from storage.credentials import CredentialStore
+from storage.db import Database
+from storage.invitations import counter_short_code
+from storage.models import Answer, ChannelCredential, Response, SurveySession
+from tests.anonymity import database_text
+from tests.conftest import TEST_SECRET
+from tests.fakes.zalo_servers import FakeOAUser, FakeZaloOA
+from tests.survey_driver import POINT, add_counters, engine_config
+from web.app import create_app
+from web.zalo_webhooks import OA_WEBHOOK_PATH, zalo_oa_webhook_router
+
+
+@pytest.fixture
+def zalo() -> Iterator[FakeZaloOA]:
+    with FakeZaloOA() as fake:
+        yield fake
+
+
+@dataclass
+class Stack:
+    """One "process": the engine, the OA channel and the web app in front of it."""
+
+    channel: ZaloOAChannel
+    credentials: CredentialStore
+    http: httpx.AsyncClient
+
+    async def deliver(self, event: tuple[bytes, dict[str, str]]) -> httpx.Response:
+        """POST a signed event to the webhook and wait until the channel has processed it."""
+        body, headers = event
+        response = await self.http.post(OA_WEBHOOK_PATH, content=body, headers=headers)
+        await self.channel.drain()
+        return response
+
+
+def oa_config(zalo: FakeZaloOA, **overrides: object) -> ZaloOAConfig:
+    values: dict[str, object] = {
+        "app_id": zalo.app_id,
+        "secret_key": zalo.secret_key,
+        "api_url": zalo.url,
+        "oauth_url": zalo.url,
+    }
+    values.update(overrides)
+    return ZaloOAConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def stacks(database: Database, zalo: FakeZaloOA) -> AsyncIterator[list[Stack]]:
+    """Builds stacks (processes) over the same database; closes them afterwards."""
+    await add_counters(database)
+    built: list[Stack] = []
+    yield built
+    for stack in built:
+        await stack.http.aclose()
+        await stack.channel.close()
+
+
+async def new_stack(
+    database: Database,
+    zalo: FakeZaloOA,
+    stacks: list[Stack],
+    *,
+    engine: SurveyEngine | None = None,
+    clock: object = None,
+    **config: object,
+) -> Stack:
+    engine = engine or SurveyEngine(database, load_bundled(), engine_config())
+    credentials = CredentialStore(database, TEST_SECRET, CHANNEL)
+    channel = ZaloOAChannel(
+        engine,
+        database,
+        ZaloOAClient(oa_config(zalo, **config)),
+        credentials,
+        secret=TEST_SECRET,
+        clock=clock,
+    )
+    app = create_app(
+        [zalo_oa_webhook_router(channel.submit, app_id=zalo.app_id, secret_key=zalo.secret_key)]
+    )
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    stack = Stack(channel, credentials, http)
+    stacks.append(stack)
+    return stack
+
+
+async def answer_until_done(stack: Stack, user: FakeOAUser, *, steps: int = 80) -> None:
+    """Answer whatever is shown: tap a template's first forward button, else type "4"."""
+    for _ in range(steps):
+        shown = user.last_message()
+        assert shown is not None
+        if not shown.buttons and "[" not in shown.text:
+            return  # the thank-you
+        if shown.buttons:
+            forward = [
+                title
+                for title, payload in shown.buttons
+                if not payload.startswith((TAP_PREFIX + "b:", TAP_PREFIX + "lang:"))
+            ]
+            await stack.deliver(user.tap(forward[0]))
+        else:
+            await stack.deliver(user.event("4"))
+    raise AssertionError("the survey did not end")
+
+
+async def test_a_complete_survey_from_the_counter_short_code(
+    database: Database,
+    zalo: FakeZaloOA,
+    stacks: list[Stack],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+
+    response = await stack.deliver(lan.event(counter_short_code(TEST_SECRET, POINT)))
+
+    assert response.status_code == 200
+    consent = lan.last_message()
+    assert consent is not None
+    assert consent.titles == ["Tôi đồng ý tham gia", "Tôi không đồng ý", "English"]
+    assert all(payload.startswith(TAP_PREFIX) for _, payload in consent.buttons)
+    await stack.deliver(lan.tap("Tôi đồng ý tham gia"))
+    # A template question answered by typing its number instead of tapping.
+    assert lan.last_message() is not None and "Người dân" in lan.last_message().titles  # type: ignore[union-attr]
+    await stack.deliver(lan.event("1"))
+    scale = lan.last_message()
+    assert scale is not None and not scale.buttons, "7 choices do not fit a 5-button template"
+    assert "[4] Hài lòng" in scale.text and "[0] Không trả lời" in scale.text
+    await answer_until_done(stack, lan)
+
+    async with database.reading() as tx:
+        responses = (await tx.execute(select(Response))).scalars().all()
+    assert [r.channel for r in responses] == [CHANNEL]
+    assert zalo.refresh_calls() == 1, "one rotation: the first send had no access token yet"
+    assert zalo.send_errors() == []
+    assert stack.channel.delivery.failed == 0
+    stored = await database_text(database)
+    assert lan.id not in stored and lan.id not in caplog.text
+
+
+async def test_start_word_then_code_starts_too(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+
+    await stack.deliver(lan.event("start " + counter_short_code(TEST_SECRET, POINT).lower()))
+
+    shown = lan.last_message()
+    assert shown is not None and "Tôi đồng ý tham gia" in shown.titles
+
+
+async def test_a_photo_gets_a_text_only_hint(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+
+    await stack.deliver(
+        zalo.signed_event(lan, "user_send_image", {"msg_id": "m-photo-1", "attachments": []})
+    )
+
+    shown = lan.last_message()
+    assert shown is not None and "gõ số" in shown.text
+
+
+def test_buttons_become_a_template_while_they_fit_then_numbered_text() -> None:
+    config = ZaloOAConfig(app_id="a", secret_key="s", max_buttons=3)
+    long_label = "Rất " * 40
+    fits = Reply("Câu hỏi?", ((Button(long_label, "a:q:1", "1"), Button("Hai", "a:q:2", "2")),))
+    too_many = Reply("Câu hỏi?", tuple((Button(f"L{n}", f"a:q:{n}", str(n)),) for n in range(4)))
+
+    [template] = oa_messages(fits, config)
+    [numbered] = oa_messages(too_many, config)
+
+    payload = template["attachment"]["payload"]
+    assert payload["template_type"] == "button"
+    assert [len(b["title"]) <= 100 for b in payload["buttons"]] == [True, True]
+    assert payload["buttons"][0]["title"].endswith("…")
+    assert payload["buttons"][1] == {
+        "title": "Hai",
+        "type": "oa.query.hide",
+        "payload": TAP_PREFIX + "a:q:2",
+    }
+    assert numbered == {"text": "Câu hỏi?\n\n[0] L0\n[1] L1\n[2] L2\n[3] L3"}
+
+
+def test_a_long_question_is_split_and_the_template_comes_last() -> None:
+    config = ZaloOAConfig(app_id="a", secret_key="s", max_text=100)
+    reply = Reply("Đoạn văn dài. " * 20, ((Button("Có", "a:q:yes", "1"),),))
+
+    messages = oa_messages(reply, config)
+
+    assert all(len(m.get("text", "")) <= 100 for m in messages)
+    assert "attachment" in messages[-1] and len(messages) > 2
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+async def test_the_rotated_pair_survives_a_restart(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    first = await new_stack(database, zalo, stacks)
+    operator_token = zalo.issue_refresh_token()
+    await first.credentials.set_refresh_token(operator_token)
+    lan = zalo.user()
+    await first.deliver(lan.event("xin chào"))
+    assert zalo.is_spent(operator_token) and zalo.refresh_calls() == 1
+
+    # A restart: new objects, the same database; the access token expires meanwhile.
+    await first.channel.close()
+    zalo.expire_access_tokens()
+    second = await new_stack(database, zalo, stacks)
+    before = len(lan.messages())
+    await second.deliver(lan.event("xin chào lần nữa"))
+
+    assert len(lan.messages()) == before + 1
+    assert zalo.refresh_calls() == 2  # with the stored token; a reuse of the old one would fail
+    assert zalo.send_errors() == [-220]
+    async with database.reading() as tx:
+        row = await tx.get(ChannelCredential, CHANNEL)
+    assert row is not None and row.version == 3  # set-token, then two rotations
+    assert operator_token not in await database_text(database), "tokens are stored encrypted"
+
+
+async def test_two_processes_refreshing_at_once_spend_the_token_once(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    one = await new_stack(database, zalo, stacks)
+    two = await new_stack(database, zalo, stacks)
+    await one.credentials.set_refresh_token(zalo.issue_refresh_token())
+    zalo.refresh_delay = 0.3  # both ask while the first refresh is in flight
+    lan, minh, thu = zalo.user(), zalo.user(), zalo.user()
+
+    results = await asyncio.gather(
+        one.channel.send_replies(lan.id, [Reply("Một")]),
+        two.channel.send_replies(minh.id, [Reply("Hai")]),
+        one.channel.send_replies(thu.id, [Reply("Ba")]),  # the same process, concurrently
+    )
+
+    assert results == [True, True, True]
+    assert zalo.refresh_calls() == 1
+    assert zalo.send_errors() == []
+    seen_by_one, seen_by_two = await one.credentials.load(), await two.credentials.load()
+    assert seen_by_one is not None and seen_by_two is not None
+    assert seen_by_one.access_token == seen_by_two.access_token
+    assert seen_by_one.version == 2
+    assert [m.text for m in lan.messages() + minh.messages() + thu.messages()] == [
+        "Một",
+        "Hai",
+        "Ba",
+    ]
+
+
+async def test_an_expired_access_token_is_refreshed_and_the_send_retried_once(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+    assert await stack.channel.send_replies(lan.id, [Reply("Một")])
+    zalo.expire_access_tokens()
+
+    delivered = await stack.channel.send_replies(lan.id, [Reply("Hai")])
+
+    assert delivered
+    assert [m.text for m in lan.messages()] == ["Một", "Hai"]
+    assert zalo.send_errors() == [-220]
+    assert zalo.refresh_calls() == 2
+
+
+async def test_a_refused_refresh_token_loses_no_answer_and_says_what_to_do(
+    database: Database,
+    zalo: FakeZaloOA,
+    stacks: list[Stack],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token("rt-never-issued")
+    lan = zalo.user()
+
+    await stack.deliver(lan.event(counter_short_code(TEST_SECRET, POINT)))
+
+    assert lan.messages() == []
+    assert stack.channel.delivery.failed == 1
+    assert "-14014" in caplog.text
+    async with database.reading() as tx:
+        sessions = (await tx.execute(select(func.count()).select_from(SurveySession))).scalar()
+    assert sessions == 1, "the engine committed the start; the respondent can type again"
+
+
+# --- the messaging window -------------------------------------------------------------------------
+
+
+async def test_a_user_outside_the_window_marks_the_session_unreachable_and_keeps_answers(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+    await stack.deliver(lan.event(counter_short_code(TEST_SECRET, POINT)))
+    await stack.deliver(lan.tap("Tôi đồng ý tham gia"))
+    zalo.put_outside_window(lan)
+    shown_before = len(lan.messages())
+
+    await stack.deliver(lan.event("1"))  # "Người dân": the engine stores it; the reply bounces
+
+    assert len(lan.messages()) == shown_before
+    assert zalo.send_errors() == [-230]
+    async with database.reading() as tx:
+        survey = (await tx.execute(select(SurveySession))).scalar_one()
+        answers = (await tx.execute(select(Answer.item_code, Answer.value))).tuples().all()
+    assert survey.unreachable_at is not None and survey.status == "active"
+    assert answers == [("respondent_type", "citizen")]
+
+
+async def test_reminders_respect_the_48_hour_window(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    started = datetime.now(UTC)
+    engine = SurveyEngine(
+        database,
+        load_bundled(),
+        engine_config(reminder_after=timedelta(hours=1), resume_window=timedelta(days=7)),
+    )
+    now = [started]
+    stack = await new_stack(database, zalo, stacks, engine=engine, clock=lambda: now[0])
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan, minh = zalo.user(), zalo.user()
+    await stack.deliver(lan.event(counter_short_code(TEST_SECRET, POINT)))
+    await stack.deliver(lan.tap("Tôi đồng ý tham gia"))
+
+    # Two hours on: within the window, the reminder goes out.
+    now[0] = started + timedelta(hours=2)
+    [first] = await engine.due_reminders(now[0])
+    shown = len(lan.messages())
+    assert await stack.channel.send_reminder(first.address, first.replies)
+    assert len(lan.messages()) > shown
+
+    await stack.deliver(minh.event(counter_short_code(TEST_SECRET, POINT)))
+    await stack.deliver(minh.tap("Tôi đồng ý tham gia"))
+
+    # 49 hours after minh's last message: still owed by the engine (7-day resume
+    # window), but Zalo's 48-hour window is closed, so it is not attempted.
+    now[0] = started + timedelta(hours=49)
+    sends = len(zalo.calls)
+    late = [r for r in await engine.due_reminders(now[0]) if r.channel == CHANNEL]
+    for reminder in late:
+        assert not await stack.channel.send_reminder(reminder.address, reminder.replies)
+    assert [r.address for r in late] == [minh.id]
+    assert len(zalo.calls) == sends
+    assert stack.channel.delivery.reminders_skipped == 1
