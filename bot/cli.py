@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
+from bot.commands.apikey import apikey_group
 from bot.commands.chat import chat_command
 from bot.commands.db import db_group
+from bot.commands.invite import invite_command
+from bot.commands.qr import qr_command
 from bot.commands.questionnaire import questionnaire_group
 from bot.commands.responses import responses_group
 from bot.commands.serve import serve_command
@@ -21,8 +24,11 @@ def cli() -> None:
     """
 
 
+cli.add_command(apikey_group)
 cli.add_command(chat_command)
 cli.add_command(db_group)
+cli.add_command(invite_command)
+cli.add_command(qr_command)
 cli.add_command(questionnaire_group)
 cli.add_command(responses_group)
 cli.add_command(serve_command)

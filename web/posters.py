@@ -222,10 +222,9 @@ def _layout(content: PosterContent, paper: Paper) -> _Layout:
     add(content.counter_name, 22, "bold", 0.25)
     if content.counter_name_en and content.counter_name_en != content.counter_name:
         add(content.counter_name_en, 13, "regular", 0.25)
-    place = content.unit_name
     if content.agency_name:
-        place = f"{content.agency_name} · {place}"
-    add(place, 13, "regular", 0.6)
+        add(content.agency_name, 12, "regular", 0.25)
+    add(content.unit_name, 13, "regular", 0.6)
 
     side = width * 0.74
     modules = tuple(

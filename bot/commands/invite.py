@@ -1,0 +1,118 @@
+"""`sipas invite`: mint a single-use invitation for a counter (or show the counter's static one)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from bot.runtime import open_database, settings_or_exit
+from storage.invitations import counter_payload, counter_short_code, invitation_status
+from storage.units import get_service_point
+from web.invitation_api import (
+    DossierAnswered,
+    DossierElsewhere,
+    InvitationNotRecoverable,
+    issue_invitation,
+    telegram_link,
+)
+
+
+@click.command("invite")
+@click.option("--service-point", "code", required=True, help="Counter code, e.g. HN-00004-01.")
+@click.option("--dossier", "dossier_ref", help="Dossier reference (stored only as a keyed hash).")
+@click.option(
+    "--ttl-hours",
+    type=click.IntRange(1, 24 * 365),
+    help="Hours until it expires [default: SIPAS_INVITATION_TTL_HOURS].",
+)
+@click.option(
+    "--counter", is_flag=True, help="Show the counter's static poster token instead (no expiry)."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for other tools.")
+def invite_command(
+    code: str, dossier_ref: str | None, ttl_hours: int | None, counter: bool, as_json: bool
+) -> None:
+    """Mint a single-use invitation and print its payload, short code and Telegram link.
+
+    With --dossier, asking again for the same dossier shows the same open
+    invitation, and a dossier already answered is refused: one transaction, one
+    response. Without it, each call mints a new single-use invitation. With
+    --counter, nothing is minted: the counter's static token is shown (the one
+    on its poster, see `sipas qr`).
+    """
+    if counter and (dossier_ref or ttl_hours):
+        raise click.UsageError("--counter shows the static token: no --dossier or --ttl-hours")
+    settings = settings_or_exit()
+    secret = settings.secret()
+    ttl = timedelta(hours=ttl_hours or settings.invitation_ttl_hours)
+
+    async def run() -> dict[str, object]:
+        async with open_database(settings) as database, database.transaction() as tx:
+            point = await get_service_point(tx, code)
+            if point is None:
+                raise click.ClickException(
+                    f"no service point {code!r} (list them with `sipas units points`)"
+                )
+            if not point.active:
+                raise click.ClickException(f"service point {code} is closed (active = false)")
+            if counter:
+                payload = counter_payload(secret, code)
+                return {
+                    "kind": "counter",
+                    "service_point": code,
+                    "payload": payload,
+                    "short_code": counter_short_code(secret, code),
+                    "telegram_link": telegram_link(settings.telegram_bot_username, payload),
+                }
+            now = datetime.now(UTC)
+            try:
+                issued = await issue_invitation(
+                    tx, secret, service_point_code=code, now=now, ttl=ttl, dossier_ref=dossier_ref
+                )
+            except DossierAnswered as answered:
+                raise click.ClickException(
+                    f"this dossier was already answered (invitation {answered.invitation.id}): "
+                    "one transaction gives at most one response"
+                ) from None
+            except DossierElsewhere as elsewhere:
+                raise click.ClickException(
+                    f"this dossier has open invitation {elsewhere.invitation.id} at service point "
+                    f"{elsewhere.invitation.service_point_code}: use that one"
+                ) from None
+            except InvitationNotRecoverable as lost:
+                raise click.ClickException(
+                    f"this dossier's open invitation {lost.invitation.id} cannot be shown again"
+                ) from None
+            invitation = issued.invitation
+            return {
+                "kind": "invitation",
+                "id": invitation.id,
+                "service_point": code,
+                "status": invitation_status(invitation, now),
+                "created": issued.created,
+                "has_dossier": invitation.dossier_hash is not None,
+                "expires_at": invitation.expires_at.isoformat(),
+                "payload": issued.payload,
+                "short_code": issued.short_code,
+                "telegram_link": telegram_link(settings.telegram_bot_username, issued.payload),
+            }
+
+    shown = asyncio.run(run())
+    if as_json:
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+        return
+    if shown["kind"] == "counter":
+        click.echo(f"counter      {code} (static poster token: many respondents, no expiry)")
+    else:
+        expires = datetime.fromisoformat(str(shown["expires_at"])).astimezone(settings.zone)
+        what = "dossier" if shown["has_dossier"] else "no dossier"
+        again = "" if shown["created"] else ", already minted for this dossier"
+        click.echo(f"invitation   {shown['id']} ({what}, single use{again})")
+        click.echo(f"service pt   {code}")
+        click.echo(f"expires      {expires:%Y-%m-%d %H:%M %z}")
+    click.echo(f"payload      {shown['payload']}")
+    click.echo(f"short code   {shown['short_code']}  (Zalo: send it to the OA)")
+    click.echo(f"link         {shown['telegram_link']}")
