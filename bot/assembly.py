@@ -31,7 +31,9 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def build_engine(settings: Settings, database: Database, *, simulated: bool = False) -> SurveyEngine:
+def build_engine(
+    settings: Settings, database: Database, *, simulated: bool = False
+) -> SurveyEngine:
     return SurveyEngine(
         database, questionnaire_for(settings), engine_config(settings), simulated=simulated
     )
