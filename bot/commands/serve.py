@@ -113,7 +113,7 @@ async def serve(
                 host=settings.http_host,
                 port=settings.http_port,
                 log_config=None,  # the service's own logging configuration
-                lifespan="off",
+                lifespan="on",  # routers may bring start-up and shutdown work
             )
         )
         web = asyncio.create_task(server.serve(), name="web")
