@@ -11,6 +11,7 @@ text; typed numbers work either way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -269,7 +270,7 @@ class ZaloOAChannel:
         credentials: CredentialStore,
         *,
         secret: str,
-        clock: Any = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engine = engine
         self._database = database
@@ -277,7 +278,7 @@ class ZaloOAChannel:
         self.config = client.config
         self.credentials = credentials
         self._secret = secret
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._queue = ChatQueue()
         self.delivery = DeliveryCount()
 
