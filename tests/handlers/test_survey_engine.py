@@ -297,9 +297,12 @@ async def test_two_taps_processed_at_once_record_one_answer(
     first = citizen.inbound(InboundKind.CHOICE, "a:15:5")
     second = citizen.inbound(InboundKind.CHOICE, "a:15:1")
     results = await asyncio.gather(engine.handle(first), engine.handle(second))
-    assert (await answers_of(database))["15"] == "5"  # the first, in order
-    assert "16" not in await answers_of(database)
-    assert results[1][0].notice == "Câu hỏi đó đã qua. Đây là câu hiện tại."
+    # Whichever the database serialised first is recorded; the other is seen as a stale tap.
+    answers = await answers_of(database)
+    assert answers["15"] in {"5", "1"}
+    assert "16" not in answers
+    notices = [replies[0].notice for replies in results]
+    assert notices.count("Câu hỏi đó đã qua. Đây là câu hiện tại.") == 1
 
 
 # --- unexpected input --------------------------------------------------------------------
