@@ -7,6 +7,7 @@ import importlib.util
 import io
 import json
 import math
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,7 +112,15 @@ def _xlsx(table: pd.DataFrame) -> bytes:
             info = zipfile.ZipInfo(entry.filename, date_time=_ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = entry.external_attr
-            target.writestr(info, source.read(entry.filename))
+            content = source.read(entry.filename)
+            if entry.filename == "docProps/core.xml":
+                # openpyxl stamps the save time as "modified", whatever the properties say.
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>2000-01-01T00:00:00Z\g<2>",
+                    content,
+                )
+            target.writestr(info, content)
     return stable.getvalue()
 
 

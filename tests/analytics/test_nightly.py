@@ -37,15 +37,18 @@ async def test_the_loop_catches_up_on_start_then_waits(
 ) -> None:
     await survey.many(2, TYPICAL)
     runs: list[str] = []
+    finished = asyncio.Event()
     real = job.run_nightly
 
     async def counted(database: Database, **options: object) -> object:
         runs.append("run")
-        return await real(database, layout=SIPAS_LAYOUT, holder="night")
+        result = await real(database, layout=SIPAS_LAYOUT, holder="night")
+        finished.set()
+        return result
 
     monkeypatch.setattr(job, "run_nightly", counted)
     task = asyncio.create_task(nightly_loop(database, aggregate_at=AT, zone=HCM))
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(finished.wait(), timeout=30)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
