@@ -9,6 +9,7 @@ import signal
 import string
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -16,12 +17,16 @@ import uvicorn
 from fastapi import APIRouter
 from telegram.error import InvalidToken, NetworkError
 
+from analytics.aggregate import nightly_loop
 from bot.assembly import build_engine
+from bot.maintenance import Sender, maintenance_loop
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
-from channels.telegram import SurveyEngine, TelegramChannel, build_application
+from channels.telegram import TelegramChannel, build_application
+from handlers.survey import SurveyEngine
 from storage.db import Database
 from web.app import create_app
+from web.invitation_api import invitation_router
 from web.telegram_webhook import WEBHOOK_PATH, telegram_webhook_router
 
 __all__ = [
@@ -56,11 +61,38 @@ class Service:
 RouterFactory = Callable[[Service], APIRouter]
 TaskFactory = Callable[[Service], Coroutine[Any, Any, None]]
 
-# The wiring point for other features: a router factory per web feature (invitation
-# API, dashboard, Zalo webhooks) and a coroutine factory per background job (the
-# nightly aggregation: `lambda service: nightly_loop(...)`).
-ROUTERS: tuple[RouterFactory, ...] = ()
-BACKGROUND_TASKS: tuple[TaskFactory, ...] = ()
+
+def _invitation_api(service: Service) -> APIRouter:
+    """The invitation API for the one-stop information systems (/api/v1)."""
+    settings = service.settings
+    return invitation_router(
+        service.database,
+        secret=settings.secret(),
+        bot_username=settings.telegram_bot_username,
+        public_url=settings.public_url,
+        default_ttl=timedelta(hours=settings.invitation_ttl_hours),
+    )
+
+
+async def _nightly_aggregation(service: Service) -> None:
+    """Aggregate every night at SIPAS_AGGREGATE_AT, catching up missed nights on start."""
+    await nightly_loop(
+        service.database, aggregate_at=service.settings.aggregate_at, zone=service.settings.zone
+    )
+
+
+async def _maintenance(service: Service) -> None:
+    """Expire abandoned sessions and send reminders through the channel each came from."""
+    senders: dict[str, Sender] = {}
+    if service.telegram is not None:
+        senders["telegram"] = service.telegram.send
+    await maintenance_loop(service.engine, senders)
+
+
+# The wiring point of the features: a router factory per web feature and a coroutine
+# factory per background job; each gets the `Service` that `serve` has built.
+ROUTERS: tuple[RouterFactory, ...] = (_invitation_api,)
+BACKGROUND_TASKS: tuple[TaskFactory, ...] = (_nightly_aggregation, _maintenance)
 
 
 class TelegramRefused(click.ClickException):

@@ -1,0 +1,55 @@
+"""Periodic upkeep inside `sipas serve`: expire abandoned surveys and send due reminders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from handlers.events import Reply
+from handlers.survey import SurveyEngine
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_INTERVAL_SECONDS = 300.0
+
+Sender = Callable[[str, list[Reply]], Awaitable[None]]
+
+
+async def maintain_once(engine: SurveyEngine, senders: Mapping[str, Sender], now: datetime) -> None:
+    """One round: purge what the resume window has let go, then deliver the reminders owed.
+
+    A reminder is marked sent before delivery (in the engine's transaction), so a
+    crash can lose a reminder but never send one twice; a failed delivery is logged
+    without the address.
+    """
+    expired = await engine.purge_abandoned(now)
+    if expired:
+        log.info("expired %d abandoned survey session(s)", expired)
+    for reminder in await engine.due_reminders(now):
+        sender = senders.get(reminder.channel)
+        if sender is None:
+            continue
+        try:
+            await sender(reminder.address, reminder.replies)
+        except Exception as error:  # one unreachable respondent must not stop the round
+            log.warning(
+                "a %s reminder could not be delivered: %s", reminder.channel, type(error).__name__
+            )
+
+
+async def maintenance_loop(
+    engine: SurveyEngine,
+    senders: Mapping[str, Sender],
+    *,
+    interval: float = MAINTENANCE_INTERVAL_SECONDS,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """Run `maintain_once` every `interval` seconds until cancelled."""
+    while True:
+        try:
+            await maintain_once(engine, senders, clock())
+        except Exception:
+            log.exception("maintenance round failed; retrying at the next interval")
+        await asyncio.sleep(interval)
