@@ -13,6 +13,7 @@ from bot.commands.questionnaire import questionnaire_group
 from bot.commands.responses import responses_group
 from bot.commands.serve import serve_command
 from bot.commands.units import units_group
+from bot.commands.zalo import zalo_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +34,7 @@ cli.add_command(questionnaire_group)
 cli.add_command(responses_group)
 cli.add_command(serve_command)
 cli.add_command(units_group)
+cli.add_command(zalo_group)
 
 
 def main() -> None:

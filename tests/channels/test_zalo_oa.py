@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from channels.zalo_oa import (
@@ -371,3 +372,79 @@ async def test_reminders_respect_the_48_hour_window(
     assert [r.address for r in late] == [minh.id]
     assert len(zalo.calls) == sends
     assert stack.channel.delivery.reminders_skipped == 1
+
+
+# --- the CLI and the wiring for `sipas serve` ----------------------------------------------------
+
+
+def test_set_token_check_and_status_show_the_state_never_the_token(
+    zalo: FakeZaloOA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("SIPAS_ZALO_OA_APP_ID", zalo.app_id)
+    monkeypatch.setenv("SIPAS_ZALO_OA_SECRET_KEY", zalo.secret_key)
+    monkeypatch.setenv("SIPAS_ZALO_OA_API_URL", zalo.url)
+    monkeypatch.setenv("SIPAS_ZALO_OAUTH_URL", zalo.url)
+    runner = CliRunner()
+    token = zalo.issue_refresh_token()
+
+    before = runner.invoke(cli, ["zalo", "status"])
+    stored = runner.invoke(cli, ["zalo", "set-token", "--check"], input=token + "\n")
+    after = runner.invoke(cli, ["zalo", "status"])
+    refused = runner.invoke(cli, ["zalo", "set-token", token, "--check"])  # spent by the check
+
+    assert "none stored" in before.output
+    assert stored.exit_code == 0, stored.output
+    assert "stored (version 1)" in stored.output and "Checked: access token valid" in stored.output
+    assert "Zalo OA:  configured" in after.output and "version 2" in after.output
+    assert "valid until" in after.output
+    assert refused.exit_code == 1 and "-14014" in refused.output
+    assert token not in stored.output + after.output + refused.output
+    assert zalo.refresh_calls() == 2
+
+
+async def webhook_statuses(router: APIRouter) -> dict[str, int]:
+    """What an unsigned POST gets on each Zalo path: 403 where a route is on, 404 where not."""
+    transport = httpx.ASGITransport(app=create_app([router]))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        return {
+            path: (await http.post(path, content=b"{}")).status_code
+            for path in ("/webhooks/zalo-oa", "/webhooks/zalo-bot")
+        }
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_serve_wiring_builds_the_routes_from_the_settings(
+    database: Database, zalo: FakeZaloOA
+) -> None:
+    from bot.commands.zalo import ZaloChannels
+    from bot.settings import Settings
+
+    engine = SurveyEngine(database, load_bundled(), engine_config())
+    settings = Settings(
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        zalo_oa_app_id=zalo.app_id,
+        zalo_oa_secret_key=zalo.secret_key,  # type: ignore[arg-type]
+        zalo_bot_token="1:abc",  # type: ignore[arg-type]
+        zalo_bot_webhook_secret="bot-webhook-secret",  # type: ignore[arg-type]
+        public_url="https://survey.example.gov.vn",
+    )
+    without_public_url = settings.model_copy(update={"public_url": None})
+
+    channels = ZaloChannels.build(settings, database, engine)
+    polling = ZaloChannels.build(without_public_url, database, engine)
+    try:
+        statuses = await webhook_statuses(channels.router())
+        polling_statuses = await webhook_statuses(polling.router())
+    finally:
+        for built in (channels, polling):
+            assert built.oa is not None and built.bot is not None
+            await built.oa.close()
+            await built.bot.close()
+
+    assert statuses == {"/webhooks/zalo-oa": 403, "/webhooks/zalo-bot": 403}
+    assert polling_statuses == {"/webhooks/zalo-oa": 403, "/webhooks/zalo-bot": 404}
