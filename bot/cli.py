@@ -12,6 +12,8 @@ from bot.commands.qr import qr_command
 from bot.commands.questionnaire import questionnaire_group
 from bot.commands.responses import responses_group
 from bot.commands.serve import serve_command
+from bot.commands.staff import staff_group
+from bot.commands.simulate import simulate_command
 from bot.commands.units import units_group
 from bot.commands.zalo import zalo_group
 
@@ -33,6 +35,8 @@ cli.add_command(qr_command)
 cli.add_command(questionnaire_group)
 cli.add_command(responses_group)
 cli.add_command(serve_command)
+cli.add_command(staff_group)
+cli.add_command(simulate_command)
 cli.add_command(units_group)
 cli.add_command(zalo_group)
 

@@ -90,7 +90,7 @@ async def test_simulated_respondents_complete_the_survey_obeying_skip_logic_and_
 
 
 async def answers_of_a_run(engine: SurveyEngine, seed: int) -> list[tuple[object, ...]]:
-    await simulate(engine, respondents=6, days=3, seed=seed, now=NOW)
+    await simulate(engine, respondents=4, days=3, seed=seed, now=NOW)
     async with engine.database.reading() as tx:
         sessions = {
             survey.id: (survey.service_point_code, survey.completed_at)
