@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -184,3 +187,38 @@ def test_bodies_are_accepted_bare_or_wrapped() -> None:
     assert unwrap({"ok": True, "result": update}) == update
     assert unwrap({"ok": True, "result": None}) is None
     assert unwrap([update]) is None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_sipas_serve_runs_the_zalo_bot_with_the_wiring(
+    bot: FakeZaloBot, tmp_path: Path
+) -> None:
+    from bot.commands.serve import serve
+    from bot.commands.zalo import zalo_router, zalo_task
+    from bot.settings import load_settings
+
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}",
+        secret_key=TEST_SECRET,
+        zalo_bot_token=bot.token,
+        zalo_bot_api_url=bot.url,
+        http_port=free_port(),
+    )
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve(settings, routers=[zalo_router], tasks=[zalo_task], stop=stop, handle_signals=False)
+    )
+    minh = bot.user()
+    try:
+        minh.send("/help")
+        await wait_until(lambda: minh.last_message() is not None, what="a reply through serve")
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 10)
+
+    assert [c.method for c in bot.api_calls()][:2] == ["getMe", "deleteWebhook"]

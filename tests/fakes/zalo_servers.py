@@ -499,7 +499,7 @@ class FakeZaloBot(_Served):
             if request.path_params["token"] != self.token:
                 raise BotApiError(401, "Unauthorized")
             if method == "getUpdates":
-                result = await self._get_updates(params)
+                result = await self._get_updates(params, request)
             else:
                 with self._lock:
                     handler = self._methods().get(method)
@@ -526,7 +526,7 @@ class FakeZaloBot(_Served):
             "getWebhookInfo": self._get_webhook_info,
         }
 
-    async def _get_updates(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _get_updates(self, params: dict[str, Any], request: Request) -> dict[str, Any]:
         with self._lock:
             if self.webhook is not None:
                 raise BotApiError(400, "Webhook is active: use deleteWebhook first")
@@ -535,7 +535,7 @@ class FakeZaloBot(_Served):
             with self._lock:
                 if self._pending:
                     return self._pending.pop(0)
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or await request.is_disconnected():
                 raise BotApiError(408, "Request timeout")
             await asyncio.sleep(0.01)
 
