@@ -167,10 +167,13 @@ async def last_success(database: Database) -> AggregationRun | None:
 
 
 async def data_as_of(database: Database) -> datetime | None:
-    """When the counts were last brought up to date (start of the latest successful run)."""
+    """When the counts were last brought up to date: the start of the latest successful run
+    that covered every changed day (a dirty-days or full run, not one of chosen days)."""
     async with database.reading() as session:
         started: datetime | None = await session.scalar(
-            select(func.max(AggregationRun.started_at)).where(AggregationRun.status == "succeeded")
+            select(func.max(AggregationRun.started_at)).where(
+                AggregationRun.status == "succeeded", AggregationRun.mode.in_(("dirty", "full"))
+            )
         )
     return started
 

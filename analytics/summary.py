@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 from rich.table import Table
 
@@ -85,7 +83,4 @@ def footnote(table: pd.DataFrame, min_cell_size: int) -> str:
     ]
     if not missing.empty:
         notes.append("–: no valid answers (that element is left out of the overall index)")
-    shown = table["index_pct"].dropna()
-    if not shown.empty and not math.isnan(float(shown.mean())):
-        notes.append(f"{len(shown)} figures shown")
     return "\n".join(notes)
