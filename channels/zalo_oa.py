@@ -24,6 +24,7 @@ from channels.zalo_text import (
     ChatQueue,
     classify_text,
     numbered_messages,
+    shown_text,
     split_text,
     truncate,
 )
@@ -82,6 +83,7 @@ class ZaloOAConfig:
     max_buttons: int = 5  # per button template (unconfirmed): more choices go as numbered text
     max_button_title: int = 100  # (unconfirmed)
     max_text: int = 2000  # per text message (unconfirmed)
+    max_template_text: int = 2000  # above a template's buttons (unconfirmed); the rest goes before
     messaging_window: timedelta = timedelta(hours=48)  # free replies after the user's last message
     token_margin: timedelta = timedelta(minutes=5)  # refresh this long before the access expires
     timeout: float = 15.0
@@ -227,7 +229,7 @@ def oa_messages(reply: Reply, config: ZaloOAConfig) -> list[dict[str, Any]]:
     choices = reply.choices()
     if not choices or len(choices) > config.max_buttons:
         return [{"text": piece} for piece in numbered_messages(reply, config.max_text)]
-    pieces = split_text(reply.text, config.max_text) or [EMPTY_TEXT]
+    pieces = split_text(shown_text(reply), config.max_template_text) or [EMPTY_TEXT]
     messages: list[dict[str, Any]] = [{"text": piece} for piece in pieces[:-1]]
     buttons = [
         {

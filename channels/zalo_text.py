@@ -15,6 +15,7 @@ __all__ = [
     "classify_text",
     "numbered_messages",
     "numbered_text",
+    "shown_text",
     "split_text",
     "truncate",
 ]
@@ -61,9 +62,18 @@ def split_text(text: str, limit: int) -> list[str]:
     return pieces
 
 
+def shown_text(reply: Reply) -> str:
+    """The reply's text, its notice (a stale tap...) in front, as the console shows it."""
+    text = reply.text.strip()
+    if reply.notice:
+        return f"({reply.notice})\n\n{text}" if text else f"({reply.notice})"
+    return text
+
+
 def numbered_text(reply: Reply) -> str:
     """The reply as text, one `[key] label` line per choice (as on the console)."""
-    lines = [reply.text.strip()] if reply.text.strip() else []
+    text = shown_text(reply)
+    lines = [text] if text else []
     choices = [f"[{button.key}] {button.label}" for button in reply.choices()]
     if choices:
         lines += ["", *choices] if lines else choices
@@ -76,7 +86,7 @@ def numbered_messages(reply: Reply, limit: int) -> list[str]:
     whole = numbered_text(reply)
     if len(whole) <= limit:
         return [whole] if whole else []
-    pieces = split_text(reply.text, limit)
+    pieces = split_text(shown_text(reply), limit)
     if choices:
         if pieces and len(pieces[-1]) + 2 + len(choices) <= limit:
             pieces[-1] = f"{pieces[-1]}\n\n{choices}"

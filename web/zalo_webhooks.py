@@ -120,7 +120,9 @@ def zalo_oa_webhook_router(
         mac = given.removeprefix("mac=").strip().lower()
         # The MAC is keyed by the secret alone; the id in front is the app id in Zalo's
         # documentation and the OA id in one other source, so either is accepted.
-        candidates = {app_id, str(event.get("app_id") or ""), str(event.get("oa_id") or "")}
+        recipient = event.get("recipient")
+        oa_id = recipient.get("id") if isinstance(recipient, dict) else None
+        candidates = {app_id, str(event.get("oa_id") or ""), str(oa_id or "")}
         if not any(
             hmac.compare_digest(mac, oa_signature(candidate, body, stamp, secret_key))
             for candidate in candidates

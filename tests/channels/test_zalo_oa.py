@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,8 +19,10 @@ from channels.zalo_oa import (
     ZaloOAChannel,
     ZaloOAClient,
     ZaloOAConfig,
+    inbound_of,
     oa_messages,
 )
+from channels.zalo_text import ChatQueue
 from handlers.events import Button, Reply
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
@@ -207,13 +209,22 @@ def test_buttons_become_a_template_while_they_fit_then_numbered_text() -> None:
 
 
 def test_a_long_question_is_split_and_the_template_comes_last() -> None:
-    config = ZaloOAConfig(app_id="a", secret_key="s", max_text=100)
+    config = ZaloOAConfig(app_id="a", secret_key="s", max_text=100, max_template_text=100)
     reply = Reply("Đoạn văn dài. " * 20, ((Button("Có", "a:q:yes", "1"),),))
 
     messages = oa_messages(reply, config)
 
     assert all(len(m.get("text", "")) <= 100 for m in messages)
     assert "attachment" in messages[-1] and len(messages) > 2
+
+
+def test_a_notice_is_shown_above_the_question() -> None:
+    config = ZaloOAConfig(app_id="a", secret_key="s")
+    stale = Reply("Câu 3?", ((Button("Có", "a:q:yes", "1"),),), notice="Câu hỏi đã đổi")
+
+    [template] = oa_messages(stale, config)
+
+    assert template["attachment"]["payload"]["text"] == "(Câu hỏi đã đổi)\n\nCâu 3?"
 
 
 # --- tokens ---------------------------------------------------------------------------------------
@@ -448,3 +459,53 @@ async def test_serve_wiring_builds_the_routes_from_the_settings(
 
     assert statuses == {"/webhooks/zalo-oa": 403, "/webhooks/zalo-bot": 403}
     assert polling_statuses == {"/webhooks/zalo-oa": 403, "/webhooks/zalo-bot": 404}
+
+
+# --- translation and ordering ---------------------------------------------------------------------
+
+
+def test_events_become_inbound_events() -> None:
+    def event(name: str, text: str | None = None) -> dict[str, object]:
+        body: dict[str, object] = {
+            "event_name": name,
+            "sender": {"id": "8411"},
+            "timestamp": "1700000000000",
+        }
+        if text is not None:
+            body["message"] = {"msg_id": "m9", "text": text}
+        return body
+
+    typed = inbound_of(event("user_send_text", "4"), TEST_SECRET)
+    tapped = inbound_of(event("user_send_text", TAP_PREFIX + "a:q1:4"), TEST_SECRET)
+    command = inbound_of(event("user_send_text", "/HELP"), TEST_SECRET)
+    follow = inbound_of(event("follow"), TEST_SECRET)
+
+    assert typed is not None and (typed.kind, typed.payload, typed.chat) == ("text", "4", "8411")
+    assert typed.event_id == "m9"
+    assert tapped is not None and (tapped.kind, tapped.payload) == ("choice", "a:q1:4")
+    assert command is not None and (command.kind, command.payload) == ("command", "help")
+    assert follow is not None and follow.kind == "start" and "8411" not in follow.event_id
+    assert inbound_of(event("user_seen_message"), TEST_SECRET) is None
+    assert inbound_of({"event_name": "user_send_text", "message": {}}, TEST_SECRET) is None
+
+
+async def test_one_chats_events_are_processed_in_arrival_order() -> None:
+    queue = ChatQueue()
+    done: list[str] = []
+
+    def job(name: str, delay: float) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            if name == "boom":
+                raise RuntimeError("one failed event does not block the chat")
+            done.append(name)
+
+        return run
+
+    queue.submit("a", job("a1", 0.05))
+    queue.submit("a", job("boom", 0))
+    queue.submit("a", job("a2", 0))
+    queue.submit("b", job("b1", 0))
+    await queue.drain()
+
+    assert done == ["b1", "a1", "a2"]
