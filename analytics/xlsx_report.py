@@ -45,6 +45,7 @@ TREND_MONTHS = 12
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _FIXED_TIME = datetime(2000, 1, 1)
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 _HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
 
 # Allowed: which (level, code) a reader may see. None = everything.
@@ -570,7 +571,11 @@ def _stable_zip(data: bytes) -> bytes:
             info = zipfile.ZipInfo(entry.filename, date_time=_ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = entry.external_attr
-            target.writestr(info, source.read(entry.filename))
+            content = source.read(entry.filename)
+            if entry.filename == "docProps/core.xml":
+                # openpyxl sets "modified" to the time of saving, whatever was asked.
+                content = _MODIFIED.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
+            target.writestr(info, content)
     return stable.getvalue()
 
 

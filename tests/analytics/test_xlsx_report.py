@@ -1,0 +1,107 @@
+"""The XLSX report: a summary sheet, a sheet per unit, native charts, notes; figures as in the export."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+from openpyxl import load_workbook
+
+from analytics.aggregate import aggregate
+from analytics.days import parse_period
+from analytics.method import load_method
+from analytics.report import index_table
+from analytics.xlsx_report import report_tables, xlsx_report
+from storage.db import Database
+from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
+
+METHOD = load_method()
+PERIOD = parse_period("2026-11")
+AS_OF = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
+
+
+async def seeded(survey: Survey) -> Database:
+    await survey.many(12, TYPICAL, point="W1-A")
+    await survey.many(3, TYPICAL | answers(PAKN="2"), point="W1-B")
+    await survey.many(
+        4, answers(TIEP_CAN="2", TTHC="4", CONG_CHUC="5", KET_QUA="3", PAKN="4"), point="W2-A"
+    )
+    await survey.many(5, TYPICAL, point="W1-A", day=date(2026, 10, 3))
+    await aggregate(survey.database, SIPAS_LAYOUT, method=METHOD)
+    return survey.database
+
+
+async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey) -> None:
+    database = await seeded(survey)
+    tables = await report_tables(
+        database,
+        period=PERIOD,
+        level="commune",
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        min_cell_size=10,
+        data_as_of=AS_OF,
+    )
+    data = xlsx_report(tables, layout=SIPAS_LAYOUT, method=METHOD, min_cell_size=10)
+    book = load_workbook(io.BytesIO(data))
+    assert book.sheetnames == [
+        "Tổng hợp",
+        "00004 Phường Ba Đình",
+        "00070 Phường Hoàn Kiếm",
+        "Ghi chú",
+    ]
+
+    export = await index_table(
+        database,
+        period=PERIOD,
+        level="commune",
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        min_cell_size=10,
+    )
+    overall = export[(export["respondent_type"] == "all") & (export["scope"] == "overall")]
+    summary = book["Tổng hợp"]
+    rows = {row[0]: row for row in summary.iter_rows(min_row=5, values_only=True)}
+    for _, expected in overall.iterrows():
+        row = rows[expected["unit_code"]]
+        assert row[2] == expected["n_respondents"]
+        if expected["suppressed"]:
+            assert row[3] is None and row[6] == "có"  # hidden, and marked
+        else:
+            assert row[3] == expected["index_pct"]
+            assert (row[4], row[5]) == (expected["ci_low"], expected["ci_high"])
+    assert rows["00004"][2] == 15 and rows["00070"][3] is None  # 4 respondents < 10
+
+    assert len(summary._charts) == 1
+    ward = book["00004 Phường Ba Đình"]
+    assert len(ward._charts) == 2  # elements (bar) and trend (line)
+    values = [cell for row in ward.iter_rows(values_only=True) for cell in row]
+    assert "2026-10" in values and "W1-A" in values  # the trend months and the counters
+
+    notes = " ".join(
+        str(cell) for row in book["Ghi chú"].iter_rows(values_only=True) for cell in row if cell
+    )
+    assert "sipas-2023-default" in notes and "ít hơn 10 người trả lời" in notes
+
+    again = xlsx_report(tables, layout=SIPAS_LAYOUT, method=METHOD, min_cell_size=10)
+    assert again == data  # deterministic bytes
+
+
+async def test_report_kept_to_a_scope_and_in_english(survey: Survey) -> None:
+    database = await seeded(survey)
+    tables = await report_tables(
+        database,
+        period=PERIOD,
+        level="commune",
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        min_cell_size=10,
+        data_as_of=None,
+        allowed=lambda level, code: code == "00004",
+    )
+    book = load_workbook(
+        io.BytesIO(
+            xlsx_report(tables, layout=SIPAS_LAYOUT, method=METHOD, min_cell_size=10, language="en")
+        )
+    )
+    assert book.sheetnames == ["Summary", "00004 Phường Ba Đình", "Notes"]
