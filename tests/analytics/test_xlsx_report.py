@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime
 
+import pytest
 from openpyxl import load_workbook
 
 from analytics.aggregate import aggregate
@@ -87,6 +88,7 @@ async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey)
     assert again == data  # deterministic bytes
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_report_kept_to_a_scope_and_in_english(survey: Survey) -> None:
     database = await seeded(survey)
     tables = await report_tables(

@@ -1,0 +1,159 @@
+"""Staff chat commands at handler level: enrolment, /summary, /ranking, /export, and strangers."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from analytics.aggregate import aggregate
+from analytics.days import parse_period
+from analytics.method import load_method
+from analytics.report import index_table
+from handlers.staff import StaffCommands
+from storage.db import Database
+from storage.staff import add_staff, disable_staff
+from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
+from tests.conftest import TEST_SECRET
+
+METHOD = load_method()
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+STRANGER = "555000111"
+WARD_STAFF = "777000222"
+
+
+def commands(database: Database) -> StaffCommands:
+    return StaffCommands(
+        database,
+        secret=TEST_SECRET,
+        zone=ZoneInfo("Asia/Ho_Chi_Minh"),
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        min_cell_size=10,
+        clock=lambda: NOW,
+    )
+
+
+@pytest.fixture
+async def bare(database: Database) -> StaffCommands:
+    """Units but no responses."""
+    await Survey(database).units()
+    return commands(database)
+
+
+@pytest.fixture
+async def staff(database: Database) -> StaffCommands:
+    survey = Survey(database)
+    await survey.units()
+    await survey.many(12, TYPICAL, point="W1-A")
+    await survey.many(11, TYPICAL | answers(PAKN="2"), point="W1-B")
+    await survey.many(
+        12, answers(TIEP_CAN="2", TTHC="4", CONG_CHUC="5", KET_QUA="3", PAKN="4"), point="W2-A"
+    )
+    await survey.many(10, TYPICAL | answers(TTHC="2"), point="W1-A", day=date(2026, 10, 5))
+    await survey.many(3, TYPICAL, point="W1-B", day=date(2026, 10, 6))
+    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    return commands(database)
+
+
+async def new_staff(
+    database: Database, name: str, role: str, units: list[str], now: datetime = NOW
+) -> str:
+    async with database.transaction() as session:
+        issued = await add_staff(
+            session, TEST_SECRET, name=name, role=role, unit_codes=units, now=now
+        )
+    return issued.enrolment_code
+
+
+async def test_strangers_and_wrong_codes_get_what_any_unknown_command_gets(
+    bare: StaffCommands,
+) -> None:
+    staff = bare
+    code = await new_staff(staff.database, "lan", "viewer", ["00004"])
+    for command, args in (
+        ("summary", []),
+        ("ranking", ["2026-11"]),
+        ("export", []),
+        ("staff", ["WRONG-CODE"]),
+        ("staff", []),
+        ("weather", []),
+    ):
+        assert await staff.handle("telegram", STRANGER, command, args) is None
+    # Only Telegram ids can be bound; a good code on another channel is no good.
+    assert await staff.handle("zalo_oa", STRANGER, "staff", [code]) is None
+    # Enough wrong codes and /staff goes quiet for that user, even with the right code.
+    for _ in range(4):
+        assert await staff.handle("telegram", STRANGER, "staff", ["AAAAA-BBBBB"]) is None
+    assert await staff.handle("telegram", STRANGER, "staff", [code]) is None
+    # Someone else still enrols with it, once.
+    replies = await staff.handle("telegram", WARD_STAFF, "staff", [code.lower().replace("-", " ")])
+    assert replies is not None and "lan" in replies[0].text
+    assert await staff.handle("telegram", "999", "staff", [code]) is None
+    expired = await new_staff(staff.database, "old", "viewer", ["00004"], NOW - timedelta(days=4))
+    assert await staff.handle("telegram", "999", "staff", [expired]) is None
+
+
+async def test_summary_ranking_and_export_for_a_ward_viewer_and_an_admin(
+    staff: StaffCommands,
+) -> None:
+    code = await new_staff(staff.database, "lan", "viewer", ["00004"])
+    assert await staff.handle("telegram", WARD_STAFF, "staff", [code]) is not None
+
+    replies = await staff.handle("telegram", WARD_STAFF, "summary", [], locale="vi")
+    assert replies is not None and len(replies) == 2
+    text = replies[0].text
+    table = await index_table(
+        staff.database,
+        period=parse_period("2026-11"),
+        level="commune",
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        min_cell_size=10,
+        unit_code="00004",
+    )
+    overall = table[(table["respondent_type"] == "all") & (table["scope"] == "overall")].iloc[0]
+    assert "Phường Ba Đình (00004) · kỳ 2026-11" in text
+    assert "Số người trả lời: 23" in text
+    assert f"Chỉ số chung: {overall['index_pct']:.1f}" in text
+    assert "so với 2026-10" in text and "▲" in text  # TTHC was 0 in October
+    assert replies[1].image is not None and replies[1].image.startswith(b"\x89PNG")
+
+    other = await staff.handle("telegram", WARD_STAFF, "summary", ["00070"], locale="en")
+    assert other is not None and other[0].text == "Unit 00070 is not one of yours."
+    counter = await staff.handle("telegram", WARD_STAFF, "summary", ["W1-B", "2026-11"])
+    assert counter is not None and "Quầy W1-B" in counter[0].text
+    bad = await staff.handle("telegram", WARD_STAFF, "summary", ["2026-13"], locale="en")
+    assert bad is not None and bad[0].text.startswith("Not a period: '2026-13'")
+    suppressed = await staff.handle(
+        "telegram", WARD_STAFF, "summary", ["W1-B", "2026-10"], locale="en"
+    )
+    assert suppressed is not None and "Overall: suppressed" in suppressed[0].text
+
+    ranking = await staff.handle("telegram", WARD_STAFF, "ranking", ["2026-11"], locale="en")
+    assert ranking is not None
+    lines = ranking[0].text.splitlines()
+    assert lines[0].startswith("Ranking of counters · 2026-11")
+    assert lines[1].startswith("1. Quầy W1-A: 100.0") and lines[2].startswith("2. Quầy W1-B")
+    assert "W2-A" not in ranking[0].text  # another ward's counter
+
+    export = await staff.handle("telegram", WARD_STAFF, "export", ["2026-11"])
+    assert export is not None and export[0].filename == "sipas-report-2026-11-commune.xlsx"
+    assert export[0].document is not None
+    book = load_workbook(io.BytesIO(export[0].document))
+    assert book.sheetnames == ["Tổng hợp", "00004 Phường Ba Đình", "Ghi chú"]
+
+    async with staff.database.transaction() as session:
+        await disable_staff(session, "lan", NOW)
+    assert await staff.handle("telegram", WARD_STAFF, "summary", []) is None
+
+    code = await new_staff(staff.database, "snv", "admin", [])
+    assert await staff.handle("telegram", "42", "staff", [code]) is not None
+    ranking = await staff.handle("telegram", "42", "ranking", ["2026-11"], locale="en")
+    assert ranking is not None
+    assert "1. Phường Ba Đình" in ranking[0].text and "2. Phường Hoàn Kiếm" in ranking[0].text
+    summary = await staff.handle("telegram", "42", "summary", [])
+    assert summary is not None and "Thành phố Hà Nội (01)" in summary[0].text
