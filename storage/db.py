@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -37,10 +36,14 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
-    # One connection per checkout keeps no file handle open between transactions;
-    # SQLite's own page cache makes reconnects cheap.
+    # A small pool of kept connections: closing the last connection to a WAL database
+    # checkpoints and syncs the file, which made every event pay several milliseconds.
     engine = create_async_engine(
-        url, echo=echo, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        url,
+        echo=echo,
+        pool_size=4,
+        max_overflow=4,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
 
     @event.listens_for(engine.sync_engine, "connect")

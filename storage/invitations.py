@@ -101,7 +101,8 @@ def normalise_short_code(text: str) -> str | None:
 def parse_counter_payload(secret: str, payload: str) -> str:
     """The service point code of a genuine counter payload; InvitationRefused otherwise."""
     body = payload.removeprefix(COUNTER_PREFIX)
-    code, _, signature = body.rpartition("_")
+    # Split at the first "_": codes never contain one, base64url signatures may.
+    code, _, signature = body.partition("_")
     if not code or not SERVICE_POINT_CODE_PATTERN.match(code):
         raise InvitationRefused(InvitationProblem.MALFORMED)
     if not same_digest(signature, _signature(secret, "counter", code)):
