@@ -37,8 +37,3 @@ def build_engine(
     return SurveyEngine(
         database, questionnaire_for(settings), engine_config(settings), simulated=simulated
     )
-
-
-def telegram_link(settings: Settings, payload: str) -> str:
-    """The deep link that opens the bot with a start payload."""
-    return f"https://t.me/{settings.telegram_bot_username}?start={payload}"

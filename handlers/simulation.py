@@ -36,7 +36,7 @@ from storage.invitations import (
     InvitationRefused,
     counter_payload,
     counter_short_code,
-    mint_invitation,
+    issue_invitation,
     parse_counter_payload,
 )
 from storage.models import (
@@ -361,7 +361,7 @@ async def simulate(
         async with slots:
             if person.with_invitation:
                 async with engine.database.transaction() as tx:
-                    minted = await mint_invitation(
+                    minted = await issue_invitation(
                         tx,
                         secret,
                         service_point_code=point,

@@ -4,7 +4,9 @@ Every start payload fits Telegram's deep-link limit (64 characters of [A-Za-z0-9
 - `c_<service point code>_<signature>`: a counter's static token, printed on its poster;
   the signature (HMAC under the deployment secret) stops anyone forging one for
   another counter;
-- `i_<22 random characters>`: a single-use invitation, stored only as a keyed hash.
+- `i_<22 characters>`: a single-use invitation. Its payload and short code are derived
+  from its public id with the secret (HMAC), so they can be shown again (the same dossier
+  asked twice, its QR fetched later), and only their keyed hashes are stored.
 A short code (8 characters of an alphabet without look-alikes, case-insensitive) stands
 in for a payload on channels that cannot carry one (Zalo).
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +34,7 @@ INVITATION_PREFIX = "i_"
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed safely
 SHORT_CODE_LENGTH = 8
 SIGNATURE_LENGTH = 16
+INVITATION_ID_BYTES = 8
 PAYLOAD_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SHORT_CODE_PATTERN = re.compile(rf"^[{SHORT_CODE_ALPHABET}]{{{SHORT_CODE_LENGTH}}}$")
 SERVICE_POINT_CODE_PATTERN = re.compile(r"^[A-Z0-9-]{1,40}$")
@@ -61,15 +64,6 @@ class StartTarget:
 
     service_point_code: str
     invitation_id: str | None = None
-
-
-@dataclass(frozen=True)
-class MintedInvitation:
-    """A new invitation as shown once to whoever minted it: the payload is not stored."""
-
-    invitation: Invitation
-    payload: str
-    short_code: str
 
 
 def _signature(secret: str, purpose: str, value: str) -> str:
@@ -110,16 +104,83 @@ def parse_counter_payload(secret: str, payload: str) -> str:
     return code
 
 
-def _new_short_code() -> str:
-    return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(SHORT_CODE_LENGTH))
-
-
 def dossier_hash(secret: str, dossier_ref: str) -> str:
     """The only form in which a dossier reference is stored."""
     return keyed_hash(secret, "dossier", dossier_ref.strip())
 
 
-async def mint_invitation(
+# --- Issuing per-dossier invitations ----------------------------------------------------
+
+
+def invitation_credentials(secret: str, invitation_id: str) -> tuple[str, str]:
+    """The payload (`i_` + 22 characters) and short code of an invitation, derived from its id."""
+    digest = bytes.fromhex(keyed_hash(secret, "invitation-token", invitation_id))
+    payload = INVITATION_PREFIX + base64.urlsafe_b64encode(digest).decode()[:22]
+    digest = bytes.fromhex(keyed_hash(secret, "invitation-short-code", invitation_id))
+    short_code = "".join(
+        SHORT_CODE_ALPHABET[byte % len(SHORT_CODE_ALPHABET)] for byte in digest[:SHORT_CODE_LENGTH]
+    )
+    return payload, short_code
+
+
+def recover_credentials(secret: str, invitation: Invitation) -> tuple[str, str] | None:
+    """The payload and short code of an invitation issued here, or None (minted elsewhere)."""
+    payload, short_code = invitation_credentials(secret, invitation.id)
+    if not same_digest(invitation.token_hash, keyed_hash(secret, "invitation", payload)):
+        return None
+    return payload, short_code
+
+
+def telegram_link(bot_username: str, payload: str) -> str:
+    """The deep link that opens the bot with a start payload."""
+    return f"https://t.me/{bot_username}?start={payload}"
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    """An invitation with its payload and short code; `created` False: an existing one returned."""
+
+    invitation: Invitation
+    payload: str
+    short_code: str
+    created: bool
+
+
+class DossierAnswered(Exception):
+    """The dossier's invitation was already answered: one transaction, one response."""
+
+    def __init__(self, invitation: Invitation) -> None:
+        super().__init__(invitation.id)
+        self.invitation = invitation
+
+
+class DossierElsewhere(Exception):
+    """The dossier has a live invitation at another service point."""
+
+    def __init__(self, invitation: Invitation) -> None:
+        super().__init__(invitation.id)
+        self.invitation = invitation
+
+
+class InvitationNotRecoverable(Exception):
+    """The invitation's payload was shown once when it was minted and cannot be shown again."""
+
+    def __init__(self, invitation: Invitation) -> None:
+        super().__init__(invitation.id)
+        self.invitation = invitation
+
+
+async def _lock_dossier(session: AsyncSession, digest: str) -> None:
+    # Two requests for one dossier at once must not mint two invitations. SQLite's
+    # BEGIN IMMEDIATE serialises writers already; PostgreSQL needs a lock.
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"dossier:{digest}"},
+        )
+
+
+async def issue_invitation(
     session: AsyncSession,
     secret: str,
     *,
@@ -128,17 +189,43 @@ async def mint_invitation(
     ttl: timedelta,
     dossier_ref: str | None = None,
     api_key_id: int | None = None,
-) -> MintedInvitation:
-    """A new single-use invitation; retried on the (rare) short-code collision."""
+) -> IssuedInvitation:
+    """A single-use invitation; for a dossier with a live one at this counter, that one.
+
+    A dossier already answered raises DossierAnswered; a dossier whose invitations all
+    expired unanswered gets a new one (the citizen may still answer).
+    """
+    digest = dossier_hash(secret, dossier_ref) if dossier_ref else None
+    if digest is not None:
+        await _lock_dossier(session, digest)
+        earlier = (
+            await session.scalars(
+                select(Invitation)
+                .where(Invitation.dossier_hash == digest)
+                .order_by(Invitation.created_at.desc())
+            )
+        ).all()
+        for invitation in earlier:
+            if invitation.completed_at is not None:
+                raise DossierAnswered(invitation)
+        for invitation in earlier:
+            if invitation_status(invitation, now) == "expired":
+                continue
+            if invitation.service_point_code != service_point_code:
+                raise DossierElsewhere(invitation)
+            credentials = recover_credentials(secret, invitation)
+            if credentials is None:
+                raise InvitationNotRecoverable(invitation)
+            return IssuedInvitation(invitation, *credentials, created=False)
     for _attempt in range(5):
-        token = f"{INVITATION_PREFIX}{secrets.token_urlsafe(16)}"
-        short_code = _new_short_code()
+        invitation_id = secrets.token_hex(INVITATION_ID_BYTES)
+        payload, short_code = invitation_credentials(secret, invitation_id)
         invitation = Invitation(
-            id=secrets.token_hex(8),
-            token_hash=keyed_hash(secret, "invitation", token),
+            id=invitation_id,
+            token_hash=keyed_hash(secret, "invitation", payload),
             short_code_hash=keyed_hash(secret, "short-code", short_code),
             service_point_code=service_point_code,
-            dossier_hash=dossier_hash(secret, dossier_ref) if dossier_ref else None,
+            dossier_hash=digest,
             api_key_id=api_key_id,
             created_at=now,
             expires_at=now + ttl,
@@ -147,8 +234,8 @@ async def mint_invitation(
             async with session.begin_nested():
                 session.add(invitation)
         except IntegrityError:
-            continue
-        return MintedInvitation(invitation=invitation, payload=token, short_code=short_code)
+            continue  # a short-code collision (1 in 10^11): another id, another code
+        return IssuedInvitation(invitation, payload, short_code, created=True)
     raise RuntimeError("could not mint a unique invitation after 5 attempts")
 
 

@@ -7,9 +7,8 @@ Design of the tokens. An invitation's payload and short code are never stored: t
 derived from its public id with the deployment secret (HMAC), and only their keyed hashes
 are stored, as for every invitation. So the API can show the same payload again (the
 same dossier asked twice, the QR image fetched later by id) with nothing recoverable
-kept in the database; without the secret an id yields nothing. Invitations minted by
-`storage.invitations.mint_invitation` (random tokens) are checked against the stored hash
-and reported as not recoverable.
+kept in the database; without the secret an id yields nothing. An invitation whose
+hash no longer matches (the secret was rotated) is reported as not recoverable.
 
 Errors are `application/problem+json` (RFC 9457); each `type` is a URI under
 `/api/v1/problems/` that resolves to a description of the problem and what to do.
@@ -19,8 +18,6 @@ Rate limits are kept per key in this process's memory (see `storage.api_keys.Rat
 # No `from __future__ import annotations`: FastAPI must resolve the endpoints' annotations,
 # which name dependencies local to `invitation_router`.
 
-import base64
-import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -33,171 +30,28 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.api_keys import RateLimiter, key_scope, verify_api_key
 from storage.db import Database
 from storage.invitations import (
-    INVITATION_PREFIX,
-    SHORT_CODE_ALPHABET,
-    SHORT_CODE_LENGTH,
-    dossier_hash,
+    DossierAnswered,
+    DossierElsewhere,
+    InvitationNotRecoverable,
     invitation_status,
+    issue_invitation,
+    recover_credentials,
+    telegram_link,
 )
 from storage.models import ApiKey, Invitation, ServicePoint
-from storage.privacy import keyed_hash, same_digest
 from storage.units import get_service_point
 from web.posters import qr_png, qr_svg
 
-__all__ = [
-    "API_PREFIX",
-    "DossierAnswered",
-    "DossierElsewhere",
-    "InvitationNotRecoverable",
-    "IssuedInvitation",
-    "invitation_credentials",
-    "invitation_router",
-    "issue_invitation",
-    "recover_credentials",
-    "telegram_link",
-]
+__all__ = ["API_PREFIX", "invitation_router"]
 
 API_PREFIX = "/api/v1"
 MAX_TTL_HOURS = 24 * 365
-INVITATION_ID_BYTES = 8
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-
-
-# --- Issuing invitations (no HTTP here: `sipas invite` uses it too) -----------------------------
-
-
-def invitation_credentials(secret: str, invitation_id: str) -> tuple[str, str]:
-    """The payload (`i_` + 22 characters) and short code of an invitation, derived from its id."""
-    digest = bytes.fromhex(keyed_hash(secret, "invitation-token", invitation_id))
-    payload = INVITATION_PREFIX + base64.urlsafe_b64encode(digest).decode()[:22]
-    digest = bytes.fromhex(keyed_hash(secret, "invitation-short-code", invitation_id))
-    short_code = "".join(
-        SHORT_CODE_ALPHABET[byte % len(SHORT_CODE_ALPHABET)] for byte in digest[:SHORT_CODE_LENGTH]
-    )
-    return payload, short_code
-
-
-def recover_credentials(secret: str, invitation: Invitation) -> tuple[str, str] | None:
-    """The payload and short code of an invitation issued here, or None (minted elsewhere)."""
-    payload, short_code = invitation_credentials(secret, invitation.id)
-    if not same_digest(invitation.token_hash, keyed_hash(secret, "invitation", payload)):
-        return None
-    return payload, short_code
-
-
-def telegram_link(bot_username: str, payload: str) -> str:
-    """The deep link that opens the bot with a start payload."""
-    return f"https://t.me/{bot_username}?start={payload}"
-
-
-@dataclass(frozen=True)
-class IssuedInvitation:
-    """An invitation with its payload and short code; `created` False: an existing one returned."""
-
-    invitation: Invitation
-    payload: str
-    short_code: str
-    created: bool
-
-
-class DossierAnswered(Exception):
-    """The dossier's invitation was already answered: one transaction, one response."""
-
-    def __init__(self, invitation: Invitation) -> None:
-        super().__init__(invitation.id)
-        self.invitation = invitation
-
-
-class DossierElsewhere(Exception):
-    """The dossier has a live invitation at another service point."""
-
-    def __init__(self, invitation: Invitation) -> None:
-        super().__init__(invitation.id)
-        self.invitation = invitation
-
-
-class InvitationNotRecoverable(Exception):
-    """The invitation's payload was shown once when it was minted and cannot be shown again."""
-
-    def __init__(self, invitation: Invitation) -> None:
-        super().__init__(invitation.id)
-        self.invitation = invitation
-
-
-async def _lock_dossier(session: AsyncSession, digest: str) -> None:
-    # Two requests for one dossier at once must not mint two invitations. SQLite's
-    # BEGIN IMMEDIATE serialises writers already; PostgreSQL needs a lock.
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"dossier:{digest}"},
-        )
-
-
-async def issue_invitation(
-    session: AsyncSession,
-    secret: str,
-    *,
-    service_point_code: str,
-    now: datetime,
-    ttl: timedelta,
-    dossier_ref: str | None = None,
-    api_key_id: int | None = None,
-) -> IssuedInvitation:
-    """A single-use invitation; for a dossier with a live one at this counter, that one.
-
-    A dossier already answered raises DossierAnswered; a dossier whose invitations all
-    expired unanswered gets a new one (the citizen may still answer).
-    """
-    digest = dossier_hash(secret, dossier_ref) if dossier_ref else None
-    if digest is not None:
-        await _lock_dossier(session, digest)
-        earlier = (
-            await session.scalars(
-                select(Invitation)
-                .where(Invitation.dossier_hash == digest)
-                .order_by(Invitation.created_at.desc())
-            )
-        ).all()
-        for invitation in earlier:
-            if invitation.completed_at is not None:
-                raise DossierAnswered(invitation)
-        for invitation in earlier:
-            if invitation_status(invitation, now) == "expired":
-                continue
-            if invitation.service_point_code != service_point_code:
-                raise DossierElsewhere(invitation)
-            credentials = recover_credentials(secret, invitation)
-            if credentials is None:
-                raise InvitationNotRecoverable(invitation)
-            return IssuedInvitation(invitation, *credentials, created=False)
-    for _attempt in range(5):
-        invitation_id = secrets.token_hex(INVITATION_ID_BYTES)
-        payload, short_code = invitation_credentials(secret, invitation_id)
-        invitation = Invitation(
-            id=invitation_id,
-            token_hash=keyed_hash(secret, "invitation", payload),
-            short_code_hash=keyed_hash(secret, "short-code", short_code),
-            service_point_code=service_point_code,
-            dossier_hash=digest,
-            api_key_id=api_key_id,
-            created_at=now,
-            expires_at=now + ttl,
-        )
-        try:
-            async with session.begin_nested():
-                session.add(invitation)
-        except IntegrityError:
-            continue  # a short-code collision (1 in 10^11): another id, another code
-        return IssuedInvitation(invitation, payload, short_code, created=True)
-    raise RuntimeError("could not mint a unique invitation after 5 attempts")
 
 
 # --- Problems (RFC 9457) -------------------------------------------------------------------------

@@ -9,15 +9,17 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from bot.runtime import open_database, settings_or_exit
-from storage.invitations import counter_payload, counter_short_code, invitation_status
-from storage.units import get_service_point
-from web.invitation_api import (
+from storage.invitations import (
     DossierAnswered,
     DossierElsewhere,
     InvitationNotRecoverable,
+    counter_payload,
+    counter_short_code,
+    invitation_status,
     issue_invitation,
     telegram_link,
 )
+from storage.units import get_service_point
 
 
 @click.command("invite")

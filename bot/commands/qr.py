@@ -9,9 +9,8 @@ import click
 
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
-from storage.invitations import counter_payload, counter_short_code
+from storage.invitations import counter_payload, counter_short_code, telegram_link
 from storage.units import ServicePointListing, get_service_point, list_service_points
-from web.invitation_api import telegram_link
 from web.posters import (
     FontMissing,
     Paper,

@@ -15,7 +15,7 @@ from storage.db import Database
 from storage.invitations import (
     counter_payload,
     counter_short_code,
-    mint_invitation,
+    issue_invitation,
     parse_counter_payload,
 )
 from storage.models import Answer, DirtyDay, Invitation, Response, SurveySession
@@ -54,7 +54,7 @@ async def answers_of(database: Database) -> dict[str, str | None]:
 
 async def mint(database: Database, clock: Clock, **kwargs: object) -> tuple[str, str]:
     async with database.transaction() as tx:
-        minted = await mint_invitation(
+        minted = await issue_invitation(
             tx,
             TEST_SECRET,
             service_point_code=POINT,
