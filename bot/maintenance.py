@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL_SECONDS = 300.0
 
-Sender = Callable[[str, list[Reply]], Awaitable[None]]
+Sender = Callable[[str, list[Reply]], Awaitable[object]]
 
 
 async def maintain_once(engine: SurveyEngine, senders: Mapping[str, Sender], now: datetime) -> None:

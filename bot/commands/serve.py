@@ -19,6 +19,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from analytics.aggregate import nightly_loop
 from bot.assembly import build_engine
+from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.maintenance import Sender, maintenance_loop
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
@@ -86,13 +87,19 @@ async def _maintenance(service: Service) -> None:
     senders: dict[str, Sender] = {}
     if service.telegram is not None:
         senders["telegram"] = service.telegram.send
+    zalo = zalo_channels(service)
+    # Each Zalo channel checks its own messaging window (48 h on the OA) before sending.
+    if zalo.oa is not None:
+        senders["zalo_oa"] = zalo.oa.send_reminder
+    if zalo.bot is not None:
+        senders["zalo_bot"] = zalo.bot.send_reminder
     await maintenance_loop(service.engine, senders)
 
 
 # The wiring point of the features: a router factory per web feature and a coroutine
 # factory per background job; each gets the `Service` that `serve` has built.
-ROUTERS: tuple[RouterFactory, ...] = (_invitation_api,)
-BACKGROUND_TASKS: tuple[TaskFactory, ...] = (_nightly_aggregation, _maintenance)
+ROUTERS: tuple[RouterFactory, ...] = (_invitation_api, zalo_router)
+BACKGROUND_TASKS: tuple[TaskFactory, ...] = (_nightly_aggregation, _maintenance, zalo_task)
 
 
 class TelegramRefused(click.ClickException):
