@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics import aggregate as job
 from analytics.aggregate import next_run_at, nightly_loop, previous_run_at, run_nightly
 from storage.db import Database
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey
 
+# The module, not the `aggregate` function the package re-exports under the same name.
+job = importlib.import_module("analytics.aggregate")
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 AT = time(1, 30)
 
