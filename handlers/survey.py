@@ -380,8 +380,9 @@ class SurveyEngine:
     async def _record(
         self, turn: Turn, survey: SurveySession, item: Item, value: str | None
     ) -> list[Reply]:
-        await store.save_answer(turn.tx, survey.id, item.code, value, turn.now)
         answers = await store.load_answers(turn.tx, survey.id)
+        answers[item.code] = value
+        await store.save_answer(turn.tx, survey.id, item.code, value, turn.now)
         # A changed screener may hide items answered before: those answers go.
         relevant = self.questionnaire.relevant_answers(answers)
         await store.delete_answers(
