@@ -20,7 +20,15 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MAP_FILE", "MapShape", "MapValue", "build_shapes", "colour_of", "load_shapes", "render_map"]
+__all__ = [
+    "MAP_FILE",
+    "MapShape",
+    "MapValue",
+    "build_shapes",
+    "colour_of",
+    "load_shapes",
+    "render_map",
+]
 
 MAP_FILE = Path(__file__).parent / "static" / "hanoi-units.json"
 MAP_WIDTH = 1000.0  # SVG user units across the whole city
@@ -71,10 +79,8 @@ def _simplify(points: list[tuple[float, float]], tolerance: float) -> list[tuple
         farthest, distance = first, 0.0
         for index in range(first + 1, last):
             x, y = points[index]
-            if length == 0:
-                d = math.hypot(x - x1, y - y1)
-            else:
-                d = abs((x2 - x1) * (y1 - y) - (x1 - x) * (y2 - y1)) / length
+            across = abs((x2 - x1) * (y1 - y) - (x1 - x) * (y2 - y1))
+            d = across / length if length else math.hypot(x - x1, y - y1)
             if d > distance:
                 farthest, distance = index, d
         if distance > tolerance:
@@ -90,9 +96,7 @@ def build_shapes(geojson: Mapping[str, Any], tolerance: float = TOLERANCE) -> di
     for feature in features:
         geometry = feature["geometry"]
         polygons = (
-            [geometry["coordinates"]]
-            if geometry["type"] == "Polygon"
-            else geometry["coordinates"]
+            [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
         )
         rings_of.append((feature["properties"], [ring for polygon in polygons for ring in polygon]))
     lons = [p[0] for _, rings in rings_of for ring in rings for p in ring]
@@ -108,7 +112,9 @@ def build_shapes(geojson: Mapping[str, Any], tolerance: float = TOLERANCE) -> di
         xs: list[float] = []
         ys: list[float] = []
         for ring in rings:
-            projected = [((lon - west) * squeeze * scale, (north - lat) * scale) for lon, lat in ring]
+            projected = [
+                ((lon - west) * squeeze * scale, (north - lat) * scale) for lon, lat in ring
+            ]
             simple = _simplify(projected, tolerance)
             if len(simple) < 4:
                 continue
@@ -131,7 +137,7 @@ def load_shapes() -> tuple[tuple[float, float], tuple[MapShape, ...]]:
     """The shipped map: (width, height) and the unit shapes."""
     data = json.loads(MAP_FILE.read_text(encoding="utf-8"))
     shapes = tuple(
-        MapShape(unit["code"], unit["name"], unit["path"], tuple(unit["box"]))  # type: ignore[arg-type]
+        MapShape(unit["code"], unit["name"], unit["path"], tuple(unit["box"]))
         for unit in data["units"]
     )
     return (float(data["width"]), float(data["height"])), shapes
@@ -158,7 +164,9 @@ def _view_box(shapes: Sequence[MapShape], focus: set[str] | None, size: tuple[fl
     x2 = max(shape.box[2] for shape in chosen)
     y2 = max(shape.box[3] for shape in chosen)
     margin = max(x2 - x1, y2 - y1) * 0.15 + 5
-    return f"{x1 - margin:.1f} {y1 - margin:.1f} {x2 - x1 + 2 * margin:.1f} {y2 - y1 + 2 * margin:.1f}"
+    return (
+        f"{x1 - margin:.1f} {y1 - margin:.1f} {x2 - x1 + 2 * margin:.1f} {y2 - y1 + 2 * margin:.1f}"
+    )
 
 
 def render_map(

@@ -1,0 +1,314 @@
+"""The staff dashboard over HTTP: login, CSRF, rate limit, scope (403), figures as in the export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from openpyxl import load_workbook
+from sqlalchemy import update
+
+from analytics.aggregate import aggregate
+from analytics.days import parse_period
+from analytics.export import table_bytes
+from analytics.method import load_method
+from analytics.report import index_table
+from storage.db import Database
+from storage.models import AdminUnit, Answer, Invitation, ServicePoint
+from storage.staff import add_staff, set_password
+from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
+from tests.conftest import TEST_SECRET
+from web.app import create_app
+from web.dashboard.routes import dashboard_router
+
+METHOD = load_method()
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+PERIOD = "2026-11"
+PASSWORD = "correct horse battery"
+EVIL_COMMENT = "<script>alert('x')</script> gọi tôi 0912 345 678"
+ADMIN = "snv.admin"
+VIEWER = "lan.ba-dinh"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A database with responses, aggregated, and two staff accounts (passwords set)."""
+
+    database: Database
+    password_code: str
+
+
+async def seed(database: Database) -> Seeded:
+    """November: ward 00004 with 26 responses (and a comment), 00070 with 12, and two
+    small wards (3 each: suppressed, together, so no secondary suppression hides more)."""
+    survey = Survey(database)
+    await survey.units()
+    async with database.transaction() as session:
+        for code, name in (("00008", "Ngọc Hà"), ("00025", "Giảng Võ")):
+            session.add(
+                AdminUnit(
+                    code=code,
+                    level="commune",
+                    name=name,
+                    full_name=f"Phường {name}",
+                    unit_type="Phường",
+                    parent_code="01",
+                )
+            )
+            await session.flush()
+            session.add(ServicePoint(code=f"P-{code}", name=f"Quầy {name}", unit_code=code))
+    await survey.many(15, TYPICAL, point="W1-A")
+    await survey.many(10, TYPICAL | answers(PAKN="2"), point="W1-B")
+    await survey.many(
+        12, answers(TIEP_CAN="4", TTHC="2", CONG_CHUC="5", KET_QUA="4", PAKN="4"), point="W2-A"
+    )
+    await survey.many(3, TYPICAL, point="P-00008")
+    await survey.many(3, TYPICAL, point="P-00025")
+    await survey.many(12, TYPICAL | answers(TTHC="3"), point="W1-A", day=date(2026, 10, 8))
+    commented = await survey.response(TYPICAL | {"y_kien_khac": EVIL_COMMENT}, point="W1-B")
+    async with database.transaction() as session:
+        # Stored as it came, to show that the page escapes and scrubs whatever is stored.
+        await session.execute(
+            update(Answer).where(Answer.item_code == "y_kien_khac").values(value=EVIL_COMMENT)
+        )
+        created = datetime(2026, 11, 5, 3, tzinfo=UTC)
+        for number in range(4):
+            session.add(
+                Invitation(
+                    id=f"inv{number}",
+                    token_hash=f"t{number}",
+                    short_code_hash=f"s{number}",
+                    service_point_code="W1-A",
+                    created_at=created,
+                    expires_at=created + timedelta(days=3),
+                    claimed_at=created if number < 3 else None,
+                    completed_at=created if number < 2 else None,
+                )
+            )
+    assert commented
+    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    now = datetime.now(UTC)
+    async with database.transaction() as session:
+        admin = await add_staff(
+            session, TEST_SECRET, name=ADMIN, role="admin", unit_codes=[], now=now
+        )
+        set_password(admin.account, PASSWORD)
+        viewer = await add_staff(
+            session, TEST_SECRET, name=VIEWER, role="viewer", unit_codes=["00004"], now=now
+        )
+        set_password(viewer.account, PASSWORD)
+        fresh = await add_staff(
+            session, TEST_SECRET, name="new.staff", role="viewer", unit_codes=["00070"], now=now
+        )
+    return Seeded(database, fresh.password_code)
+
+
+def app_for(database: Database, **options: object) -> FastAPI:
+    router = dashboard_router(
+        database,
+        secret=TEST_SECRET,
+        zone=ZONE,
+        min_cell_size=10,
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        cookie_secure=False,
+        **options,  # type: ignore[arg-type]
+    )
+    return create_app([router])
+
+
+@pytest.fixture
+async def seeded(database: Database) -> Seeded:
+    return await seed(database)
+
+
+@pytest.fixture
+async def client(seeded: Seeded) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app_for(seeded.database))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+async def log_in(http: httpx.AsyncClient, name: str, password: str = PASSWORD) -> httpx.Response:
+    page = await http.get("/dashboard/login")
+    return await http.post(
+        "/dashboard/login",
+        data={
+            "name": name,
+            "password": password,
+            "csrf": csrf_of(page.text),
+            "next": "/dashboard/",
+        },
+    )
+
+
+def shown_values(page: str) -> dict[str, str]:
+    return dict(re.findall(r'data-code="([^"]+)" data-value="([^"]*)"', page))
+
+
+async def test_unauthenticated_requests_go_to_the_login_page(client: httpx.AsyncClient) -> None:
+    for path in (
+        "/dashboard/",
+        "/dashboard/ranking",
+        "/dashboard/units/00004",
+        "/dashboard/download/report.xlsx",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/dashboard/login?next=")
+    # A forged cookie is no session either.
+    client.cookies.set("sipas_staff", "1.1800000000.forged", path="/dashboard")
+    assert (await client.get("/dashboard/")).status_code == 303
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_login_needs_the_csrf_token_and_the_right_password(client: httpx.AsyncClient) -> None:
+    page = await client.get("/dashboard/login")
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    missing = await client.post("/dashboard/login", data={"name": ADMIN, "password": PASSWORD})
+    assert missing.status_code == 400
+    wrong = await log_in(client, ADMIN, "not the password")
+    assert wrong.status_code == 401 and "Tên đăng nhập hoặc mật khẩu không đúng." in wrong.text
+    foreign = await client.post(
+        "/dashboard/login",
+        data={"name": ADMIN, "password": PASSWORD, "csrf": csrf_of(page.text)},
+        headers={"origin": "https://evil.example"},
+    )
+    assert foreign.status_code == 400
+    good = await log_in(client, ADMIN)
+    assert good.status_code == 303 and good.headers["location"] == "/dashboard/"
+    cookie = next(h for h in good.headers.get_list("set-cookie") if h.startswith("sipas_staff="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    overview = await client.get("/dashboard/")
+    assert overview.status_code == 200
+    # Logout ends the session, and the old cookie stays dead.
+    token = client.cookies.get("sipas_staff")
+    await client.post("/dashboard/logout", data={"csrf": csrf_of(overview.text)})
+    client.cookies.set("sipas_staff", token or "", path="/dashboard")
+    assert (await client.get("/dashboard/")).status_code == 303
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_the_login_rate_limit_trips(seeded: Seeded) -> None:
+    app = app_for(seeded.database, login_attempts=3)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        for _ in range(3):
+            assert (await log_in(http, ADMIN, "guess")).status_code == 401
+        blocked = await log_in(http, ADMIN)  # even the right password, for now
+        assert blocked.status_code == 429 and "Quá nhiều lần đăng nhập sai" in blocked.text
+
+
+async def test_overview_figures_are_the_exports(client: httpx.AsyncClient, seeded: Seeded) -> None:
+    assert (await log_in(client, ADMIN)).status_code == 303
+    page = await client.get(f"/dashboard/?period={PERIOD}&level=commune")
+    assert page.status_code == 200
+    shown = shown_values(page.text)
+    export = await index_table(
+        seeded.database,
+        period=parse_period(PERIOD),
+        level="commune",
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        min_cell_size=10,
+    )
+    rows = list(csv.DictReader(io.StringIO(table_bytes(export, "csv").decode())))
+    checked = 0
+    for row in rows:
+        if row["respondent_type"] != "all" or row["scope"] == "item":
+            continue
+        key = row["unit_code"] + (f":{row['code']}" if row["code"] else "")
+        assert shown[key] == row["index_pct"], key
+        checked += 1
+    assert checked == 24  # four wards × (overall + five elements)
+    assert shown["00008"] == shown["00025"] == ""  # suppressed in the export and on the page
+    assert shown["00004"] and shown["00070"]
+    assert '<svg class="map"' in page.text and 'data-code="00004"' in page.text
+    downloaded = await client.get(f"/dashboard/download/indices.csv?period={PERIOD}&level=commune")
+    assert downloaded.content == table_bytes(export, "csv")
+
+    manifest = await client.get(f"/dashboard/download/export.manifest.json?period={PERIOD}")
+    scoring = await client.get(f"/dashboard/download/export.csv?period={PERIOD}")
+    described = json.loads(manifest.content)
+    assert described["files"][0]["name"] == f"sipas-{PERIOD}-commune.csv"
+    import hashlib
+
+    assert described["files"][0]["sha256"] == hashlib.sha256(scoring.content).hexdigest()
+
+
+async def test_a_viewer_sees_their_ward_only(client: httpx.AsyncClient) -> None:
+    assert (await log_in(client, VIEWER)).status_code == 303
+    overview = await client.get(f"/dashboard/?period={PERIOD}")
+    assert "Phường Ba Đình" in overview.text and "Phường Hoàn Kiếm</a>" not in overview.text
+    assert "Yếu tố thấp nhất" in overview.text  # PAKN, pulled down by W1-B
+    unit = await client.get(f"/dashboard/units/00004?period={PERIOD}")
+    assert unit.status_code == 200
+    # The comment is text, not markup, and the phone number is scrubbed.
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in unit.text
+    assert "<script>" not in unit.text and "0912" not in unit.text
+    assert "[số điện thoại]" in unit.text
+    coverage = re.search(r"Quầy W1-A <span class=\"code\">W1-A</span></th>(.*?)</tr>", unit.text)
+    assert coverage is not None
+    assert re.findall(r">([^<]+)</td>", coverage.group(1)) == ["4", "3", "2", "50.0%"]
+    counter = await client.get(f"/dashboard/units/W1-B?period={PERIOD}")
+    assert counter.status_code == 200
+    assert "Ý kiến chỉ hiển thị khi đơn vị có ít nhất 20" in counter.text  # 11 respondents
+
+    for path in (
+        f"/dashboard/units/00070?period={PERIOD}",
+        f"/dashboard/units/W2-A?period={PERIOD}",
+        f"/dashboard/download/indices.csv?period={PERIOD}&unit=00070",
+        f"/dashboard/download/report.xlsx?period={PERIOD}&unit=00070",
+        f"/dashboard/download/export.csv?period={PERIOD}",
+    ):
+        assert (await client.get(path)).status_code == 403, path
+    report = await client.get(f"/dashboard/download/report.xlsx?period={PERIOD}")
+    assert load_workbook(io.BytesIO(report.content)).sheetnames == [
+        "Tổng hợp",
+        "00004 Phường Ba Đình",
+        "Ghi chú",
+    ]
+    own = await client.get(f"/dashboard/download/indices.csv?period={PERIOD}")
+    assert {row["unit_code"] for row in csv.DictReader(io.StringIO(own.text))} == {"00004"}
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_one_time_code_sets_the_password_once(
+    client: httpx.AsyncClient, seeded: Seeded
+) -> None:
+    page = await client.get(f"/dashboard/password?code={seeded.password_code}")
+    assert "Tài khoản: new.staff" in page.text
+    form = {"code": seeded.password_code, "password": "a new password", "csrf": csrf_of(page.text)}
+    mismatch = await client.post("/dashboard/password", data=form | {"repeat": "other"})
+    assert mismatch.status_code == 400
+    done = await client.post("/dashboard/password", data=form | {"repeat": "a new password"})
+    assert done.status_code == 200 and "Đã đặt mật khẩu" in done.text
+    again = await client.post("/dashboard/password", data=form | {"repeat": "a new password"})
+    assert again.status_code == 400 and "đã dùng" in again.text
+    assert (await log_in(client, "new.staff", "a new password")).status_code == 303
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_english_switch(client: httpx.AsyncClient) -> None:
+    await log_in(client, VIEWER)
+    switched = await client.get("/dashboard/language/en?next=/dashboard/ranking")
+    assert switched.headers["location"] == "/dashboard/ranking"
+    page = await client.get(f"/dashboard/ranking?period={PERIOD}")
+    assert '<html lang="en">' in page.text and "Ranking" in page.text
+    evil = await client.get("/dashboard/language/vi?next=https://evil.example/")
+    assert evil.headers["location"] == "/dashboard/"

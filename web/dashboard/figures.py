@@ -1,0 +1,315 @@
+"""What dashboard pages show, gathered from the export's own index tables and a few counters.
+
+Indices come only from `analytics.report.index_table` (the rows `sipas export` writes, with
+their suppression); this module picks rows, it computes no index. Counters that are not
+indices (invitations, quality flags, comments) are counted here, per unit and period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import Integer, cast, func, select
+
+from analytics.days import Period
+from analytics.layout import ItemLayout
+from analytics.levels import unit_map
+from analytics.method import Method
+from analytics.report import index_table
+from analytics.xlsx_report import figure, monthly_tables
+from storage.db import Database
+from storage.models import (
+    Answer,
+    DailyRespondents,
+    Invitation,
+    Response,
+    ResponseQuality,
+    ServicePoint,
+    SurveySession,
+)
+from storage.privacy import scrub
+from storage.staff import StaffScope
+
+__all__ = [
+    "COMMENT_MIN_RESPONDENTS",
+    "Cell",
+    "Coverage",
+    "Quality",
+    "UnitRow",
+    "comments",
+    "element_labels",
+    "invitation_coverage",
+    "latest_data_day",
+    "points_of",
+    "quality",
+    "rows_of",
+    "table",
+    "trend",
+]
+
+COMMENT_MIN_RESPONDENTS = 20  # comments are shown only for cells at least this large
+MAX_COMMENTS = 200
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One index figure as the export has it (None when suppressed or without valid answers)."""
+
+    code: str
+    index: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_respondents: int
+    n_valid: int
+    suppressed: bool
+    low_reliability: bool
+    exact: str  # the export's CSV text of the index ("" when hidden), for checking
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """A unit at a level: its overall cell and its element cells (respondent type 'all')."""
+
+    unit_code: str
+    unit_name: str
+    overall: Cell
+    elements: dict[str, Cell] = field(default_factory=dict)
+    items: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Quality flags of a unit's completed responses in a period (None when too few to show)."""
+
+    responses: int
+    flagged: int
+    straight_lining: int
+    speeding: int
+    repeated: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Invitations of one counter in a period: minted, started, completed, response rate."""
+
+    service_point_code: str
+    name: str
+    minted: int
+    started: int
+    completed: int
+
+    @property
+    def rate(self) -> float | None:
+        return 100.0 * self.completed / self.minted if self.minted else None
+
+
+def _cell(row: pd.Series) -> Cell:
+    index = figure(row["index_pct"])
+    return Cell(
+        code=str(row["code"]),
+        index=index,
+        ci_low=figure(row["ci_low"]),
+        ci_high=figure(row["ci_high"]),
+        n_respondents=int(row["n_respondents"]),
+        n_valid=int(row["n_valid"]),
+        suppressed=bool(row["suppressed"]),
+        low_reliability=bool(row["low_reliability"]),
+        exact="" if index is None else f"{index:.2f}",  # as analytics.export writes CSV
+    )
+
+
+def rows_of(table: pd.DataFrame, level: str, scope: StaffScope) -> list[UnitRow]:
+    """The units of an index table the reader may see, in the table's order ('all' respondents)."""
+    if table.empty:
+        return []
+    rows: list[UnitRow] = []
+    everyone = table[table["respondent_type"] == "all"]
+    for unit_code, unit_rows in everyone.groupby("unit_code", sort=False):
+        if not scope.allows(level, str(unit_code)):
+            continue
+        overall = unit_rows[unit_rows["scope"] == "overall"].iloc[0]
+        rows.append(
+            UnitRow(
+                unit_code=str(unit_code),
+                unit_name=str(overall["unit_name"]),
+                overall=_cell(overall),
+                elements={
+                    str(row["code"]): _cell(row)
+                    for _, row in unit_rows[unit_rows["scope"] == "element"].iterrows()
+                },
+                items={
+                    str(row["code"]): _cell(row)
+                    for _, row in unit_rows[unit_rows["scope"] == "item"].iterrows()
+                },
+            )
+        )
+    return rows
+
+
+async def table(
+    database: Database,
+    period: Period,
+    level: str,
+    layout: ItemLayout,
+    method: Method,
+    min_cell_size: int,
+    unit_code: str | None = None,
+) -> pd.DataFrame:
+    """The export's index table (cleaned responses) of a period and level."""
+    return await index_table(
+        database,
+        period=period,
+        level=level,
+        layout=layout,
+        method=method,
+        min_cell_size=min_cell_size,
+        unit_code=unit_code,
+    )
+
+
+async def trend(
+    database: Database,
+    period: Period,
+    level: str,
+    code: str,
+    layout: ItemLayout,
+    method: Method,
+    min_cell_size: int,
+) -> list[tuple[str, Cell | None]]:
+    """The overall cell of one unit in each of the 12 months up to the period's end."""
+    months = await monthly_tables(
+        database,
+        period=period,
+        level=level,
+        layout=layout,
+        method=method,
+        min_cell_size=min_cell_size,
+    )
+    points: list[tuple[str, Cell | None]] = []
+    for month, month_table in months:
+        found = month_table[
+            (month_table["unit_code"] == code)
+            & (month_table["respondent_type"] == "all")
+            & (month_table["scope"] == "overall")
+        ]
+        points.append((month.label, _cell(found.iloc[0]) if not found.empty else None))
+    return points
+
+
+async def points_of(database: Database, level: str, code: str) -> list[str]:
+    """The service points counted under a unit at a level."""
+    async with database.reading() as session:
+        mapping = await unit_map(session, level)
+    return sorted(mapping[mapping["unit_code"] == code]["service_point_code"].astype(str))
+
+
+def _instants(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(period.start, time(0), tzinfo=zone)
+    return start, datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=zone)
+
+
+async def latest_data_day(database: Database) -> date | None:
+    """The last reporting day with counted responses (a sensible default period)."""
+    async with database.reading() as session:
+        day: date | None = await session.scalar(select(func.max(DailyRespondents.day)))
+    return day
+
+
+async def comments(
+    database: Database,
+    period: Period,
+    service_points: Sequence[str],
+    item_codes: Sequence[str],
+    max_length: int = 1000,
+) -> list[str]:
+    """Free-text answers of completed responses at these counters in the period, scrubbed again.
+
+    They were scrubbed when stored; scrubbing once more costs little and covers rows
+    written before a pattern was added. The caller decides whether the cell is big enough.
+    """
+    if not service_points or not item_codes:
+        return []
+    query = (
+        select(Answer.value)
+        .join(SurveySession, Answer.session_id == SurveySession.id)
+        .join(Response, Response.session_id == SurveySession.id)
+        .where(
+            Response.service_point_code.in_(service_points),
+            Response.reporting_day >= period.start,
+            Response.reporting_day <= period.end,
+            Answer.item_code.in_(item_codes),
+            Answer.value.is_not(None),
+        )
+        .order_by(Response.reporting_day.desc(), Answer.id.desc())
+        .limit(MAX_COMMENTS)
+    )
+    async with database.reading() as session:
+        values = (await session.scalars(query)).all()
+    return [
+        text for text in (scrub(value or "", max_length=max_length) for value in values) if text
+    ]
+
+
+async def quality(database: Database, period: Period, service_points: Sequence[str]) -> Quality:
+    """Counts of quality flags among the period's completed responses at these counters."""
+    query = (
+        select(
+            func.count(ResponseQuality.response_id),
+            func.sum(cast(ResponseQuality.flagged, Integer)),
+            func.sum(cast(ResponseQuality.straight_lining, Integer)),
+            func.sum(cast(ResponseQuality.speeding, Integer)),
+            func.sum(cast(ResponseQuality.repeated, Integer)),
+        )
+        .join(Response, Response.id == ResponseQuality.response_id)
+        .where(
+            Response.service_point_code.in_(service_points),
+            ResponseQuality.reporting_day >= period.start,
+            ResponseQuality.reporting_day <= period.end,
+        )
+    )
+    async with database.reading() as session:
+        row = (await session.execute(query)).one()
+    return Quality(*(int(value or 0) for value in row))
+
+
+async def invitation_coverage(
+    database: Database, period: Period, service_points: Sequence[str], zone: ZoneInfo
+) -> list[Coverage]:
+    """Per counter: invitations minted in the period, how many were started and completed."""
+    start, end = _instants(period, zone)
+    query = (
+        select(
+            ServicePoint.code,
+            ServicePoint.name,
+            func.count(Invitation.id),
+            func.count(Invitation.claimed_at),
+            func.count(Invitation.completed_at),
+        )
+        .outerjoin(
+            Invitation,
+            (Invitation.service_point_code == ServicePoint.code)
+            & (Invitation.created_at >= start)
+            & (Invitation.created_at < end),
+        )
+        .where(ServicePoint.code.in_(service_points))
+        .group_by(ServicePoint.code, ServicePoint.name)
+        .order_by(ServicePoint.code)
+    )
+    async with database.reading() as session:
+        rows = (await session.execute(query)).tuples().all()
+    return [
+        Coverage(code, name, minted, started, done) for code, name, minted, started, done in rows
+    ]
+
+
+def element_labels(
+    labels: Mapping[str, Mapping[str, str]], layout: ItemLayout, language: str
+) -> dict[str, str]:
+    """Element and item labels in a language, falling back to the layout's own labels."""
+    found = dict(layout.elements)
+    found.update(labels.get(language, {}))
+    return found
