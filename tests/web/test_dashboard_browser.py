@@ -1,0 +1,221 @@
+"""The dashboard in a real headless browser (Playwright driving Debian's Chromium) on a phone screen.
+
+A ward's staff member logs in, reads their ward's index and weakest element (the same
+numbers as the export file), opens the ward, downloads the spreadsheet; a comment with
+`<script>` stays text; another ward is 403; a stranger lands on the login page and trips
+the login rate limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from openpyxl import load_workbook
+
+from analytics.days import parse_period
+from analytics.export import table_bytes
+from analytics.report import index_table
+from storage.db import Database
+from storage.migrate import upgrade
+from tests.analytics.survey_rows import SIPAS_LAYOUT
+from tests.web.test_dashboard import METHOD, PASSWORD, PERIOD, VIEWER, app_for, seed
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+def _chromium() -> str:
+    found = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if found is None:
+        pytest.fail(
+            "Chromium is missing: the browser test needs Debian's Chromium. Install it with "
+            "`apt-get update && apt-get install -y chromium` (never `playwright install`)."
+        )
+    return found
+
+
+class DashboardServer:
+    """The real app served by uvicorn on a free 127.0.0.1 port in a background thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.base = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> DashboardServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        # Its own Database: the server's event loop is not the test's.
+        config = uvicorn.Config(
+            app_for(Database(self.url), login_attempts=3),
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the dashboard server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[DashboardServer, bytes]]:
+    """The seeded dashboard, and the export's CSV bytes for the test period."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sipas.db'}"
+
+    async def prepare() -> bytes:
+        await upgrade(url)
+        database = Database(url)
+        try:
+            await seed(database)
+            table = await index_table(
+                database,
+                period=parse_period(PERIOD),
+                level="commune",
+                layout=SIPAS_LAYOUT,
+                method=METHOD,
+                min_cell_size=10,
+            )
+            return table_bytes(table, "csv")
+        finally:
+            await database.dispose()
+
+    export = asyncio.run(prepare())
+    with DashboardServer(url) as server:
+        yield server, export
+
+
+def test_a_ward_officer_on_a_phone_and_a_stranger(
+    served: tuple[DashboardServer, bytes], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    server, export = served
+    base = server.base
+    rows = [
+        row
+        for row in csv.DictReader(io.StringIO(export.decode()))
+        if row["unit_code"] == "00004" and row["respondent_type"] == "all"
+    ]
+    overall = next(row for row in rows if row["scope"] == "overall")
+    elements = [row for row in rows if row["scope"] == "element"]
+    weakest = min(elements, key=lambda row: float(row["index_pct"]))
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            officer = browser.new_context(
+                viewport=PHONE, is_mobile=True, has_touch=True, accept_downloads=True
+            )
+            page = officer.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+            # Unauthenticated: the login page, which is keyboard-first.
+            page.goto(f"{base}/dashboard/?period={PERIOD}")
+            assert page.url.startswith(f"{base}/dashboard/login")
+            page.keyboard.press("Tab")
+            expect(page.locator(".skip")).to_be_focused()
+            page.get_by_label("Tên đăng nhập").fill(VIEWER)
+            page.get_by_label("Mật khẩu").fill(PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_url(f"{base}/dashboard/?period={PERIOD}")
+
+            # The ward's index and its weakest element, as in the export file.
+            card = page.locator(".card .index[data-code='00004']")
+            assert card.get_attribute("data-value") == overall["index_pct"]
+            assert card.inner_text() == f"{float(overall['index_pct']):.1f}"
+            for element in elements:
+                cell = page.locator(f".index[data-code='00004:{element['code']}']").first
+                assert cell.get_attribute("data-value") == element["index_pct"]
+            expect(page.locator(".weakest")).to_contain_text(weakest["code"].title())
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+            # The CSV offered on the page is the export's table.
+            with page.expect_download() as csv_download:
+                page.get_by_role("link", name="Bảng chỉ số (CSV)").click()
+            assert Path(csv_download.value.path()).read_bytes() == b"".join(
+                line
+                for line in export.splitlines(keepends=True)
+                if line.startswith(b"period") or b",00004," in line
+            )
+
+            # The ward's page: elements, comments as text.
+            page.locator(".card h3 a", has_text="Phường Ba Đình").click()
+            page.wait_for_url(f"{base}/dashboard/units/00004?period={PERIOD}")
+            comment = page.locator(".comments li").first
+            assert "<script>alert('x')</script>" in comment.inner_text()
+            assert "0912" not in comment.inner_text()
+            assert dialogs == []
+
+            with page.expect_download() as xlsx_download:
+                page.get_by_role("link", name="Báo cáo Excel (XLSX)").click()
+            assert xlsx_download.value.suggested_filename == f"sipas-report-{PERIOD}-commune.xlsx"
+            book = load_workbook(io.BytesIO(Path(xlsx_download.value.path()).read_bytes()))
+            assert book.sheetnames == ["Tổng hợp", "00004 Phường Ba Đình", "Ghi chú"]
+
+            # Another ward: 403, page and download alike.
+            response = page.goto(f"{base}/dashboard/units/00070?period={PERIOD}")
+            assert response is not None and response.status == 403
+            expect(page.get_by_role("alert")).to_have_text("Bạn không có quyền xem mục này.")
+            download = officer.request.get(
+                f"{base}/dashboard/download/report.xlsx?period={PERIOD}&unit=00070"
+            )
+            assert download.status == 403
+
+            # English, then log out.
+            page.goto(f"{base}/dashboard/?period={PERIOD}")
+            page.get_by_role("link", name="Switch to English").click()
+            expect(page.locator("h1")).to_have_text(f"Overview · {PERIOD}")
+            page.get_by_role("button", name="Log out").click()
+            page.wait_for_url(f"{base}/dashboard/login")
+
+            # A stranger: guesses until the rate limit trips.
+            stranger = browser.new_context(viewport=PHONE).new_page()
+            stranger.goto(f"{base}/dashboard/units/00004")
+            assert "/dashboard/login" in stranger.url
+            for _ in range(3):
+                stranger.get_by_label("Tên đăng nhập").fill(VIEWER)
+                stranger.get_by_label("Mật khẩu").fill("password123")
+                stranger.get_by_role("button", name="Đăng nhập").click()
+                expect(stranger.get_by_role("alert")).to_contain_text("không đúng")
+            stranger.get_by_label("Tên đăng nhập").fill(VIEWER)
+            stranger.get_by_label("Mật khẩu").fill(PASSWORD)
+            stranger.get_by_role("button", name="Đăng nhập").click()
+            expect(stranger.get_by_role("alert")).to_contain_text("Quá nhiều lần đăng nhập sai")
+        finally:
+            browser.close()
