@@ -46,6 +46,7 @@ __all__ = [
     "latest_data_day",
     "points_of",
     "quality",
+    "questionnaire_labels",
     "rows_of",
     "table",
     "trend",
@@ -313,3 +314,24 @@ def element_labels(
     found = dict(layout.elements)
     found.update(labels.get(language, {}))
     return found
+
+
+def questionnaire_labels(
+    questionnaire: object, languages: Sequence[str] = ("vi", "en")
+) -> dict[str, dict[str, str]]:
+    """Element and item labels per language from a loaded questionnaire (for `labels=`)."""
+    labels: dict[str, dict[str, str]] = {}
+    elements = getattr(questionnaire, "elements", ())
+    items = questionnaire.scale_items() if hasattr(questionnaire, "scale_items") else []
+    for language in languages:
+        found: dict[str, str] = {}
+        for element in elements:
+            text = element.label.get(language)
+            if text:
+                found[element.code] = text
+        for item in items:
+            text = item.text.get(language)
+            if text:
+                found[item.code] = text
+        labels[language] = found
+    return labels

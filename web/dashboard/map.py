@@ -163,7 +163,7 @@ def _view_box(shapes: Sequence[MapShape], focus: set[str] | None, size: tuple[fl
     y1 = min(shape.box[1] for shape in chosen)
     x2 = max(shape.box[2] for shape in chosen)
     y2 = max(shape.box[3] for shape in chosen)
-    margin = max(x2 - x1, y2 - y1) * 0.15 + 5
+    margin = max(x2 - x1, y2 - y1) * 0.6 + 10  # the neighbours too, for orientation
     return (
         f"{x1 - margin:.1f} {y1 - margin:.1f} {x2 - x1 + 2 * margin:.1f} {y2 - y1 + 2 * margin:.1f}"
     )

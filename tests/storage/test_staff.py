@@ -1,0 +1,117 @@
+"""Staff accounts: one-time codes, argon2 passwords, chat enrolment, scopes, disabling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from storage.db import Database
+from storage.staff import (
+    StaffError,
+    account_by_password_code,
+    add_staff,
+    authenticate,
+    disable_staff,
+    enrol_chat,
+    issue_codes,
+    set_password,
+    staff_by_chat,
+    staff_scope,
+)
+from tests.analytics.survey_rows import Survey
+from tests.conftest import TEST_SECRET
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+
+
+async def test_codes_passwords_enrolment_scope_and_disabling(database: Database) -> None:
+    await Survey(database).units()
+    async with database.transaction() as session:
+        with pytest.raises(StaffError, match="needs --units"):
+            await add_staff(session, TEST_SECRET, name="x", role="viewer", unit_codes=[], now=NOW)
+        with pytest.raises(StaffError, match="no unit or agency '99999'"):
+            await add_staff(
+                session, TEST_SECRET, name="x", role="viewer", unit_codes=["99999"], now=NOW
+            )
+        issued = await add_staff(
+            session, TEST_SECRET, name="lan", role="viewer", unit_codes=["00004"], now=NOW
+        )
+        with pytest.raises(StaffError, match="already a staff account"):
+            await add_staff(session, TEST_SECRET, name="lan", role="admin", unit_codes=[], now=NOW)
+    account_id = issued.account.id
+    code = issued.password_code
+
+    async with database.transaction() as session:
+        # Forged, expired and wrong-secret codes find nobody.
+        forged = code[:-2] + ("aa" if not code.endswith("aa") else "bb")
+        assert await account_by_password_code(session, TEST_SECRET, forged, NOW) is None
+        late = NOW + timedelta(hours=73)
+        assert await account_by_password_code(session, TEST_SECRET, code, late) is None
+        assert await account_by_password_code(session, "another-secret" * 3, code, NOW) is None
+        account = await account_by_password_code(session, TEST_SECRET, code, NOW)
+        assert account is not None and account.id == account_id
+        with pytest.raises(StaffError, match="at least 10"):
+            set_password(account, "short")
+        set_password(account, "a long enough password")
+        assert account.password_hash is not None and account.password_hash.startswith("$argon2")
+    async with database.transaction() as session:
+        # Setting the password spent the code.
+        assert await account_by_password_code(session, TEST_SECRET, code, NOW) is None
+        assert await authenticate(session, "lan", "a long enough password") is not None
+        assert await authenticate(session, "lan", "wrong password!") is None
+        assert await authenticate(session, "nobody", "a long enough password") is None
+
+        # Enrolment: the code works once, for Telegram, before it expires.
+        assert await enrol_chat(session, TEST_SECRET, "telegram", "111", "WRONG-CODE", NOW) is None
+        enrolled = await enrol_chat(
+            session, TEST_SECRET, "telegram", "111", issued.enrolment_code.lower(), NOW
+        )
+        assert enrolled is not None and enrolled.telegram_user_id == "111"
+        assert enrolled.enrolment_code_hash is None
+        again = await enrol_chat(
+            session, TEST_SECRET, "telegram", "222", issued.enrolment_code, NOW
+        )
+        assert again is None
+        assert (await staff_by_chat(session, "telegram", "111")) is not None
+        assert (await staff_by_chat(session, "telegram", "222")) is None
+
+        scope = await staff_scope(session, enrolled)
+        assert scope.allows("commune", "00004") and scope.allows("service_point", "W1-B")
+        assert not scope.allows("commune", "00070") and not scope.allows("service_point", "W2-A")
+        assert not scope.allows("province", "01") and not scope.allows("agency", "HN-STP")
+
+        fresh = await issue_codes(session, TEST_SECRET, enrolled, NOW)
+        assert (
+            await enrol_chat(session, TEST_SECRET, "zalo_oa", "9", fresh.enrolment_code, NOW)
+            is None
+        )
+
+        disabled = await disable_staff(session, "lan", NOW)
+        assert disabled.telegram_user_id is None and disabled.disabled_at == NOW
+    async with database.transaction() as session:
+        assert await authenticate(session, "lan", "a long enough password") is None
+        assert await staff_by_chat(session, "telegram", "111") is None
+        assert (
+            await enrol_chat(session, TEST_SECRET, "telegram", "9", fresh.enrolment_code, NOW)
+            is None
+        )
+        with pytest.raises(StaffError, match="disabled"):
+            await issue_codes(session, TEST_SECRET, disabled, NOW)
+
+
+async def test_admins_and_agency_viewers(database: Database) -> None:
+    await Survey(database).units()
+    async with database.transaction() as session:
+        admin = await add_staff(
+            session, TEST_SECRET, name="snv", role="admin", unit_codes=[], now=NOW
+        )
+        agency = await add_staff(
+            session, TEST_SECRET, name="stp", role="viewer", unit_codes=["HN-STP"], now=NOW
+        )
+        everything = await staff_scope(session, admin.account)
+        assert everything.allows("commune", "00070") and everything.allows("agency", "HN-STP")
+        department = await staff_scope(session, agency.account)
+        assert department.allows("agency", "HN-STP") and department.allows("service_point", "STP-1")
+        assert not department.allows("service_point", "W1-A")
+        assert not department.allows("province", "01")
