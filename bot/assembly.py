@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from analytics.layout import bundled_layout
+from analytics.method import Method, load_method
 from bot.settings import Settings
+from handlers.staff import StaffCommands
 from handlers.survey import EngineConfig, SurveyEngine
 from questionnaires import Questionnaire, load_bundled, load_questionnaire
 from storage.db import Database
@@ -36,4 +39,22 @@ def build_engine(
 ) -> SurveyEngine:
     return SurveyEngine(
         database, questionnaire_for(settings), engine_config(settings), simulated=simulated
+    )
+
+
+def method_for(settings: Settings) -> Method:
+    """The index method in use: a bundled method id or a file named by SIPAS_METHOD."""
+    return load_method(settings.method)
+
+
+def staff_commands(settings: Settings, database: Database) -> StaffCommands:
+    """Staff chat commands, with the same method and suppression as every other output."""
+    method = method_for(settings)
+    return StaffCommands(
+        database,
+        secret=settings.secret(),
+        zone=settings.zone,
+        layout=bundled_layout(method.questionnaire),
+        method=method,
+        min_cell_size=settings.min_cell_size,
     )

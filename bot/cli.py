@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import click
 
+from bot.commands.aggregate import aggregate_command
 from bot.commands.apikey import apikey_group
 from bot.commands.chat import chat_command
 from bot.commands.db import db_group
+from bot.commands.export import export_command
 from bot.commands.invite import invite_command
 from bot.commands.qr import qr_command
 from bot.commands.questionnaire import questionnaire_group
 from bot.commands.responses import responses_group
 from bot.commands.serve import serve_command
-from bot.commands.staff import staff_group
 from bot.commands.simulate import simulate_command
+from bot.commands.staff import staff_group
+from bot.commands.summary import summary_command
 from bot.commands.units import units_group
 from bot.commands.zalo import zalo_group
 
@@ -27,15 +30,18 @@ def cli() -> None:
     """
 
 
+cli.add_command(aggregate_command)
 cli.add_command(apikey_group)
 cli.add_command(chat_command)
 cli.add_command(db_group)
+cli.add_command(export_command)
 cli.add_command(invite_command)
 cli.add_command(qr_command)
 cli.add_command(questionnaire_group)
 cli.add_command(responses_group)
 cli.add_command(serve_command)
 cli.add_command(staff_group)
+cli.add_command(summary_command)
 cli.add_command(simulate_command)
 cli.add_command(units_group)
 cli.add_command(zalo_group)

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=1, le=65535)
 
     # Aggregation
+    method: str = "sipas-2023-default"
     min_cell_size: int = Field(10, ge=1)
     aggregate_at: time = time(1, 30)
     export_dir: Path = Path("./exports")

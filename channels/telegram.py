@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any, Protocol, TypeAlias
 
-from telegram import Bot, CallbackQuery, LinkPreviewOptions, Message, Update
+from telegram import Bot, CallbackQuery, InputFile, LinkPreviewOptions, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -29,6 +29,7 @@ from telegram.request import BaseRequest
 from channels.telegram_delivery import PerChatUpdateProcessor, RetryingRateLimiter
 from channels.telegram_render import keyboard, locale_of, notice_of, split_text, start_payload
 from handlers.events import Command, Inbound, InboundKind, Reply
+from handlers.staff import STAFF_COMMANDS, StaffCommands
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
+MAX_CAPTION_LENGTH = 1024  # Telegram refuses longer photo and document captions
 POLL_TIMEOUT_SECONDS = 10.0
 # Only what the survey uses: edited messages, channel posts and member changes never arrive.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -112,9 +114,16 @@ def build_application(
 class TelegramChannel:
     """The survey over Telegram: one PTB Application, updates turned into `Inbound` events."""
 
-    def __init__(self, application: TelegramApplication, engine: SurveyEngine) -> None:
+    def __init__(
+        self,
+        application: TelegramApplication,
+        engine: SurveyEngine,
+        *,
+        staff: StaffCommands | None = None,
+    ) -> None:
         self.application = application
         self._engine = engine
+        self._staff = staff
         # Group -1 runs first: anything outside a private chat stops there.
         application.add_handler(TypeHandler(Update, self.private_chats_only), group=-1)
         message = filters.UpdateType.MESSAGE
@@ -207,7 +216,34 @@ class TelegramChannel:
         assert update.message is not None
         word = (update.message.text or "/").split()[0]
         name = word.removeprefix("/").split("@")[0].lower()
+        if await self._staff_command(update, name, context.args or []):
+            return
         await self._converse(update, InboundKind.COMMAND, COMMANDS.get(name, Command.HELP).value)
+
+    async def _staff_command(self, update: Update, name: str, arguments: list[str]) -> bool:
+        """Answer a staff command from enrolled staff; False for anyone else, who then gets
+        exactly the reply of an unknown command, so the staff side stays invisible."""
+        user = update.effective_user
+        if self._staff is None or name not in STAFF_COMMANDS or user is None:
+            return False
+        replies = await self._staff.handle(
+            CHANNEL, str(user.id), name, arguments, locale=locale_of(user)
+        )
+        if replies is None:
+            return False
+        assert update.message is not None
+        chat_id = update.message.chat_id
+        bot = update.get_bot()
+        for reply in replies:
+            caption = reply.text[:MAX_CAPTION_LENGTH]
+            if reply.image is not None:
+                await bot.send_photo(chat_id, photo=reply.image, caption=caption)
+            elif reply.document is not None:
+                document = InputFile(reply.document, filename=reply.filename)
+                await bot.send_document(chat_id, document=document, caption=caption)
+            else:
+                await _send(bot, chat_id, reply)
+        return True
 
     async def choice(self, update: Update, context: Context) -> None:
         """A button tap: its callback data is the choice."""

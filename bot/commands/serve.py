@@ -18,15 +18,20 @@ from fastapi import APIRouter
 from telegram.error import InvalidToken, NetworkError
 
 from analytics.aggregate import nightly_loop
-from bot.assembly import build_engine
+from analytics.layout import bundled_layout
+from bot.assembly import build_engine, method_for, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.maintenance import Sender, maintenance_loop
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
 from channels.telegram import TelegramChannel, build_application
+from handlers.staff import StaffCommands
 from handlers.survey import SurveyEngine
+from questionnaires import load_bundled
 from storage.db import Database
 from web.app import create_app
+from web.dashboard.figures import questionnaire_labels
+from web.dashboard.routes import dashboard_router
 from web.invitation_api import invitation_router
 from web.telegram_webhook import WEBHOOK_PATH, telegram_webhook_router
 
@@ -75,10 +80,29 @@ def _invitation_api(service: Service) -> APIRouter:
     )
 
 
+def _dashboard(service: Service) -> APIRouter:
+    """The staff dashboard (/dashboard)."""
+    settings = service.settings
+    method = method_for(settings)
+    return dashboard_router(
+        service.database,
+        secret=settings.secret(),
+        zone=settings.zone,
+        min_cell_size=settings.min_cell_size,
+        layout=bundled_layout(method.questionnaire),
+        method=method,
+        labels=questionnaire_labels(load_bundled(method.questionnaire)),
+        cookie_secure=(settings.public_url or "").startswith("https://"),
+    )
+
+
 async def _nightly_aggregation(service: Service) -> None:
     """Aggregate every night at SIPAS_AGGREGATE_AT, catching up missed nights on start."""
     await nightly_loop(
-        service.database, aggregate_at=service.settings.aggregate_at, zone=service.settings.zone
+        service.database,
+        aggregate_at=service.settings.aggregate_at,
+        zone=service.settings.zone,
+        method=service.settings.method,
     )
 
 
@@ -98,7 +122,7 @@ async def _maintenance(service: Service) -> None:
 
 # The wiring point of the features: a router factory per web feature and a coroutine
 # factory per background job; each gets the `Service` that `serve` has built.
-ROUTERS: tuple[RouterFactory, ...] = (_invitation_api, zalo_router)
+ROUTERS: tuple[RouterFactory, ...] = (_invitation_api, _dashboard, zalo_router)
 BACKGROUND_TASKS: tuple[TaskFactory, ...] = (_nightly_aggregation, _maintenance, zalo_task)
 
 
@@ -139,7 +163,7 @@ async def serve(
         open_database(settings) as database,
     ):
         engine = build_engine(settings, database)
-        telegram = _telegram_channel(settings, engine)
+        telegram = _telegram_channel(settings, engine, staff_commands(settings, database))
         service = Service(settings, database, engine, telegram)
         app_routers = [factory(service) for factory in routers]
         if telegram is not None and webhook_secret is not None:
@@ -204,7 +228,9 @@ async def serve(
             raise failures[0]
 
 
-def _telegram_channel(settings: Settings, engine: SurveyEngine) -> TelegramChannel | None:
+def _telegram_channel(
+    settings: Settings, engine: SurveyEngine, staff: StaffCommands
+) -> TelegramChannel | None:
     if settings.telegram_token is None:
         return None
     application = build_application(
@@ -212,7 +238,7 @@ def _telegram_channel(settings: Settings, engine: SurveyEngine) -> TelegramChann
         base_url=settings.telegram_api_url,
         polling=settings.public_url is None,
     )
-    return TelegramChannel(application, engine)
+    return TelegramChannel(application, engine, staff=staff)
 
 
 def _webhook_secret(settings: Settings) -> str | None:
