@@ -8,6 +8,7 @@ from bot.commands.aggregate import aggregate_command
 from bot.commands.apikey import apikey_group
 from bot.commands.chat import chat_command
 from bot.commands.db import db_group
+from bot.commands.demo import demo_command
 from bot.commands.export import export_command
 from bot.commands.invite import invite_command
 from bot.commands.qr import qr_command
@@ -34,6 +35,7 @@ cli.add_command(aggregate_command)
 cli.add_command(apikey_group)
 cli.add_command(chat_command)
 cli.add_command(db_group)
+cli.add_command(demo_command)
 cli.add_command(export_command)
 cli.add_command(invite_command)
 cli.add_command(qr_command)

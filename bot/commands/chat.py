@@ -12,7 +12,8 @@ from channels.console import ConsoleSession
 from storage.invitations import counter_payload
 
 
-async def _read_line(prompt: str) -> str | None:
+async def read_line(prompt: str) -> str | None:
+    """A line typed at the terminal, or None when input ends."""
     try:
         return await asyncio.to_thread(input, prompt)
     except EOFError:
@@ -43,7 +44,7 @@ def chat_command(service_point: str | None, invitation: str | None, language: st
     async def run() -> None:
         async with open_database(settings) as database:
             session = ConsoleSession(
-                build_engine(settings, database).handle, _read_line, click.echo, locale=language
+                build_engine(settings, database).handle, read_line, click.echo, locale=language
             )
             await session.run(payload)
 
