@@ -124,6 +124,7 @@ class TelegramChannel:
         self.application = application
         self._engine = engine
         self._staff = staff
+        _keep_library_logs_anonymous()
         # Group -1 runs first: anything outside a private chat stops there.
         application.add_handler(TypeHandler(Update, self.private_chats_only), group=-1)
         message = filters.UpdateType.MESSAGE
@@ -214,9 +215,10 @@ class TelegramChannel:
     async def command(self, update: Update, context: Context) -> None:
         """`/help`, `/language`, `/cancel`, `/delete`; an unknown command is taken as /help."""
         assert update.message is not None
-        word = (update.message.text or "/").split()[0]
+        word, *arguments = (update.message.text or "/").split()
         name = word.removeprefix("/").split("@")[0].lower()
-        if await self._staff_command(update, name, context.args or []):
+        # A MessageHandler gets no context.args: the arguments are read from the text.
+        if await self._staff_command(update, name, arguments):
             return
         await self._converse(update, InboundKind.COMMAND, COMMANDS.get(name, Command.HELP).value)
 
@@ -298,6 +300,14 @@ class TelegramChannel:
         # Answer first: the respondent's button stops spinning whatever happens next.
         await _answer(query, notice_of(replies))
         await _render_after_tap(query, chat.id, replies)
+
+
+def _keep_library_logs_anonymous() -> None:
+    """python-telegram-bot logs whole updates (user ids, names, texts) at DEBUG: stay above it,
+    whatever level the operator chose for the service's own logs."""
+    logger = logging.getLogger("telegram")
+    if logger.getEffectiveLevel() < logging.INFO:
+        logger.setLevel(logging.INFO)
 
 
 async def _render_after_tap(query: CallbackQuery, chat_id: int, replies: list[Reply]) -> None:

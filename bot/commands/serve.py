@@ -158,7 +158,6 @@ async def serve(
     stop = stop or asyncio.Event()
     webhook_secret = _webhook_secret(settings)
     async with (
-        _quiet_telegram_debug(),
         _signals_set(stop, enabled=handle_signals),
         open_database(settings) as database,
     ):
@@ -317,16 +316,3 @@ async def _signals_set(stop: asyncio.Event, *, enabled: bool) -> AsyncIterator[N
     finally:
         for number in signals:
             loop.remove_signal_handler(number)
-
-
-@contextlib.asynccontextmanager
-async def _quiet_telegram_debug() -> AsyncIterator[None]:
-    """Keep python-telegram-bot above DEBUG: its debug lines carry chat ids and message texts."""
-    logger = logging.getLogger("telegram")
-    previous = logger.level
-    if logger.getEffectiveLevel() < logging.INFO:
-        logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)

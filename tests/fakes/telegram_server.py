@@ -55,6 +55,7 @@ BOT_ID = 123456789
 MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_LENGTH = 200
+MAX_CAPTION_LENGTH = 1024
 WEBHOOK_PORTS = (443, 80, 88, 8443)
 POLL_STEP_SECONDS = 0.005  # how often waiting code looks again: small, tests wait on it
 SECRET_TOKEN_CHARACTERS = frozenset(
@@ -157,6 +158,15 @@ class ApiCall:
 
 
 @dataclass
+class Attachment:
+    """A file the bot sent: a photo or a document, with its name and bytes."""
+
+    kind: str
+    filename: str
+    content: bytes
+
+
+@dataclass
 class SentMessage:
     """A message in a chat as the user now sees it (edits applied)."""
 
@@ -167,6 +177,7 @@ class SentMessage:
     from_bot: bool = True
     date: int = field(default_factory=lambda: int(time.time()))
     edits: int = 0
+    attachment: Attachment | None = None  # a photo or document, its caption in `text`
 
     @property
     def buttons(self) -> list[list[tuple[str, str]]]:
@@ -202,6 +213,14 @@ class SentMessage:
             data["edit_date"] = self.date + self.edits
         if self.reply_markup:
             data["reply_markup"] = self.reply_markup
+        if self.attachment is not None:
+            del data["text"]
+            data["caption"] = self.text
+            file = {"file_id": f"f{self.message_id}", "file_unique_id": f"u{self.message_id}"}
+            if self.attachment.kind == "photo":
+                data["photo"] = [file | {"width": 640, "height": 480}]
+            else:
+                data["document"] = file | {"file_name": self.attachment.filename}
         return data
 
 
@@ -498,6 +517,8 @@ class FakeTelegram:
         return {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
+            "sendPhoto": lambda params: self._send_file("photo", params),
+            "sendDocument": lambda params: self._send_file("document", params),
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "answerCallbackQuery": self._answer_callback_query,
@@ -561,6 +582,23 @@ class FakeTelegram:
         text = _text(params)
         markup = _reply_markup(params)
         message = SentMessage(chat_id, self._new_message_id(chat_id), text, markup)
+        self._chats[chat_id].append(message)
+        return message.to_json()
+
+    def _send_file(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = _chat_id(params)
+        if chat_id not in self._chats:
+            raise BotApiError(400, "Bad Request: chat not found")
+        upload = params.get(kind)
+        if not isinstance(upload, Attachment) or not upload.content:
+            raise BotApiError(400, f"Bad Request: there is no {kind} in the request")
+        caption = str(params.get("caption") or "")
+        if len(caption) > MAX_CAPTION_LENGTH:
+            raise BotApiError(400, "Bad Request: message caption is too long")
+        attachment = Attachment(kind, upload.filename, upload.content)
+        message = SentMessage(
+            chat_id, self._new_message_id(chat_id), caption, attachment=attachment
+        )
         self._chats[chat_id].append(message)
         return message.to_json()
 
@@ -657,7 +695,17 @@ class FakeTelegram:
 async def _parameters(request: Request) -> dict[str, Any]:
     """The call's parameters from the query string and a JSON or form-encoded body."""
     params: dict[str, Any] = dict(request.query_params)
-    body = await request.body()
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        # Files (sendPhoto, sendDocument) come as multipart uploads.
+        async with request.form() as form:
+            for name, value in form.multi_items():
+                if isinstance(value, str):
+                    params[name] = value
+                else:
+                    params[name] = Attachment("upload", value.filename or "", await value.read())
+        body = b""
+    else:
+        body = await request.body()
     if body:
         if request.headers.get("content-type", "").startswith("application/json"):
             params.update(json.loads(body))
