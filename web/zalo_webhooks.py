@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+
+from web.webhooks import RecentIds, bounded_body, hand_off, status
 
 __all__ = [
     "BOT_SECRET_HEADER",
@@ -29,13 +29,11 @@ __all__ = [
     "OA_SIGNATURE_HEADER",
     "OA_WEBHOOK_PATH",
     "EventSink",
-    "RecentIds",
     "oa_signature",
     "zalo_bot_webhook_router",
     "zalo_oa_webhook_router",
 ]
 
-log = logging.getLogger(__name__)
 
 OA_WEBHOOK_PATH = "/webhooks/zalo-oa"
 BOT_WEBHOOK_PATH = "/webhooks/zalo-bot"
@@ -44,30 +42,8 @@ BOT_SECRET_HEADER = "X-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_BODY_BYTES = 256 * 1024  # an event is a few kilobytes
 MAX_EVENT_AGE_SECONDS = 15 * 60  # Zalo's retries come within minutes
 MAX_CLOCK_SKEW_SECONDS = 5 * 60
-RECENT_IDS = 10_000
 
 EventSink = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class RecentIds:
-    """Message ids seen lately, oldest forgotten first: a retry is answered at once."""
-
-    def __init__(self, capacity: int = RECENT_IDS) -> None:
-        self._capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def add(self, message_id: str) -> bool:
-        """Remember `message_id`; False when it was already there."""
-        if message_id in self._ids:
-            return False
-        self._ids[message_id] = None
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
-        return True
-
-    def forget(self, message_id: str) -> None:
-        """Let a failed event be processed when Zalo delivers it again."""
-        self._ids.pop(message_id, None)
 
 
 def oa_signature(app_id: str, body: bytes, timestamp: str, secret_key: str) -> str:
@@ -103,19 +79,19 @@ def zalo_oa_webhook_router(
         """Receive one event from Zalo."""
         given = request.headers.get(OA_SIGNATURE_HEADER, "").strip()
         if not given:
-            return _status(403, "missing signature")
-        body = await _bounded_body(request, max_body_bytes)
+            return status(403, "missing signature")
+        body = await bounded_body(request, max_body_bytes)
         if body is None:
-            return _status(413, "request body too large")
+            return status(413, "request body too large")
         try:
             event = json.loads(body)
         except ValueError:
-            return _status(400, "body is not JSON")
+            return status(400, "body is not JSON")
         if not isinstance(event, dict):
-            return _status(400, "not a Zalo event")
+            return status(400, "not a Zalo event")
         timestamp = event.get("timestamp")
         if not isinstance(timestamp, str | int) or not str(timestamp).isdigit():
-            return _status(400, "not a Zalo event")
+            return status(400, "not a Zalo event")
         stamp = str(timestamp)
         mac = given.removeprefix("mac=").strip().lower()
         # The MAC is keyed by the secret alone; the id in front is the app id in Zalo's
@@ -128,23 +104,14 @@ def zalo_oa_webhook_router(
             for candidate in candidates
             if candidate
         ):
-            return _status(403, "bad signature")
+            return status(403, "bad signature")
         age = clock() - int(stamp) / 1000
         if age > max_age_seconds or age < -MAX_CLOCK_SKEW_SECONDS:
-            return _status(403, "stale event")
+            return status(403, "stale event")
         message = event.get("message")
         message_id = message.get("msg_id") if isinstance(message, dict) else None
         key = str(message_id) if isinstance(message_id, str | int) else None
-        if key is not None and not recent.add(key):
-            return _status(200, "duplicate")
-        try:
-            await sink(event)
-        except Exception:
-            if key is not None:
-                recent.forget(key)
-            log.exception("Zalo OA webhook event failed")
-            return _status(500, "processing failed")
-        return _status(200, "ok")
+        return await hand_off(event, key, recent, sink, "Zalo OA")
 
     return router
 
@@ -169,46 +136,20 @@ def zalo_bot_webhook_router(
         """Receive one update from the Zalo Bot Platform."""
         given = request.headers.get(BOT_SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, expected):
-            return _status(403, "forbidden")
-        body = await _bounded_body(request, max_body_bytes)
+            return status(403, "forbidden")
+        body = await bounded_body(request, max_body_bytes)
         if body is None:
-            return _status(413, "request body too large")
+            return status(413, "request body too large")
         try:
             data = json.loads(body)
         except ValueError:
-            return _status(400, "body is not JSON")
+            return status(400, "body is not JSON")
         update = data.get("result") if isinstance(data, dict) and "message" not in data else data
         message = update.get("message") if isinstance(update, dict) else None
         if not isinstance(update, dict) or not isinstance(message, dict):
-            return _status(400, "not a Zalo bot update")
+            return status(400, "not a Zalo bot update")
         message_id = message.get("message_id")
         key = str(message_id) if isinstance(message_id, str | int) else None
-        if key is not None and not recent.add(key):
-            return _status(200, "duplicate")
-        try:
-            await sink(update)
-        except Exception:
-            if key is not None:
-                recent.forget(key)
-            log.exception("Zalo bot webhook update failed")
-            return _status(500, "processing failed")
-        return _status(200, "ok")
+        return await hand_off(update, key, recent, sink, "Zalo bot")
 
     return router
-
-
-async def _bounded_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
-def _status(code: int, detail: str) -> Response:
-    return Response(json.dumps({"detail": detail}), status_code=code, media_type="application/json")
