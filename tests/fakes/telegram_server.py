@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -35,11 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.served import ServedApp
 
 __all__ = [
     "ApiCall",
@@ -319,8 +319,7 @@ class FakeTelegram:
         self._failures: dict[str, _Failure] = {}
         self.calls: list[ApiCall] = []
         self.webhook: dict[str, Any] | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: ServedApp | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -331,40 +330,18 @@ class FakeTelegram:
 
     def start(self) -> FakeTelegram:
         """Serve on a free port of 127.0.0.1 in a background thread; return when listening."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
         app = Starlette(
             routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])]
         )
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Telegram server did not start")
-            time.sleep(0.01)
+        self._served = ServedApp(app, name="the fake Telegram server").start()
+        self.port = self._served.port
         return self
 
     def stop(self) -> None:
         """Stop serving and join the thread."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        if self._served is not None:
+            self._served.stop()
+        self._served = None
 
     def __enter__(self) -> FakeTelegram:
         return self.start()

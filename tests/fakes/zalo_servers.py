@@ -35,7 +35,6 @@ import hashlib
 import itertools
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -43,11 +42,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.served import ServedApp
 
 __all__ = [
     "FakeBotUser",
@@ -81,49 +81,30 @@ async def wait_until(
 
 
 class _Served:
-    """A Starlette app served by uvicorn on a free port of 127.0.0.1 in a background thread."""
+    """A Starlette app of the fake's routes, served in a background thread."""
 
     def __init__(self) -> None:
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: ServedApp | None = None
 
     def _routes(self) -> list[Route]:
         raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        return self._served.port if self._served is not None else 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            Starlette(routes=self._routes()),
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-            access_log=False,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake Zalo server did not start")
-            time.sleep(0.01)
+        self._served = ServedApp(Starlette(routes=self._routes()), name="the fake Zalo server")
+        self._served.start()
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        if self._served is not None:
+            self._served.stop()
+        self._served = None
 
 
 # --- Zalo Official Account ----------------------------------------------------------------------

@@ -12,14 +12,10 @@ import asyncio
 import csv
 import io
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from openpyxl import load_workbook
 
 from analytics.days import parse_period
@@ -28,6 +24,7 @@ from analytics.report import index_table
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.analytics.survey_rows import SIPAS_LAYOUT
+from tests.fakes.served import ServedApp
 from tests.web.test_dashboard import METHOD, PASSWORD, PERIOD, VIEWER, app_for, seed
 
 CHROMIUM = "/usr/bin/chromium"
@@ -57,39 +54,18 @@ class DashboardServer:
     def __init__(self, url: str) -> None:
         self.url = url
         self.base = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: ServedApp | None = None
 
     def __enter__(self) -> DashboardServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
         # Its own Database: the server's event loop is not the test's.
-        config = uvicorn.Config(
-            app_for(Database(self.url), login_attempts=3),
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the dashboard server did not start")
-            time.sleep(0.01)
+        app = app_for(Database(self.url), login_attempts=3)
+        self._served = ServedApp(app, name="the dashboard server").start()
+        self.base = self._served.url
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+        if self._served is not None:
+            self._served.stop()
 
 
 @pytest.fixture
