@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, bindparam, delete, select, text
+from sqlalchemy import Boolean, Date, Float, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.layout import ItemLayout
@@ -23,11 +23,13 @@ _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 @dataclass(frozen=True)
 class QualityRules:
-    """Thresholds of the response-quality flags (see the README, "Response quality")."""
+    """Which responses are counted, and the thresholds of their quality flags (README,
+    "Response quality"). Simulated responses count only where asked (the demo)."""
 
     straight_lining_min_items: int = 10
     speeding_seconds_per_item: float = 2.0
     repeat_window_hours: float = 24.0
+    count_simulated: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,15 +68,17 @@ def quality_sql(layout: ItemLayout, valid_values: list[str], sqlite: bool) -> st
     # instead of scanning every answer ever given (PostgreSQL plans it as a plain join).
     # Per-item time is the gap since the previous answer of the session. "Median under T"
     # is tested as "more than half of the gaps are under T", which needs no sort by gap.
+    # Imported (paper) responses carry no timing: speeding does not apply to them.
     # Only checked item codes and fixed SQL fragments are inlined (S608 below).
     return f"""
 INSERT INTO response_quality
     (response_id, reporting_day, scale_answers, straight_lining, speeding, repeated, flagged)
 WITH day_responses AS (
     SELECT r.id, r.session_id, r.reporting_day, r.respondent_key, r.service_point_code,
-           r.completed_at
+           r.completed_at, r.channel
     FROM responses r
     WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
+      AND (r.simulated = FALSE OR :count_simulated)
 ),
 stamped AS (
     SELECT a.session_id, a.id, a.answered_at,
@@ -103,7 +107,8 @@ flags AS MATERIALIZED (
            COALESCE(p.scale_answers, 0) AS scale_answers,
            COALESCE(p.scale_answers >= :straight_min AND p.lowest = p.highest, FALSE)
                AS straight_lining,
-           COALESCE(p.timed_items > 0 AND 2 * p.fast_items > p.timed_items, FALSE) AS speeding,
+           COALESCE(d.channel <> 'import' AND p.timed_items > 0
+                     AND 2 * p.fast_items > p.timed_items, FALSE) AS speeding,
            EXISTS (
                SELECT 1 FROM responses e
                WHERE e.respondent_key = d.respondent_key
@@ -162,11 +167,12 @@ class DayCounter:
             day,
             bindparam("speeding_seconds", type_=Float()),
             bindparam("repeat_seconds", type_=Float()),
+            bindparam("count_simulated", type_=Boolean()),
         )
         self._counts = text(counts_sql(layout)).bindparams(day)
         self._respondents = text(RESPONDENTS_SQL).bindparams(day)
         self._clear = [
-            text(f"DELETE FROM {table} WHERE {column} = :day")  # noqa: S608 - fixed names.bindparams(day)
+            text(f"DELETE FROM {table} WHERE {column} = :day").bindparams(day)  # noqa: S608
             for table, column in (
                 ("daily_counts", "day"),
                 ("daily_respondents", "day"),
@@ -198,6 +204,7 @@ class DayCounter:
                 "speeding_seconds": self.rules.speeding_seconds_per_item,
                 "straight_min": self.rules.straight_lining_min_items,
                 "repeat_seconds": self.rules.repeat_window_hours * 3600.0,
+                "count_simulated": self.rules.count_simulated,
             },
         )
         await session.execute(self._counts, parameters)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from analytics.counting import QualityRules
 from analytics.layout import bundled_layout
 from analytics.method import Method, load_method
 from bot.settings import Settings
@@ -57,4 +58,14 @@ def staff_commands(settings: Settings, database: Database) -> StaffCommands:
         layout=bundled_layout(method.questionnaire),
         method=method,
         min_cell_size=settings.min_cell_size,
+    )
+
+
+def quality_rules(settings: Settings, *, speeding_seconds: float | None = None) -> QualityRules:
+    """Which responses count and how they are flagged, from the settings."""
+    return QualityRules(
+        speeding_seconds_per_item=(
+            settings.speeding_seconds if speeding_seconds is None else speeding_seconds
+        ),
+        count_simulated=settings.include_simulated,
     )

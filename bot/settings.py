@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # Aggregation
     method: str = "sipas-2023-default"
     min_cell_size: int = Field(10, ge=1)
+    speeding_seconds: float = Field(2.0, ge=0)
+    include_simulated: bool = False
     aggregate_at: time = time(1, 30)
     export_dir: Path = Path("./exports")
 

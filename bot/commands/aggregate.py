@@ -10,9 +10,10 @@ from typing import Any
 import click
 
 from analytics.aggregate import AggregationError, LeaseBusy, aggregate, days_between
-from analytics.counting import DayCount, QualityRules
+from analytics.counting import DayCount
 from analytics.layout import ItemLayout, bundled_layout
-from analytics.method import DEFAULT_METHOD_ID, Method, MethodError, load_method
+from analytics.method import Method, MethodError, load_method
+from bot.assembly import quality_rules
 from bot.runtime import open_database, settings_or_exit
 
 DAY = click.DateTime(["%Y-%m-%d"])
@@ -42,26 +43,21 @@ def method_and_layout(method_name: str) -> tuple[Method, ItemLayout]:
 @click.option(
     "--method",
     "method_name",
-    default=DEFAULT_METHOD_ID,
-    envvar="SIPAS_METHOD",
-    show_default=True,
-    help="Method id or .yaml path; it names the questionnaire whose items are counted.",
+    help="Method id or .yaml path (default: SIPAS_METHOD); it names the questionnaire counted.",
 )
 @click.option(
     "--speeding-seconds",
     type=click.FloatRange(min=0),
-    default=QualityRules.speeding_seconds_per_item,
-    envvar="SIPAS_SPEEDING_SECONDS",
-    show_default=True,
-    help="Flag a response as speeding when its median time per item is under this.",
+    help="Flag a response as speeding when its median time per item is under this "
+    "(default: SIPAS_SPEEDING_SECONDS, 2).",
 )
 def aggregate_command(
     day: datetime | None,
     first: datetime | None,
     last: datetime | None,
     full: bool,
-    method_name: str,
-    speeding_seconds: float,
+    method_name: str | None,
+    speeding_seconds: float | None,
 ) -> None:
     """Recount daily answer counts and response-quality flags.
 
@@ -90,8 +86,8 @@ def aggregate_command(
         except ValueError as error:
             raise click.UsageError(str(error)) from None
     settings = settings_or_exit()
-    method, layout = method_and_layout(method_name)
-    rules = QualityRules(speeding_seconds_per_item=speeding_seconds)
+    method, layout = method_and_layout(method_name or settings.method)
+    rules = quality_rules(settings, speeding_seconds=speeding_seconds)
     bar: dict[str, Any] = {}
 
     def progress(total: int, counted: DayCount | None) -> None:

@@ -12,7 +12,6 @@ from analytics.days import parse_period
 from analytics.export import FORMATS, ExportError, write_export
 from analytics.indices import RESPONDENT_TYPES
 from analytics.levels import LEVELS
-from analytics.method import DEFAULT_METHOD_ID
 from analytics.report import index_table
 from analytics.schemes import SchemeError, load_scheme
 from bot.commands.aggregate import method_and_layout
@@ -41,10 +40,7 @@ from bot.runtime import open_database, settings_or_exit
 @click.option(
     "--method",
     "method_name",
-    default=DEFAULT_METHOD_ID,
-    envvar="SIPAS_METHOD",
-    show_default=True,
-    help="Method id or .yaml path.",
+    help="Method id or .yaml path (default: SIPAS_METHOD).",
 )
 @click.option("--no-raw", is_flag=True, help="Do not write the raw-responses twin file.")
 def export_command(
@@ -54,7 +50,7 @@ def export_command(
     out: Path | None,
     respondent_types: tuple[str, ...],
     scheme: str | None,
-    method_name: str,
+    method_name: str | None,
     no_raw: bool,
 ) -> None:
     """Write index results for one period and level, and a manifest beside them.
@@ -73,7 +69,7 @@ def export_command(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--period") from None
     settings = settings_or_exit()
-    method, layout = method_and_layout(method_name)
+    method, layout = method_and_layout(method_name or settings.method)
     try:
         scoring = load_scheme(scheme) if scheme else None
     except SchemeError as error:

@@ -19,7 +19,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from analytics.aggregate import nightly_loop
 from analytics.layout import bundled_layout
-from bot.assembly import build_engine, method_for, staff_commands
+from bot.assembly import build_engine, method_for, quality_rules, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.maintenance import Sender, maintenance_loop
 from bot.runtime import open_database, settings_or_exit
@@ -103,6 +103,7 @@ async def _nightly_aggregation(service: Service) -> None:
         aggregate_at=service.settings.aggregate_at,
         zone=service.settings.zone,
         method=service.settings.method,
+        rules=quality_rules(service.settings),
     )
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from analytics.aggregate import data_as_of
 from analytics.days import parse_period, period_of, reporting_day
 from analytics.levels import LEVELS
-from analytics.method import DEFAULT_METHOD_ID
 from analytics.report import RESPONSE_SETS, index_table
 from analytics.summary import footnote, unit_detail, units_table
 from bot.commands.aggregate import method_and_layout
@@ -49,15 +48,13 @@ async def level_of(database: Database, code: str) -> str | None:
     help="Level of the table (default: commune; with --unit, the unit's own level).",
 )
 @click.option("--responses", type=click.Choice(RESPONSE_SETS), default="cleaned", show_default=True)
-@click.option(
-    "--method", "method_name", default=DEFAULT_METHOD_ID, envvar="SIPAS_METHOD", show_default=True
-)
+@click.option("--method", "method_name", help="Method id or .yaml path (default: SIPAS_METHOD).")
 def summary_command(
     unit_code: str | None,
     period_text: str | None,
     level: str | None,
     responses: str,
-    method_name: str,
+    method_name: str | None,
 ) -> None:
     """Show satisfaction indices for a period: every unit of a level, or one unit in detail.
 
@@ -75,7 +72,7 @@ def summary_command(
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--period") from None
-    method, layout = method_and_layout(method_name)
+    method, layout = method_and_layout(method_name or settings.method)
 
     async def run() -> None:
         async with open_database(settings) as database:

@@ -132,6 +132,7 @@ class Survey:
         respondent_key: str | None = None,
         seconds_per_item: float = 20.0,
         mark_dirty: bool = True,
+        simulated: bool = False,
     ) -> int:
         """A completed response with `given` answers; its day is marked dirty. Returns its id."""
         done = completed_at or datetime.combine(day, time(10, 0), tzinfo=UTC) - ZONE_OFFSET
@@ -149,6 +150,7 @@ class Survey:
                 started_at=started,
                 last_activity_at=done,
                 completed_at=done,
+                simulated=simulated,
             )
             session.add(survey)
             await session.flush()
@@ -173,6 +175,7 @@ class Survey:
                 completed_at=done,
                 reporting_day=day,
                 duration_seconds=(done - started).total_seconds(),
+                simulated=simulated,
             )
             session.add(response)
             await session.flush()

@@ -9,6 +9,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from analytics.aggregate import aggregate
+from analytics.counting import QualityRules
 from analytics.days import parse_period, reporting_day
 from analytics.export import table_bytes
 from analytics.method import load_method
@@ -290,3 +291,27 @@ async def test_a_change_on_one_day_refreshes_repeat_flags_of_the_next(
     await run(database)
     async with database.reading() as session:
         assert (await session.get(ResponseQuality, again)).repeated  # type: ignore[union-attr]
+
+
+async def test_simulated_responses_are_left_out_unless_asked(
+    database: Database, survey: Survey
+) -> None:
+    await survey.many(3, TYPICAL)
+    await survey.many(2, TYPICAL, simulated=True)
+    await run(database)
+    async with database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(ResponseQuality)) == 3
+    await run(database, full=True, rules=QualityRules(count_simulated=True))
+    async with database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(ResponseQuality)) == 5
+
+
+async def test_imported_responses_are_never_flagged_as_speeding(
+    database: Database, survey: Survey
+) -> None:
+    # Paper carries no timing: every answer of an import shares one timestamp.
+    paper = await survey.response(TYPICAL, channel="import", seconds_per_item=0.0)
+    await run(database)
+    async with database.reading() as session:
+        quality = await session.get(ResponseQuality, paper)
+    assert quality is not None and not quality.speeding and not quality.flagged
