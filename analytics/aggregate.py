@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -234,6 +234,7 @@ async def nightly_loop(
     rules: QualityRules | None = None,
     holder: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    after_run: Callable[[RunResult], Awaitable[None]] | None = None,
 ) -> None:
     """Run the aggregation every day at `aggregate_at` local time, for `sipas serve` to run as a task.
 
@@ -241,23 +242,30 @@ async def nightly_loop(
     (the process was down, or the run failed), it runs at once. Dirty days accumulate
     until a run consumes them, so one catch-up run covers every missed night. Failures
     are logged and retried at the next scheduled time; cancel the task to stop.
+    `after_run` follows each run this process made (the nightly export files).
     """
     holder = holder or default_holder()
     last = await last_success(database)
     due = previous_run_at(clock(), aggregate_at, zone)
     if last is None or last.started_at < due:
-        await _run_logged(database, method, rules, holder)
+        await _run_logged(database, method, rules, holder, after_run)
     while True:
         wake = next_run_at(clock(), aggregate_at, zone)
         await asyncio.sleep(max(0.0, (wake - clock()).total_seconds()))
-        await _run_logged(database, method, rules, holder)
+        await _run_logged(database, method, rules, holder, after_run)
 
 
 async def _run_logged(
-    database: Database, method: str, rules: QualityRules | None, holder: str
+    database: Database,
+    method: str,
+    rules: QualityRules | None,
+    holder: str,
+    after_run: Callable[[RunResult], Awaitable[None]] | None,
 ) -> None:
     try:
-        await run_nightly(database, method=method, rules=rules, holder=holder)
+        result = await run_nightly(database, method=method, rules=rules, holder=holder)
+        if result is not None and after_run is not None:
+            await after_run(result)
     except Exception:
         # The scheduler must survive a bad night; the run record and this log say why.
         log.exception("nightly aggregation failed; it will be retried at the next scheduled time")

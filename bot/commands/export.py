@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from analytics.aggregate import data_as_of
 from analytics.days import parse_period
-from analytics.export import FORMATS, ExportError, write_export
+from analytics.export import FORMATS, ExportError
 from analytics.indices import RESPONDENT_TYPES
 from analytics.levels import LEVELS
-from analytics.report import index_table
+from analytics.publish import export_period
 from analytics.schemes import SchemeError, load_scheme
 from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
@@ -79,35 +78,23 @@ def export_command(
 
     async def run() -> None:
         async with open_database(settings) as database:
-            tables = {}
-            for responses in ("cleaned",) if no_raw else ("cleaned", "raw"):
-                table = await index_table(
+            try:
+                published = await export_period(
                     database,
+                    target,
+                    fmt,
                     period=period,
                     level=level,
                     layout=layout,
                     method=method,
                     min_cell_size=settings.min_cell_size,
-                    responses=responses,
                     respondent_types=types,
+                    include_raw=not no_raw,
+                    scheme=scoring,
                 )
-                tables[responses] = scoring.add_points(table) if scoring else table
-            as_of = await data_as_of(database)
-        try:
-            written, manifest = write_export(
-                tables,
-                target,
-                fmt,
-                method=method,
-                layout=layout,
-                period=period,
-                level=level,
-                min_cell_size=settings.min_cell_size,
-                data_as_of=as_of,
-                scheme=scoring,
-            )
-        except ExportError as error:
-            raise click.ClickException(str(error)) from None
+            except ExportError as error:
+                raise click.ClickException(str(error)) from None
+        written, manifest, as_of = published.files, published.manifest, published.data_as_of
         for item in written:
             click.echo(f"{item.path}  {item.rows} rows  {item.responses}  sha256 {item.sha256}")
         click.echo(f"{manifest}")

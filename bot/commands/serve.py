@@ -9,7 +9,7 @@ import signal
 import string
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -17,8 +17,10 @@ import uvicorn
 from fastapi import APIRouter
 from telegram.error import InvalidToken, NetworkError
 
-from analytics.aggregate import nightly_loop
+from analytics.aggregate import RunResult, nightly_loop
+from analytics.days import reporting_day
 from analytics.layout import bundled_layout
+from analytics.publish import publish_nightly
 from bot.assembly import build_engine, method_for, quality_rules, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.maintenance import Sender, maintenance_loop
@@ -97,13 +99,30 @@ def _dashboard(service: Service) -> APIRouter:
 
 
 async def _nightly_aggregation(service: Service) -> None:
-    """Aggregate every night at SIPAS_AGGREGATE_AT, catching up missed nights on start."""
+    """Aggregate every night at SIPAS_AGGREGATE_AT, catching up missed nights on start, then
+    write the scoring-pipeline files of yesterday's month, quarter and year to SIPAS_EXPORT_DIR."""
+    settings = service.settings
+    method = method_for(settings)
+
+    async def publish(result: RunResult) -> None:
+        yesterday = reporting_day(datetime.now(UTC), settings.zone) - timedelta(days=1)
+        published = await publish_nightly(
+            service.database,
+            settings.export_dir,
+            day=yesterday,
+            layout=bundled_layout(method.questionnaire),
+            method=method,
+            min_cell_size=settings.min_cell_size,
+        )
+        log.info("nightly exports: %d files in %s", len(published), settings.export_dir)
+
     await nightly_loop(
         service.database,
-        aggregate_at=service.settings.aggregate_at,
-        zone=service.settings.zone,
-        method=service.settings.method,
-        rules=quality_rules(service.settings),
+        aggregate_at=settings.aggregate_at,
+        zone=settings.zone,
+        method=settings.method,
+        rules=quality_rules(settings),
+        after_run=publish,
     )
 
 

@@ -1,0 +1,114 @@
+"""Publishing index results: one period and level to a file, and the nightly set for the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from analytics.aggregate import data_as_of
+from analytics.days import Period, period_of
+from analytics.export import ExportedFile, write_export
+from analytics.indices import RESPONDENT_TYPES
+from analytics.layout import ItemLayout
+from analytics.levels import LEVELS
+from analytics.method import Method
+from analytics.report import index_table
+from analytics.schemes import ScoringScheme
+from storage.db import Database
+
+NIGHTLY_PERIODS = ("month", "quarter", "year")
+NIGHTLY_FORMAT = "csv"
+
+
+@dataclass(frozen=True)
+class Published:
+    """What one export wrote: its files, the manifest, and the data-as-of time it carries."""
+
+    files: list[ExportedFile]
+    manifest: Path
+    data_as_of: datetime | None
+
+
+async def export_period(
+    database: Database,
+    out: Path,
+    fmt: str,
+    *,
+    period: Period,
+    level: str,
+    layout: ItemLayout,
+    method: Method,
+    min_cell_size: int,
+    respondent_types: Iterable[str] = RESPONDENT_TYPES,
+    include_raw: bool = True,
+    scheme: ScoringScheme | None = None,
+) -> Published:
+    """Write the index table of one period and level (cleaned, and raw beside it) and its manifest."""
+    tables = {}
+    for responses in ("cleaned", "raw") if include_raw else ("cleaned",):
+        table = await index_table(
+            database,
+            period=period,
+            level=level,
+            layout=layout,
+            method=method,
+            min_cell_size=min_cell_size,
+            responses=responses,
+            respondent_types=tuple(respondent_types),
+        )
+        tables[responses] = scheme.add_points(table) if scheme else table
+    as_of = await data_as_of(database)
+    files, manifest = write_export(
+        tables,
+        out,
+        fmt,
+        method=method,
+        layout=layout,
+        period=period,
+        level=level,
+        min_cell_size=min_cell_size,
+        data_as_of=as_of,
+        scheme=scheme,
+    )
+    return Published(files, manifest, as_of)
+
+
+def nightly_path(directory: Path, period: Period, level: str) -> Path:
+    """Where the nightly job puts one period and level: a stable name the pipeline can poll."""
+    return directory / period.label / f"sipas-{period.label}-{level}.{NIGHTLY_FORMAT}"
+
+
+async def publish_nightly(
+    database: Database,
+    directory: Path,
+    *,
+    day: date,
+    layout: ItemLayout,
+    method: Method,
+    min_cell_size: int,
+    levels: Iterable[str] = LEVELS,
+) -> list[Published]:
+    """The files of every level for the month, quarter and year containing `day`.
+
+    Run after each nightly aggregation: the same counts give the same bytes, so an
+    unchanged period rewrites identical files and the manifests show what changed.
+    """
+    published: list[Published] = []
+    for kind in NIGHTLY_PERIODS:
+        period = period_of(day, kind)
+        for level in levels:
+            published.append(
+                await export_period(
+                    database,
+                    nightly_path(directory, period, level),
+                    NIGHTLY_FORMAT,
+                    period=period,
+                    level=level,
+                    layout=layout,
+                    method=method,
+                    min_cell_size=min_cell_size,
+                )
+            )
+    return published
