@@ -20,6 +20,15 @@ class Catalog:
             raise ValueError(f"messages/en.yaml lacks keys: {', '.join(missing)}")
         self._messages = messages
 
+    def section(self, language: str, prefix: str) -> dict[str, str]:
+        """Every message whose key starts with `prefix`, keyed without it (Vietnamese fills gaps)."""
+        table = {**self._messages["vi"], **self._messages.get(language, {})}
+        return {
+            key.removeprefix(prefix): value
+            for key, value in table.items()
+            if key.startswith(prefix)
+        }
+
     def text(self, language: str, key: str, **values: object) -> str:
         table = self._messages.get(language) or self._messages["vi"]
         template = table.get(key) or self._messages["vi"][key]

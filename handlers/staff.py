@@ -29,6 +29,7 @@ from analytics.layout import ItemLayout
 from analytics.method import Method
 from analytics.report import index_table
 from analytics.xlsx_report import figure, report_filename, report_tables, xlsx_report
+from handlers.catalog import load_catalog
 from handlers.events import Reply
 from storage.db import Database
 from storage.models import AdminUnit, StaffAccount
@@ -50,72 +51,6 @@ class StaffReply(Reply):
     image: bytes | None = None
     document: bytes | None = None
     filename: str | None = None
-
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "vi": {
-        "enrolled": (
-            "Đã ghi nhận {name} là cán bộ ({role}).\n"
-            "Lệnh: /summary [đơn vị] [kỳ], /ranking [kỳ], /export [kỳ]\n"
-            "Kỳ: 2026, 2026-Q4, 2026-11, 2026-W47 hoặc 2026-11-28."
-        ),
-        "bad_period": "Không hiểu kỳ {text!r}. Dùng 2026, 2026-Q4, 2026-11, 2026-W47 hoặc 2026-11-28.",
-        "unknown_unit": "Không có đơn vị, cơ quan hay quầy mã {code!r}.",
-        "out_of_scope": "Đơn vị {code} không thuộc phạm vi của bạn.",
-        "no_data": "{name}: không có phản hồi trong kỳ {period}.",
-        "heading": "{name} ({code}) · kỳ {period}",
-        "respondents": "Số người trả lời: {n}",
-        "overall": "Chỉ số chung",
-        "elements": "Theo yếu tố (n = số câu trả lời hợp lệ):",
-        "suppressed": "ẩn",
-        "hidden_note": "ẩn: dưới {min} người trả lời, hoặc ẩn để số tổng không làm lộ ô nhỏ",
-        "hidden": "ẩn",
-        "vs": "so với {period}",
-        "low": "* độ tin cậy thấp (khoảng tin cậy rộng hơn ±10 điểm)",
-        "ranking": "Xếp hạng {level} · kỳ {period} (chỉ số chung, khoảng tin cậy 95%)",
-        "more": "… còn {count} đơn vị nữa: xem /export hoặc bảng điều khiển.",
-        "no_ranking": "Không có phản hồi trong kỳ {period}.",
-        "export": "Báo cáo kỳ {period} ({level}).",
-        "as_of": "Số liệu tính đến {when}.",
-        "never": "Chưa tổng hợp số liệu lần nào.",
-        "commune": "xã/phường",
-        "service_point": "quầy",
-        "agency": "cơ quan",
-        "district": "quận/huyện cũ",
-        "province": "tỉnh/thành phố",
-    },
-    "en": {
-        "enrolled": (
-            "{name} is now enrolled as staff ({role}).\n"
-            "Commands: /summary [unit] [period], /ranking [period], /export [period]\n"
-            "Period: 2026, 2026-Q4, 2026-11, 2026-W47 or 2026-11-28."
-        ),
-        "bad_period": "Not a period: {text!r}. Use 2026, 2026-Q4, 2026-11, 2026-W47 or 2026-11-28.",
-        "unknown_unit": "There is no unit, agency or counter {code!r}.",
-        "out_of_scope": "Unit {code} is not one of yours.",
-        "no_data": "{name}: no responses in {period}.",
-        "heading": "{name} ({code}) · {period}",
-        "respondents": "Respondents: {n}",
-        "overall": "Overall",
-        "elements": "By element (n = valid answers):",
-        "suppressed": "suppressed",
-        "hidden_note": "suppressed: fewer than {min} respondents, or hidden so a total cannot reveal one",
-        "hidden": "suppressed",
-        "vs": "vs {period}",
-        "low": "* low reliability (95% interval wider than ±10 points)",
-        "ranking": "Ranking of {level} · {period} (overall index, 95% interval)",
-        "more": "… {count} more: see /export or the dashboard.",
-        "no_ranking": "No responses in {period}.",
-        "export": "Report for {period} ({level}).",
-        "as_of": "Data as of {when}.",
-        "never": "No aggregation has run yet.",
-        "commune": "communes/wards",
-        "service_point": "counters",
-        "agency": "agencies",
-        "district": "former districts",
-        "province": "provinces",
-    },
-}
 
 
 def _language(locale: str | None) -> str:
@@ -220,7 +155,7 @@ class StaffCommands:
         command = command.lower().lstrip("/").split("@")[0]
         if command not in STAFF_COMMANDS:
             return None
-        text = MESSAGES[_language(locale)]
+        text = load_catalog().section(_language(locale), "staff.")
         if command == "staff":
             return await self._enrol(channel, platform_user_id, args, text)
         async with self.database.transaction() as session:
