@@ -163,7 +163,10 @@ def _view_box(shapes: Sequence[MapShape], focus: set[str] | None, size: tuple[fl
     y1 = min(shape.box[1] for shape in chosen)
     x2 = max(shape.box[2] for shape in chosen)
     y2 = max(shape.box[3] for shape in chosen)
-    margin = max(x2 - x1, y2 - y1) * 0.6 + 10  # the neighbours too, for orientation
+    extent = max(x2 - x1, y2 - y1)
+    # Zoomed onto a few units, show their neighbours too, for orientation; the whole
+    # city needs only a thin border.
+    margin = extent * 0.6 + 10 if focus is not None else extent * 0.02
     return (
         f"{x1 - margin:.1f} {y1 - margin:.1f} {x2 - x1 + 2 * margin:.1f} {y2 - y1 + 2 * margin:.1f}"
     )
