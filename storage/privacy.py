@@ -53,11 +53,13 @@ class AddressCipher:
 
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-# Vietnamese phone numbers: 0xx…, +84 / 84 prefixes, with spaces, dots or dashes
-# between groups (0912 345 678, 091.234.5678, +84 912-345-678), landlines 02x.
-PHONE = re.compile(r"(?<![\w+])(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\w)")
-# CCCD (12 digits) and the old CMND (9 digits), possibly grouped by spaces.
-ID_NUMBER = re.compile(r"(?<!\d)(?:\d[\s.]?){11}\d(?!\d)|(?<!\d)(?:\d[\s.]?){8}\d(?!\d)")
+# Vietnamese phone numbers: 0…, +84… or 84…, digits grouped by spaces, dots, dashes or an
+# area code in parentheses: 0912 345 678, 091.234.5678, +84 912-345-678, (024) 3825 1234.
+PHONE = re.compile(r"(?<![\w+])\(?(?:\+?84|0)(?:[\s.\-()]{0,2}\d){8,10}(?!\w)")
+# CCCD (12 digits) and the old CMND (9 digits), possibly grouped by spaces or dots. The
+# 12-digit form goes first: a phone pattern would otherwise eat its tail.
+ID_12 = re.compile(r"(?<!\d)(?:\d[\s.]?){11}\d(?!\d)")
+ID_9 = re.compile(r"(?<!\d)(?:\d[\s.]?){8}\d(?!\d)")
 
 EMAIL_MARK = "[email]"
 PHONE_MARK = "[số điện thoại]"
@@ -65,14 +67,11 @@ ID_MARK = "[số giấy tờ]"
 
 
 def scrub(text: str, *, max_length: int | None = None) -> str:
-    """Free text with e-mail addresses, phone numbers and ID numbers replaced by marks.
-
-    The text is cut to `max_length` before scrubbing, so no identifier cut in half
-    survives as digits, and again after, since a mark can be longer than what it hides.
-    """
-    if max_length is not None:
-        text = text[:max_length]
+    """Free text with e-mail addresses, phone numbers and ID numbers replaced by marks,
+    then cut to `max_length`: scrubbing the whole text first means no identifier can
+    survive half-cut as a string of digits."""
     text = EMAIL.sub(EMAIL_MARK, text)
+    text = ID_12.sub(ID_MARK, text)
     text = PHONE.sub(PHONE_MARK, text)
-    text = ID_NUMBER.sub(ID_MARK, text)
+    text = ID_9.sub(ID_MARK, text)
     return text[:max_length].strip() if max_length is not None else text.strip()

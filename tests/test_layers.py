@@ -1,0 +1,40 @@
+"""The layer rule of the design, checked on the source: imports point down only."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PLATFORM_AND_WEB = {"telegram", "httpx", "fastapi", "starlette", "uvicorn", "jinja2"}
+FORBIDDEN = {
+    "storage": PLATFORM_AND_WEB | {"bot", "web", "channels", "handlers", "analytics"},
+    "questionnaires": PLATFORM_AND_WEB
+    | {"bot", "web", "channels", "handlers", "analytics", "storage", "sqlalchemy"},
+    "analytics": PLATFORM_AND_WEB | {"bot", "web", "channels", "handlers"},
+    "handlers": PLATFORM_AND_WEB | {"bot", "web", "channels"},
+    "channels": {"bot", "web", "fastapi", "starlette", "uvicorn"},
+    "web": {"bot"},
+}
+
+
+def imported_roots(path: Path) -> set[str]:
+    """The top-level packages a module imports (at any depth in the file)."""
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_imports_nothing_above_it_nor_platform_code_it_must_not_know(layer: str) -> None:
+    breaches = {
+        str(path.relative_to(ROOT)): sorted(imported_roots(path) & FORBIDDEN[layer])
+        for path in sorted((ROOT / layer).rglob("*.py"))
+    }
+    assert {module: roots for module, roots in breaches.items() if roots} == {}

@@ -1,0 +1,72 @@
+"""Settings: defaults that work out of the box, and one clear line per wrong value."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.settings import SettingsError, load_settings
+from tests.conftest import TEST_SECRET
+
+POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+def test_the_embedded_default_needs_nothing_and_generates_an_owner_only_secret(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///./sipas.db"
+    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.default_language == "vi"
+    secret_file = tmp_path / "sipas.secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert "generated one into" in caplog.text
+    assert load_settings().secret() == settings.secret()  # kept, not regenerated
+
+
+def test_postgresql_without_a_secret_key_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPAS_DATABASE_URL", POSTGRES)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert refused.value.problems == [
+        "SIPAS_SECRET_KEY: required with a PostgreSQL database (32+ random characters)"
+    ]
+    monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
+    assert load_settings().secret() == TEST_SECRET
+
+
+def test_each_wrong_value_is_named_with_what_is_expected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPAS_TIMEZONE", "Asia/Hanoi_City")
+    monkeypatch.setenv("SIPAS_DATABASE_URL", "mysql://root@localhost/sipas")
+    monkeypatch.setenv("SIPAS_DEFAULT_LANGUAGE", "fr")
+    monkeypatch.setenv("SIPAS_SECRET_KEY", "short")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    problems = "\n".join(refused.value.problems)
+    assert "SIPAS_TIMEZONE: an IANA time zone such as Asia/Ho_Chi_Minh" in problems
+    assert "SIPAS_DATABASE_URL: a URL starting sqlite+aiosqlite:///" in problems
+    assert "SIPAS_DEFAULT_LANGUAGE:" in problems and "'vi' or 'en'" in problems
+    assert "SIPAS_SECRET_KEY: at least 32 characters" in problems
+    assert "short" not in problems  # a secret is never echoed
+    assert len(refused.value.problems) == 4
+
+
+def test_a_command_with_bad_settings_exits_with_every_problem_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIPAS_TIMEZONE", "Mars/Olympus")
+    monkeypatch.setenv("SIPAS_HTTP_PORT", "99999")
+    result = CliRunner().invoke(cli, ["units", "list"])
+    assert result.exit_code == 1
+    assert "invalid settings:" in result.output
+    assert "SIPAS_TIMEZONE" in result.output and "SIPAS_HTTP_PORT" in result.output
+
+
+def test_settings_are_also_read_from_a_dot_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SIPAS_DEFAULT_LANGUAGE=en\nSIPAS_MIN_CELL_SIZE=20\n")
+    settings = load_settings()
+    assert (settings.default_language, settings.min_cell_size) == ("en", 20)
