@@ -44,6 +44,15 @@ COUNT_COLUMNS = ["service_point_code", "respondent_type", "item_code", "value", 
 RESPONDENT_COLUMNS = ["service_point_code", "respondent_type", "respondents"]
 
 
+def round_half_up(values: pd.Series, decimals: int = 2) -> pd.Series:
+    """Percentages rounded the way reports are read (53.125 → 53.13), not to even as pandas does.
+
+    The tiny nudge absorbs binary error in values whose decimal form ends in 5.
+    """
+    scale = 10.0**decimals
+    return np.floor(values * scale + 0.5 + 1e-9) / scale
+
+
 def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
     """The Wilson score interval of a proportion, as fractions (NaN, NaN when n is 0)."""
     if n <= 0:
@@ -222,7 +231,7 @@ def compute_index_table(
     table["low_reliability"] = (half_width > LOW_RELIABILITY_HALF_WIDTH) & ~table["suppressed"]
     hidden = table["suppressed"] | table["index"].isna()
     for column in ("index", "ci_low", "ci_high"):
-        table[column] = table[column].round(2).where(~hidden)
+        table[column] = round_half_up(table[column]).where(~hidden)
     integral = all(float(weight).is_integer() for weight in method.satisfied.values())
     satisfied = table["satisfied"].round(0 if integral else 2)
     table["n_satisfied"] = satisfied.where(~table["suppressed"])
