@@ -11,8 +11,8 @@ import csv
 import io
 import math
 import random
-from decimal import ROUND_HALF_UP, Decimal
 from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
