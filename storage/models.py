@@ -182,7 +182,6 @@ class SurveySession(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     address_ciphertext: Mapped[str | None] = mapped_column(Text)
     reminder_sent_at: Mapped[datetime | None]
-    question_message_id: Mapped[str | None] = mapped_column(String(64))
     unreachable_at: Mapped[datetime | None]
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
 

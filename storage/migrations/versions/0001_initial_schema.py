@@ -225,7 +225,6 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("address_ciphertext", sa.Text(), nullable=True),
         sa.Column("reminder_sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("question_message_id", sa.String(length=64), nullable=True),
         sa.Column("unreachable_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("simulated", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
