@@ -81,6 +81,9 @@ class Turn:
     key: str
     survey: SurveySession | None
     language: str
+    # The open session's stored answers, read with it and kept in step with every write,
+    # so no step reads them again.
+    answers: dict[str, str | None]
 
     @property
     def now(self) -> datetime:
@@ -122,14 +125,14 @@ class SurveyEngine:
                 return []
             key = respondent_key(self.config.secret, inbound.channel, inbound.chat)
             await store.lock_respondent(tx, key)
-            survey = await store.find_open_session(tx, key)
+            survey, answers = await store.load_open_session(tx, key)
             if (
                 survey is not None
                 and survey.last_activity_at < inbound.received_at - self.config.resume_window
             ):
                 await store.discard_session(tx, survey, "expired", inbound.received_at)
-                survey = None
-            turn = Turn(tx, inbound, key, survey, self._language(inbound, survey))
+                survey, answers = None, {}
+            turn = Turn(tx, inbound, key, survey, self._language(inbound, survey), answers)
             return await self._dispatch(turn)
 
     async def purge_abandoned(self, now: datetime) -> int:
@@ -202,6 +205,7 @@ class SurveyEngine:
             if survey is None:
                 return [Reply(self._text(turn.language, "nothing_open"))]
             await store.discard_session(turn.tx, survey, "cancelled", turn.now)
+            turn.answers = {}
             return [Reply(self._text(turn.language, "cancelled"))]
         if name == Command.DELETE:
             buttons = (
@@ -229,11 +233,13 @@ class SurveyEngine:
                 return await self._resume_prompt(turn, survey)
             # A new counter or dossier: the old, unfinished survey is abandoned.
             await store.discard_session(turn.tx, survey, "expired", turn.now)
+            turn.answers = {}
         if target.invitation_id is None and await store.answered_today(
             turn.tx, turn.key, target.service_point_code, reporting_day(turn.now, self.config.zone)
         ):
             return [Reply(self._text(turn.language, "already_today"))]
         turn.survey = self._new_session(turn, target)
+        turn.answers = {}
         turn.tx.add(turn.survey)
         await turn.tx.flush()
         return [self._consent(turn.survey)]
@@ -320,7 +326,7 @@ class SurveyEngine:
             if payload is not None:
                 return await self._start(turn, payload)
             return [Reply(self._text(turn.language, "nothing_open"))]
-        current = self._current_step(survey, await store.load_answers(turn.tx, survey.id))
+        current = self._current_step(survey, turn.answers)
         item = self.questionnaire.item(survey.current_item) if survey.current_item else None
         folded = typed.casefold()
         if (
@@ -352,6 +358,7 @@ class SurveyEngine:
     ) -> list[Reply]:
         if not accepted:
             await store.discard_session(turn.tx, survey, "declined", turn.now)
+            turn.answers = {}
             return [Reply(self._text(turn.language, "consent.declined"))]
         survey.status = "active"
         return await self._advance(turn, survey, {})
@@ -380,14 +387,14 @@ class SurveyEngine:
     async def _record(
         self, turn: Turn, survey: SurveySession, item: Item, value: str | None
     ) -> list[Reply]:
-        answers = await store.load_answers(turn.tx, survey.id)
-        answers[item.code] = value
+        answers = {**turn.answers, item.code: value}
         await store.save_answer(turn.tx, survey.id, item.code, value, turn.now)
         # A changed screener may hide items answered before: those answers go.
         relevant = self.questionnaire.relevant_answers(answers)
         await store.delete_answers(
             turn.tx, survey.id, [code for code in answers if code not in relevant]
         )
+        turn.answers = dict(relevant)
         return await self._advance(turn, survey, relevant)
 
     async def _advance(
@@ -401,7 +408,7 @@ class SurveyEngine:
         return [self._question(survey, following, answers)]
 
     async def _back(self, turn: Turn, survey: SurveySession) -> list[Reply]:
-        answers = await store.load_answers(turn.tx, survey.id)
+        answers = turn.answers
         previous = self.questionnaire.previous_item(answers, survey.current_item)
         if previous is not None:
             survey.current_item = previous.code
@@ -422,7 +429,7 @@ class SurveyEngine:
         return [Reply(self._text(survey.language, "thanks"), question=True)]
 
     async def _resume_prompt(self, turn: Turn, survey: SurveySession) -> list[Reply]:
-        answers = await store.load_answers(turn.tx, survey.id)
+        answers = turn.answers
         if survey.status == "consent":
             return [self._consent(survey)]
         buttons = (
@@ -434,9 +441,8 @@ class SurveyEngine:
 
     async def _resume(self, turn: Turn, survey: SurveySession, *, restart: bool) -> list[Reply]:
         if restart:
-            await store.delete_answers(
-                turn.tx, survey.id, list(await store.load_answers(turn.tx, survey.id))
-            )
+            await store.delete_answers(turn.tx, survey.id, list(turn.answers))
+            turn.answers = {}
             survey.status = "active"
             return await self._advance(turn, survey, {})
         self._touch(survey, turn.now)
@@ -473,7 +479,7 @@ class SurveyEngine:
         survey = turn.survey
         if survey is None:
             return [Reply(self._text(turn.language, "nothing_open"))]
-        return [self._current_step(survey, await store.load_answers(turn.tx, survey.id))]
+        return [self._current_step(survey, turn.answers)]
 
     def _current_step(self, survey: SurveySession, answers: Mapping[str, str | None]) -> Reply:
         if survey.status == "consent" or survey.current_item is None:

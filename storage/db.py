@@ -64,7 +64,13 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         # Writers take the write lock up front so concurrent transactions queue
         # on busy_timeout instead of failing; read-only work asks for DEFERRED.
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver's cursor: every event begins a transaction, and the
+        # statement machinery of exec_driver_sql costs more than the BEGIN itself.
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(f"BEGIN {mode}")
+        finally:
+            cursor.close()
 
     return engine
 

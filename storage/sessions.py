@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Executable, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -17,20 +18,69 @@ from storage.models import Answer, DirtyDay, Invitation, ProcessedEvent, Respons
 OPEN_STATUSES = ("consent", "active")
 
 
-def _insert(session: AsyncSession, table: type[object]):  # type: ignore[no-untyped-def]
-    """INSERT with the dialect's ON CONFLICT support."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+# The statements of every event are built once per dialect, against the tables rather than
+# the mapped classes: building an upsert's `excluded` alias and running the ORM's bulk path
+# cost more than executing the statement itself, and a statement built once is compiled once.
+
+
+@cache
+def _record_event_statement(dialect: str) -> Executable:
+    table = cast(Table, ProcessedEvent.__table__)
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return insert.on_conflict_do_nothing()
+
+
+@cache
+def _save_answer_statement(dialect: str) -> Executable:
+    table = cast(Table, Answer.__table__)
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return insert.on_conflict_do_update(
+        index_elements=["session_id", "item_code"],
+        set_={"value": insert.excluded.value, "answered_at": insert.excluded.answered_at},
+    )
+
+
+@cache
+def _mark_dirty_statement(dialect: str) -> Executable:
+    table = cast(Table, DirtyDay.__table__)
+    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return insert.on_conflict_do_update(
+        index_elements=["day"], set_={"marked_at": insert.excluded.marked_at}
+    )
+
+
+# The open session and its answers in one round trip: one row per answer (or one row with
+# NULL answer columns), the session's columns repeated.
+_OPEN_SESSION_WITH_ANSWERS = (
+    select(SurveySession, Answer.item_code, Answer.value)
+    .outerjoin(Answer, Answer.session_id == SurveySession.id)
+    .where(
+        SurveySession.id
+        == select(SurveySession.id)
+        .where(
+            SurveySession.respondent_key == bindparam("respondent_key"),
+            SurveySession.status.in_(OPEN_STATUSES),
+        )
+        .order_by(SurveySession.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+)
 
 
 async def record_event(session: AsyncSession, channel: str, event_id: str, now: datetime) -> bool:
     """Record a platform event as processed; False when it already was (a redelivery)."""
-    statement = (
-        _insert(session, ProcessedEvent)
-        .values(channel=channel, event_id=event_id, processed_at=now)
-        .on_conflict_do_nothing()
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            _record_event_statement(_dialect(session)),
+            {"channel": channel, "event_id": event_id, "processed_at": now},
+        ),
     )
-    result = cast(CursorResult[Any], await session.execute(statement))
     return bool(result.rowcount)
 
 
@@ -60,6 +110,19 @@ async def find_open_session(session: AsyncSession, respondent_key: str) -> Surve
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def load_open_session(
+    session: AsyncSession, respondent_key: str
+) -> tuple[SurveySession | None, dict[str, str | None]]:
+    """The respondent's open session (as `find_open_session`) and its answers, in one query."""
+    rows = (
+        await session.execute(_OPEN_SESSION_WITH_ANSWERS, {"respondent_key": respondent_key})
+    ).all()
+    if not rows:
+        return None, {}
+    answers = {code: value for _survey, code, value in rows if code is not None}
+    return rows[0][0], answers
+
+
 async def load_answers(session: AsyncSession, session_id: int) -> dict[str, str | None]:
     rows = await session.execute(
         select(Answer.item_code, Answer.value).where(Answer.session_id == session_id)
@@ -71,14 +134,10 @@ async def save_answer(
     session: AsyncSession, session_id: int, item_code: str, value: str | None, now: datetime
 ) -> None:
     """Insert or replace the answer to one item."""
-    statement = _insert(session, Answer).values(
-        session_id=session_id, item_code=item_code, value=value, answered_at=now
+    await session.execute(
+        _save_answer_statement(_dialect(session)),
+        {"session_id": session_id, "item_code": item_code, "value": value, "answered_at": now},
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=["session_id", "item_code"],
-        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
-    )
-    await session.execute(statement)
 
 
 async def delete_answers(session: AsyncSession, session_id: int, item_codes: list[str]) -> None:
@@ -90,11 +149,7 @@ async def delete_answers(session: AsyncSession, session_id: int, item_codes: lis
 
 async def mark_dirty(session: AsyncSession, day: date, now: datetime) -> None:
     """Tell the nightly aggregation that this reporting day changed."""
-    statement = _insert(session, DirtyDay).values(day=day, marked_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=["day"], set_={"marked_at": statement.excluded.marked_at}
-    )
-    await session.execute(statement)
+    await session.execute(_mark_dirty_statement(_dialect(session)), {"day": day, "marked_at": now})
 
 
 async def answered_today(

@@ -1,0 +1,445 @@
+"""Throughput benchmark: answer-updates/s and CPU per survey through the whole Telegram stack, in process.
+
+Not a test. Simulated respondents take the whole survey through python-telegram-bot
+(`TelegramChannel.process_webhook_update`, as the webhook route calls it) and the
+real survey engine on a real database; a request object answers the Bot API like
+Telegram would, so no socket is opened. Beside it, in the same run and the same
+process, the floor: python-telegram-bot dispatching the same number of updates to a
+trivial handler that does one INSERT and commit each. Then the memory 10,000 open
+sessions add to the process.
+
+    python benchmarks/throughput/bench.py                          # SQLite, 200 surveys
+    python benchmarks/throughput/bench.py --backend postgres       # SIPAS_TEST_POSTGRES_URL
+    python benchmarks/throughput/bench.py --surveys 400 --concurrency 50 --open-sessions 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import func, select, text
+from telegram import Update
+from telegram.ext import AIORateLimiter, ContextTypes, TypeHandler
+from telegram.request import BaseRequest, RequestData
+
+from bot.assembly import build_engine
+from bot.settings import load_settings
+from channels.telegram import TelegramChannel, build_application
+from storage.db import Database
+from storage.invitations import counter_payload
+from storage.migrate import upgrade
+from storage.models import AdminUnit, Answer, Response, ServicePoint
+
+POSTGRES_URL = os.environ.get(
+    "SIPAS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+SECRET = "benchmark-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+TOKEN = "123456:BENCH-throughput"
+POINT = "HN-00004-01"
+COMMENT = "Cán bộ tận tình, hướng dẫn rõ ràng."
+
+
+# --- the Bot API, answered in process ------------------------------------------------------------
+
+
+class RecordingBotApi(BaseRequest):
+    """Answers the Bot API as Telegram would and keeps each chat's newest keyboard; no sockets."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._message_ids = itertools.count(100)
+        self.newest: dict[int, dict[str, Any]] = {}  # chat id -> the bot's newest message there
+
+    def keyboard(self, chat_id: int) -> dict[str, Any] | None:
+        """The chat's newest message if it shows a keyboard: the question the respondent is on."""
+        message = self.newest.get(chat_id)
+        return message if message is not None and "reply_markup" in message else None
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float:
+        return 1.0
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        self.calls += 1
+        endpoint = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data else {}
+        return 200, json.dumps({"ok": True, "result": self._result(endpoint, params)}).encode()
+
+    def _result(self, endpoint: str, params: dict[str, Any]) -> object:
+        if endpoint == "getMe":
+            return {"id": 1, "is_bot": True, "first_name": "SIPAS", "username": "sipas_bot"}
+        if endpoint in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
+            chat_id = int(params["chat_id"])
+            message: dict[str, Any] = {
+                "message_id": int(params.get("message_id") or next(self._message_ids)),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "An"},
+                "text": params.get("text", "x"),
+            }
+            markup = params.get("reply_markup")
+            if isinstance(markup, str):
+                markup = json.loads(markup)
+            if markup:
+                message["reply_markup"] = markup
+            newest = self.newest.get(chat_id)
+            if endpoint == "sendMessage" or (
+                newest is not None and newest["message_id"] == message["message_id"]
+            ):
+                self.newest[chat_id] = message
+            return message
+        return True
+
+
+# --- simulated respondents -------------------------------------------------------------------------
+
+_update_ids = itertools.count(1)
+
+
+def _user(chat_id: int) -> dict[str, Any]:
+    return {"id": chat_id, "is_bot": False, "first_name": "An", "language_code": "vi"}
+
+
+def text_update(chat_id: int, text_: str) -> dict[str, Any]:
+    """A private text message; a /command carries its entity."""
+    message: dict[str, Any] = {
+        "message_id": next(_update_ids),
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": "private", "first_name": "An"},
+        "from": _user(chat_id),
+        "text": text_,
+    }
+    if text_.startswith("/"):
+        message["entities"] = [
+            {"type": "bot_command", "offset": 0, "length": len(text_.split()[0])}
+        ]
+    return {"update_id": next(_update_ids), "message": message}
+
+
+def tap_update(chat_id: int, data: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A button tap on `message`."""
+    return {
+        "update_id": next(_update_ids),
+        "callback_query": {
+            "id": f"q{next(_update_ids)}",
+            "from": _user(chat_id),
+            "chat_instance": f"ci-{chat_id}",
+            "data": data,
+            "message": message,
+        },
+    }
+
+
+def choose(message: dict[str, Any]) -> str | None:
+    """What the respondent taps: consent, 4 on every scale, 'no' at gates, else the first answer.
+
+    None on the open comment, which is typed.
+    """
+    datas = [b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    if "consent:yes" in datas:
+        return "consent:yes"
+    item = next((d.split(":")[1] for d in datas if d.startswith(("a:", "s:"))), None)
+    if item == "y_kien_khac":
+        return None
+    if item is not None and item.isdigit():
+        return f"a:{item}:4"
+    if f"a:{item}:no" in datas:
+        return f"a:{item}:no"
+    return next(d for d in datas if d.startswith("a:"))
+
+
+Sink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def take_survey(chat_id: int, payload: str, api: RecordingBotApi, sink: Sink) -> int:
+    """One respondent from /start to the thanks; the number of updates it took."""
+    await sink(text_update(chat_id, f"/start {payload}"))
+    updates = 1
+    while (message := api.keyboard(chat_id)) is not None and updates < 100:
+        data = choose(message)
+        if data is None:
+            await sink(text_update(chat_id, COMMENT))
+        else:
+            await sink(tap_update(chat_id, data, message))
+        updates += 1
+    return updates
+
+
+async def in_waves(count: int, concurrency: int, job: Callable[[int], Awaitable[int]]) -> int:
+    """Run `job(i)` for i < count, `concurrency` at a time; the sum of their results."""
+    queue = iter(range(count))
+    total = 0
+
+    async def worker() -> None:
+        nonlocal total
+        for index in queue:
+            done = await job(index)  # awaited first: `total += await ...` would lose counts
+            total += done
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total
+
+
+# --- databases -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Backend:
+    url: str
+    schema: str | None = None
+    cleanup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+async def fresh_backend(kind: str, directory: Path) -> Backend:
+    """A migrated, empty database with one counter: a SQLite file or a PostgreSQL schema."""
+    if kind == "sqlite":
+        backend = Backend(f"sqlite+aiosqlite:///{directory / 'bench.db'}")
+        await upgrade(backend.url)
+    else:
+        schema = f"bench_{secrets.token_hex(4)}"
+        dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+        connection = await asyncpg.connect(dsn)
+        await connection.execute(f'CREATE SCHEMA "{schema}"')
+        await connection.close()
+
+        async def drop() -> None:
+            connection = await asyncpg.connect(dsn)
+            await connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await connection.close()
+
+        backend = Backend(POSTGRES_URL, schema, [drop])
+        await upgrade(POSTGRES_URL, schema=schema)
+    database = Database(backend.url, schema=backend.schema)
+    async with database.transaction() as tx:
+        tx.add(
+            AdminUnit(
+                code="01",
+                level="province",
+                name="Hà Nội",
+                full_name="Hà Nội",
+                unit_type="Thành phố",
+            )
+        )
+        await tx.flush()
+        tx.add(
+            AdminUnit(
+                code="00004",
+                level="commune",
+                name="Ba Đình",
+                full_name="Phường Ba Đình",
+                unit_type="Phường",
+                parent_code="01",
+            )
+        )
+        await tx.flush()
+        tx.add(ServicePoint(code=POINT, name="Quầy 01", unit_code="00004"))
+    await database.dispose()
+    return backend
+
+
+# --- the runs --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    updates: int
+    wall: float
+    cpu: float
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.wall
+
+
+async def survey_run(backend: Backend, surveys: int, concurrency: int) -> tuple[Run, int, int]:
+    """The full stack: (run, completed responses, answers stored)."""
+    settings = load_settings(database_url=backend.url, secret_key=SECRET)
+    database = Database(backend.url, schema=backend.schema)
+    api = RecordingBotApi()
+    application = build_application(TOKEN, polling=False, request=api, rate_limiter=unthrottled())
+    channel = TelegramChannel(application, build_engine(settings, database))
+    await application.initialize()
+    await application.start()
+    payload = counter_payload(SECRET, POINT)
+    sink = channel.process_webhook_update
+    await take_survey(1, payload, api, sink)  # warm caches and connections
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    updates = await in_waves(
+        surveys, concurrency, lambda index: take_survey(10_000 + index, payload, api, sink)
+    )
+    run = Run(updates, time.perf_counter() - wall, time.process_time() - cpu)
+    async with database.reading() as tx:
+        completed = (await tx.execute(select(func.count()).select_from(Response))).scalar_one()
+        answers = (await tx.execute(select(func.count()).select_from(Answer))).scalar_one()
+    await application.stop()
+    await application.shutdown()
+    await database.dispose()
+    return run, int(completed) - 1, int(answers)
+
+
+async def floor_run(backend: Backend, updates: int, concurrency: int) -> Run:
+    """python-telegram-bot dispatching to a trivial handler: one INSERT and commit per update."""
+    database = Database(backend.url, schema=backend.schema)
+    api = RecordingBotApi()
+    application = build_application(TOKEN, polling=False, request=api, rate_limiter=unthrottled())
+    insert = text(
+        "INSERT INTO processed_events (channel, event_id, processed_at) VALUES ('floor', :id, :at)"
+    )
+
+    async def trivial(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async with database.transaction() as tx:
+            await tx.execute(insert, {"id": str(update.update_id), "at": datetime.now(UTC)})
+
+    application.add_handler(TypeHandler(Update, trivial))
+    await application.initialize()
+    await application.start()
+    message = {"message_id": 5, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "x"}
+
+    async def process(data: dict[str, Any]) -> None:
+        update = Update.de_json(data, application.bot)
+        await application.update_processor.process_update(
+            update, application.process_update(update)
+        )
+
+    async def one_chat(index: int) -> int:
+        chat_id = 10_000 + index
+        per_chat = updates // concurrency
+        for _ in range(per_chat):
+            await process(
+                tap_update(
+                    chat_id, "a:15:4", {**message, "chat": {"id": chat_id, "type": "private"}}
+                )
+            )
+        return per_chat
+
+    await one_chat(-1)
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    done = await in_waves(concurrency, concurrency, one_chat)
+    run = Run(done, time.perf_counter() - wall, time.process_time() - cpu)
+    await application.stop()
+    await application.shutdown()
+    await database.dispose()
+    return run
+
+
+def unthrottled() -> AIORateLimiter:
+    """The flood limiter with its caps off: they bound wall time (30 messages/s), not CPU."""
+    return AIORateLimiter(overall_max_rate=0, group_max_rate=0)
+
+
+def rss_bytes() -> int:
+    """The resident set size of this process now (Linux)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+async def open_sessions_memory(backend: Backend, sessions: int) -> int:
+    """Bytes of RSS that `sessions` respondents add by starting and consenting (left open)."""
+    settings = load_settings(database_url=backend.url, secret_key=SECRET)
+    database = Database(backend.url, schema=backend.schema)
+    api = RecordingBotApi()
+    application = build_application(TOKEN, polling=False, request=api, rate_limiter=unthrottled())
+    channel = TelegramChannel(application, build_engine(settings, database))
+    await application.initialize()
+    await application.start()
+    payload = counter_payload(SECRET, POINT)
+    sink = channel.process_webhook_update
+
+    async def open_one(index: int) -> int:
+        chat_id = 500_000 + index
+        await sink(text_update(chat_id, f"/start {payload}"))
+        consent = api.keyboard(chat_id)
+        assert consent is not None
+        await sink(tap_update(chat_id, "consent:yes", consent))
+        del api.newest[chat_id]  # the benchmark's own bookkeeping is not the service's memory
+        return 2
+
+    await in_waves(200, 20, open_one)  # warm: pools, caches, compiled statements
+    gc.collect()
+    before = rss_bytes()
+    await in_waves(sessions, 50, lambda index: open_one(1_000 + index))
+    gc.collect()
+    added = rss_bytes() - before
+    await application.stop()
+    await application.shutdown()
+    await database.dispose()
+    return added
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--surveys", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--open-sessions", type=int, default=10_000)
+    arguments = parser.parse_args()
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as directory:
+        backend = await fresh_backend(arguments.backend, Path(directory))
+        try:
+            survey, completed, answers = await survey_run(
+                backend, arguments.surveys, arguments.concurrency
+            )
+            floor = await floor_run(backend, survey.updates, arguments.concurrency)
+            memory = (
+                await open_sessions_memory(backend, arguments.open_sessions)
+                if arguments.open_sessions
+                else 0
+            )
+        finally:
+            for step in backend.cleanup:
+                await step()
+    cpu_per_survey = survey.cpu / completed * 1000 if completed else float("nan")
+    result = {
+        "backend": arguments.backend,
+        "load_average_1m": round(load, 2),
+        "surveys_completed": completed,
+        "answers_stored": answers,
+        "updates": survey.updates,
+        "updates_per_second": round(survey.per_second),
+        "cpu_ms_per_survey": round(cpu_per_survey, 1),
+        "cpu_ms_per_update": round(survey.cpu / survey.updates * 1000, 2),
+        "floor_updates_per_second": round(floor.per_second),
+        "floor_cpu_ms_per_update": round(floor.cpu / floor.updates * 1000, 2),
+        "ratio_to_floor": round(floor.per_second / survey.per_second, 2),
+        "open_sessions": arguments.open_sessions,
+        "open_sessions_added_mb": round(memory / 2**20, 1),
+    }
+    print(json.dumps(result, indent=2))
+    if completed != arguments.surveys:
+        sys.exit(f"only {completed} of {arguments.surveys} surveys completed")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
