@@ -14,9 +14,12 @@ replay changes nothing. The chat address is only turned into the respondent key
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -63,6 +66,23 @@ class EngineConfig:
     max_comment_length: int = 1000
 
 
+class Outcome(StrEnum):
+    """How the engine dealt with one event, as reported to an `EngineObserver`."""
+
+    PROCESSED = "processed"
+    COMPLETED = "completed"  # the event that turned a session into a response
+    DUPLICATE = "duplicate"  # a redelivery: recorded before, nothing done
+    FAILED = "failed"  # rolled back; the platform or the respondent retries
+
+
+class EngineObserver(Protocol):
+    """Told about every event handled (metrics); must not raise or block."""
+
+    def event_handled(self, channel: str, outcome: Outcome, seconds: float) -> None:
+        """One event is done: its channel, outcome and time spent in the engine."""
+        ...
+
+
 @dataclass(frozen=True)
 class Reminder:
     """A reminder to finish, to be sent by the channel the session came from."""
@@ -84,6 +104,7 @@ class Turn:
     # The open session's stored answers, read with it and kept in step with every write,
     # so no step reads them again.
     answers: dict[str, str | None]
+    completed: bool = False
 
     @property
     def now(self) -> datetime:
@@ -106,8 +127,10 @@ class SurveyEngine:
         *,
         catalog: Catalog | None = None,
         simulated: bool = False,
+        observer: EngineObserver | None = None,
     ) -> None:
         self.database = database
+        self.observer = observer
         self.questionnaire = questionnaire
         self.config = config
         self.catalog = catalog or load_catalog()
@@ -118,11 +141,21 @@ class SurveyEngine:
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process one event and return what to show; [] for a duplicate delivery."""
+        started = time.perf_counter()
+        outcome = Outcome.FAILED
+        try:
+            replies, outcome = await self._handle(inbound)
+        finally:
+            if self.observer is not None:
+                self.observer.event_handled(inbound.channel, outcome, time.perf_counter() - started)
+        return replies
+
+    async def _handle(self, inbound: Inbound) -> tuple[list[Reply], Outcome]:
         async with self.database.transaction() as tx:
             if not await store.record_event(
                 tx, inbound.channel, inbound.event_id, inbound.received_at
             ):
-                return []
+                return [], Outcome.DUPLICATE
             key = respondent_key(self.config.secret, inbound.channel, inbound.chat)
             await store.lock_respondent(tx, key)
             survey, answers = await store.load_open_session(tx, key)
@@ -133,7 +166,9 @@ class SurveyEngine:
                 await store.discard_session(tx, survey, "expired", inbound.received_at)
                 survey, answers = None, {}
             turn = Turn(tx, inbound, key, survey, self._language(inbound, survey), answers)
-            return await self._dispatch(turn)
+            replies = await self._dispatch(turn)
+        # Reported only once the transaction has committed.
+        return replies, Outcome.COMPLETED if turn.completed else Outcome.PROCESSED
 
     async def purge_abandoned(self, now: datetime) -> int:
         """Expire sessions idle longer than the resume window; they count only as non-completion."""
@@ -426,6 +461,7 @@ class SurveyEngine:
             completed_at=turn.now,
             reporting_day=reporting_day(turn.now, self.config.zone),
         )
+        turn.completed = True
         return [Reply(self._text(survey.language, "thanks"), question=True)]
 
     async def _resume_prompt(self, turn: Turn, survey: SurveySession) -> list[Reply]:

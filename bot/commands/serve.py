@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import string
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -17,15 +18,16 @@ import uvicorn
 from fastapi import APIRouter
 from telegram.error import InvalidToken, NetworkError
 
-from analytics.aggregate import RunResult, nightly_loop
+from analytics.aggregate import RunResult, last_success, nightly_loop
 from analytics.days import reporting_day
 from analytics.layout import bundled_layout
 from analytics.publish import publish_nightly
 from bot.assembly import build_engine, method_for, quality_rules, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
-from bot.maintenance import Sender, maintenance_loop
+from bot.maintenance import MAINTENANCE_INTERVAL_SECONDS, Sender, maintain_once
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
+from bot.workers import run_leased, serve_workers
 from channels.telegram import TelegramChannel, build_application
 from handlers.staff import StaffCommands
 from handlers.survey import SurveyEngine
@@ -35,10 +37,12 @@ from web.app import create_app
 from web.dashboard.figures import questionnaire_labels
 from web.dashboard.routes import dashboard_router
 from web.invitation_api import invitation_router
+from web.metrics import ServiceMetrics, metrics_router
 from web.telegram_webhook import WEBHOOK_PATH, telegram_webhook_router
 
 __all__ = [
     "BACKGROUND_TASKS",
+    "MAINTENANCE_LEASE",
     "ROUTERS",
     "RouterFactory",
     "Service",
@@ -54,6 +58,7 @@ LAUNCH_RETRY_FIRST_SECONDS = 1.0
 LAUNCH_RETRY_MAX_SECONDS = 60.0
 # Telegram accepts 1-256 of these in a webhook secret_token.
 WEBHOOK_SECRET_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_-")
+MAINTENANCE_LEASE = "maintenance"
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class Service:
     database: Database
     engine: SurveyEngine
     telegram: TelegramChannel | None
+    metrics: ServiceMetrics
 
 
 RouterFactory = Callable[[Service], APIRouter]
@@ -98,6 +104,23 @@ def _dashboard(service: Service) -> APIRouter:
     )
 
 
+def _metrics(service: Service) -> APIRouter:
+    """Prometheus figures (/metrics), only when a scraper token is configured."""
+    # SIPAS_METRICS_TOKEN: read tolerantly until the setting exists in every deployment.
+    token = getattr(service.settings, "metrics_token", None)
+    value = token.get_secret_value() if token is not None else ""
+    if not value:
+        return APIRouter()
+    return metrics_router(
+        service.metrics, service.database, token=value, last_aggregation=_last_aggregation
+    )
+
+
+async def _last_aggregation(database: Database) -> datetime | None:
+    run = await last_success(database)
+    return run.finished_at if run is not None else None
+
+
 async def _nightly_aggregation(service: Service) -> None:
     """Aggregate every night at SIPAS_AGGREGATE_AT, catching up missed nights on start, then
     write the scoring-pipeline files of yesterday's month, quarter and year to SIPAS_EXPORT_DIR."""
@@ -127,7 +150,10 @@ async def _nightly_aggregation(service: Service) -> None:
 
 
 async def _maintenance(service: Service) -> None:
-    """Expire abandoned sessions and send reminders through the channel each came from."""
+    """Expire abandoned sessions and send reminders through the channel each came from.
+
+    Under a lease: with several workers, one of them does the rounds.
+    """
     senders: dict[str, Sender] = {}
     if service.telegram is not None:
         senders["telegram"] = service.telegram.send
@@ -137,12 +163,17 @@ async def _maintenance(service: Service) -> None:
         senders["zalo_oa"] = zalo.oa.send_reminder
     if zalo.bot is not None:
         senders["zalo_bot"] = zalo.bot.send_reminder
-    await maintenance_loop(service.engine, senders)
+    await run_leased(
+        service.database,
+        MAINTENANCE_LEASE,
+        lambda: maintain_once(service.engine, senders, datetime.now(UTC)),
+        interval=MAINTENANCE_INTERVAL_SECONDS,
+    )
 
 
 # The wiring point of the features: a router factory per web feature and a coroutine
 # factory per background job; each gets the `Service` that `serve` has built.
-ROUTERS: tuple[RouterFactory, ...] = (_invitation_api, _dashboard, zalo_router)
+ROUTERS: tuple[RouterFactory, ...] = (_invitation_api, _dashboard, zalo_router, _metrics)
 BACKGROUND_TASKS: tuple[TaskFactory, ...] = (_nightly_aggregation, _maintenance, zalo_task)
 
 
@@ -151,15 +182,27 @@ class TelegramRefused(click.ClickException):
 
 
 @click.command("serve")
-def serve_command() -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the HTTP port; more than 1 needs PostgreSQL and webhooks.",
+)
+def serve_command(workers: int) -> None:
     """Run the bot until SIGINT or SIGTERM.
 
     Telegram by long polling, or by webhook at SIPAS_PUBLIC_URL/webhooks/telegram
     when SIPAS_PUBLIC_URL is set; the web app on SIPAS_HTTP_HOST:SIPAS_HTTP_PORT;
-    the background jobs. Without SIPAS_TELEGRAM_TOKEN, Telegram stays off.
+    the background jobs (nightly aggregation, expiry and reminders, Zalo token
+    refresh), each under a database lease so that with several workers it runs once.
+    Without SIPAS_TELEGRAM_TOKEN, Telegram stays off.
     """
     settings = settings_or_exit()
-    asyncio.run(serve(settings))
+    if workers == 1:
+        asyncio.run(serve(settings))
+    else:
+        serve_workers(settings, workers)
 
 
 async def serve(
@@ -169,8 +212,14 @@ async def serve(
     tasks: Sequence[TaskFactory] = BACKGROUND_TASKS,
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
+    sockets: list[socket.socket] | None = None,
+    register_webhook: bool = True,
 ) -> None:
     """Serve until `stop` is set (SIGINT/SIGTERM set it when `handle_signals`), then shut down.
+
+    `sockets`: listen there instead of binding SIPAS_HTTP_HOST:SIPAS_HTTP_PORT (the
+    workers of `sipas serve --workers N` share their parent's). `register_webhook`:
+    whether this process tells Telegram where the webhook is (one worker does).
 
     Shutdown order: stop taking updates (polling, HTTP), let those in flight
     finish, cancel background jobs, close Telegram's connections and the database.
@@ -181,9 +230,11 @@ async def serve(
         _signals_set(stop, enabled=handle_signals),
         open_database(settings) as database,
     ):
+        metrics = ServiceMetrics()
         engine = build_engine(settings, database)
+        engine.observer = metrics
         telegram = _telegram_channel(settings, engine, staff_commands(settings, database))
-        service = Service(settings, database, engine, telegram)
+        service = Service(settings, database, engine, telegram, metrics)
         app_routers = [factory(service) for factory in routers]
         if telegram is not None and webhook_secret is not None:
             app_routers.append(
@@ -198,7 +249,7 @@ async def serve(
                 lifespan="on",  # routers may bring start-up and shutdown work
             )
         )
-        web = asyncio.create_task(server.serve(), name="web")
+        web = asyncio.create_task(server.serve(sockets=sockets), name="web")
         background = [
             asyncio.create_task(_logged(factory(service)), name=f"background-{index}")
             for index, factory in enumerate(tasks)
@@ -218,7 +269,8 @@ async def serve(
                 log.info("Telegram is off: SIPAS_TELEGRAM_TOKEN is not set")
             else:
                 launching = asyncio.create_task(
-                    _launch(telegram, settings, webhook_secret), name="telegram-launch"
+                    _launch(telegram, settings, webhook_secret, register=register_webhook),
+                    name="telegram-launch",
                 )
                 launching.add_done_callback(launched)
             stopping = asyncio.create_task(stop.wait())
@@ -274,13 +326,22 @@ def _webhook_secret(settings: Settings) -> str | None:
     return value
 
 
-async def _launch(telegram: TelegramChannel, settings: Settings, secret: str | None) -> None:
-    """Connect to Telegram, retrying while it cannot be reached; an invalid token is fatal."""
+async def _launch(
+    telegram: TelegramChannel, settings: Settings, secret: str | None, *, register: bool = True
+) -> None:
+    """Connect to Telegram, retrying while it cannot be reached; an invalid token is fatal.
+
+    In webhook mode without `register`, only connect: another worker registers the webhook.
+    """
     webhook_url = f"{settings.public_url}{WEBHOOK_PATH}" if settings.public_url else None
     delay = LAUNCH_RETRY_FIRST_SECONDS
     while True:
         try:
-            await telegram.launch(webhook_url=webhook_url, webhook_secret=secret)
+            if webhook_url is not None and not register:
+                await telegram.application.initialize()  # getMe: checks the token
+                await telegram.application.start()
+            else:
+                await telegram.launch(webhook_url=webhook_url, webhook_secret=secret)
         except InvalidToken:
             raise TelegramRefused(
                 "Telegram refused SIPAS_TELEGRAM_TOKEN: check it with @BotFather"
