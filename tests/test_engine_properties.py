@@ -31,8 +31,8 @@ from tests.survey_driver import OTHER_POINT, POINT, Clock, Respondent, add_count
 QUESTIONNAIRE = load_bundled()
 ITEM_CODES = [item.code for item in QUESTIONNAIRE.items]
 TYPED = ["1", "4", "5", "0", "<", "skip", "quay lại", "không biết", "Tốt lắm, cảm ơn", "/start"]
-# Events after which the respondent's answers may legitimately be gone.
-DESTRUCTIVE = {"cancel", "delete", "restart", "decline", "other_counter"}
+# Choices after which the respondent's answers may legitimately be gone.
+DESTRUCTIVE_CHOICES = {"del:yes", "resume:restart", "consent:no"}
 
 Action = tuple[str, int, int]
 ACTIONS = st.lists(
@@ -149,14 +149,30 @@ class Scenario:
         inbound = self.inbound(name, number, choice)
         if inbound is None:
             return
+        destructive = self.destructive(inbound)  # judged on the screen the respondent saw
         await respondent.send(inbound)
         after = Snapshot.read(self.path)
         assert_valid(after, self.engine.questionnaire)
         if name == "redeliver":
             assert after == before, "a redelivered event changed something"
-        elif name not in DESTRUCTIVE:
+        elif not destructive:
             assert_nothing_lost(before, after, answered, self.engine.questionnaire)
         self.sent.append(inbound)
+
+    def destructive(self, inbound: Inbound) -> bool:
+        """Whether the respondent asked for their answers to go (however they asked)."""
+        if inbound.kind is InboundKind.COMMAND:
+            return inbound.payload == Command.CANCEL.value
+        if inbound.kind is InboundKind.START:
+            return inbound.payload == counter_payload(TEST_SECRET, OTHER_POINT)
+        if inbound.kind is InboundKind.CHOICE:
+            return inbound.payload in DESTRUCTIVE_CHOICES
+        typed = inbound.payload.casefold()
+        buttons = self.respondent.question.choices() if self.respondent.screen else ()
+        return any(
+            button.data in DESTRUCTIVE_CHOICES and typed in (button.key, button.label.casefold())
+            for button in buttons
+        )
 
     def current_item(self) -> str | None:
         """The item the respondent's screen shows, if any."""
