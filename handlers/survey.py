@@ -43,11 +43,14 @@ from storage.invitations import (
     parse_counter_payload,
 )
 from storage.models import ServicePoint, SurveySession
-from storage.privacy import AddressCipher, respondent_key, scrub
+from storage.privacy import AddressCipher, keyed_hash, respondent_key, scrub
 
 SKIP_KEY = "0"
 BACK_KEY = "<"
 # What people type on a text-only channel instead of tapping a control.
+KEEP_KEY = "KHONG"
+KEEP_WORDS = {"khong", "không", "keep"}
+DELETION_CODE_WINDOW_SECONDS = 600
 SKIP_WORDS = {SKIP_KEY, "bỏ qua", "bo qua", "skip", "không trả lời", "khong tra loi"}
 BACK_WORDS = {BACK_KEY, "«", "quay lại", "quay lai", "back"}
 START_WORDS = ("start", "bắt đầu", "bat dau", "/start")
@@ -243,11 +246,13 @@ class SurveyEngine:
             turn.answers = {}
             return [Reply(self._text(turn.language, "cancelled"))]
         if name == Command.DELETE:
+            code = self._deletion_code(turn.key, turn.now)
             buttons = (
-                (Button(self._text(turn.language, "delete.yes"), "del:yes", "1"),),
-                (Button(self._text(turn.language, "delete.no"), "del:no", "2"),),
+                (Button(self._text(turn.language, "delete.yes"), "del:yes", code),),
+                (Button(self._text(turn.language, "delete.no"), "del:no", KEEP_KEY),),
             )
-            return [Reply(self._text(turn.language, "delete.confirm"), buttons, question=True)]
+            text = self._text(turn.language, "delete.confirm", code=code, keep=KEEP_KEY)
+            return [Reply(text, buttons, question=True)]
         return [Reply(self._text(turn.language, "help"))]
 
     async def _start(self, turn: Turn, payload: str) -> list[Reply]:
@@ -356,6 +361,12 @@ class SurveyEngine:
     async def _text_input(self, turn: Turn, text: str) -> list[Reply]:
         survey = turn.survey
         typed = " ".join(text.split())
+        # The answer to /delete on a text-only channel: the confirmation code it showed
+        # (no stored state needed, and no typed number can delete by accident), or KHONG.
+        if self._is_deletion_code(turn.key, turn.now, typed):
+            return await self._delete(turn, confirmed=True)
+        if typed.casefold() in KEEP_WORDS:
+            return [*await self._delete(turn, confirmed=False), *await self._current(turn)]
         if survey is None:
             payload = _start_payload(typed)
             if payload is not None:
@@ -499,6 +510,17 @@ class SurveyEngine:
         turn.survey.language = wanted
         self._touch(turn.survey, turn.now)
         return [*replies, *await self._current(turn)]
+
+    def _deletion_code(self, key: str, now: datetime, windows_ago: int = 0) -> str:
+        """The code that confirms /delete by text: tied to the respondent and a 10-minute window."""
+        window = int(now.timestamp() // DELETION_CODE_WINDOW_SECONDS) - windows_ago
+        digest = keyed_hash(self.config.secret, "deletion-code", f"{key}:{window}")
+        return f"XOA{int(digest[:8], 16) % 10_000:04d}"
+
+    def _is_deletion_code(self, key: str, now: datetime, typed: str) -> bool:
+        given = typed.replace(" ", "").replace("-", "").upper()
+        # The window before counts too, so a code shown at 10:09 still works at 10:11.
+        return any(given == self._deletion_code(key, now, ago) for ago in (0, 1))
 
     async def _delete(self, turn: Turn, *, confirmed: bool) -> list[Reply]:
         if not confirmed:

@@ -473,3 +473,42 @@ async def test_every_counter_token_is_accepted_whatever_its_signature_contains(
     assert any("_" in payload.split("_", 2)[2] for payload in payloads)
     for code, payload in zip(codes, payloads, strict=True):
         assert parse_counter_payload(TEST_SECRET, payload) == code
+
+
+async def test_delete_by_text_needs_the_code_it_showed_and_never_takes_a_number_as_yes(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock, channel="zalo_bot")
+    await citizen.start(COUNTER)
+    await citizen.type("1")  # consent
+    await citizen.type("1")  # citizen
+    replies = await citizen.command(Command.DELETE)
+    code = replies[0].choices()[0].key
+    assert code.startswith("XOA") and code in replies[0].text
+    await citizen.type("1")  # a number answers the current question, it does not delete
+    assert (await answers_of(database))["15"] == "1"
+    await citizen.type("KHONG")
+    assert await count(database, SurveySession) == 1
+    replies = await citizen.type(code.lower())
+    assert "Đã xoá" in replies[0].text
+    assert await count(database, SurveySession) == 0
+
+
+async def test_a_deletion_code_expires_and_belongs_to_one_respondent(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    owner, other = (
+        person(engine, clock, "1", channel="zalo_bot"),
+        person(engine, clock, "2", channel="zalo_bot"),
+    )
+    await owner.complete(COUNTER)
+    await other.complete(COUNTER)
+    code = (await owner.command(Command.DELETE))[0].choices()[0].key
+    await other.type(code)
+    assert await count(database, Response) == 2
+    clock.advance(minutes=25)
+    await owner.type(code)
+    assert await count(database, Response) == 2
+    fresh = (await owner.command(Command.DELETE))[0].choices()[0].key
+    await owner.type(fresh)
+    assert await count(database, Response) == 1
