@@ -240,7 +240,7 @@ def _layout(content: PosterContent, paper: Paper) -> _Layout:
     cursor += 6 * scale
 
     add("1. Quét mã QR bằng camera điện thoại: Telegram sẽ mở cuộc trò chuyện.", 12.5)
-    add("2. Trả lời vài câu hỏi trong khoảng 3 phút. Không cần cho biết bạn là ai.", 12.5, gap=0.6)
+    add("2. Trả lời vài câu hỏi trong khoảng 3 phút. Không cần cho biết Ông/Bà là ai.", 12.5, gap=0.6)
     add("1. Scan the QR code with your phone camera: Telegram opens the chat.", 11)
     add("2. Answer a few questions in about 3 minutes. We never ask who you are.", 11, gap=0.9)
     add(f"Trên Zalo: gửi mã {content.short_code} đến OA {content.zalo_oa_name}", 13, "bold", 0.3)
@@ -250,7 +250,7 @@ def _layout(content: PosterContent, paper: Paper) -> _Layout:
     footer_size = 8.5 * scale
     texts.append(
         _Text(
-            f"Câu trả lời được lưu ẩn danh · Answers are anonymous · {content.service_point_code}",
+            f"Không hỏi họ tên, số điện thoại · No name or phone number asked · {content.service_point_code}",
             page_height - footer,
             footer_size,
             "regular",

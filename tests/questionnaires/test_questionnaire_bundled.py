@@ -113,7 +113,7 @@ def test_consent_names_the_controller_as_a_placeholder_and_offers_two_explicit_c
     assert consent.decline["vi"] != consent.accept["vi"]
     rendered = consent.render("vi", "Sở Nội vụ thành phố Hà Nội")
     assert "{controller}" not in rendered
-    assert "Bên kiểm soát dữ liệu: Sở Nội vụ thành phố Hà Nội." in rendered
+    assert "Bên kiểm soát dữ liệu cá nhân: Sở Nội vụ thành phố Hà Nội." in rendered
 
 
 def test_respondent_type_comes_first_and_is_required():
