@@ -1,9 +1,11 @@
 """Counting in the database: quality flags per response and daily counts per cell, item and value.
 
-Everything heavy here is one SQL statement per day (`INSERT … SELECT … GROUP BY`), so
-millions of answers never pass through Python. A day is recomputed as a whole inside
-one transaction: delete its rows, insert them again. That makes a run idempotent and a
-half-finished run harmless.
+Everything heavy happens in SQL, a day at a time (`INSERT … SELECT … GROUP BY`), so
+millions of answers never pass through Python. PostgreSQL flags and counts a day in three
+statements; SQLite copies the day's answers once into per-connection temporary tables and
+works from those.
+A day is recomputed as a whole inside one transaction: delete its rows, insert them again.
+That makes a run idempotent and a half-finished run harmless.
 """
 
 from __future__ import annotations
@@ -134,55 +136,69 @@ per_session AS (
 )"""
 
 
-def postgres_day_sql(layout: ItemLayout, valid_values: list[str]) -> str:
-    """PostgreSQL: one statement recounts a day: quality flags, daily counts, daily respondents.
+def postgres_quality_sql(layout: ItemLayout, valid_values: list[str]) -> str:
+    """PostgreSQL: the statement that flags every response of one reporting day (`:day`).
 
-    The day's answers are read once (`day_answers`), looked up response by response (a
-    LATERAL that OFFSET 0 keeps from being flattened: as a plain join PostgreSQL merge-joins
-    along the answers index from its start, reading every earlier day's answers too). In
-    session order, the window only sorts each session's answers by time. The three inserts
-    are data-modifying CTEs fed by the same `flags`.
+    The day's answers are looked up response by response (a LATERAL that OFFSET 0 keeps
+    from being flattened): as a plain join PostgreSQL merge-joined along the answers index
+    from its start, reading every earlier day's answers too, more of them each later day.
+    In session order, the window only sorts each session's answers by time.
     """
     # Only checked item codes and fixed SQL fragments are inlined (S608 below).
     return f"""
 WITH {_DAY_RESPONSES},
-day_answers AS MATERIALIZED (
-    SELECT d.session_id, a.id, a.answered_at, a.item_code, a.value, a.scale_value,
+timed AS (
+    SELECT d.session_id, a.scale_value,
            a.at_seconds - LAG(a.at_seconds)
                OVER (PARTITION BY d.session_id ORDER BY a.answered_at, a.id) AS seconds
     FROM (SELECT session_id FROM day_responses ORDER BY session_id) d
     CROSS JOIN LATERAL (
-        SELECT a.id, a.answered_at, a.item_code, a.value,
+        SELECT a.id, a.answered_at,
                CASE WHEN {_answered(layout, valid_values)} THEN a.value END AS scale_value,
                {_seconds("a.answered_at", False)} AS at_seconds
         FROM answers a WHERE a.session_id = d.session_id
         OFFSET 0
     ) a
 ),
-timed AS (SELECT session_id, scale_value, seconds FROM day_answers),
 {_PER_SESSION},
-{_flags_sql(False)},
-quality AS ({_QUALITY_INSERT}),
-counts AS (
-    INSERT INTO daily_counts
-        (day, service_point_code, respondent_type, channel, flagged, item_code, value, answers)
-    SELECT f.reporting_day, f.service_point_code, f.respondent_type, f.channel, f.flagged,
-           a.item_code, a.value, COUNT(*)
-    FROM flags f JOIN day_answers a ON a.session_id = f.session_id
-    WHERE a.item_code IN ({_sql_list(layout.item_codes)})
-    GROUP BY f.reporting_day, f.service_point_code, f.respondent_type, f.channel, f.flagged,
-             a.item_code, a.value
-)
-INSERT INTO daily_respondents
-    (day, service_point_code, respondent_type, channel, flagged, respondents)
-SELECT reporting_day, service_point_code, respondent_type, channel, flagged, COUNT(*)
-FROM flags
-GROUP BY reporting_day, service_point_code, respondent_type, channel, flagged
+{_flags_sql(False)}
+{_QUALITY_INSERT}
 """  # noqa: S608
 
 
-# SQLite (no data-modifying CTEs, and window functions evaluated partition by partition at
-# several times the cost of a sort) works through per-connection temporary tables:
+def postgres_counts_sql(layout: ItemLayout) -> str:
+    """PostgreSQL: the statement that counts one day's answers per cell, item and value.
+
+    (Reading the answers again costs less than keeping the quality statement's copy: a
+    single statement with data-modifying CTEs measured slower.)
+    """
+    return f"""
+INSERT INTO daily_counts
+    (day, service_point_code, respondent_type, channel, flagged, item_code, value, answers)
+SELECT r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged,
+       a.item_code, a.value, COUNT(*)
+FROM responses r
+JOIN response_quality q ON q.response_id = r.id
+JOIN answers a ON a.session_id = r.session_id
+WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
+  AND a.item_code IN ({_sql_list(layout.item_codes)})
+GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged,
+         a.item_code, a.value
+"""  # noqa: S608
+
+
+POSTGRES_RESPONDENTS_SQL = """
+INSERT INTO daily_respondents
+    (day, service_point_code, respondent_type, channel, flagged, respondents)
+SELECT r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged, COUNT(*)
+FROM responses r JOIN response_quality q ON q.response_id = r.id
+WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
+GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged
+"""
+
+
+# SQLite (window functions evaluated partition by partition at several times the cost of a
+# sort, and one sort per GROUP BY) works through per-connection temporary tables:
 # `agg_timeline` holds the day's answers sorted by session and time, so the previous answer
 # of a session is the row before (`seq - 1`); `agg_cells` numbers the day's
 # (counter, type, channel, flagged) cells and `agg_sessions` gives each session its cell,
@@ -337,11 +353,15 @@ class DayCounter:
             # Emptied again at once: the temporary tables are memory of a pooled connection.
             self._after = [text(sql) for sql in SQLITE_EMPTY]
         else:
-            # PostgreSQL's planner over-estimates this statement and JIT-compiles it, which
-            # costs more than the work itself; it is plain scans and sorts, so JIT stays off.
-            # work_mem keeps the day's answers and its sorts and hashes in memory.
+            # PostgreSQL's planner over-estimates these statements and JIT-compiles them, which
+            # costs more than the work itself; they are plain scans and sorts, so JIT stays off.
+            # work_mem keeps the day's sorts and hashes in memory.
             self._before = [text("SET LOCAL jit = off"), text("SET LOCAL work_mem = '256MB'")]
-            self._work = [statement(postgres_day_sql(layout, valid_values))]
+            self._work = [
+                statement(postgres_quality_sql(layout, valid_values)),
+                statement(postgres_counts_sql(layout)),
+                statement(POSTGRES_RESPONDENTS_SQL),
+            ]
             self._after = []
         self._tally = text(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) "
