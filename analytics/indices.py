@@ -50,7 +50,8 @@ def round_half_up(values: pd.Series, decimals: int = 2) -> pd.Series:
     The tiny nudge absorbs binary error in values whose decimal form ends in 5.
     """
     scale = 10.0**decimals
-    return np.floor(values * scale + 0.5 + 1e-9) / scale
+    rounded: pd.Series = np.floor(values * scale + 0.5 + 1e-9) / scale
+    return rounded
 
 
 def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, float]:

@@ -20,8 +20,10 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # httpx logs every request URL, and a Bot API URL carries the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpx logs every request URL, and a Bot API URL carries the bot token; Alembic and
+    # fontTools (posters) chatter at INFO about every migration check and glyph subset.
+    for noisy in ("httpx", "alembic", "fontTools"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def settings_or_exit() -> Settings:
@@ -32,7 +34,30 @@ def settings_or_exit() -> Settings:
         lines = "\n".join(f"  - {problem}" for problem in error.problems)
         raise click.ClickException(f"invalid settings:\n{lines}") from None
     configure_logging(settings.log_level)
+    problems = _definition_problems(settings)
+    if problems:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        raise click.ClickException(f"invalid settings:\n{lines}")
     return settings
+
+
+def _definition_problems(settings: Settings) -> list[str]:
+    """The questionnaire and method named by the settings must load, before any work starts."""
+    # Imported here: assembly pulls in the whole engine, which `--help` does not need.
+    from bot.assembly import method_for, questionnaire_for
+
+    problems: list[str] = []
+    try:
+        questionnaire_for(settings)
+    except (KeyError, OSError, ValueError) as error:
+        problems.append(
+            f"SIPAS_QUESTIONNAIRE: no questionnaire {settings.questionnaire!r} ({error})"
+        )
+    try:
+        method_for(settings)
+    except (KeyError, OSError, ValueError) as error:
+        problems.append(f"SIPAS_METHOD: no method {settings.method!r} ({error})")
+    return problems
 
 
 @asynccontextmanager

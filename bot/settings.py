@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import stat
 from datetime import time
@@ -19,6 +20,8 @@ from storage.db import is_sqlite
 log = logging.getLogger(__name__)
 
 MIN_SECRET_LENGTH = 32
+BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]$")
+TELEGRAM_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class SettingsError(Exception):
@@ -85,7 +88,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"an IANA time zone such as Asia/Ho_Chi_Minh, not {value!r}") from None
+            raise ValueError("an IANA time zone such as Asia/Ho_Chi_Minh") from None
         return value
 
     @field_validator("database_url")
@@ -105,11 +108,41 @@ class Settings(BaseSettings):
             raise ValueError(f"at least {MIN_SECRET_LENGTH} characters of random text")
         return value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _bare_username(cls, value: str) -> str:
+        value = value.removeprefix("@")
+        if not BOT_USERNAME.match(value):
+            raise ValueError(
+                "the bot's username without @: 5-32 letters, digits or _, ending in bot"
+            )
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret_characters(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not TELEGRAM_WEBHOOK_SECRET.match(value.get_secret_value()):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram refuses others)")
+        return value
+
+    @field_validator("zalo_bot_webhook_secret")
+    @classmethod
+    def _zalo_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
+            raise ValueError("8-256 characters (the Zalo Bot Platform's limit)")
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _https_public_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("https://", "http://")):
-            raise ValueError("an absolute URL such as https://survey.example.gov.vn")
+        # Telegram and Zalo deliver webhooks over HTTPS only.
+        if value and not value.startswith("https://"):
+            raise ValueError("an https:// URL such as https://survey.example.gov.vn")
         return value.rstrip("/") if value else None
 
     @model_validator(mode="after")
@@ -141,7 +174,21 @@ class Settings(BaseSettings):
 
 def _local_secret(path: Path) -> str:
     if path.exists():
-        return path.read_text().strip()
+        value = path.read_text().strip()
+        if len(value) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                [
+                    f"SIPAS_SECRET_KEY_FILE: {path} holds fewer than {MIN_SECRET_LENGTH} characters; "
+                    "restore the file or delete it to generate a new secret (pseudonyms change)"
+                ]
+            )
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("%s is readable by others: chmod 600 it", path.resolve())
+        return value
+    if not path.parent.is_dir():
+        raise SettingsError(
+            [f"SIPAS_SECRET_KEY_FILE: the folder {path.parent} does not exist (create it first)"]
+        )
     value = secrets.token_urlsafe(48)
     # Created with owner-only permissions from the start, never world-readable.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)

@@ -70,3 +70,47 @@ def test_settings_are_also_read_from_a_dot_env_file(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("SIPAS_DEFAULT_LANGUAGE=en\nSIPAS_MIN_CELL_SIZE=20\n")
     settings = load_settings()
     assert (settings.default_language, settings.min_cell_size) == ("en", 20)
+
+
+def test_channel_settings_are_checked_where_the_platforms_would_refuse_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIPAS_TELEGRAM_BOT_USERNAME", "@sipas_hanoi_bot")
+    assert load_settings().telegram_bot_username == "sipas_hanoi_bot"  # the @ is dropped
+    monkeypatch.setenv("SIPAS_TELEGRAM_BOT_USERNAME", "not a bot")
+    monkeypatch.setenv("SIPAS_TELEGRAM_WEBHOOK_SECRET", "bad secret!")
+    monkeypatch.setenv("SIPAS_ZALO_BOT_WEBHOOK_SECRET", "short")
+    monkeypatch.setenv("SIPAS_PUBLIC_URL", "http://survey.example.gov.vn")
+    monkeypatch.setenv("SIPAS_LOG_LEVEL", "debug")  # any case is fine
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    named = sorted(problem.split(":")[0] for problem in refused.value.problems)
+    assert named == [
+        "SIPAS_PUBLIC_URL",
+        "SIPAS_TELEGRAM_BOT_USERNAME",
+        "SIPAS_TELEGRAM_WEBHOOK_SECRET",
+        "SIPAS_ZALO_BOT_WEBHOOK_SECRET",
+    ]
+
+
+def test_a_short_or_misplaced_secret_file_is_refused_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "empty.secret").write_text("\n")
+    monkeypatch.setenv("SIPAS_SECRET_KEY_FILE", str(tmp_path / "empty.secret"))
+    with pytest.raises(SettingsError, match="fewer than 32 characters"):
+        load_settings()
+    monkeypatch.setenv("SIPAS_SECRET_KEY_FILE", str(tmp_path / "missing" / "sipas.secret"))
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings()
+
+
+def test_an_unknown_questionnaire_or_method_stops_a_command_before_any_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIPAS_QUESTIONNAIRE", "nope")
+    monkeypatch.setenv("SIPAS_METHOD", "/nonexistent.yaml")
+    result = CliRunner().invoke(cli, ["chat", "--service-point", "HN-00004-01"])
+    assert result.exit_code == 1
+    assert "SIPAS_QUESTIONNAIRE: no questionnaire 'nope'" in result.output
+    assert "SIPAS_METHOD: no method '/nonexistent.yaml'" in result.output
