@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from analytics.aggregate import aggregate
 from analytics.method import load_method
 from storage.db import Database
-from storage.models import Answer, Response, ResponseQuality
+from storage.models import Answer, DailyCount, DailyRespondents, Response, ResponseQuality
 from tests.analytics.survey_rows import SIPAS_LAYOUT, Survey, answers
 
 METHOD = load_method()
@@ -86,3 +86,53 @@ async def test_speeding_exactly_half_the_gaps_fast_is_not_speeding(
     await aggregate(database, SIPAS_LAYOUT, method=METHOD)
     assert not await _speeding(database, half)
     assert await _speeding(database, over)
+
+
+async def test_cells_split_by_flag_and_other_questionnaires_are_left_out(
+    database: Database, survey: Survey
+) -> None:
+    mixed = answers(TIEP_CAN="4", TTHC="5")
+    await survey.many(2, mixed)
+    await survey.response(answers(TIEP_CAN="5", TTHC="5", CONG_CHUC="5"))  # straight-lining
+    await survey.response(mixed, respondent_type="organisation", channel="zalo_oa")
+    other = await survey.response(mixed)
+    async with database.transaction() as session:
+        await session.execute(
+            update(Response).where(Response.id == other).values(questionnaire_id="other-survey")
+        )
+    for _ in range(2):  # a second run finds the same (and no leftovers from the first)
+        await aggregate(database, SIPAS_LAYOUT, method=METHOD, full=True)
+        async with database.reading() as session:
+            respondents = sorted(
+                (
+                    await session.execute(
+                        select(
+                            DailyRespondents.service_point_code,
+                            DailyRespondents.respondent_type,
+                            DailyRespondents.channel,
+                            DailyRespondents.flagged,
+                            DailyRespondents.respondents,
+                        )
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            counts = (
+                (
+                    await session.execute(
+                        select(
+                            DailyCount.respondent_type, DailyCount.flagged, DailyCount.answers
+                        ).where(DailyCount.item_code == "15", DailyCount.value == "5")
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            assert await session.get(ResponseQuality, other) is None
+        assert respondents == [
+            ("W1-A", "citizen", "telegram", False, 2),
+            ("W1-A", "citizen", "telegram", True, 1),
+            ("W1-A", "organisation", "zalo_oa", False, 1),
+        ]
+        assert counts == [("citizen", True, 1)]
