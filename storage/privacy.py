@@ -56,10 +56,10 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 # Vietnamese phone numbers: 0…, +84… or 84…, digits grouped by spaces, dots, dashes or an
 # area code in parentheses: 0912 345 678, 091.234.5678, +84 912-345-678, (024) 3825 1234.
 PHONE = re.compile(r"(?<![\w+])\(?(?:\+?84|0)(?:[\s.\-()]{0,2}\d){8,10}(?!\w)")
-# CCCD (12 digits) and the old CMND (9 digits), possibly grouped by spaces or dots. The
+# CCCD (12 digits) and the old CMND (9 digits), possibly grouped by spaces, dots or dashes. The
 # 12-digit form goes first: a phone pattern would otherwise eat its tail.
-ID_12 = re.compile(r"(?<!\d)(?:\d[\s.]?){11}\d(?!\d)")
-ID_9 = re.compile(r"(?<!\d)(?:\d[\s.]?){8}\d(?!\d)")
+ID_12 = re.compile(r"(?<!\d)(?:\d[\s.\-]?){11}\d(?!\d)")
+ID_9 = re.compile(r"(?<!\d)(?:\d[\s.\-]?){8}\d(?!\d)")
 
 EMAIL_MARK = "[email]"
 PHONE_MARK = "[số điện thoại]"

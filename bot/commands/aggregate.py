@@ -122,7 +122,7 @@ def aggregate_command(
         span = f" ({result.days[0].day} … {result.days[-1].day})" if result.days else ""
         click.echo(
             f"run {result.run_id} ({result.mode}): {len(result.days)} day(s){span}, "
-            f"{result.responses} responses, {result.flagged} flagged"
+            f"{result.responses} response(s), {result.flagged} flagged"
         )
 
     asyncio.run(run())

@@ -10,6 +10,7 @@ from bot.assembly import build_engine
 from bot.runtime import open_database, settings_or_exit
 from channels.console import ConsoleSession
 from storage.invitations import counter_payload
+from storage.units import get_service_point
 
 
 async def read_line(prompt: str) -> str | None:
@@ -43,6 +44,13 @@ def chat_command(service_point: str | None, invitation: str | None, language: st
 
     async def run() -> None:
         async with open_database(settings) as database:
+            if service_point is not None:
+                async with database.reading() as tx:
+                    if await get_service_point(tx, service_point) is None:
+                        raise click.ClickException(
+                            f"no service point {service_point!r} "
+                            "(list them with `sipas units points`)"
+                        )
             session = ConsoleSession(
                 build_engine(settings, database).handle, read_line, click.echo, locale=language
             )

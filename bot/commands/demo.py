@@ -110,7 +110,12 @@ def demo_command(
     _section("6. The service")
     base = f"http://{settings.http_host}:{settings.http_port}"
     click.echo(f"dashboard        {base}/dashboard   (login {DEMO_STAFF} / {password})")
-    click.echo(f"invitation API   {base}/docs        (keys: sipas apikey create)")
+    click.echo(f"invitation API   {base}/docs")
+    click.echo(
+        "  a key for it:  "
+        f"SIPAS_DATABASE_URL={settings.database_url} SIPAS_SECRET_KEY_FILE={settings.secret_key_file} "
+        "sipas apikey create --name demo --all-units"
+    )
     if settings.telegram_token is None:
         click.echo("Telegram         off: set SIPAS_TELEGRAM_TOKEN to survey over Telegram too")
     chat = not no_chat and sys.stdin.isatty()

@@ -49,7 +49,7 @@ def test_aggregate_then_export_twice_gives_the_same_bytes(
     result = runner.invoke(aggregate_command, [])
     assert result.exit_code == 0, result.output
     assert "3 day(s)" in result.output  # the two dirty days, and the day after each
-    assert "25 responses, 0 flagged" in result.output
+    assert "25 response(s), 0 flagged" in result.output
     out = tmp_path / "out" / "nov.csv"
     first = runner.invoke(
         export_command,

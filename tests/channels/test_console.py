@@ -64,3 +64,10 @@ def test_sipas_chat_needs_a_counter_or_an_invitation() -> None:
     result = CliRunner().invoke(cli, ["chat"])
     assert result.exit_code == 2
     assert "--service-point" in result.output
+
+
+def test_sipas_chat_at_an_unknown_counter_is_an_operator_error(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
+    result = CliRunner().invoke(cli, ["chat", "--service-point", "HN-NOPE"])
+    assert result.exit_code == 1
+    assert "no service point 'HN-NOPE'" in result.output

@@ -321,7 +321,7 @@ async def test_text_where_a_choice_is_expected_gets_a_hint_and_the_question_agai
     await citizen.press("consent:yes")
     await citizen.answer("citizen")
     replies = await citizen.type("tôi thấy ổn")
-    assert "chọn một phương án" in replies[0].text
+    assert "chọn một trong các phương án" in replies[0].text
     assert citizen.current_item == "15"
     assert "15" not in await answers_of(database)
 
@@ -407,7 +407,7 @@ async def test_a_per_dossier_invitation_is_claimed_by_the_first_respondent_only(
     assert "người khác" in refused[0].text
     await first.complete(payload)
     again = await first.start(payload)
-    assert "đã được đánh giá" in again[0].text
+    assert "đã được dùng để đánh giá" in again[0].text
     async with database.reading() as tx:
         invitation = (await tx.execute(select(Invitation))).scalar_one()
     assert invitation.completed_at is not None

@@ -57,7 +57,9 @@ def test_vietnamese_phone_numbers_are_scrubbed(phone: str) -> None:
     assert not any(digit in scrubbed for digit in "0123456789")
 
 
-@pytest.mark.parametrize("number", ["001089012345", "001 089 012 345", "123456789"])
+@pytest.mark.parametrize(
+    "number", ["001089012345", "001 089 012 345", "001-234-567-890", "123456789"]
+)
 def test_id_numbers_of_9_and_12_digits_are_scrubbed(number: str) -> None:
     scrubbed = scrub(f"CCCD của tôi: {number}.")
     assert ID_MARK in scrubbed or PHONE_MARK in scrubbed
