@@ -138,8 +138,9 @@ def raw_path(path: Path) -> Path:
 
 
 def manifest_path(path: Path) -> Path:
-    """Where the manifest of an export goes: name.manifest.json beside name.ext."""
-    return path.with_name(f"{path.stem}.manifest.json")
+    """Where the manifest of an export goes: name.ext.manifest.json beside name.ext, so the
+    exports of one period in two formats keep a manifest each."""
+    return path.with_name(f"{path.name}.manifest.json")
 
 
 def write_export(

@@ -22,7 +22,12 @@ from bot.runtime import open_database, settings_or_exit
     "--period", "period_text", required=True, help="2026, 2026-Q4, 2026-11, 2026-W47 or 2026-11-28."
 )
 @click.option("--level", type=click.Choice(LEVELS), default="commune", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="csv, json, xlsx or parquet (default: the --out file's extension, else csv).",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -45,7 +50,7 @@ from bot.runtime import open_database, settings_or_exit
 def export_command(
     period_text: str,
     level: str,
-    fmt: str,
+    fmt: str | None,
     out: Path | None,
     respondent_types: tuple[str, ...],
     scheme: str | None,
@@ -55,7 +60,7 @@ def export_command(
     """Write index results for one period and level, and a manifest beside them.
 
     The main file is computed on cleaned responses (quality-flagged ones left out);
-    NAME.raw.EXT holds the same table on all responses; NAME.manifest.json lists the
+    NAME.raw.EXT holds the same table on all responses; NAME.EXT.manifest.json lists the
     method, questionnaire version, rows, SHA-256 of each file and the data's as-of time.
     Columns are documented in the README. Run `sipas aggregate` first.
 
@@ -67,6 +72,7 @@ def export_command(
         period = parse_period(period_text)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--period") from None
+    fmt = _format_for(fmt, out)
     settings = settings_or_exit()
     method, layout = method_and_layout(method_name or settings.method)
     try:
@@ -104,3 +110,16 @@ def export_command(
             )
 
     asyncio.run(run())
+
+
+def _format_for(fmt: str | None, out: Path | None) -> str:
+    """The format asked for, agreeing with the --out file's extension when it names one."""
+    suffix = out.suffix.lstrip(".").lower() if out is not None else ""
+    if fmt is None:
+        return suffix if suffix in FORMATS else "csv"
+    if suffix in FORMATS and suffix != fmt:
+        raise click.BadParameter(
+            f"--out {out} ends in .{suffix} but --format is {fmt}: make them agree",
+            param_hint="--out",
+        )
+    return fmt

@@ -86,7 +86,7 @@ def test_aggregate_then_export_twice_gives_the_same_bytes(
         == 0
     )
     assert out.read_bytes() == data
-    manifest = json.loads((tmp_path / "out" / "nov.manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / "nov.csv.manifest.json").read_text())
     assert [entry["name"] for entry in manifest["files"]] == ["nov.csv", "nov.raw.csv"]
     assert manifest["scheme"] == {"id": "example-linear", "example": True}
 
@@ -127,3 +127,23 @@ def test_bad_options_are_refused(database_url: str) -> None:
     )
     bad = runner.invoke(export_command, ["--period", "November"])
     assert bad.exit_code == 2 and "2026-Q4" in bad.output
+
+
+def test_the_export_format_follows_the_file_extension_and_refuses_a_contradiction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    runner = CliRunner()
+    wrote = runner.invoke(
+        export_command, ["--period", "2026-11", "--out", str(tmp_path / "nov.xlsx")]
+    )
+    assert wrote.exit_code == 0, wrote.output
+    assert (tmp_path / "nov.xlsx").read_bytes().startswith(b"PK")  # a real workbook
+    assert (tmp_path / "nov.xlsx.manifest.json").exists()
+    refused = runner.invoke(
+        export_command,
+        ["--period", "2026-11", "--format", "csv", "--out", str(tmp_path / "n.xlsx")],
+    )
+    assert refused.exit_code == 2
+    assert "make them agree" in refused.output
