@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from questionnaires.conditions import Answers, Condition, condition_to_json, evaluate
+from questionnaires.conditions import (
+    Answers,
+    Condition,
+    condition_to_json,
+    evaluate,
+    referenced_items,
+)
 
 LocalizedText = Mapping[str, str]
 """Language code → text, with one entry per language the questionnaire declares."""
@@ -198,14 +204,24 @@ class Questionnaire:
         return previous
 
     def progress(self, answers: Answers, current_code: str) -> tuple[int, int]:
-        """(position counted from 1, number of visible items) for a header like "Câu 5/19".
+        """(position counted from 1, items still to be expected) for a header like "Câu 5/30".
 
-        The total is what is visible now, so it grows when a screener opens its block.
+        The total counts every item that may still be asked: one behind a screener not yet
+        answered counts. So the total only ever shrinks as screeners close their blocks;
+        a respondent never sees the end move away.
         """
         limit = self._positions[current_code]
-        visible = self.visible_items(answers)
-        position = sum(1 for item in visible if self._positions[item.code] < limit) + 1
-        return position, len(visible)
+        visible = {item.code for item in self.visible_items(answers)}
+        position = sum(1 for code in visible if self._positions[code] < limit) + 1
+        total = sum(
+            1
+            for item in self.items
+            if item.code in visible
+            or (
+                item.show_if is not None and not set(referenced_items(item.show_if)) <= set(answers)
+            )
+        )
+        return position, total
 
     def validate_answer(self, item: Item, value: str) -> str:
         """The normalised answer, or InvalidAnswer.

@@ -99,21 +99,23 @@ def test_shortest_path_has_24_items():
     ]
 
 
-def test_progress_counts_visible_items():
+def test_progress_counts_every_item_that_may_still_be_asked():
     questionnaire = load_bundled()
-    assert questionnaire.progress({}, "respondent_type") == (1, 24)
+    assert questionnaire.progress({}, "respondent_type") == (1, 38)
     answers = answered_until("15")
-    assert questionnaire.progress(answers, "15") == (2, 24)
+    assert questionnaire.progress(answers, "15") == (2, 38)
 
 
-def test_progress_total_grows_when_a_screener_opens_its_block():
+def test_progress_total_only_shrinks_as_screeners_close_their_blocks():
     questionnaire = load_bundled()
     answers = answered_until("ket_qua_nhan")
-    assert questionnaire.progress(answers, "ket_qua_nhan") == (15, 24)
+    assert questionnaire.progress(answers, "ket_qua_nhan") == (15, 38)
     answers["ket_qua_nhan"] = "yes"
-    assert questionnaire.progress(answers, "28") == (16, 27)
-    answers.update({"28": "5", "29": "4", "30": None, "pakn_da_tung": "yes"})
-    assert questionnaire.progress(answers, "31") == (20, 30)
+    assert questionnaire.progress(answers, "28") == (16, 38)
+    answers.update({"28": "5", "29": "4", "30": None, "pakn_da_tung": "no"})
+    assert questionnaire.progress(answers, "uu_tien") == (20, 35)
+    answers["uu_tien"] = "no"
+    assert questionnaire.progress(answers, "gioi_tinh") == (21, 27)
 
 
 def test_previous_item_is_the_last_answered_visible_item_before_the_current_one():
