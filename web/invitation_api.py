@@ -32,7 +32,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.api_keys import RateLimiter, key_scope, verify_api_key
+from storage.api_keys import RateLimiter, key_scope, service_point_in_scope, verify_api_key
 from storage.db import Database
 from storage.invitations import (
     DossierAnswered,
@@ -339,6 +339,12 @@ class ProblemDescription(BaseModel):
 # --- The router -----------------------------------------------------------------------------------
 
 
+async def _in_scope(session: AsyncSession, api_key: ApiKey, invitation: Invitation) -> bool:
+    """Whether this key may see another invitation of the same dossier."""
+    point = await session.get(ServicePoint, invitation.service_point_code)
+    return point is not None and await service_point_in_scope(session, api_key, point)
+
+
 def invitation_router(
     database: Database,
     *,
@@ -473,6 +479,8 @@ def invitation_router(
                     api_key_id=api_key.id,
                 )
             except DossierAnswered as answered:
+                if not await _in_scope(tx, api_key, answered.invitation):
+                    raise ApiProblem("dossier-answered", "This dossier was answered.") from None
                 raise ApiProblem(
                     "dossier-answered",
                     f"This dossier was answered at {answered.invitation.completed_at:%Y-%m-%dT%H:%MZ} "
@@ -481,6 +489,12 @@ def invitation_router(
                 ) from None
             except DossierElsewhere as elsewhere:
                 other = elsewhere.invitation
+                if not await _in_scope(tx, api_key, other):
+                    # Another system's invitation: say that it exists, not what or where it is.
+                    raise ApiProblem(
+                        "dossier-elsewhere",
+                        "This dossier has an open invitation at a service point outside your key's units.",
+                    ) from None
                 raise ApiProblem(
                     "dossier-elsewhere",
                     f"This dossier has invitation {other.id} at service point "

@@ -328,6 +328,16 @@ async def test_a_dossier_open_at_another_counter_is_a_conflict(api: Api) -> None
     assert assert_problem(other, 409, "dossier-elsewhere")["invitation_id"] == first["id"]
 
 
+async def test_a_dossier_open_under_another_systems_units_is_a_conflict_that_reveals_nothing(
+    api: Api,
+) -> None:
+    theirs = (await api.mint(api.city_key, dossier_ref=DOSSIER, service_point=FAR_POINT)).json()
+    mine = await api.mint(api.ward_key, dossier_ref=DOSSIER)
+    body = assert_problem(mine, 409, "dossier-elsewhere")
+    assert "invitation_id" not in body
+    assert theirs["id"] not in mine.text and FAR_POINT not in mine.text
+
+
 async def test_the_dossier_reference_is_stored_only_as_a_keyed_hash(api: Api) -> None:
     minted = (await api.mint(dossier_ref=DOSSIER)).json()
     async with api.database.reading() as tx:
