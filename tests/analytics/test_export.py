@@ -102,7 +102,7 @@ def test_manifest_lists_method_questionnaire_rows_and_hashes(tmp_path: Path) -> 
         min_cell_size=10,
         data_as_of=as_of,
     )
-    assert manifest == manifest_path(out) == tmp_path / "q4.manifest.json"
+    assert manifest == manifest_path(out) == tmp_path / "q4.csv.manifest.json"
     assert [item.path for item in written] == [out, raw_path(out)] == [out, tmp_path / "q4.raw.csv"]
     content = json.loads(manifest.read_text())
     assert content["method"]["id"] == "sipas-2023-default" and content["method"]["version"] == "1"
