@@ -176,8 +176,19 @@ async def close_session(survey: SurveySession, status: str, now: datetime) -> No
 async def discard_session(
     session: AsyncSession, survey: SurveySession, status: str, now: datetime
 ) -> None:
-    """End an unfinished session and keep only the fact that it did not complete."""
+    """End an unfinished session and keep only the fact that it did not complete.
+
+    Its answers go, and so does its link to the respondent (the pseudonym) and to any
+    invitation it had claimed, which may then be opened again until it expires.
+    """
     await session.execute(delete(Answer).where(Answer.session_id == survey.id))
+    if survey.invitation_id is not None:
+        await session.execute(
+            update(Invitation)
+            .where(Invitation.id == survey.invitation_id, Invitation.completed_at.is_(None))
+            .values(claimed_by=None, claimed_at=None)
+        )
+    survey.respondent_key = ""
     await close_session(survey, status, now)
 
 

@@ -512,3 +512,17 @@ async def test_a_deletion_code_expires_and_belongs_to_one_respondent(
     fresh = (await owner.command(Command.DELETE))[0].choices()[0].key
     await owner.type(fresh)
     assert await count(database, Response) == 1
+
+
+async def test_declining_unbinds_the_respondent_and_frees_the_invitation(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    payload, _ = await mint(database, clock, dossier_ref="000.00.00.H01-261120-0002")
+    await person(engine, clock, "1").start(payload)
+    await person(engine, clock, "1").press("consent:no")
+    async with database.reading() as tx:
+        invitation = (await tx.execute(select(Invitation))).scalar_one()
+        survey = (await tx.execute(select(SurveySession))).scalar_one()
+    assert (invitation.claimed_by, survey.respondent_key, survey.status) == (None, "", "declined")
+    replies = await person(engine, clock, "2").start(payload)
+    assert replies[0].choices()[0].data == "consent:yes"
