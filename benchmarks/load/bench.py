@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import signal
 import socket
@@ -63,7 +64,13 @@ POINT = "HN-00004-01"
 COMMENT = "Cán bộ tận tình, hướng dẫn rõ ràng."
 REDELIVERY_PAUSE_SECONDS = 0.5
 TRY_AGAIN = "Please try again"  # the bot's apology when its database fails mid-update
-MAX_DELIVERIES = 120  # Telegram keeps trying for hours; a minute of pauses is plenty here
+MAX_DELIVERIES = 120
+# SIPAS_BENCH_PROFILE=FILE: the server runs under cProfile (one worker), its stats go to FILE.
+PROFILE = (
+    ["-m", "cProfile", "-o", os.environ["SIPAS_BENCH_PROFILE"]]
+    if os.environ.get("SIPAS_BENCH_PROFILE")
+    else []
+)  # Telegram keeps trying for hours; a minute of pauses is plenty here
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -221,7 +228,7 @@ def start_server(
     log = directory / f"server-{port}-{time.monotonic_ns()}.log"
     connected = len(telegram.api_calls("getMe"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--workers", str(workers)],
+        [sys.executable, *PROFILE, "-m", "bot", "serve", "--workers", str(workers)],
         env=environment,
         cwd=directory,
         stdout=subprocess.DEVNULL,
@@ -302,8 +309,15 @@ def choose(message: SentMessage) -> tuple[str | None, str]:
 async def take_survey(
     client: httpx.AsyncClient, url: str, person: FakeUser, tally: Tally, think: float
 ) -> dict[str, str]:
-    """From /start to the thanks; the answers the respondent gave (item -> value)."""
+    """From /start to the thanks; the answers the respondent gave (item -> value).
+
+    With `think`, people arrive spread over the first `think` seconds and take 0.5 to
+    1.5 times `think` over each question, as people do; without it, all at once, flat out.
+    """
     answers: dict[str, str] = {}
+    pace = random.Random(person.id)
+    if think:
+        await asyncio.sleep(pace.uniform(0, think))
     await deliver(client, url, person.send(f"/start {counter_payload(SECRET, POINT)}"), tally)
     for _ in range(200):
         message = person.last_message()
@@ -319,7 +333,7 @@ async def take_survey(
         if message is None or not message.buttons:
             return answers
         if think:
-            await asyncio.sleep(think)
+            await asyncio.sleep(think * pace.uniform(0.5, 1.5))
         if "s:y_kien_khac" in (data for row in message.buttons for _, data in row):
             answers["y_kien_khac"] = COMMENT  # the open comment is typed
             await deliver(client, url, person.send(COMMENT), tally)
