@@ -184,7 +184,7 @@ def _stop_all(processes: list[BaseProcess]) -> None:
 
 def _worker_main(settings: Settings, sock: socket.socket, index: int, parent: int) -> None:
     """Entry point of a worker process: `serve` on the shared socket until told to stop."""
-    from bot.commands.serve import serve  # here: the parent never needs the whole service
+    from bot.commands.serve import run_loop, serve  # here: the parent needs neither
 
     configure_logging(settings.log_level)
 
@@ -197,7 +197,7 @@ def _worker_main(settings: Settings, sock: socket.socket, index: int, parent: in
             watch.cancel()
 
     try:
-        asyncio.run(run())
+        run_loop(run())
     except click.ClickException as refusal:
         refusal.show()
         sys.exit(FATAL_EXIT_CODE)
