@@ -240,7 +240,11 @@ def _layout(content: PosterContent, paper: Paper) -> _Layout:
     cursor += 6 * scale
 
     add("1. Quét mã QR bằng camera điện thoại: Telegram sẽ mở cuộc trò chuyện.", 12.5)
-    add("2. Trả lời vài câu hỏi trong khoảng 3 phút. Không cần cho biết Ông/Bà là ai.", 12.5, gap=0.6)
+    add(
+        "2. Trả lời vài câu hỏi trong khoảng 3 phút. Không cần cho biết Ông/Bà là ai.",
+        12.5,
+        gap=0.6,
+    )
     add("1. Scan the QR code with your phone camera: Telegram opens the chat.", 11)
     add("2. Answer a few questions in about 3 minutes. We never ask who you are.", 11, gap=0.9)
     add(f"Trên Zalo: gửi mã {content.short_code} đến OA {content.zalo_oa_name}", 13, "bold", 0.3)
