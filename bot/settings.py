@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     public_url: str | None = None
 
     # Web app
+    metrics_token: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
 

@@ -107,8 +107,7 @@ def _dashboard(service: Service) -> APIRouter:
 
 def _metrics(service: Service) -> APIRouter:
     """Prometheus figures (/metrics), only when a scraper token is configured."""
-    # SIPAS_METRICS_TOKEN: read tolerantly until the setting exists in every deployment.
-    token = getattr(service.settings, "metrics_token", None)
+    token = service.settings.metrics_token
     value = token.get_secret_value() if token is not None else ""
     if not value:
         return APIRouter()
