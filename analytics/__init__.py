@@ -18,11 +18,11 @@ from analytics.days import Period, parse_period, period_of, reporting_day
 from analytics.export import FORMATS, write_export
 from analytics.indices import EXPORT_COLUMNS, RESPONDENT_TYPES, SCOPES, wilson_interval
 from analytics.layout import ItemLayout, bundled_layout, layout_of
-from analytics.lease import acquire_lease, release_lease
 from analytics.levels import LEVELS
 from analytics.method import DEFAULT_METHOD_ID, Method, MethodError, load_method
 from analytics.report import index_table
 from analytics.schemes import SchemeError, ScoringScheme, load_scheme
+from storage.leases import acquire_lease, release_lease
 
 __all__ = [
     "DEFAULT_METHOD_ID",

@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 
 from analytics.counting import DayCount, DayCounter, QualityRules, counted_days, dirty_days
 from analytics.layout import ItemLayout, bundled_layout
-from analytics.lease import AGGREGATION_LEASE, acquire_lease, default_holder, release_lease
 from analytics.method import DEFAULT_METHOD_ID, Method, load_method
 from storage.db import Database
+from storage.leases import acquire_lease, default_holder, release_lease
 from storage.models import AggregationRun
 
+AGGREGATION_LEASE = "aggregation"
 log = logging.getLogger(__name__)
 
 LEASE_TTL = timedelta(minutes=30)  # renewed after every day, so only a dead holder lets it lapse

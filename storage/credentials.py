@@ -25,12 +25,12 @@ from typing import Any, cast
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 
 from storage.db import Database
-from storage.models import ChannelCredential, Lease
+from storage.leases import acquire_lease, release_lease
+from storage.models import ChannelCredential
 
 __all__ = [
     "CredentialMissing",
@@ -263,26 +263,10 @@ class CredentialStore:
     # --- the lease -----------------------------------------------------------------------------
 
     async def _take_lease(self) -> bool:
-        """Insert the lease row, or take over one that expired; one statement, so one winner."""
-        now = self._clock()
-        values = {
-            "name": self._lease_name,
-            "holder": self._holder,
-            "expires_at": now + self._lease_ttl,
-        }
-        dialect = sqlite if self.database.is_sqlite else postgresql
-        insert = dialect.insert(Lease).values(values)
-        statement = insert.on_conflict_do_update(
-            index_elements=[Lease.name],
-            set_={"holder": insert.excluded.holder, "expires_at": insert.excluded.expires_at},
-            where=(Lease.expires_at < now) | (Lease.holder == self._holder),
-        ).returning(Lease.holder)
-        async with self.database.transaction() as tx:
-            won = (await tx.execute(statement)).scalar_one_or_none()
-        return won == self._holder
+        """Take the refresh lease, or take over one that expired; one statement, one winner."""
+        return await acquire_lease(
+            self.database, self._lease_name, self._holder, self._lease_ttl, now=self._clock()
+        )
 
     async def _release_lease(self) -> None:
-        async with self.database.transaction() as tx:
-            await tx.execute(
-                delete(Lease).where(Lease.name == self._lease_name, Lease.holder == self._holder)
-            )
+        await release_lease(self.database, self._lease_name, self._holder)

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from analytics.lease import AGGREGATION_LEASE, acquire_lease
+from analytics.aggregate import AGGREGATION_LEASE
 from bot.commands.aggregate import aggregate_command
 from bot.commands.export import export_command
 from bot.commands.summary import summary_command
 from storage.db import Database
+from storage.leases import acquire_lease
 from storage.migrate import upgrade
 from tests.analytics.survey_rows import TYPICAL, Survey, answers
 from tests.conftest import TEST_SECRET

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.aggregate import LeaseBusy, aggregate
-from analytics.lease import AGGREGATION_LEASE, acquire_lease, release_lease
+from analytics.aggregate import AGGREGATION_LEASE, LeaseBusy, aggregate
 from analytics.method import load_method
 from storage.db import Database
+from storage.leases import acquire_lease, release_lease
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey
 
 HOUR = timedelta(hours=1)
