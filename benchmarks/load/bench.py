@@ -49,9 +49,10 @@ from sqlalchemy import select  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.invitations import counter_payload  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import AdminUnit, Answer, Response, ServicePoint  # noqa: E402
+from storage.models import Answer, Response  # noqa: E402
 from storage.privacy import respondent_key  # noqa: E402
 from tests.fakes.telegram_server import FakeTelegram, FakeUser, SentMessage  # noqa: E402
+from tests.survey_driver import add_counters  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "SIPAS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -103,29 +104,7 @@ async def fresh_database(
         drop = drop_database
     await upgrade(url)
     database = Database(url)
-    async with database.transaction() as tx:
-        tx.add(
-            AdminUnit(
-                code="01",
-                level="province",
-                name="Hà Nội",
-                full_name="Hà Nội",
-                unit_type="Thành phố",
-            )
-        )
-        await tx.flush()
-        tx.add(
-            AdminUnit(
-                code="00004",
-                level="commune",
-                name="Ba Đình",
-                full_name="Phường Ba Đình",
-                unit_type="Phường",
-                parent_code="01",
-            )
-        )
-        await tx.flush()
-        tx.add(ServicePoint(code=POINT, name="Quầy 01", unit_code="00004"))
+    await add_counters(database)  # the counters the tests use: Phường Ba Đình, HN-00004-01/02
     await database.dispose()
     return url, drop
 

@@ -37,13 +37,16 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, RequestData
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the test fixtures' counters
+
 from bot.assembly import build_engine
 from bot.settings import load_settings
 from channels.telegram import TelegramChannel, build_application
 from storage.db import Database
 from storage.invitations import counter_payload
 from storage.migrate import upgrade
-from storage.models import AdminUnit, Answer, Response, ServicePoint
+from storage.models import Answer, Response
+from tests.survey_driver import add_counters
 
 POSTGRES_URL = os.environ.get(
     "SIPAS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -239,29 +242,7 @@ async def fresh_backend(kind: str, directory: Path) -> Backend:
         backend = Backend(POSTGRES_URL, schema, [drop])
         await upgrade(POSTGRES_URL, schema=schema)
     database = Database(backend.url, schema=backend.schema)
-    async with database.transaction() as tx:
-        tx.add(
-            AdminUnit(
-                code="01",
-                level="province",
-                name="Hà Nội",
-                full_name="Hà Nội",
-                unit_type="Thành phố",
-            )
-        )
-        await tx.flush()
-        tx.add(
-            AdminUnit(
-                code="00004",
-                level="commune",
-                name="Ba Đình",
-                full_name="Phường Ba Đình",
-                unit_type="Phường",
-                parent_code="01",
-            )
-        )
-        await tx.flush()
-        tx.add(ServicePoint(code=POINT, name="Quầy 01", unit_code="00004"))
+    await add_counters(database)  # the counters the tests use: Phường Ba Đình, HN-00004-01/02
     await database.dispose()
     return backend
 

@@ -25,10 +25,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from analytics.aggregate import data_as_of
 from analytics.days import Period, parse_period, period_of, reporting_day
-from analytics.export import table_bytes, write_export
+from analytics.export import table_bytes
 from analytics.layout import ItemLayout
 from analytics.levels import LEVELS
 from analytics.method import Method
+from analytics.publish import export_period
 from analytics.report import index_table
 from analytics.schemes import ScoringScheme
 from analytics.xlsx_report import report_filename, report_tables, xlsx_report
@@ -663,33 +664,19 @@ def dashboard_router(
 
     async def scoring_export(period: Period, level: str, *, manifest: bool) -> tuple[bytes, str]:
         """The file `sipas export --format csv` writes, or its manifest, built in a temp dir."""
-        tables = {}
-        for responses in ("cleaned", "raw"):
-            table = await index_table(
-                database,
-                period=period,
-                level=level,
-                layout=layout,
-                method=method,
-                min_cell_size=min_cell_size,
-                responses=responses,
-            )
-            tables[responses] = scheme.add_points(table) if scheme else table
-        as_of = await data_as_of(database)
         with tempfile.TemporaryDirectory() as folder:
-            target = Path(folder) / f"sipas-{period.label}-{level}.csv"
-            written, manifest_file = write_export(
-                tables,
-                target,
+            published = await export_period(
+                database,
+                Path(folder) / f"sipas-{period.label}-{level}.csv",
                 "csv",
-                method=method,
-                layout=layout,
                 period=period,
                 level=level,
+                layout=layout,
+                method=method,
                 min_cell_size=min_cell_size,
-                data_as_of=as_of,
                 scheme=scheme,
             )
+            written, manifest_file = published.files, published.manifest
             if manifest:
                 return manifest_file.read_bytes(), manifest_file.name
             return written[0].path.read_bytes(), written[0].path.name
