@@ -161,7 +161,8 @@ class SurveyEngine:
                 return [], Outcome.DUPLICATE
             key = respondent_key(self.config.secret, inbound.channel, inbound.chat)
             await store.lock_respondent(tx, key)
-            survey, answers = await store.load_open_session(tx, key)
+            loaded, answers = await store.load_open_session(tx, key)
+            survey, version = loaded, loaded.version if loaded is not None else None
             if (
                 survey is not None
                 and survey.last_activity_at < inbound.received_at - self.config.resume_window
@@ -170,6 +171,9 @@ class SurveyEngine:
                 survey, answers = None, {}
             turn = Turn(tx, inbound, key, survey, self._language(inbound, survey), answers)
             replies = await self._dispatch(turn)
+            # Every change to a session bumps its version (see `_touch`, `close_session`).
+            if loaded is not None and loaded.version != version:
+                await store.save_session(tx, loaded)
         # Reported only once the transaction has committed.
         return replies, Outcome.COMPLETED if turn.completed else Outcome.PROCESSED
 

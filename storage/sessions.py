@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, TextClause, bindparam, delete, func, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,40 +15,64 @@ from storage.models import Answer, DirtyDay, Invitation, ProcessedEvent, Respons
 OPEN_STATUSES = ("consent", "active")
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
+def _upsert(
+    table: Table,
+    columns: Sequence[str],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+) -> TextClause:
+    """INSERT of `columns` that does nothing, or updates `update`, when `conflict` already exists.
 
-
-# The statements of every event are built once per dialect, against the tables rather than
-# the mapped classes: building an upsert's `excluded` alias and running the ORM's bulk path
-# cost more than executing the statement itself, and a statement built once is compiled once.
-
-
-@cache
-def _record_event_statement(dialect: str) -> Executable:
-    table = cast(Table, ProcessedEvent.__table__)
-    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    return insert.on_conflict_do_nothing()
-
-
-@cache
-def _save_answer_statement(dialect: str) -> Executable:
-    table = cast(Table, Answer.__table__)
-    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    return insert.on_conflict_do_update(
-        index_elements=["session_id", "item_code"],
-        set_={"value": insert.excluded.value, "answered_at": insert.excluded.answered_at},
+    Written as SQL text, which SQLite and PostgreSQL read alike, rather than with the
+    dialects' `insert().on_conflict_*()`: SQLAlchemy 2.0 cannot cache those, so every
+    execution compiled its statement again, and these run on every event. The bound
+    parameters keep the columns' types (UTC timestamps stay normalised).
+    """
+    action = (
+        f"({', '.join(conflict)}) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in update)
+        if update
+        else "DO NOTHING"
     )
-
-
-@cache
-def _mark_dirty_statement(dialect: str) -> Executable:
-    table = cast(Table, DirtyDay.__table__)
-    insert = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    return insert.on_conflict_do_update(
-        index_elements=["day"], set_={"marked_at": insert.excluded.marked_at}
+    # Identifiers only, from the mapped tables (never from input): nothing to inject.
+    statement = text(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(':' + name for name in columns)}) ON CONFLICT {action}"
     )
+    return statement.bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns))
 
+
+_RECORD_EVENT = _upsert(
+    cast(Table, ProcessedEvent.__table__), ("channel", "event_id", "processed_at")
+)
+_SAVE_ANSWER = _upsert(
+    cast(Table, Answer.__table__),
+    ("session_id", "item_code", "value", "answered_at"),
+    conflict=("session_id", "item_code"),
+    update=("value", "answered_at"),
+)
+_MARK_DIRTY = _upsert(
+    cast(Table, DirtyDay.__table__), ("day", "marked_at"), conflict=("day",), update=("marked_at",)
+)
+
+# What an event may change on an open session; `save_session` writes these back.
+_SESSION_CHANGES = (
+    "respondent_key",
+    "language",
+    "status",
+    "current_item",
+    "last_activity_at",
+    "completed_at",
+    "address_ciphertext",
+    "version",
+)
+_SAVE_SESSION = (
+    update(SurveySession)
+    .where(SurveySession.id == bindparam("session_id"))
+    .values({name: bindparam(name) for name in _SESSION_CHANGES})
+    .execution_options(synchronize_session=False)
+)
 
 # The open session and its answers in one round trip: one row per answer (or one row with
 # NULL answer columns), the session's columns repeated.
@@ -77,7 +98,7 @@ async def record_event(session: AsyncSession, channel: str, event_id: str, now: 
     result = cast(
         CursorResult[Any],
         await session.execute(
-            _record_event_statement(_dialect(session)),
+            _RECORD_EVENT,
             {"channel": channel, "event_id": event_id, "processed_at": now},
         ),
     )
@@ -113,14 +134,29 @@ async def find_open_session(session: AsyncSession, respondent_key: str) -> Surve
 async def load_open_session(
     session: AsyncSession, respondent_key: str
 ) -> tuple[SurveySession | None, dict[str, str | None]]:
-    """The respondent's open session (as `find_open_session`) and its answers, in one query."""
+    """The respondent's open session (as `find_open_session`) and its answers, in one query.
+
+    The session comes detached: what an event changes on it is written back by
+    `save_session`, one UPDATE, rather than by the ORM's flush, which costs more than
+    the statement on a path every tap takes.
+    """
     rows = (
         await session.execute(_OPEN_SESSION_WITH_ANSWERS, {"respondent_key": respondent_key})
     ).all()
     if not rows:
         return None, {}
+    survey: SurveySession = rows[0][0]
+    session.expunge(survey)
     answers = {code: value for _survey, code, value in rows if code is not None}
-    return rows[0][0], answers
+    return survey, answers
+
+
+async def save_session(session: AsyncSession, survey: SurveySession) -> None:
+    """Write back what an event changed on a session `load_open_session` returned."""
+    await session.execute(
+        _SAVE_SESSION,
+        {"session_id": survey.id, **{name: getattr(survey, name) for name in _SESSION_CHANGES}},
+    )
 
 
 async def load_answers(session: AsyncSession, session_id: int) -> dict[str, str | None]:
@@ -135,7 +171,7 @@ async def save_answer(
 ) -> None:
     """Insert or replace the answer to one item."""
     await session.execute(
-        _save_answer_statement(_dialect(session)),
+        _SAVE_ANSWER,
         {"session_id": session_id, "item_code": item_code, "value": value, "answered_at": now},
     )
 
@@ -149,7 +185,7 @@ async def delete_answers(session: AsyncSession, session_id: int, item_codes: lis
 
 async def mark_dirty(session: AsyncSession, day: date, now: datetime) -> None:
     """Tell the nightly aggregation that this reporting day changed."""
-    await session.execute(_mark_dirty_statement(_dialect(session)), {"day": day, "marked_at": now})
+    await session.execute(_MARK_DIRTY, {"day": day, "marked_at": now})
 
 
 async def answered_today(
