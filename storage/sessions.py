@@ -56,6 +56,9 @@ _MARK_DIRTY = _upsert(
     cast(Table, DirtyDay.__table__), ("day", "marked_at"), conflict=("day",), update=("marked_at",)
 )
 
+_SESSIONS = cast(Table, SurveySession.__table__)
+_ANSWERS = cast(Table, Answer.__table__)
+
 # What an event may change on an open session; `save_session` writes these back.
 _SESSION_CHANGES = (
     "respondent_key",
@@ -68,25 +71,24 @@ _SESSION_CHANGES = (
     "version",
 )
 _SAVE_SESSION = (
-    update(SurveySession)
-    .where(SurveySession.id == bindparam("session_id"))
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
     .values({name: bindparam(name) for name in _SESSION_CHANGES})
-    .execution_options(synchronize_session=False)
 )
 
 # The open session and its answers in one round trip: one row per answer (or one row with
 # NULL answer columns), the session's columns repeated.
 _OPEN_SESSION_WITH_ANSWERS = (
-    select(SurveySession, Answer.item_code, Answer.value)
-    .outerjoin(Answer, Answer.session_id == SurveySession.id)
+    select(_SESSIONS, _ANSWERS.c.item_code, _ANSWERS.c.value)
+    .outerjoin(_ANSWERS, _ANSWERS.c.session_id == _SESSIONS.c.id)
     .where(
-        SurveySession.id
-        == select(SurveySession.id)
+        _SESSIONS.c.id
+        == select(_SESSIONS.c.id)
         .where(
-            SurveySession.respondent_key == bindparam("respondent_key"),
-            SurveySession.status.in_(OPEN_STATUSES),
+            _SESSIONS.c.respondent_key == bindparam("respondent_key"),
+            _SESSIONS.c.status.in_(OPEN_STATUSES),
         )
-        .order_by(SurveySession.id.desc())
+        .order_by(_SESSIONS.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -136,18 +138,19 @@ async def load_open_session(
 ) -> tuple[SurveySession | None, dict[str, str | None]]:
     """The respondent's open session (as `find_open_session`) and its answers, in one query.
 
-    The session comes detached: what an event changes on it is written back by
-    `save_session`, one UPDATE, rather than by the ORM's flush, which costs more than
-    the statement on a path every tap takes.
+    The session comes outside the ORM's unit of work, read and written by Core
+    statements: what an event changes on it is written back by `save_session`, one
+    UPDATE. On a path every tap takes, the ORM's loading and flush cost more than the
+    statements themselves.
     """
     rows = (
         await session.execute(_OPEN_SESSION_WITH_ANSWERS, {"respondent_key": respondent_key})
     ).all()
     if not rows:
         return None, {}
-    survey: SurveySession = rows[0][0]
-    session.expunge(survey)
-    answers = {code: value for _survey, code, value in rows if code is not None}
+    columns = _SESSIONS.columns.keys()
+    survey = SurveySession(**dict(zip(columns, rows[0], strict=False)))
+    answers = {row[-2]: row[-1] for row in rows if row[-2] is not None}
     return survey, answers
 
 
