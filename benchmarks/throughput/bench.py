@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import asyncpg
@@ -261,8 +262,16 @@ class Run:
         return self.updates / self.wall
 
 
-async def survey_run(backend: Backend, surveys: int, concurrency: int) -> tuple[Run, int, int]:
-    """The full stack: (run, completed responses, answers stored)."""
+Recording = dict[int, list[dict[str, Any]]]  # chat id -> the updates it sent, in order
+
+
+async def survey_run(
+    backend: Backend, surveys: int, concurrency: int, first_chat: int
+) -> tuple[Run, Recording]:
+    """The full stack, respondents from chat `first_chat` on: the run and what they sent.
+
+    Chat `first_chat` warms caches and connections; the others are timed.
+    """
     settings = load_settings(database_url=backend.url, secret_key=SECRET)
     database = Database(backend.url, schema=backend.schema)
     api = RecordingBotApi()
@@ -271,25 +280,39 @@ async def survey_run(backend: Backend, surveys: int, concurrency: int) -> tuple[
     await application.initialize()
     await application.start()
     payload = counter_payload(SECRET, POINT)
-    sink = channel.process_webhook_update
-    await take_survey(1, payload, api, sink)  # warm caches and connections
+    recording: Recording = {}
+
+    async def sink(data: dict[str, Any]) -> None:
+        chat = data.get("message") or data["callback_query"]["message"]
+        recording.setdefault(chat["chat"]["id"], []).append(data)
+        await channel.process_webhook_update(data)
+
+    await take_survey(first_chat, payload, api, sink)
     gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
     updates = await in_waves(
-        surveys, concurrency, lambda index: take_survey(10_000 + index, payload, api, sink)
+        surveys, concurrency, lambda index: take_survey(first_chat + 1 + index, payload, api, sink)
     )
     run = Run(updates, time.perf_counter() - wall, time.process_time() - cpu)
-    async with database.reading() as tx:
-        completed = (await tx.execute(select(func.count()).select_from(Response))).scalar_one()
-        answers = (await tx.execute(select(func.count()).select_from(Answer))).scalar_one()
     await application.stop()
     await application.shutdown()
     await database.dispose()
-    return run, int(completed) - 1, int(answers)
+    return run, recording
 
 
-async def floor_run(backend: Backend, updates: int, concurrency: int) -> Run:
-    """python-telegram-bot dispatching to a trivial handler: one INSERT and commit per update."""
+async def stored(backend: Backend) -> tuple[int, int]:
+    """Completed responses and answers in the database."""
+    database = Database(backend.url, schema=backend.schema)
+    async with database.reading() as tx:
+        completed = (await tx.execute(select(func.count()).select_from(Response))).scalar_one()
+        answers = (await tx.execute(select(func.count()).select_from(Answer))).scalar_one()
+    await database.dispose()
+    return int(completed), int(answers)
+
+
+async def floor_run(backend: Backend, recording: Recording, concurrency: int) -> Run:
+    """The same updates, in the same order per chat, dispatched by python-telegram-bot to a
+    trivial handler: one INSERT and commit per update."""
     database = Database(backend.url, schema=backend.schema)
     api = RecordingBotApi()
     application = build_application(TOKEN, polling=False, request=api, rate_limiter=unthrottled())
@@ -304,29 +327,20 @@ async def floor_run(backend: Backend, updates: int, concurrency: int) -> Run:
     application.add_handler(TypeHandler(Update, trivial))
     await application.initialize()
     await application.start()
-    message = {"message_id": 5, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "x"}
+    warm_chat, *chats = recording  # the survey run's warm-up chat warms the floor too
 
-    async def process(data: dict[str, Any]) -> None:
-        update = Update.de_json(data, application.bot)
-        await application.update_processor.process_update(
-            update, application.process_update(update)
-        )
-
-    async def one_chat(index: int) -> int:
-        chat_id = 10_000 + index
-        per_chat = updates // concurrency
-        for _ in range(per_chat):
-            await process(
-                tap_update(
-                    chat_id, "a:15:4", {**message, "chat": {"id": chat_id, "type": "private"}}
-                )
+    async def one_chat(chat_id: int) -> int:
+        for data in recording[chat_id]:
+            update = Update.de_json(data, application.bot)
+            await application.update_processor.process_update(
+                update, application.process_update(update)
             )
-        return per_chat
+        return len(recording[chat_id])
 
-    await one_chat(-1)
+    await one_chat(warm_chat)
     gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
-    done = await in_waves(concurrency, concurrency, one_chat)
+    done = await in_waves(len(chats), concurrency, lambda index: one_chat(chats[index]))
     run = Run(done, time.perf_counter() - wall, time.process_time() - cpu)
     await application.stop()
     await application.shutdown()
@@ -381,18 +395,29 @@ async def open_sessions_memory(backend: Backend, sessions: int) -> int:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--surveys", type=int, default=200)
+    parser.add_argument("--surveys", type=int, default=200, help="per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--open-sessions", type=int, default=10_000)
     arguments = parser.parse_args()
     load = os.getloadavg()[0]
+    rounds: list[tuple[Run, Run]] = []
     with tempfile.TemporaryDirectory() as directory:
         backend = await fresh_backend(arguments.backend, Path(directory))
         try:
-            survey, completed, answers = await survey_run(
-                backend, arguments.surveys, arguments.concurrency
-            )
-            floor = await floor_run(backend, survey.updates, arguments.concurrency)
+            for number in range(arguments.rounds):
+                first_chat = 10_000 + number * (arguments.surveys + 1)
+                survey, recording = await survey_run(
+                    backend, arguments.surveys, arguments.concurrency, first_chat
+                )
+                floor = await floor_run(backend, recording, arguments.concurrency)
+                rounds.append((survey, floor))
+                print(
+                    f"round {number + 1}/{arguments.rounds}: {survey.per_second:.0f} updates/s, "
+                    f"floor {floor.per_second:.0f}/s",
+                    file=sys.stderr,
+                )
+            completed, answers = await stored(backend)
             memory = (
                 await open_sessions_memory(backend, arguments.open_sessions)
                 if arguments.open_sessions
@@ -401,25 +426,34 @@ async def main() -> None:
         finally:
             for step in backend.cleanup:
                 await step()
-    cpu_per_survey = survey.cpu / completed * 1000 if completed else float("nan")
+    # Each figure is the median over the rounds; each round times the survey and its floor
+    # back to back, so the ratio holds even when the machine's speed drifts between rounds.
+    surveys = [survey for survey, _floor in rounds]
+    floors = [floor for _survey, floor in rounds]
+    expected = arguments.rounds * (arguments.surveys + 1)  # with each round's warm-up survey
     result = {
         "backend": arguments.backend,
         "load_average_1m": round(load, 2),
+        "rounds": arguments.rounds,
         "surveys_completed": completed,
         "answers_stored": answers,
-        "updates": survey.updates,
-        "updates_per_second": round(survey.per_second),
-        "cpu_ms_per_survey": round(cpu_per_survey, 1),
-        "cpu_ms_per_update": round(survey.cpu / survey.updates * 1000, 2),
-        "floor_updates_per_second": round(floor.per_second),
-        "floor_cpu_ms_per_update": round(floor.cpu / floor.updates * 1000, 2),
-        "ratio_to_floor": round(floor.per_second / survey.per_second, 2),
+        "updates_per_round": surveys[0].updates,
+        "updates_per_second": round(median(run.per_second for run in surveys)),
+        "cpu_ms_per_survey": round(
+            median(run.cpu for run in surveys) / arguments.surveys * 1000, 1
+        ),
+        "cpu_ms_per_update": round(median(run.cpu / run.updates for run in surveys) * 1000, 2),
+        "floor_updates_per_second": round(median(run.per_second for run in floors)),
+        "floor_cpu_ms_per_update": round(median(run.cpu / run.updates for run in floors) * 1000, 2),
+        "ratio_to_floor": round(
+            median(floor.per_second / survey.per_second for survey, floor in rounds), 2
+        ),
         "open_sessions": arguments.open_sessions,
         "open_sessions_added_mb": round(memory / 2**20, 1),
     }
     print(json.dumps(result, indent=2))
-    if completed != arguments.surveys:
-        sys.exit(f"only {completed} of {arguments.surveys} surveys completed")
+    if completed != expected:
+        sys.exit(f"only {completed} of {expected} surveys completed")
 
 
 if __name__ == "__main__":
