@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
 
-from handlers.events import Reply
+from handlers.events import Button, Reply
 
 __all__ = [
     "MAX_CALLBACK_DATA_BYTES",
@@ -66,10 +68,15 @@ def _longest_prefix(text: str, limit: int) -> str:
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     """The inline keyboard of `reply`, or None; refuses callback data Telegram would reject."""
-    if not reply.buttons:
-        return None
+    return _markup(reply.buttons) if reply.buttons else None
+
+
+# A survey shows the same few dozen keyboards over and over, and python-telegram-bot's
+# objects are immutable, so each is built once; building one cost as much as a query.
+@lru_cache(maxsize=1024)
+def _markup(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
     rows = []
-    for row in reply.buttons:
+    for row in buttons:
         for button in row:
             if not button.data.isascii() or not 0 < len(button.data) <= MAX_CALLBACK_DATA_BYTES:
                 raise ValueError(
