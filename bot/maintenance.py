@@ -1,4 +1,4 @@
-"""Periodic upkeep inside `sipas serve`: expire abandoned surveys and send due reminders."""
+"""Periodic upkeep inside `sipas serve`: expire abandoned surveys, forget old event ids, remind."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ Sender = Callable[[str, list[Reply]], Awaitable[object]]
 
 
 async def maintain_once(engine: SurveyEngine, senders: Mapping[str, Sender], now: datetime) -> None:
-    """One round: purge what the resume window has let go, then deliver the reminders owed.
+    """One round: purge what the resume window has let go and event ids no platform will
+    deliver again, then deliver the reminders owed.
 
     A reminder is marked sent before delivery (in the engine's transaction), so a
     crash can lose a reminder but never send one twice; a failed delivery is logged
@@ -27,6 +28,9 @@ async def maintain_once(engine: SurveyEngine, senders: Mapping[str, Sender], now
     expired = await engine.purge_abandoned(now)
     if expired:
         log.info("expired %d abandoned survey session(s)", expired)
+    forgotten = await engine.forget_old_events(now)
+    if forgotten:
+        log.info("forgot %d processed event id(s) older than a week", forgotten)
     for reminder in await engine.due_reminders(now):
         sender = senders.get(reminder.channel)
         if sender is None:

@@ -182,6 +182,10 @@ class SurveyEngine:
         async with self.database.transaction() as tx:
             return await store.expire_abandoned(tx, now - self.config.resume_window, now)
 
+    async def forget_old_events(self, now: datetime) -> int:
+        """Forget the ids of events processed longer ago than any platform redelivers."""
+        return await store.forget_processed_events(self.database, now - store.EVENT_MEMORY)
+
     async def due_reminders(self, now: datetime) -> list[Reminder]:
         """Reminders owed now (one per session at most), marked as sent in the same transaction."""
         delay = self.config.reminder_after

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, TextClause, bindparam, delete, func, select, text, update
+from sqlalchemy import (
+    Table,
+    TextClause,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import Database
 from storage.models import Answer, DirtyDay, Invitation, ProcessedEvent, Response, SurveySession
 
 OPEN_STATUSES = ("consent", "active")
@@ -105,6 +116,40 @@ async def record_event(session: AsyncSession, channel: str, event_id: str, now: 
         ),
     )
     return bool(result.rowcount)
+
+
+# How long a processed event's id is remembered. Platforms redeliver an event for hours at
+# most (Telegram keeps an undelivered update 24 h); a week is well past that, and without a
+# limit the table would grow by every tap forever.
+EVENT_MEMORY = timedelta(days=7)
+_FORGET_BATCH = 5_000
+
+
+async def forget_processed_events(database: Database, before: datetime) -> int:
+    """Delete the ids of events processed before `before`; how many went.
+
+    In batches, each its own short transaction, so the first purge after a long time does
+    not hold SQLite's write lock for long.
+    """
+    forgotten = 0
+    old = (
+        select(ProcessedEvent.channel, ProcessedEvent.event_id)
+        .where(ProcessedEvent.processed_at < before)
+        .limit(_FORGET_BATCH)
+    )
+    while True:
+        async with database.transaction() as session:
+            result = cast(
+                CursorResult[Any],
+                await session.execute(
+                    delete(ProcessedEvent).where(
+                        tuple_(ProcessedEvent.channel, ProcessedEvent.event_id).in_(old)
+                    )
+                ),
+            )
+        forgotten += result.rowcount
+        if result.rowcount < _FORGET_BATCH:
+            return forgotten
 
 
 async def lock_respondent(session: AsyncSession, respondent_key: str) -> None:

@@ -1,15 +1,18 @@
-"""Upkeep in `sipas serve`: one reminder per idle survey, abandoned surveys expire."""
+"""Upkeep in `sipas serve`: one reminder per idle survey, abandoned surveys expire, old event ids go."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.maintenance import maintain_once
-from handlers.events import Reply
+from handlers.events import InboundKind, Reply
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.db import Database
 from storage.invitations import counter_payload
+from storage.models import ProcessedEvent
 from tests.conftest import TEST_SECRET
 from tests.survey_driver import POINT, Clock, Respondent, add_counters, engine_config
 
@@ -44,3 +47,24 @@ async def test_an_idle_respondent_gets_one_reminder_with_the_current_question_th
     await maintain_once(engine, {"telegram": telegram}, clock.now + timedelta(hours=49))
     replies = await citizen.start(counter_payload(TEST_SECRET, POINT))
     assert replies[0].choices()[0].data == "consent:yes"  # expired: a fresh start, not a resume
+
+
+async def test_event_ids_are_forgotten_after_a_week_and_redeliveries_within_it_still_stop(
+    database: Database,
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled(), engine_config())
+    clock = Clock()
+    citizen = Respondent(engine, "5550002", clock)
+    start = citizen.inbound(InboundKind.START, counter_payload(TEST_SECRET, POINT), "old-start")
+    await citizen.send(start)
+    clock.advance(days=6)
+    recent = citizen.inbound(InboundKind.CHOICE, "consent:yes", "recent-tap")
+    await citizen.send(recent)
+
+    await maintain_once(engine, {}, clock.now + timedelta(days=2))
+
+    async with database.reading() as tx:
+        kept = (await tx.execute(select(ProcessedEvent.event_id))).scalars().all()
+    assert kept == ["recent-tap"]
+    assert await citizen.send(recent) == []  # still recognised as a redelivery
