@@ -119,7 +119,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
     def start(index: int) -> BaseProcess:
         process = context.Process(
             target=_worker_main,
-            args=(settings, sock, index, os.getpid()),
+            args=(settings, sock, index, workers, os.getpid()),
             name=f"sipas-worker-{index}",
         )
         process.start()
@@ -182,7 +182,9 @@ def _stop_all(processes: list[BaseProcess]) -> None:
 # --- a worker -----------------------------------------------------------------------------------
 
 
-def _worker_main(settings: Settings, sock: socket.socket, index: int, parent: int) -> None:
+def _worker_main(
+    settings: Settings, sock: socket.socket, index: int, workers: int, parent: int
+) -> None:
     """Entry point of a worker process: `serve` on the shared socket until told to stop."""
     from bot.commands.serve import run_loop, serve  # here: the parent needs neither
 
@@ -192,7 +194,13 @@ def _worker_main(settings: Settings, sock: socket.socket, index: int, parent: in
         stop = asyncio.Event()
         watch = asyncio.create_task(_stop_when_orphaned(parent, stop))
         try:
-            await serve(settings, sockets=[sock], register_webhook=index == 0, stop=stop)
+            await serve(
+                settings,
+                sockets=[sock],
+                register_webhook=index == 0,
+                stop=stop,
+                workers=workers,
+            )
         finally:
             watch.cancel()
 

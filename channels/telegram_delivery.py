@@ -19,6 +19,7 @@ RETRY_AFTER_ATTEMPTS = 3
 NETWORK_ATTEMPTS = 4
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_CONCURRENT_UPDATES = 64
+MESSAGES_PER_SECOND = 30  # Telegram's flood limit for one bot, all chats together
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -36,11 +37,18 @@ class RetryingRateLimiter(AIORateLimiter):
     def __init__(
         self,
         *,
+        senders: int = 1,
         network_attempts: int = NETWORK_ATTEMPTS,
         first_backoff: float = FIRST_BACKOFF_SECONDS,
         retry_after_attempts: int = RETRY_AFTER_ATTEMPTS,
     ) -> None:
-        super().__init__(max_retries=retry_after_attempts)
+        """`senders`: how many processes send for the same bot (the workers of `sipas serve
+        --workers N`); each keeps to its share of Telegram's overall limit, which counts
+        the bot's messages together, from whichever process they come."""
+        self.messages_per_second = MESSAGES_PER_SECOND / senders
+        super().__init__(
+            overall_max_rate=self.messages_per_second, max_retries=retry_after_attempts
+        )
         self._network_attempts = network_attempts
         self._first_backoff = first_backoff
 

@@ -29,6 +29,7 @@ from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
 from bot.workers import run_leased, serve_workers
 from channels.telegram import TelegramChannel, build_application
+from channels.telegram_delivery import RetryingRateLimiter
 from handlers.staff import StaffCommands
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
@@ -228,12 +229,14 @@ async def serve(
     handle_signals: bool = True,
     sockets: list[socket.socket] | None = None,
     register_webhook: bool = True,
+    workers: int = 1,
 ) -> None:
     """Serve until `stop` is set (SIGINT/SIGTERM set it when `handle_signals`), then shut down.
 
     `sockets`: listen there instead of binding SIPAS_HTTP_HOST:SIPAS_HTTP_PORT (the
     workers of `sipas serve --workers N` share their parent's). `register_webhook`:
-    whether this process tells Telegram where the webhook is (one worker does).
+    whether this process tells Telegram where the webhook is (one worker does). `workers`:
+    how many processes serve the bot, each sending its share of Telegram's flood limit.
 
     Shutdown order: stop taking updates (polling, HTTP), let those in flight
     finish, cancel background jobs, close Telegram's connections and the database.
@@ -247,7 +250,9 @@ async def serve(
         metrics = ServiceMetrics()
         engine = build_engine(settings, database)
         engine.observer = metrics
-        telegram = _telegram_channel(settings, engine, staff_commands(settings, database))
+        telegram = _telegram_channel(
+            settings, engine, staff_commands(settings, database), senders=workers
+        )
         service = Service(settings, database, engine, telegram, metrics)
         app_routers = [factory(service) for factory in routers]
         if telegram is not None and webhook_secret is not None:
@@ -314,7 +319,7 @@ async def serve(
 
 
 def _telegram_channel(
-    settings: Settings, engine: SurveyEngine, staff: StaffCommands
+    settings: Settings, engine: SurveyEngine, staff: StaffCommands, *, senders: int
 ) -> TelegramChannel | None:
     if settings.telegram_token is None:
         return None
@@ -322,6 +327,7 @@ def _telegram_channel(
         settings.telegram_token.get_secret_value(),
         base_url=settings.telegram_api_url,
         polling=settings.public_url is None,
+        rate_limiter=RetryingRateLimiter(senders=senders),
     )
     return TelegramChannel(application, engine, staff=staff)
 

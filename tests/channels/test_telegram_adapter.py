@@ -545,3 +545,9 @@ async def test_logs_never_name_the_person(
     assert caplog.records  # something was logged
     for secret in (str(PERSON.id), PERSON.first_name, PERSON.username or "-"):
         assert secret not in caplog.text
+
+
+def test_workers_share_telegrams_flood_limit_between_them() -> None:
+    # Telegram counts a bot's messages together, whichever worker sends them.
+    assert RetryingRateLimiter().messages_per_second == 30
+    assert RetryingRateLimiter(senders=3).messages_per_second == 10
