@@ -64,7 +64,9 @@ TRY_AGAIN = (
     "Xin lỗi, đã có lỗi. Vui lòng thử lại sau ít phút.\n"
     "Sorry, something went wrong. Please try again in a few minutes."
 )
-TRY_AGAIN_NOTICE = "Xin thử lại / Please try again"
+TRY_AGAIN_NOTICE = (
+    "Có lỗi, xin bấm lại sau ít phút / Something went wrong, please tap again shortly"
+)
 EMPTY_TEXT = "…"  # Telegram refuses an empty message; a keyboard still needs a text above it
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -286,13 +288,17 @@ class TelegramChannel:
             payload=payload,
             locale=locale_of(update.effective_user),
         )
+        query = update.callback_query
         try:
             replies = await self._engine.handle(inbound)
         except Exception:
             # Nothing was committed; the respondent retries by tapping or typing again.
             log.exception("survey engine failed on Telegram update %d", update.update_id)
-            replies = [Reply(TRY_AGAIN, notice=TRY_AGAIN_NOTICE)]
-        query = update.callback_query
+            if query is not None:
+                # The tapped keyboard stays as it was: tapping it again is the retry.
+                await _answer(query, TRY_AGAIN_NOTICE)
+                return
+            replies = [Reply(TRY_AGAIN)]
         if query is None:
             for reply in replies:
                 await _send(update.get_bot(), chat.id, reply)

@@ -18,6 +18,7 @@ from channels.telegram import (
     PRIVATE_CHAT_ONLY,
     TEXT_ONLY,
     TRY_AGAIN,
+    TRY_AGAIN_NOTICE,
     TelegramChannel,
     build_application,
 )
@@ -356,16 +357,27 @@ async def test_a_duplicate_tap_is_only_answered(
     assert request_recorder.of("answerCallbackQuery") == [{"callback_query_id": "q77"}]
 
 
-async def test_an_engine_failure_says_try_again_and_still_answers_the_tap(
+async def test_an_engine_failure_answers_the_tap_with_try_again_and_keeps_its_keyboard(
     channel: TelegramChannel, engine: ScriptedEngine, request_recorder: RecordingRequest
 ) -> None:
     engine.error = RuntimeError("database is locked")
 
     await channel.process_webhook_update(tap_update("a:q1:4"))
+
+    assert request_recorder.of("answerCallbackQuery") == [
+        {"callback_query_id": "q77", "text": TRY_AGAIN_NOTICE}
+    ]
+    assert request_recorder.methods()[1:] == ["answerCallbackQuery"]  # after getMe: no edit
+
+
+async def test_an_engine_failure_on_typed_text_says_try_again(
+    channel: TelegramChannel, engine: ScriptedEngine, request_recorder: RecordingRequest
+) -> None:
+    engine.error = RuntimeError("database is locked")
+
     await channel.process_webhook_update(text_update("xin chào"))
 
-    assert len(request_recorder.of("answerCallbackQuery")) == 1
-    assert [params["text"] for params in request_recorder.of("sendMessage")] == [TRY_AGAIN] * 2
+    assert [params["text"] for params in request_recorder.of("sendMessage")] == [TRY_AGAIN]
 
 
 async def test_an_unprompted_send_goes_out_as_new_messages(
