@@ -52,6 +52,7 @@ __all__ = ["API_PREFIX", "invitation_router"]
 API_PREFIX = "/api/v1"
 MAX_TTL_HOURS = 24 * 365
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 # --- Problems (RFC 9457) -------------------------------------------------------------------------
@@ -151,6 +152,18 @@ PROBLEM_TYPES = {
             404,
             "Unknown problem type",
             "The problem types are listed in the OpenAPI document (`Problem`).",
+        ),
+        ProblemType(
+            "unknown-endpoint",
+            404,
+            "No such endpoint",
+            "The endpoints are listed in the OpenAPI document at /openapi.json and /docs.",
+        ),
+        ProblemType(
+            "method-not-allowed",
+            405,
+            "Method not allowed",
+            "Use one of the methods in the Allow header (see /docs).",
         ),
         ProblemType(
             "invitation-closed",
@@ -595,5 +608,25 @@ def invitation_router(
         return ProblemDescription(
             type=kind.uri, status=kind.status, title=kind.title, advice=kind.advice
         )
+
+    # Last, so it only sees what no route above took: a client of the API gets problem+json
+    # for a mistyped path or method too, not the framework's bare {"detail": ...}.
+    @router.api_route("/{path:path}", methods=list(ANY_METHOD), include_in_schema=False)
+    async def no_such_endpoint(request: Request, path: str) -> Response:
+        allowed = sorted(
+            method
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            and route.endpoint is not no_such_endpoint
+            and route.path_regex.match(request.url.path)
+            for method in route.methods or ()
+        )
+        if allowed:
+            raise ApiProblem(
+                "method-not-allowed",
+                f"{request.method} is not allowed here; this path takes {', '.join(allowed)}.",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        raise ApiProblem("unknown-endpoint", f"There is no endpoint {request.url.path}.")
 
     return router
