@@ -123,7 +123,7 @@ class PosterContent:
     unit_name: str
     link: str
     short_code: str
-    zalo_oa_name: str
+    zalo_oa_name: str | None  # None: Zalo is off, the poster does not mention it
     counter_name_en: str | None = None
     agency_name: str | None = None
 
@@ -247,8 +247,10 @@ def _layout(content: PosterContent, paper: Paper) -> _Layout:
     )
     add("1. Scan the QR code with your phone camera: Telegram opens the chat.", 11)
     add("2. Answer a few questions in about 3 minutes. We never ask who you are.", 11, gap=0.9)
-    add(f"Trên Zalo: gửi mã {content.short_code} đến OA {content.zalo_oa_name}", 13, "bold", 0.3)
-    add(f"On Zalo: send {content.short_code} to the OA {content.zalo_oa_name}", 11, gap=0.3)
+    if content.zalo_oa_name is not None:
+        oa = content.zalo_oa_name
+        add(f"Trên Zalo: gửi mã {content.short_code} đến OA {oa}", 13, "bold", 0.3)
+        add(f"On Zalo: send {content.short_code} to the OA {oa}", 11, gap=0.3)
 
     footer = margin + 2 * scale
     footer_size = 8.5 * scale

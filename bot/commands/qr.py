@@ -34,8 +34,13 @@ def _content(
         agency_name=listing.agency.name if listing.agency else None,
         link=telegram_link(settings.telegram_bot_username, counter_payload(secret, point.code)),
         short_code=counter_short_code(secret, point.code),
-        zalo_oa_name=zalo_oa or settings.data_controller,
+        zalo_oa_name=zalo_oa or (settings.data_controller if _zalo_on(settings) else None),
     )
+
+
+def _zalo_on(settings: Settings) -> bool:
+    """Whether respondents can reach the survey on Zalo (an OA or a Zalo bot is configured)."""
+    return settings.zalo_oa_secret_key is not None or settings.zalo_bot_token is not None
 
 
 async def _listings(settings: Settings, code: str | None) -> list[ServicePointListing]:
@@ -71,7 +76,9 @@ async def _listings(settings: Settings, code: str | None) -> list[ServicePointLi
     "--paper", type=click.Choice([p.value for p in Paper]), default="A4", show_default=True
 )
 @click.option(
-    "--zalo-oa", help="The Zalo Official Account's name [default: SIPAS_DATA_CONTROLLER]."
+    "--zalo-oa",
+    help="The Zalo Official Account's name [default: SIPAS_DATA_CONTROLLER when Zalo is "
+    "configured; without Zalo the poster does not mention it].",
 )
 def qr_command(
     code: str | None, every: bool, out: Path, fmt: str, paper: str, zalo_oa: str | None
@@ -80,7 +87,7 @@ def qr_command(
 
     The poster carries the QR code of the counter's Telegram link, the counter's
     and unit's names, instructions in Vietnamese and English, the Zalo short
-    code, and the link in plain text. It is black on white: print it on any
+    code (when Zalo is configured or --zalo-oa given), and the link in plain text. It is black on white: print it on any
     printer. Each counter's token is signed with the deployment secret: reprint
     posters if SIPAS_SECRET_KEY changes.
     """

@@ -86,6 +86,14 @@ def test_a_pdf_poster_renders_with_its_text_and_a_readable_code(
     assert decoded(image) == [LINK]
 
 
+def test_without_zalo_the_poster_does_not_mention_it() -> None:
+    telegram_only = PosterContent(**{**CONTENT.__dict__, "zalo_oa_name": None})
+    page = pdf_page(render_poster(telegram_only, format=PosterFormat.PDF, paper=Paper.A4))
+    text = page.get_textpage().get_text_range()
+    assert "Zalo" not in text
+    assert LINK in text
+
+
 def test_an_svg_poster_is_well_formed_and_names_the_counter() -> None:
     data = render_poster(CONTENT, format=PosterFormat.SVG, paper=Paper.A5)
     root = ET.fromstring(data)
