@@ -45,6 +45,7 @@ from storage.db import Database
 from storage.models import Answer, Response, ServicePoint, SurveySession
 from storage.privacy import keyed_hash, scrub
 from storage.sessions import record_response
+from storage.spreadsheet_csv import delimiter_of
 from storage.units import Problem
 
 __all__ = [
@@ -131,9 +132,7 @@ def _cell_text(value: object) -> str:
 def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     # utf-8-sig: tolerate the byte-order mark spreadsheets write.
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
-        # A spreadsheet in a locale with a decimal comma saves CSV with semicolons.
-        delimiter = ";" if first.count(";") > first.count(",") else ","
+        delimiter = delimiter_of(handle.readline())
         handle.seek(0)
         reader = csv.reader(handle, delimiter=delimiter)
         for number, row in enumerate(reader, start=1):

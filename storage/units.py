@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AdminUnit, Agency, ServicePoint, UnitCrosswalk
+from storage.spreadsheet_csv import delimiter_of
 
 __all__ = [
     "AGENCY_KINDS",
@@ -239,7 +240,9 @@ def _read_csv(
         line = data[: error.start].count(b"\n") + 1
         problems.add(line, "(file)", "not UTF-8 text (save the file as CSV UTF-8)")
         problems.raise_if_any()
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter_of(text.split("\n", 1)[0])
+    )
     header = next(reader, None)
     if header is None or not any(cell.strip() for cell in header):
         problems.add(1, "(header)", f"empty file (expected a header row: {', '.join(required)})")

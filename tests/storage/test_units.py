@@ -153,6 +153,15 @@ async def test_a_file_whose_rows_refer_to_rows_defined_later_loads(database: Dat
     assert unit is not None and unit.parent_code == "99" and unit.full_name_en == "Mot Ward"
 
 
+async def test_a_file_saved_with_semicolons_by_a_vietnamese_spreadsheet_loads_the_same(
+    database: Database,
+) -> None:
+    semicolons = SMALL_FILE.replace(",", ";")
+    async with database.transaction() as session:
+        report = await load_units_csv(session, "excel-vi.csv", semicolons.encode())
+    assert (report.units.added, report.agencies.added, report.service_points.added) == (2, 1, 1)
+
+
 async def test_reloading_reports_unchanged_and_a_changed_row_as_updated(
     database: Database,
 ) -> None:
