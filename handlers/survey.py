@@ -162,18 +162,20 @@ class SurveyEngine:
             key = respondent_key(self.config.secret, inbound.channel, inbound.chat)
             await store.lock_respondent(tx, key)
             loaded, answers = await store.load_open_session(tx, key)
-            survey, version = loaded, loaded.version if loaded is not None else None
+            survey, saved = loaded, loaded.version if loaded is not None else 0
             if (
-                survey is not None
-                and survey.last_activity_at < inbound.received_at - self.config.resume_window
+                loaded is not None
+                and loaded.last_activity_at < inbound.received_at - self.config.resume_window
             ):
-                await store.discard_session(tx, survey, "expired", inbound.received_at)
-                survey, answers = None, {}
+                await store.discard_session(tx, loaded, "expired", inbound.received_at)
+                # Written at once: whatever this event does next must not find it open.
+                await store.save_session(tx, loaded, saved)
+                survey, saved, answers = None, loaded.version, {}
             turn = Turn(tx, inbound, key, survey, self._language(inbound, survey), answers)
             replies = await self._dispatch(turn)
             # Every change to a session bumps its version (see `_touch`, `close_session`).
-            if loaded is not None and loaded.version != version:
-                await store.save_session(tx, loaded)
+            if loaded is not None and loaded.version != saved:
+                await store.save_session(tx, loaded, saved)
         # Reported only once the transaction has committed.
         return replies, Outcome.COMPLETED if turn.completed else Outcome.PROCESSED
 

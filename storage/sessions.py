@@ -31,9 +31,9 @@ def _upsert(
     columns: Sequence[str],
     *,
     conflict: Sequence[str] = (),
-    update: Sequence[str] = (),
+    refresh: Sequence[str] = (),
 ) -> TextClause:
-    """INSERT of `columns` that does nothing, or updates `update`, when `conflict` already exists.
+    """INSERT of `columns` that does nothing, or sets `refresh` anew, when `conflict` already exists.
 
     Written as SQL text, which SQLite and PostgreSQL read alike, rather than with the
     dialects' `insert().on_conflict_*()`: SQLAlchemy 2.0 cannot cache those, so every
@@ -42,8 +42,8 @@ def _upsert(
     """
     action = (
         f"({', '.join(conflict)}) DO UPDATE SET "
-        + ", ".join(f"{name} = excluded.{name}" for name in update)
-        if update
+        + ", ".join(f"{name} = excluded.{name}" for name in refresh)
+        if refresh
         else "DO NOTHING"
     )
     # Identifiers only, from the mapped tables (never from input): nothing to inject.
@@ -61,10 +61,10 @@ _SAVE_ANSWER = _upsert(
     cast(Table, Answer.__table__),
     ("session_id", "item_code", "value", "answered_at"),
     conflict=("session_id", "item_code"),
-    update=("value", "answered_at"),
+    refresh=("value", "answered_at"),
 )
 _MARK_DIRTY = _upsert(
-    cast(Table, DirtyDay.__table__), ("day", "marked_at"), conflict=("day",), update=("marked_at",)
+    cast(Table, DirtyDay.__table__), ("day", "marked_at"), conflict=("day",), refresh=("marked_at",)
 )
 
 _SESSIONS = cast(Table, SurveySession.__table__)
@@ -83,9 +83,15 @@ _SESSION_CHANGES = (
 )
 _SAVE_SESSION = (
     update(_SESSIONS)
-    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.version == bindparam("read"))
     .values({name: bindparam(name) for name in _SESSION_CHANGES})
 )
+
+
+class SessionChanged(Exception):
+    """The session changed in the database since this event read it (maintenance expired it
+    meanwhile, say): the event's transaction must roll back, and the respondent retry."""
+
 
 # The open session and its answers in one round trip: one row per answer (or one row with
 # NULL answer columns), the session's columns repeated.
@@ -199,12 +205,26 @@ async def load_open_session(
     return survey, answers
 
 
-async def save_session(session: AsyncSession, survey: SurveySession) -> None:
-    """Write back what an event changed on a session `load_open_session` returned."""
-    await session.execute(
-        _SAVE_SESSION,
-        {"session_id": survey.id, **{name: getattr(survey, name) for name in _SESSION_CHANGES}},
+async def save_session(session: AsyncSession, survey: SurveySession, read: int) -> None:
+    """Write back what an event changed on a session `load_open_session` returned at version
+    `read`; SessionChanged if the row is no longer at that version.
+
+    Until then the row in the database is the one read: write back before anything in the
+    same transaction must see the change.
+    """
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            _SAVE_SESSION,
+            {
+                "session_id": survey.id,
+                "read": read,
+                **{name: getattr(survey, name) for name in _SESSION_CHANGES},
+            },
+        ),
     )
+    if result.rowcount != 1:
+        raise SessionChanged(f"survey session {survey.id} changed since version {read}")
 
 
 async def load_answers(session: AsyncSession, session_id: int) -> dict[str, str | None]:

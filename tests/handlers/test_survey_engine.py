@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from handlers.events import Command, InboundKind
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
+from storage import sessions as store
 from storage.db import Database
 from storage.invitations import (
     counter_payload,
@@ -19,7 +20,7 @@ from storage.invitations import (
     parse_counter_payload,
 )
 from storage.models import Answer, DirtyDay, Invitation, Response, SurveySession
-from storage.privacy import PHONE_MARK
+from storage.privacy import PHONE_MARK, respondent_key
 from tests.conftest import TEST_SECRET
 from tests.survey_driver import OTHER_POINT, POINT, Clock, Respondent, add_counters, engine_config
 
@@ -35,6 +36,10 @@ async def engine(database: Database) -> SurveyEngine:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+def citizen_key(citizen: Respondent) -> str:
+    return respondent_key(TEST_SECRET, citizen.channel, citizen.chat)
 
 
 def person(engine: SurveyEngine, clock: Clock, chat: str = "1001", **kwargs: object) -> Respondent:
@@ -237,6 +242,45 @@ async def test_an_abandoned_session_expires_and_keeps_only_its_non_completion(
     )
     replies = await citizen.start(COUNTER)
     assert replies[0].choices()[0].data == "consent:yes"  # a fresh survey, not a resume
+
+
+async def test_a_return_after_the_window_expires_the_old_survey_before_anything_else(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    await citizen.answer("citizen")
+    clock.advance(hours=49)  # no maintenance round ran meanwhile
+    replies = await citizen.start(COUNTER)
+    assert replies[0].choices()[0].data == "consent:yes"
+    async with database.reading() as tx:
+        first = (await tx.execute(select(SurveySession).order_by(SurveySession.id))).scalar()
+    assert first is not None
+    assert (first.status, first.respondent_key, first.address_ciphertext) == ("expired", "", None)
+    assert await answers_of(database) == {}
+
+
+async def test_a_session_changed_since_it_was_read_is_not_overwritten(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    async with database.reading() as tx:
+        loaded, _answers = await store.load_open_session(tx, citizen_key(citizen))
+    assert loaded is not None
+    read = loaded.version
+    clock.advance(hours=49)
+    assert await engine.purge_abandoned(clock.now) == 1  # maintenance expires it meanwhile
+    loaded.current_item = "15"
+    loaded.version += 1
+    with pytest.raises(store.SessionChanged):
+        async with database.transaction() as tx:
+            await store.save_session(tx, loaded, read)
+    async with database.reading() as tx:
+        survey = (await tx.execute(select(SurveySession))).scalar_one()
+    assert (survey.status, survey.respondent_key) == ("expired", "")
 
 
 # --- withdrawal, language ----------------------------------------------------------------
