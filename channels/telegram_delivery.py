@@ -46,8 +46,13 @@ class RetryingRateLimiter(AIORateLimiter):
         --workers N`); each keeps to its share of Telegram's overall limit, which counts
         the bot's messages together, from whichever process they come."""
         self.messages_per_second = MESSAGES_PER_SECOND / senders
+        # The limiter's bucket must hold at least one message: below one a second, it
+        # allows one message per longer period instead.
+        burst = max(1.0, self.messages_per_second)
         super().__init__(
-            overall_max_rate=self.messages_per_second, max_retries=retry_after_attempts
+            overall_max_rate=burst,
+            overall_time_period=burst / self.messages_per_second,
+            max_retries=retry_after_attempts,
         )
         self._network_attempts = network_attempts
         self._first_backoff = first_backoff

@@ -563,3 +563,18 @@ def test_workers_share_telegrams_flood_limit_between_them() -> None:
     # Telegram counts a bot's messages together, whichever worker sends them.
     assert RetryingRateLimiter().messages_per_second == 30
     assert RetryingRateLimiter(senders=3).messages_per_second == 10
+
+
+async def test_more_workers_than_messages_a_second_still_send(
+    request_recorder: RecordingRequest,
+) -> None:
+    application = build_application(
+        "123:ABC",
+        polling=False,
+        request=request_recorder,
+        rate_limiter=RetryingRateLimiter(senders=40),
+    )
+    await application.initialize()
+    await application.bot.send_message(PERSON.id, "Xin chào")
+    await application.shutdown()
+    assert request_recorder.of("sendMessage")[0]["text"] == "Xin chào"
