@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import Match
 
 from storage.api_keys import RateLimiter, key_scope, service_point_in_scope, verify_api_key
 from storage.db import Database
@@ -613,12 +614,13 @@ def invitation_router(
     # for a mistyped path or method too, not the framework's bare {"detail": ...}.
     @router.api_route("/{path:path}", methods=list(ANY_METHOD), include_in_schema=False)
     async def no_such_endpoint(request: Request, path: str) -> Response:
+        # A route matching the path but not the method is a PARTIAL match.
         allowed = sorted(
             method
             for route in router.routes
             if isinstance(route, APIRoute)
             and route.endpoint is not no_such_endpoint
-            and route.path_regex.match(request.url.path)
+            and route.matches(request.scope)[0] is Match.PARTIAL
             for method in route.methods or ()
         )
         if allowed:
@@ -627,6 +629,7 @@ def invitation_router(
                 f"{request.method} is not allowed here; this path takes {', '.join(allowed)}.",
                 headers={"Allow": ", ".join(allowed)},
             )
-        raise ApiProblem("unknown-endpoint", f"There is no endpoint {request.url.path}.")
+        hint = " (without the trailing slash?)" if request.url.path.endswith("/") else ""
+        raise ApiProblem("unknown-endpoint", f"There is no endpoint {request.url.path}{hint}.")
 
     return router

@@ -39,8 +39,8 @@ def _content(
 
 
 def _zalo_on(settings: Settings) -> bool:
-    """Whether respondents can reach the survey on Zalo (an OA or a Zalo bot is configured)."""
-    return settings.zalo_oa_secret_key is not None or settings.zalo_bot_token is not None
+    """Whether a Zalo Official Account answers the short code (the poster names an OA)."""
+    return settings.zalo_oa_app_id is not None and settings.zalo_oa_secret_key is not None
 
 
 async def _listings(settings: Settings, code: str | None) -> list[ServicePointListing]:
@@ -77,8 +77,8 @@ async def _listings(settings: Settings, code: str | None) -> list[ServicePointLi
 )
 @click.option(
     "--zalo-oa",
-    help="The Zalo Official Account's name [default: SIPAS_DATA_CONTROLLER when Zalo is "
-    "configured; without Zalo the poster does not mention it].",
+    help="The Zalo Official Account's name [default: SIPAS_DATA_CONTROLLER when a Zalo OA is "
+    "configured; without one the poster does not mention Zalo].",
 )
 def qr_command(
     code: str | None, every: bool, out: Path, fmt: str, paper: str, zalo_oa: str | None
@@ -87,9 +87,10 @@ def qr_command(
 
     The poster carries the QR code of the counter's Telegram link, the counter's
     and unit's names, instructions in Vietnamese and English, the Zalo short
-    code (when Zalo is configured or --zalo-oa given), and the link in plain text. It is black on white: print it on any
-    printer. Each counter's token is signed with the deployment secret: reprint
-    posters if SIPAS_SECRET_KEY changes.
+    code (when a Zalo OA is configured or --zalo-oa given), and the link in
+    plain text. It is black on white: print it on any printer. Each counter's
+    token is signed with the deployment secret: reprint posters if
+    SIPAS_SECRET_KEY changes.
     """
     if every == (code is not None):
         raise click.UsageError("give --service-point CODE or --all")

@@ -374,6 +374,8 @@ async def test_an_unknown_problem_type_is_404_listing_the_known_ones(api: Api) -
 
 async def test_a_mistyped_path_or_method_is_problem_json_too(api: Api) -> None:
     assert_problem(await api.client.get("/api/v1/invitaitons"), 404, "unknown-endpoint")
+    slash = await api.client.post("/api/v1/invitations/", json={}, headers=api.auth())
+    assert "trailing slash" in assert_problem(slash, 404, "unknown-endpoint")["detail"]
     wrong_method = await api.client.delete("/api/v1/invitations", headers=api.auth())
     assert_problem(wrong_method, 405, "method-not-allowed")
     assert wrong_method.headers["Allow"] == "POST"
