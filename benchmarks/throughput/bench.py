@@ -25,7 +25,8 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -262,6 +263,23 @@ class Run:
         return self.updates / self.wall
 
 
+@asynccontextmanager
+async def full_stack(backend: Backend) -> AsyncIterator[tuple[RecordingBotApi, TelegramChannel]]:
+    """The service's Telegram stack on `backend`, answered by a recording Bot API; closed after."""
+    settings = load_settings(database_url=backend.url, secret_key=SECRET)
+    database = Database(backend.url, schema=backend.schema)
+    api = RecordingBotApi()
+    application = build_application(TOKEN, polling=False, request=api, rate_limiter=unthrottled())
+    await application.initialize()
+    await application.start()
+    try:
+        yield api, TelegramChannel(application, build_engine(settings, database))
+    finally:
+        await application.stop()
+        await application.shutdown()
+        await database.dispose()
+
+
 Recording = dict[int, list[dict[str, Any]]]  # chat id -> the updates it sent, in order
 
 
@@ -272,31 +290,24 @@ async def survey_run(
 
     Chat `first_chat` warms caches and connections; the others are timed.
     """
-    settings = load_settings(database_url=backend.url, secret_key=SECRET)
-    database = Database(backend.url, schema=backend.schema)
-    api = RecordingBotApi()
-    application = build_application(TOKEN, polling=False, request=api, rate_limiter=unthrottled())
-    channel = TelegramChannel(application, build_engine(settings, database))
-    await application.initialize()
-    await application.start()
     payload = counter_payload(SECRET, POINT)
     recording: Recording = {}
+    async with full_stack(backend) as (api, channel):
 
-    async def sink(data: dict[str, Any]) -> None:
-        chat = data.get("message") or data["callback_query"]["message"]
-        recording.setdefault(chat["chat"]["id"], []).append(data)
-        await channel.process_webhook_update(data)
+        async def sink(data: dict[str, Any]) -> None:
+            chat = data.get("message") or data["callback_query"]["message"]
+            recording.setdefault(chat["chat"]["id"], []).append(data)
+            await channel.process_webhook_update(data)
 
-    await take_survey(first_chat, payload, api, sink)
-    gc.collect()
-    cpu, wall = time.process_time(), time.perf_counter()
-    updates = await in_waves(
-        surveys, concurrency, lambda index: take_survey(first_chat + 1 + index, payload, api, sink)
-    )
-    run = Run(updates, time.perf_counter() - wall, time.process_time() - cpu)
-    await application.stop()
-    await application.shutdown()
-    await database.dispose()
+        await take_survey(first_chat, payload, api, sink)
+        gc.collect()
+        cpu, wall = time.process_time(), time.perf_counter()
+        updates = await in_waves(
+            surveys,
+            concurrency,
+            lambda index: take_survey(first_chat + 1 + index, payload, api, sink),
+        )
+        run = Run(updates, time.perf_counter() - wall, time.process_time() - cpu)
     return run, recording
 
 
@@ -361,35 +372,25 @@ def rss_bytes() -> int:
 
 async def open_sessions_memory(backend: Backend, sessions: int) -> int:
     """Bytes of RSS that `sessions` respondents add by starting and consenting (left open)."""
-    settings = load_settings(database_url=backend.url, secret_key=SECRET)
-    database = Database(backend.url, schema=backend.schema)
-    api = RecordingBotApi()
-    application = build_application(TOKEN, polling=False, request=api, rate_limiter=unthrottled())
-    channel = TelegramChannel(application, build_engine(settings, database))
-    await application.initialize()
-    await application.start()
     payload = counter_payload(SECRET, POINT)
-    sink = channel.process_webhook_update
+    async with full_stack(backend) as (api, channel):
+        sink = channel.process_webhook_update
 
-    async def open_one(index: int) -> int:
-        chat_id = 500_000 + index
-        await sink(text_update(chat_id, f"/start {payload}"))
-        consent = api.keyboard(chat_id)
-        assert consent is not None
-        await sink(tap_update(chat_id, "consent:yes", consent))
-        del api.newest[chat_id]  # the benchmark's own bookkeeping is not the service's memory
-        return 2
+        async def open_one(index: int) -> int:
+            chat_id = 500_000 + index
+            await sink(text_update(chat_id, f"/start {payload}"))
+            consent = api.keyboard(chat_id)
+            assert consent is not None
+            await sink(tap_update(chat_id, "consent:yes", consent))
+            del api.newest[chat_id]  # the benchmark's own bookkeeping is not the service's memory
+            return 2
 
-    await in_waves(200, 20, open_one)  # warm: pools, caches, compiled statements
-    gc.collect()
-    before = rss_bytes()
-    await in_waves(sessions, 50, lambda index: open_one(1_000 + index))
-    gc.collect()
-    added = rss_bytes() - before
-    await application.stop()
-    await application.shutdown()
-    await database.dispose()
-    return added
+        await in_waves(200, 20, open_one)  # warm: pools, caches, compiled statements
+        gc.collect()
+        before = rss_bytes()
+        await in_waves(sessions, 50, lambda index: open_one(1_000 + index))
+        gc.collect()
+        return rss_bytes() - before
 
 
 async def main() -> None:
