@@ -1,9 +1,9 @@
 """Counting in the database: quality flags per response and daily counts per cell, item and value.
 
 Everything heavy happens in SQL, a day at a time (`INSERT … SELECT … GROUP BY`), so
-millions of answers never pass through Python. PostgreSQL flags and counts a day in three
-statements; SQLite copies the day's answers once into per-connection temporary tables and
-works from those.
+millions of answers never pass through Python. A day takes three statements, alike on
+SQLite and PostgreSQL: flags from the facts recorded with each response, then one pass
+over the day's answers for the counts, then the respondents per cell.
 A day is recomputed as a whole inside one transaction: delete its rows, insert them again.
 That makes a run idempotent and a half-finished run harmless.
 """
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.layout import ItemLayout
 from storage.models import DirtyDay
+from storage.sessions import record_missing_facts
 
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
@@ -58,120 +59,54 @@ def _seconds(column: str, sqlite: bool) -> str:
     return f"EXTRACT(EPOCH FROM {column})"
 
 
-def _answered(layout: ItemLayout, valid_values: list[str]) -> str:
-    """The condition that an answer row is a valid answer to a satisfaction item."""
-    return (
-        f"a.item_code IN ({_sql_list(layout.item_codes)}) "
-        f"AND a.value IN ({_sql_list(valid_values)})"
-    )
-
-
 # The responses of one reporting day that are counted. Every statement selects them the
 # same way; daily counts and respondents then follow `response_quality`, which holds
 # exactly these responses.
 _DAY_FILTER = """r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
   AND (r.simulated = FALSE OR :count_simulated)"""
 
-_DAY_RESPONSES = f"""
-day_responses AS MATERIALIZED (
-    SELECT r.id, r.session_id, r.reporting_day, r.respondent_key, r.service_point_code,
-           r.respondent_type, r.completed_at, r.channel
-    FROM responses r
-    WHERE {_DAY_FILTER}
-)"""  # noqa: S608
 
+def quality_sql(sqlite: bool) -> str:
+    """The statement that flags every counted response of one reporting day (`:day`).
 
-def _flags_sql(sqlite: bool) -> str:
-    """The `flags` CTE: one row per response of `day_responses`, from `per_session`.
-
-    Straight-lining: at least `:straight_min` valid scale answers, all one value.
-    Speeding: more than half of the gaps between consecutive answers of the session are
-    shorter than `:speeding_seconds` ("median time per item under T", without sorting the
-    gaps); imported (paper) responses carry no timing and never speed.
-    Repeat: an earlier response (by completion time, then id) of the same respondent at the
-    same counter within `:repeat_seconds`; imports have no key, so never match.
+    Straight-lining and speeding are read from the facts recorded with each response
+    (storage/response_facts.py), so no answer is read here:
+    - straight-lining: at least `:straight_min` real scale answers, all one value;
+    - speeding: the median gap between consecutive answers is under `:speeding_seconds`
+      (imported responses have no timing and never speed);
+    - repeat: an earlier response (by completion time, then id) of the same respondent at
+      the same counter within `:repeat_seconds`; imports have no key, so never match.
     """
     completed_earlier = _seconds("e.completed_at", sqlite)
-    completed = _seconds("d.completed_at", sqlite)
+    completed = _seconds("r.completed_at", sqlite)
     return f"""
-checks AS MATERIALIZED (
-    SELECT d.id, d.session_id, d.reporting_day, d.service_point_code, d.respondent_type,
-           d.channel,
-           COALESCE(p.scale_answers, 0) AS scale_answers,
-           COALESCE(p.scale_answers >= :straight_min AND p.lowest = p.highest, FALSE)
+INSERT INTO response_quality
+    (response_id, reporting_day, straight_lining, speeding, repeated, flagged)
+SELECT id, reporting_day, straight_lining, speeding, repeated,
+       (straight_lining OR speeding OR repeated)
+FROM (
+    SELECT r.id, r.reporting_day,
+           COALESCE(r.scale_answers >= :straight_min AND r.uniform_value IS NOT NULL, FALSE)
                AS straight_lining,
-           COALESCE(d.channel <> 'import' AND p.timed_items > 0
-                     AND 2 * p.fast_items > p.timed_items, FALSE) AS speeding,
+           COALESCE(r.median_gap_seconds < :speeding_seconds, FALSE) AS speeding,
            EXISTS (
                SELECT 1 FROM responses e
-               WHERE e.respondent_key = d.respondent_key
-                 AND e.service_point_code = d.service_point_code
-                 AND e.id <> d.id
-                 AND (e.completed_at < d.completed_at
-                      OR (e.completed_at = d.completed_at AND e.id < d.id))
+               WHERE e.respondent_key = r.respondent_key
+                 AND e.service_point_code = r.service_point_code
+                 AND e.id <> r.id
+                 AND (e.completed_at < r.completed_at
+                      OR (e.completed_at = r.completed_at AND e.id < r.id))
                  AND {completed_earlier} >= {completed} - :repeat_seconds
            ) AS repeated
-    FROM day_responses d LEFT JOIN per_session p ON p.session_id = d.session_id
-),
-flags AS MATERIALIZED (
-    SELECT checks.*, (straight_lining OR speeding OR repeated) AS flagged FROM checks
-)"""  # noqa: S608
-
-
-_QUALITY_INSERT = """
-INSERT INTO response_quality
-    (response_id, reporting_day, scale_answers, straight_lining, speeding, repeated, flagged)
-SELECT id, reporting_day, scale_answers, straight_lining, speeding, repeated, flagged
-FROM flags"""
-
-_PER_SESSION = """
-per_session AS (
-    SELECT session_id,
-           COUNT(scale_value) AS scale_answers,
-           MIN(scale_value) AS lowest,
-           MAX(scale_value) AS highest,
-           COUNT(seconds) AS timed_items,
-           SUM(CASE WHEN seconds < :speeding_seconds THEN 1 ELSE 0 END) AS fast_items
-    FROM timed GROUP BY session_id
-)"""
-
-
-def postgres_quality_sql(layout: ItemLayout, valid_values: list[str]) -> str:
-    """PostgreSQL: the statement that flags every response of one reporting day (`:day`).
-
-    The day's answers are looked up response by response (a LATERAL that OFFSET 0 keeps
-    from being flattened): as a plain join PostgreSQL merge-joined along the answers index
-    from its start, reading every earlier day's answers too, more of them each later day.
-    In session order, the window only sorts each session's answers by time.
-    """
-    # Only checked item codes and fixed SQL fragments are inlined (S608 below).
-    return f"""
-WITH {_DAY_RESPONSES},
-timed AS (
-    SELECT d.session_id, a.scale_value,
-           a.at_seconds - LAG(a.at_seconds)
-               OVER (PARTITION BY d.session_id ORDER BY a.answered_at, a.id) AS seconds
-    FROM (SELECT session_id FROM day_responses ORDER BY session_id) d
-    CROSS JOIN LATERAL (
-        SELECT a.id, a.answered_at,
-               CASE WHEN {_answered(layout, valid_values)} THEN a.value END AS scale_value,
-               {_seconds("a.answered_at", False)} AS at_seconds
-        FROM answers a WHERE a.session_id = d.session_id
-        OFFSET 0
-    ) a
-),
-{_PER_SESSION},
-{_flags_sql(False)}
-{_QUALITY_INSERT}
+    FROM responses r
+    WHERE {_DAY_FILTER}
+) checks
 """  # noqa: S608
 
 
-def postgres_counts_sql(layout: ItemLayout) -> str:
-    """PostgreSQL: the statement that counts one day's answers per cell, item and value.
-
-    (Reading the answers again costs less than keeping the quality statement's copy: a
-    single statement with data-modifying CTEs measured slower.)
-    """
+def counts_sql(layout: ItemLayout) -> str:
+    """The statement that counts one day's answers per cell, item and value: the one pass
+    over the day's answers."""
     return f"""
 INSERT INTO daily_counts
     (day, service_point_code, respondent_type, channel, flagged, item_code, value, answers)
@@ -187,127 +122,13 @@ GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.
 """  # noqa: S608
 
 
-POSTGRES_RESPONDENTS_SQL = """
+RESPONDENTS_SQL = """
 INSERT INTO daily_respondents
     (day, service_point_code, respondent_type, channel, flagged, respondents)
 SELECT r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged, COUNT(*)
 FROM responses r JOIN response_quality q ON q.response_id = r.id
 WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
 GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged
-"""
-
-
-# SQLite (window functions evaluated partition by partition at several times the cost of a
-# sort, and one sort per GROUP BY) works through per-connection temporary tables:
-# `agg_timeline` holds the day's answers sorted by session and time, so the previous answer
-# of a session is the row before (`seq - 1`); `agg_cells` numbers the day's
-# (counter, type, channel, flagged) cells and `agg_sessions` gives each session its cell,
-# so the counts group by a small integer instead of four text columns.
-SQLITE_TABLES = (
-    """CREATE TEMP TABLE IF NOT EXISTS agg_timeline (
-    seq INTEGER PRIMARY KEY,
-    session_id INTEGER NOT NULL,
-    at_seconds REAL NOT NULL,
-    scale_value TEXT,
-    item_code TEXT,
-    value TEXT
-)""",
-    """CREATE TEMP TABLE IF NOT EXISTS agg_cells (
-    id INTEGER PRIMARY KEY,
-    reporting_day DATE NOT NULL,
-    service_point_code TEXT NOT NULL,
-    respondent_type TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    flagged BOOLEAN NOT NULL,
-    UNIQUE (service_point_code, respondent_type, channel, flagged, reporting_day)
-)""",
-    """CREATE TEMP TABLE IF NOT EXISTS agg_sessions (
-    session_id INTEGER PRIMARY KEY,
-    cell INTEGER NOT NULL
-)""",
-)
-SQLITE_EMPTY = (
-    "DELETE FROM temp.agg_timeline",
-    "DELETE FROM temp.agg_cells",
-    "DELETE FROM temp.agg_sessions",
-)
-
-
-def sqlite_timeline_sql(layout: ItemLayout, valid_values: list[str]) -> str:
-    """SQLite: the day's answers into `temp.agg_timeline`, in session and time order.
-
-    The day's responses come from the (reporting_day, service_point_code) index in
-    (counter, id) order, so SQLite only sorts each response's answers by time. `item_code`
-    is kept for satisfaction items only (what the counts count).
-    """
-    return f"""
-INSERT INTO temp.agg_timeline (session_id, at_seconds, scale_value, item_code, value)
-SELECT r.session_id, {_seconds("a.answered_at", True)},
-       CASE WHEN {_answered(layout, valid_values)} THEN a.value END,
-       CASE WHEN a.item_code IN ({_sql_list(layout.item_codes)}) THEN a.item_code END,
-       a.value
-FROM responses r CROSS JOIN answers a
-WHERE {_DAY_FILTER}
-  AND a.session_id = r.session_id
-ORDER BY r.service_point_code, r.id, a.answered_at, a.id
-"""  # noqa: S608
-
-
-SQLITE_QUALITY_SQL = f"""
-WITH {_DAY_RESPONSES},
-per_session AS (
-    SELECT t.session_id,
-           COUNT(t.scale_value) AS scale_answers,
-           MIN(t.scale_value) AS lowest,
-           MAX(t.scale_value) AS highest,
-           COUNT(p.seq) AS timed_items,
-           SUM(CASE WHEN t.at_seconds - p.at_seconds < :speeding_seconds THEN 1 ELSE 0 END)
-               AS fast_items
-    FROM temp.agg_timeline t
-    LEFT JOIN temp.agg_timeline p ON p.seq = t.seq - 1 AND p.session_id = t.session_id
-    GROUP BY t.session_id
-),
-{_flags_sql(True)}
-{_QUALITY_INSERT}
-"""  # noqa: S608
-
-SQLITE_CELLS_SQL = """
-INSERT INTO temp.agg_cells
-    (reporting_day, service_point_code, respondent_type, channel, flagged)
-SELECT DISTINCT r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged
-FROM responses r JOIN response_quality q ON q.response_id = r.id
-WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
-"""
-
-SQLITE_SESSIONS_SQL = """
-INSERT INTO temp.agg_sessions (session_id, cell)
-SELECT r.session_id, c.id
-FROM responses r JOIN response_quality q ON q.response_id = r.id
-JOIN temp.agg_cells c
-    ON c.service_point_code = r.service_point_code AND c.respondent_type = r.respondent_type
-   AND c.channel = r.channel AND c.flagged = q.flagged AND c.reporting_day = r.reporting_day
-WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
-"""
-
-SQLITE_COUNTS_SQL = """
-INSERT INTO daily_counts
-    (day, service_point_code, respondent_type, channel, flagged, item_code, value, answers)
-SELECT c.reporting_day, c.service_point_code, c.respondent_type, c.channel, c.flagged,
-       g.item_code, g.value, g.answers
-FROM (
-    SELECT s.cell, t.item_code, t.value, COUNT(*) AS answers
-    FROM temp.agg_timeline t CROSS JOIN temp.agg_sessions s
-    WHERE t.item_code IS NOT NULL AND s.session_id = t.session_id
-    GROUP BY s.cell, t.item_code, t.value
-) g JOIN temp.agg_cells c ON c.id = g.cell
-"""
-
-SQLITE_RESPONDENTS_SQL = """
-INSERT INTO daily_respondents
-    (day, service_point_code, respondent_type, channel, flagged, respondents)
-SELECT c.reporting_day, c.service_point_code, c.respondent_type, c.channel, c.flagged, g.n
-FROM (SELECT cell, COUNT(*) AS n FROM temp.agg_sessions GROUP BY cell) g
-JOIN temp.agg_cells c ON c.id = g.cell
 """
 
 
@@ -338,31 +159,18 @@ class DayCounter:
                 ("response_quality", "reporting_day"),
             )
         ]
-        self._work: list[TextClause]
-        self._after: list[TextClause]
-        if sqlite:
-            self._before = [text(sql) for sql in SQLITE_TABLES + SQLITE_EMPTY]
-            self._work = [
-                statement(sqlite_timeline_sql(layout, valid_values)),
-                statement(SQLITE_QUALITY_SQL),
-                statement(SQLITE_CELLS_SQL),
-                statement(SQLITE_SESSIONS_SQL),
-                statement(SQLITE_COUNTS_SQL),
-                statement(SQLITE_RESPONDENTS_SQL),
-            ]
-            # Emptied again at once: the temporary tables are memory of a pooled connection.
-            self._after = [text(sql) for sql in SQLITE_EMPTY]
-        else:
+        self._before: list[TextClause] = []
+        if not sqlite:
             # PostgreSQL's planner over-estimates these statements and JIT-compiles them, which
             # costs more than the work itself; they are plain scans and sorts, so JIT stays off.
             # work_mem keeps the day's sorts and hashes in memory.
             self._before = [text("SET LOCAL jit = off"), text("SET LOCAL work_mem = '256MB'")]
-            self._work = [
-                statement(postgres_quality_sql(layout, valid_values)),
-                statement(postgres_counts_sql(layout)),
-                statement(POSTGRES_RESPONDENTS_SQL),
-            ]
-            self._after = []
+        self._work = [
+            statement(quality_sql(sqlite)),
+            statement(counts_sql(layout)),
+            statement(RESPONDENTS_SQL),
+        ]
+        self._scale_values = {code: frozenset(valid_values) for code in layout.item_codes}
         self._tally = text(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) "
             "FROM response_quality WHERE reporting_day = :day"
@@ -375,6 +183,7 @@ class DayCounter:
         )
         for setting in self._before:
             await session.execute(setting)
+        await record_missing_facts(session, day, self.layout.questionnaire_id, self._scale_values)
         for clear in self._clear:
             await session.execute(clear, {"day": day})
         parameters = {
@@ -387,8 +196,6 @@ class DayCounter:
         }
         for work in self._work:
             await session.execute(work, parameters)
-        for tidy in self._after:
-            await session.execute(tidy)
         responses, flagged = (await session.execute(self._tally, {"day": day})).one()
         if seen is not None:
             # A mark made after we read it (a response committed meanwhile) must survive.

@@ -44,6 +44,7 @@ from questionnaires import (
 from storage.db import Database
 from storage.models import Answer, Response, ServicePoint, SurveySession
 from storage.privacy import keyed_hash, scrub
+from storage.response_facts import IMPORT_CHANNEL
 from storage.sessions import record_response
 from storage.spreadsheet_csv import delimiter_of
 from storage.units import Problem
@@ -60,7 +61,6 @@ __all__ = [
     "template_columns",
 ]
 
-IMPORT_CHANNEL = "import"
 FIXED_COLUMNS = ("external_id", "service_point", "completed_at", "respondent_type")
 RESPONDENT_TYPES = ("citizen", "organisation")
 SUFFIXES = (".csv", ".xlsx")
@@ -452,6 +452,7 @@ async def _insert_batch(
         ).all()
     )
     fresh = [response for response in batch if response.external_id not in present]
+    scale_values = questionnaire.scale_values()
     surveys = [
         SurveySession(
             # No chat, so no platform id: the pseudonym is keyed on the external id.
@@ -492,6 +493,7 @@ async def _insert_batch(
             answers=response.answers,
             completed_at=response.completed_at,
             reporting_day=day,
+            scale_values=scale_values,
             external_id=response.external_id,
         )
         # Paper and kiosk exports carry no timing: a duration of 0 s would be a lie.

@@ -135,6 +135,7 @@ class SurveyEngine:
         self.database = database
         self.observer = observer
         self.questionnaire = questionnaire
+        self._scale_values = questionnaire.scale_values()
         self.config = config
         self.catalog = catalog or load_catalog()
         self.simulated = simulated
@@ -481,6 +482,7 @@ class SurveyEngine:
             answers=answers,
             completed_at=turn.now,
             reporting_day=reporting_day(turn.now, self.config.zone),
+            scale_values=self._scale_values,
         )
         turn.completed = True
         return [Reply(self._text(survey.language, "thanks"), question=True)]

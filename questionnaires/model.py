@@ -153,6 +153,15 @@ class Questionnaire:
         """The satisfaction items (type scale), in order: what the index is computed from."""
         return [item for item in self.items if item.type is ItemType.SCALE]
 
+    def scale_values(self) -> dict[str, frozenset[str]]:
+        """Satisfaction item of an element -> the values that are a real answer to it (the
+        quality facts of a response are taken over these: storage/response_facts.py)."""
+        return {
+            item.code: frozenset(item.option_values())
+            for item in self.scale_items()
+            if item.element is not None
+        }
+
     def items_of_element(self, code: str) -> list[Item]:
         """The items of one element, in order; KeyError if the element is unknown."""
         self.element(code)

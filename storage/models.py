@@ -233,6 +233,11 @@ class Response(Base):
     reporting_day: Mapped[date] = mapped_column(Date)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     simulated: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Facts the quality flags are judged on (storage/response_facts.py), recorded at
+    # completion; scale_answers NULL means not recorded yet (the aggregation fills them in).
+    scale_answers: Mapped[int | None] = mapped_column(Integer)
+    uniform_value: Mapped[str | None] = mapped_column(String(64))
+    median_gap_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class DirtyDay(Base):
@@ -313,7 +318,6 @@ class ResponseQuality(Base):
         ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
     )
     reporting_day: Mapped[date] = mapped_column(Date, index=True)
-    scale_answers: Mapped[int] = mapped_column(Integer)
     straight_lining: Mapped[bool] = mapped_column(Boolean)
     speeding: Mapped[bool] = mapped_column(Boolean)
     repeated: Mapped[bool] = mapped_column(Boolean)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.models import Answer, DirtyDay, Invitation, ProcessedEvent, Response, SurveySession
+from storage.response_facts import IMPORT_CHANNEL, ScaleValues, response_facts
 
 OPEN_STATUSES = ("consent", "active")
 
@@ -304,12 +305,20 @@ async def record_response(
     answers: Mapping[str, str | None],
     completed_at: datetime,
     reporting_day: date,
+    scale_values: ScaleValues,
     external_id: str | None = None,
 ) -> Response:
-    """Turn a finished session into a response: only answers to visible items are kept."""
+    """Turn a finished session into a response: only answers to visible items are kept, and
+    the facts its quality flags will be judged on are recorded with it."""
     await session.execute(
         delete(Answer).where(Answer.session_id == survey.id, Answer.item_code.not_in(list(answers)))
     )
+    answered_at = None
+    if survey.channel != IMPORT_CHANNEL:
+        answered_at = (
+            await session.scalars(select(Answer.answered_at).where(Answer.session_id == survey.id))
+        ).all()
+    facts = response_facts(scale_values, answers, answered_at)
     response = Response(
         session_id=survey.id,
         external_id=external_id,
@@ -325,6 +334,9 @@ async def record_response(
         reporting_day=reporting_day,
         duration_seconds=(completed_at - survey.started_at).total_seconds(),
         simulated=survey.simulated,
+        scale_answers=facts.scale_answers,
+        uniform_value=facts.uniform_value,
+        median_gap_seconds=facts.median_gap_seconds,
     )
     session.add(response)
     survey.completed_at = completed_at
@@ -398,3 +410,57 @@ async def expire_abandoned(session: AsyncSession, idle_before: datetime, now: da
     for survey in stale:
         await discard_session(session, survey, "expired", now)
     return len(stale)
+
+
+# Responses whose answers are read per query when facts are filled in: bounds the IN list
+# (SQLite allows 32,766 parameters) and the answers held in memory at once.
+_FACTS_BATCH = 2_000
+
+
+async def record_missing_facts(
+    session: AsyncSession, day: date, questionnaire_id: str, scale_values: ScaleValues
+) -> int:
+    """Record the quality facts of a day's responses that have none (responses stored before
+    facts were recorded at completion); how many were filled in."""
+    missing = (
+        await session.execute(
+            select(Response.id, Response.session_id, Response.channel).where(
+                Response.reporting_day == day,
+                Response.questionnaire_id == questionnaire_id,
+                Response.scale_answers.is_(None),
+            )
+        )
+    ).all()
+    for start in range(0, len(missing), _FACTS_BATCH):
+        batch = missing[start : start + _FACTS_BATCH]
+        answers: dict[int, dict[str, str | None]] = {}
+        times: dict[int, list[datetime]] = {}
+        rows = await session.execute(
+            select(Answer.session_id, Answer.item_code, Answer.value, Answer.answered_at).where(
+                Answer.session_id.in_([row.session_id for row in batch])
+            )
+        )
+        for session_id, item_code, value, answered_at in rows:
+            answers.setdefault(session_id, {})[item_code] = value
+            times.setdefault(session_id, []).append(answered_at)
+        facts = {
+            row.id: response_facts(
+                scale_values,
+                answers.get(row.session_id, {}),
+                None if row.channel == IMPORT_CHANNEL else times.get(row.session_id, []),
+            )
+            for row in batch
+        }
+        await session.execute(
+            update(Response),
+            [
+                {
+                    "id": response_id,
+                    "scale_answers": fact.scale_answers,
+                    "uniform_value": fact.uniform_value,
+                    "median_gap_seconds": fact.median_gap_seconds,
+                }
+                for response_id, fact in facts.items()
+            ],
+        )
+    return len(missing)

@@ -20,6 +20,7 @@ from storage.models import (
     SurveySession,
     UnitCrosswalk,
 )
+from storage.response_facts import IMPORT_CHANNEL, response_facts
 
 ELEMENTS = {
     "TIEP_CAN": ["15", "16", "17", "18"],
@@ -35,6 +36,7 @@ SIPAS_LAYOUT = ItemLayout(
     items=tuple((item, element) for element, items in ELEMENTS.items() for item in items),
 )
 """A stand-in for the bundled sipas-2023 questionnaire: same item codes and elements."""
+SCALE_VALUES = {item: ("1", "2", "3", "4", "5") for item in SIPAS_LAYOUT.item_codes}
 
 ALL_FOUR = {item: "4" for items in ELEMENTS.values() for item in items}
 TYPICAL = ALL_FOUR | {"15": "5"}
@@ -48,7 +50,8 @@ def answers(**by_element: str | None) -> dict[str, str | None]:
 
 
 class Survey:
-    """Inserts units and completed responses the way the survey engine leaves them."""
+    """Inserts units and completed responses the way the survey engine leaves them (with
+    the facts it records at completion)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -131,13 +134,21 @@ class Survey:
         completed_at: datetime | None = None,
         respondent_key: str | None = None,
         seconds_per_item: float = 20.0,
+        answered_after: list[float] | None = None,
         mark_dirty: bool = True,
         simulated: bool = False,
     ) -> int:
-        """A completed response with `given` answers; its day is marked dirty. Returns its id."""
+        """A completed response with `given` answers; its day is marked dirty. Returns its id.
+
+        The answers are written in the order given, `seconds_per_item` apart, or each at its
+        offset in `answered_after` (seconds after the start).
+        """
         done = completed_at or datetime.combine(day, time(10, 0), tzinfo=UTC) - ZONE_OFFSET
         key = respondent_key or f"key-{next(self._keys)}"
         started = done - timedelta(seconds=seconds_per_item * (len(given) + 1))
+        offsets = answered_after or [seconds_per_item * n for n in range(1, len(given) + 1)]
+        times = [started + timedelta(seconds=offset) for offset in offsets]
+        facts = response_facts(SCALE_VALUES, given, None if channel == IMPORT_CHANNEL else times)
         async with self.database.transaction() as session:
             survey = SurveySession(
                 respondent_key=key,
@@ -154,13 +165,10 @@ class Survey:
             )
             session.add(survey)
             await session.flush()
-            for position, (item, value) in enumerate(given.items(), start=1):
+            for (item, value), answered_at in zip(given.items(), times, strict=True):
                 session.add(
                     Answer(
-                        session_id=survey.id,
-                        item_code=item,
-                        value=value,
-                        answered_at=started + timedelta(seconds=seconds_per_item * position),
+                        session_id=survey.id, item_code=item, value=value, answered_at=answered_at
                     )
                 )
             response = Response(
@@ -176,6 +184,9 @@ class Survey:
                 reporting_day=day,
                 duration_seconds=(done - started).total_seconds(),
                 simulated=simulated,
+                scale_answers=facts.scale_answers,
+                uniform_value=facts.uniform_value,
+                median_gap_seconds=facts.median_gap_seconds,
             )
             session.add(response)
             await session.flush()

@@ -15,7 +15,14 @@ from analytics.export import table_bytes
 from analytics.method import load_method
 from analytics.report import index_table
 from storage.db import Database
-from storage.models import AggregationRun, DailyCount, DailyRespondents, DirtyDay, ResponseQuality
+from storage.models import (
+    AggregationRun,
+    DailyCount,
+    DailyRespondents,
+    DirtyDay,
+    Response,
+    ResponseQuality,
+)
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
 
 METHOD = load_method()
@@ -227,8 +234,9 @@ async def test_straight_lining_is_flagged_and_left_out_of_cleaned_indices(
         flags = (
             await session.scalars(select(ResponseQuality).order_by(ResponseQuality.response_id))
         ).all()
+        straight = await session.get(Response, flags[-1].response_id)
     assert [flag.straight_lining for flag in flags] == [False] * 11 + [True]
-    assert flags[-1].scale_answers == 19 and flags[-1].flagged
+    assert straight is not None and straight.scale_answers == 19 and flags[-1].flagged
     assert overall(await indices(database), "00004")["n_respondents"] == 11
     assert overall(await indices(database, responses="raw"), "00004")["n_respondents"] == 12
 

@@ -1,39 +1,19 @@
-"""Speeding is judged on the gaps between a session's answers in time order, whatever order
-the answer rows were written in (a respondent who goes back rewrites an earlier row)."""
+"""Speeding is judged on the median gap between a response's answers in time order, whatever
+order the answer rows were written in (a respondent who goes back rewrites an earlier row),
+from the facts recorded with the response."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
 from analytics.aggregate import aggregate
+from analytics.counting import QualityRules
 from analytics.method import load_method
 from storage.db import Database
-from storage.models import Answer, DailyCount, DailyRespondents, Response, ResponseQuality
+from storage.models import DailyCount, DailyRespondents, Response, ResponseQuality
 from tests.analytics.survey_rows import SIPAS_LAYOUT, Survey, answers
 
 METHOD = load_method()
-START = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
-
-
-async def _retime(database: Database, response_id: int, offsets: list[float]) -> None:
-    """Give the response's answers, in the order they were written, these second offsets."""
-    async with database.transaction() as session:
-        response = await session.get(Response, response_id)
-        assert response is not None
-        rows = (
-            await session.scalars(
-                select(Answer).where(Answer.session_id == response.session_id).order_by(Answer.id)
-            )
-        ).all()
-        assert len(rows) == len(offsets)
-        for row, offset in zip(rows, offsets, strict=True):
-            await session.execute(
-                update(Answer)
-                .where(Answer.id == row.id)
-                .values(answered_at=START + timedelta(seconds=offset))
-            )
 
 
 async def _speeding(database: Database, response_id: int) -> bool:
@@ -49,16 +29,13 @@ async def test_speeding_follows_time_order_not_write_order(
     eight = answers(TIEP_CAN="4", TTHC="5")
     # Written last to first, 10 s apart: in time order every gap is 10 s (not speeding),
     # though consecutive rows are 10 s *earlier* each.
-    steady = await survey.response(eight)
-    await _retime(database, steady, [70, 60, 50, 40, 30, 20, 10, 0])
-    # In time order: 0, 1, 2, 3, 100, 101, 102, 103: six of seven gaps are 1 s (speeding),
+    steady = await survey.response(eight, answered_after=[70, 60, 50, 40, 30, 20, 10, 0])
+    # In time order: 0, 1, 2, 3, 100, 101, 102, 103: the median gap is 1 s (speeding),
     # though in write order every other gap is about +100 s.
-    hurried = await survey.response(eight)
-    await _retime(database, hurried, [0, 100, 1, 101, 2, 102, 3, 103])
-    # Ties: four answers at one instant, then four 30 s apart: gaps 0, 0, 0, 30, 30, 30, 30
-    # (three of seven fast: not more than half, not speeding).
-    tied = await survey.response(eight)
-    await _retime(database, tied, [0, 0, 0, 0, 30, 60, 90, 120])
+    hurried = await survey.response(eight, answered_after=[0, 100, 1, 101, 2, 102, 3, 103])
+    # Ties: four answers at one instant, then four 30 s apart: gaps 0, 0, 0, 30, 30, 30, 30,
+    # median 30 s (not speeding).
+    tied = await survey.response(eight, answered_after=[0, 0, 0, 0, 30, 60, 90, 120])
     await aggregate(database, SIPAS_LAYOUT, method=METHOD)
     assert not await _speeding(database, steady)
     assert await _speeding(database, hurried)
@@ -72,20 +49,54 @@ async def test_speeding_follows_time_order_not_write_order(
     ]
 
 
-async def test_speeding_exactly_half_the_gaps_fast_is_not_speeding(
+async def test_an_even_number_of_gaps_takes_the_mean_of_the_middle_two(
     database: Database, survey: Survey
 ) -> None:
-    # Five answers, four gaps: two of 1 s, two of 5 s: half, not more than half.
+    # Five answers, four gaps of 1, 1, 3, 5 s: the median is 2 s, not under 2 s.
     five = answers(TIEP_CAN="4") | {"19": "5"}
-    half = await survey.response(five)
-    await _retime(database, half, [0, 1, 2, 7, 12])
-    # One more fast gap tips it: three of five gaps under 2 s.
-    six = five | {"20": "4"}
-    over = await survey.response(six)
-    await _retime(database, over, [0, 1, 2, 3, 8, 13])
+    even = await survey.response(five, answered_after=[0, 1, 2, 5, 10])
+    # Gaps of 1, 1, 2.9, 5 s: the median 1.95 s is under 2 s.
+    under = await survey.response(five, answered_after=[0, 1, 2, 4.9, 9.9])
     await aggregate(database, SIPAS_LAYOUT, method=METHOD)
-    assert not await _speeding(database, half)
-    assert await _speeding(database, over)
+    assert not await _speeding(database, even)
+    assert await _speeding(database, under)
+
+
+async def test_a_threshold_change_reflags_without_re_reading_answers(
+    database: Database, survey: Survey
+) -> None:
+    # The facts hold the median (5 s), not a verdict: a stricter rule flags it at once.
+    steady = await survey.response(answers(TIEP_CAN="4", TTHC="5"), seconds_per_item=5.0)
+    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    assert not await _speeding(database, steady)
+    stricter = QualityRules(speeding_seconds_per_item=6.0)
+    await aggregate(database, SIPAS_LAYOUT, method=METHOD, rules=stricter, full=True)
+    assert await _speeding(database, steady)
+
+
+async def test_responses_stored_without_facts_get_them_when_their_day_is_counted(
+    database: Database, survey: Survey
+) -> None:
+    # A response stored before facts were recorded at completion (the 0003 migration
+    # leaves them NULL): the aggregation reads its answers once and records them.
+    hurried = await survey.response(answers(TIEP_CAN="5", TTHC="5", CONG_CHUC="5", KET_QUA="5"))
+    async with database.transaction() as session:
+        await session.execute(
+            update(Response)
+            .where(Response.id == hurried)
+            .values(scale_answers=None, uniform_value=None, median_gap_seconds=None)
+        )
+    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    async with database.reading() as session:
+        response = await session.get(Response, hurried)
+        quality = await session.get(ResponseQuality, hurried)
+    assert response is not None and quality is not None
+    assert (response.scale_answers, response.uniform_value, response.median_gap_seconds) == (
+        16,
+        "5",
+        20.0,
+    )
+    assert quality.straight_lining and not quality.speeding
 
 
 async def test_cells_split_by_flag_and_other_questionnaires_are_left_out(

@@ -118,6 +118,9 @@ async def test_a_good_file_becomes_completed_sessions_answers_and_responses(
     assert first.reporting_day == date(2026, 11, 19)
     assert first.respondent_key is None  # no chat: only the session keeps a pseudonym
     assert first.duration_seconds is None  # paper has no timing
+    # Quality facts: 13 items "4" and 28–30 answered; no timing, so no gap to judge speed by.
+    assert (first.scale_answers, first.uniform_value, first.median_gap_seconds) == (16, None, None)
+    assert (responses["P-3"].scale_answers, responses["P-3"].uniform_value) == (13, "4")
     assert responses["P-2"].respondent_type == "organisation"
     assert responses["P-2"].reporting_day == date(2026, 11, 19)
     assert {session.status for session in sessions} == {"completed"}

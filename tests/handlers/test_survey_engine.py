@@ -94,6 +94,12 @@ async def test_a_counter_token_leads_through_consent_and_every_question_to_a_sto
     assert str(response.reporting_day) == "2026-11-20"
     assert (await answers_of(database))["15"] == "4"
     assert await count(database, DirtyDay) == 1
+    # The facts its quality flags are judged on: items 15–27 all "4", one answer every 5 s.
+    assert (response.scale_answers, response.uniform_value, response.median_gap_seconds) == (
+        13,
+        "4",
+        5.0,
+    )
 
 
 async def test_progress_shows_position_and_element(engine: SurveyEngine, clock: Clock) -> None:
