@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,17 @@ import asyncpg
 from analytics.aggregate import aggregate
 from analytics.layout import bundled_layout
 from analytics.method import load_method
+from questionnaires import load_bundled
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.response_facts import response_facts
 from storage.units import load_sample
 
 POSTGRES_URL = os.environ.get(
     "SIPAS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 FIRST_DAY = date(2026, 10, 1)
+SCALE_VALUES = load_bundled("sipas-2023").scale_values()
 ELEMENTS = {
     "TIEP_CAN": ["15", "16", "17", "18"],
     "TTHC": ["19", "20", "21", "22"],
@@ -97,6 +100,12 @@ def generate(
             for n, (code, value) in enumerate(items)
         ]
         done = _stamp(day, start + gap * (len(items) + 1))
+        # What the engine records at completion (the bulk path skips the engine, not this).
+        facts = response_facts(
+            SCALE_VALUES,
+            dict(items),
+            [datetime.fromisoformat(answered_at) for *_, answered_at in answers],
+        )
         session = (
             sid,
             key,
@@ -126,6 +135,9 @@ def generate(
             day.isoformat(),
             float(gap * len(items)),
             False,
+            facts.scale_answers,
+            facts.uniform_value,
+            facts.median_gap_seconds,
         )
         yield session, response, answers
 
@@ -159,6 +171,9 @@ RESPONSE_COLUMNS = (
     "reporting_day",
     "duration_seconds",
     "simulated",
+    "scale_answers",
+    "uniform_value",
+    "median_gap_seconds",
 )
 ANSWER_COLUMNS = ("session_id", "item_code", "value", "answered_at")
 
@@ -201,7 +216,7 @@ def load_sqlite(
 async def load_postgres(
     schema: str, count: int, days: list[date], points: list[str], first_id: int, seed: int
 ) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     def instant(text: str) -> datetime:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
