@@ -79,12 +79,10 @@ def quality_sql(sqlite: bool) -> str:
     """
     completed_earlier = _seconds("e.completed_at", sqlite)
     completed = _seconds("r.completed_at", sqlite)
+    # The checks are materialised: flattened, PostgreSQL would run the repeat lookup twice,
+    # once for `repeated` and once more inside `flagged`.
     return f"""
-INSERT INTO response_quality
-    (response_id, reporting_day, straight_lining, speeding, repeated, flagged)
-SELECT id, reporting_day, straight_lining, speeding, repeated,
-       (straight_lining OR speeding OR repeated)
-FROM (
+WITH checks AS MATERIALIZED (
     SELECT r.id, r.reporting_day,
            COALESCE(r.scale_answers >= :straight_min AND r.uniform_value IS NOT NULL, FALSE)
                AS straight_lining,
@@ -100,7 +98,12 @@ FROM (
            ) AS repeated
     FROM responses r
     WHERE {_DAY_FILTER}
-) checks
+)
+INSERT INTO response_quality
+    (response_id, reporting_day, straight_lining, speeding, repeated, flagged)
+SELECT id, reporting_day, straight_lining, speeding, repeated,
+       (straight_lining OR speeding OR repeated)
+FROM checks
 """  # noqa: S608
 
 
