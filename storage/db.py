@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_HOLDS_WRITER_TURN: ContextVar[bool] = ContextVar("holds_writer_turn", default=False)
 
 
 def is_sqlite(url: str) -> bool:
@@ -64,8 +67,9 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Writers take the write lock up front so concurrent transactions queue
-        # on busy_timeout instead of failing; read-only work asks for DEFERRED.
+        # Writers take the write lock up front so a writer from another process waits on
+        # busy_timeout instead of failing (this process's writers queue in
+        # `Database._writer_turn`); read-only work asks for DEFERRED.
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         # Straight to the driver's cursor: every event begins a transaction, and the
         # statement machinery of exec_driver_sql costs more than the BEGIN itself.
@@ -86,6 +90,8 @@ class Database:
         self.schema = schema
         self.engine = create_engine(url, schema=schema, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_loop: asyncio.AbstractEventLoop | None = None
+        self._writer_lock = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -94,8 +100,31 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
+        async with self._writer_turn(), self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        """On SQLite, wait for this process's other write transactions to end first.
+
+        SQLite lets one writer in at a time; a second BEGIN IMMEDIATE waits in SQLite's busy
+        handler, which sleeps in steps of up to 100 ms however soon the lock is free. Queued
+        here instead, each writer starts the moment the one before it commits. busy_timeout
+        still covers other processes (a `sipas` command beside `sipas serve`). Re-entrant
+        within a task, where a nested transaction behaves as it did without the queue.
+        """
+        if not self.is_sqlite or _HOLDS_WRITER_TURN.get():
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._writer_loop is not loop:  # an asyncio.Lock serves the loop it was made in
+            self._writer_loop, self._writer_lock = loop, asyncio.Lock()
+        async with self._writer_lock:
+            held = _HOLDS_WRITER_TURN.set(True)
+            try:
+                yield
+            finally:
+                _HOLDS_WRITER_TURN.reset(held)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
