@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from analytics.counting import DayCount, DayCounter, QualityRules, counted_days, dirty_days
 from analytics.layout import ItemLayout, bundled_layout
-from analytics.method import DEFAULT_METHOD_ID, Method, load_method
+from analytics.method import DEFAULT_METHOD_ID, load_method
 from storage.db import Database
 from storage.leases import acquire_lease, default_holder, release_lease
 from storage.models import AggregationRun
@@ -60,7 +60,6 @@ async def aggregate(
     database: Database,
     layout: ItemLayout,
     *,
-    method: Method,
     days: Sequence[date] | None = None,
     full: bool = False,
     rules: QualityRules | None = None,
@@ -79,7 +78,7 @@ async def aggregate(
         raise LeaseBusy("another aggregation is running (lease 'aggregation' is held); try later")
     try:
         return await _aggregate_leased(
-            database, layout, method, days, full, rules or QualityRules(), holder, progress
+            database, layout, days, full, rules or QualityRules(), holder, progress
         )
     finally:
         await release_lease(database, AGGREGATION_LEASE, holder)
@@ -88,7 +87,6 @@ async def aggregate(
 async def _aggregate_leased(
     database: Database,
     layout: ItemLayout,
-    method: Method,
     days: Sequence[date] | None,
     full: bool,
     rules: QualityRules,
@@ -124,7 +122,7 @@ async def _aggregate_leased(
                 todo = sorted(set(marked) | {day + timedelta(days=1) for day in marked})
         if progress:
             progress(len(todo), None)
-        counter = DayCounter(layout, list(method.valid_values), rules, sqlite=database.is_sqlite)
+        counter = DayCounter(layout, rules, sqlite=database.is_sqlite)
         for day in todo:
             async with database.transaction() as session:
                 counted = await counter.recount(session, day)
@@ -194,7 +192,7 @@ async def run_nightly(
     definition = load_method(method)
     layout = layout or bundled_layout(definition.questionnaire)
     try:
-        result = await aggregate(database, layout, method=definition, rules=rules, holder=holder)
+        result = await aggregate(database, layout, rules=rules, holder=holder)
     except LeaseBusy:
         log.info("nightly aggregation skipped: another process holds the lease")
         return None

@@ -1,7 +1,8 @@
 """Counting in the database: quality flags per response and daily counts per cell, item and value.
 
 Everything heavy happens in SQL, a day at a time (`INSERT … SELECT … GROUP BY`), so
-millions of answers never pass through Python. A day takes three statements, alike on
+millions of answers never pass through Python (except once, for responses stored before
+their quality facts were recorded at completion: `record_missing_facts`). A day takes three statements, alike on
 SQLite and PostgreSQL: flags from the facts recorded with each response, then one pass
 over the day's answers for the counts, then the respondents per cell.
 A day is recomputed as a whole inside one transaction: delete its rows, insert them again.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
 from sqlalchemy import Boolean, Date, Float, TextClause, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,9 +61,8 @@ def _seconds(column: str, sqlite: bool) -> str:
     return f"EXTRACT(EPOCH FROM {column})"
 
 
-# The responses of one reporting day that are counted. Every statement selects them the
-# same way; daily counts and respondents then follow `response_quality`, which holds
-# exactly these responses.
+# The responses of one reporting day that are counted: the quality statement flags them,
+# and the counts and respondents then follow `response_quality`, which holds exactly these.
 _DAY_FILTER = """r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
   AND (r.simulated = FALSE OR :count_simulated)"""
 
@@ -135,12 +136,17 @@ GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.
 """
 
 
+@cache
+def _scale_values(questionnaire_id: str) -> dict[str, frozenset[str]]:
+    from questionnaires import load_bundled
+
+    return load_bundled(questionnaire_id).scale_values()
+
+
 class DayCounter:
     """Recomputes the quality flags and daily counts of one reporting day at a time."""
 
-    def __init__(
-        self, layout: ItemLayout, valid_values: list[str], rules: QualityRules, *, sqlite: bool
-    ) -> None:
+    def __init__(self, layout: ItemLayout, rules: QualityRules, *, sqlite: bool) -> None:
         self.layout = layout
         self.rules = rules
         day = bindparam("day", type_=Date())
@@ -173,7 +179,6 @@ class DayCounter:
             statement(counts_sql(layout)),
             statement(RESPONDENTS_SQL),
         ]
-        self._scale_values = {code: frozenset(valid_values) for code in layout.item_codes}
         self._tally = text(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) "
             "FROM response_quality WHERE reporting_day = :day"
@@ -186,7 +191,10 @@ class DayCounter:
         )
         for setting in self._before:
             await session.execute(setting)
-        await record_missing_facts(session, day, self.layout.questionnaire_id, self._scale_values)
+        # Facts are the questionnaire's (its scale values), as the engine records them.
+        await record_missing_facts(
+            session, day, self.layout.questionnaire_id, _scale_values(self.layout.questionnaire_id)
+        )
         for clear in self._clear:
             await session.execute(clear, {"day": day})
         parameters = {

@@ -19,13 +19,12 @@ import asyncio
 import math
 import random
 import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.engine import CursorResult
 
 from handlers.events import Inbound, InboundKind, Reply
@@ -302,24 +301,6 @@ async def _take_survey(
     return False
 
 
-@asynccontextmanager
-async def _sqlite_kept_open(database: Database) -> AsyncIterator[None]:
-    """Hold one idle connection to a SQLite file while many short transactions run.
-
-    The Database opens a connection per transaction, and when the last connection to a
-    WAL-mode file closes SQLite checkpoints and syncs the file: about 12 ms per event.
-    An idle reader kept open avoids that; it holds no lock between its statements.
-    """
-    if not database.is_sqlite:
-        yield
-        return
-    async with database.engine.connect() as keeper:
-        keeper = await keeper.execution_options(sqlite_begin="DEFERRED")
-        await keeper.execute(text("SELECT 1"))
-        await keeper.commit()
-        yield
-
-
 async def simulate(
     engine: SurveyEngine,
     *,
@@ -379,8 +360,7 @@ async def simulate(
         if progress is not None:
             progress(finished, respondents)
 
-    async with _sqlite_kept_open(engine.database):
-        await asyncio.gather(*(one(index) for index in range(respondents)))
+    await asyncio.gather(*(one(index) for index in range(respondents)))
     today = now.astimezone(zone).date()
     return SimulationReport(
         respondents,

@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-_HOLDS_WRITER_TURN: ContextVar[bool] = ContextVar("holds_writer_turn", default=False)
+# The task holding this process's SQLite writer turn (a task, not a flag: a task started
+# inside a transaction inherits the context, and must still queue).
+_WRITER_TURN_HOLDER: ContextVar[asyncio.Task[Any] | None] = ContextVar(
+    "writer_turn_holder", default=None
+)
 
 
 def is_sqlite(url: str) -> bool:
@@ -90,12 +94,13 @@ class Database:
         self.schema = schema
         self.engine = create_engine(url, schema=schema, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite = is_sqlite(url)
         self._writer_loop: asyncio.AbstractEventLoop | None = None
         self._writer_lock = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
-        return is_sqlite(self.url)
+        return self._sqlite
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -110,21 +115,28 @@ class Database:
         SQLite lets one writer in at a time; a second BEGIN IMMEDIATE waits in SQLite's busy
         handler, which sleeps in steps of up to 100 ms however soon the lock is free. Queued
         here instead, each writer starts the moment the one before it commits. busy_timeout
-        still covers other processes (a `sipas` command beside `sipas serve`). Re-entrant
-        within a task, where a nested transaction behaves as it did without the queue.
+        still covers other processes (a `sipas` command beside `sipas serve`), and a writer
+        gives up after as long here. Re-entrant within one task, where a nested transaction
+        behaves as it did without the queue.
         """
-        if not self.is_sqlite or _HOLDS_WRITER_TURN.get():
+        task = asyncio.current_task()
+        if not self._sqlite or _WRITER_TURN_HOLDER.get() is task:
             yield
             return
         loop = asyncio.get_running_loop()
         if self._writer_loop is not loop:  # an asyncio.Lock serves the loop it was made in
             self._writer_loop, self._writer_lock = loop, asyncio.Lock()
-        async with self._writer_lock:
-            held = _HOLDS_WRITER_TURN.set(True)
-            try:
-                yield
-            finally:
-                _HOLDS_WRITER_TURN.reset(held)
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await self._writer_lock.acquire()
+        except TimeoutError:
+            raise TimeoutError("database is locked: other writers held it too long") from None
+        holder = _WRITER_TURN_HOLDER.set(task)
+        try:
+            yield
+        finally:
+            _WRITER_TURN_HOLDER.reset(holder)
+            self._writer_lock.release()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

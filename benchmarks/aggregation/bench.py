@@ -293,7 +293,7 @@ async def _phase(args: argparse.Namespace) -> dict[str, Any]:
     method = load_method()
     layout = bundled_layout(method.questionnaire)
     started = time.perf_counter()
-    result = await aggregate(database, layout, method=method, full=args.phase == "full")
+    result = await aggregate(database, layout, full=args.phase == "full")
     seconds = time.perf_counter() - started
     await database.dispose()
     return {

@@ -86,7 +86,7 @@ def aggregate_command(
         except ValueError as error:
             raise click.UsageError(str(error)) from None
     settings = settings_or_exit()
-    method, layout = method_and_layout(method_name or settings.method)
+    _method, layout = method_and_layout(method_name or settings.method)
     rules = quality_rules(settings, speeding_seconds=speeding_seconds)
     bar: dict[str, Any] = {}
 
@@ -103,7 +103,6 @@ def aggregate_command(
                 result = await aggregate(
                     database,
                     layout,
-                    method=method,
                     days=days,
                     full=full,
                     rules=rules,

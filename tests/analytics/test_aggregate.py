@@ -31,7 +31,7 @@ NOV_11 = date(2026, 11, 11)
 
 
 async def run(database: Database, **options: object) -> None:
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD, **options)  # type: ignore[arg-type]
+    await aggregate(database, SIPAS_LAYOUT, **options)  # type: ignore[arg-type]
 
 
 async def indices(

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from analytics.aggregate import AGGREGATION_LEASE, LeaseBusy, aggregate
-from analytics.method import load_method
 from storage.db import Database
 from storage.leases import acquire_lease, release_lease
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey
@@ -37,10 +36,9 @@ async def test_racing_holders_get_one_lease(database: Database) -> None:
 
 async def test_two_concurrent_runs_one_runs(database: Database, survey: Survey) -> None:
     await survey.many(3, TYPICAL)
-    method = load_method()
     outcomes = await asyncio.gather(
-        aggregate(database, SIPAS_LAYOUT, method=method, full=True, holder="one"),
-        aggregate(database, SIPAS_LAYOUT, method=method, full=True, holder="two"),
+        aggregate(database, SIPAS_LAYOUT, full=True, holder="one"),
+        aggregate(database, SIPAS_LAYOUT, full=True, holder="two"),
         return_exceptions=True,
     )
     assert sorted(type(outcome).__name__ for outcome in outcomes) == ["LeaseBusy", "RunResult"]
@@ -49,4 +47,4 @@ async def test_two_concurrent_runs_one_runs(database: Database, survey: Survey) 
 async def test_a_run_refuses_while_another_process_holds_the_lease(database: Database) -> None:
     assert await acquire_lease(database, AGGREGATION_LEASE, "other-host:42", HOUR)
     with pytest.raises(LeaseBusy, match="another aggregation is running"):
-        await aggregate(database, SIPAS_LAYOUT, method=load_method(), holder="me")
+        await aggregate(database, SIPAS_LAYOUT, holder="me")

@@ -36,12 +36,12 @@ async def test_speeding_follows_time_order_not_write_order(
     # Ties: four answers at one instant, then four 30 s apart: gaps 0, 0, 0, 30, 30, 30, 30,
     # median 30 s (not speeding).
     tied = await survey.response(eight, answered_after=[0, 0, 0, 0, 30, 60, 90, 120])
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    await aggregate(database, SIPAS_LAYOUT)
     assert not await _speeding(database, steady)
     assert await _speeding(database, hurried)
     assert not await _speeding(database, tied)
     # A full run gives the same verdicts.
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD, full=True)
+    await aggregate(database, SIPAS_LAYOUT, full=True)
     assert [await _speeding(database, rid) for rid in (steady, hurried, tied)] == [
         False,
         True,
@@ -57,7 +57,7 @@ async def test_an_even_number_of_gaps_takes_the_mean_of_the_middle_two(
     even = await survey.response(five, answered_after=[0, 1, 2, 5, 10])
     # Gaps of 1, 1, 2.9, 5 s: the median 1.95 s is under 2 s.
     under = await survey.response(five, answered_after=[0, 1, 2, 4.9, 9.9])
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    await aggregate(database, SIPAS_LAYOUT)
     assert not await _speeding(database, even)
     assert await _speeding(database, under)
 
@@ -67,10 +67,10 @@ async def test_a_threshold_change_reflags_without_re_reading_answers(
 ) -> None:
     # The facts hold the median (5 s), not a verdict: a stricter rule flags it at once.
     steady = await survey.response(answers(TIEP_CAN="4", TTHC="5"), seconds_per_item=5.0)
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    await aggregate(database, SIPAS_LAYOUT)
     assert not await _speeding(database, steady)
     stricter = QualityRules(speeding_seconds_per_item=6.0)
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD, rules=stricter, full=True)
+    await aggregate(database, SIPAS_LAYOUT, rules=stricter, full=True)
     assert await _speeding(database, steady)
 
 
@@ -86,7 +86,7 @@ async def test_responses_stored_without_facts_get_them_when_their_day_is_counted
             .where(Response.id == hurried)
             .values(scale_answers=None, uniform_value=None, median_gap_seconds=None)
         )
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    await aggregate(database, SIPAS_LAYOUT)
     async with database.reading() as session:
         response = await session.get(Response, hurried)
         quality = await session.get(ResponseQuality, hurried)
@@ -112,7 +112,7 @@ async def test_cells_split_by_flag_and_other_questionnaires_are_left_out(
             update(Response).where(Response.id == other).values(questionnaire_id="other-survey")
         )
     for _ in range(2):  # a second run finds the same (and no leftovers from the first)
-        await aggregate(database, SIPAS_LAYOUT, method=METHOD, full=True)
+        await aggregate(database, SIPAS_LAYOUT, full=True)
         async with database.reading() as session:
             respondents = sorted(
                 (

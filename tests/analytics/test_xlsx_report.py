@@ -28,7 +28,7 @@ async def seeded(survey: Survey) -> Database:
         4, answers(TIEP_CAN="2", TTHC="4", CONG_CHUC="5", KET_QUA="3", PAKN="4"), point="W2-A"
     )
     await survey.many(5, TYPICAL, point="W1-A", day=date(2026, 10, 3))
-    await aggregate(survey.database, SIPAS_LAYOUT, method=METHOD)
+    await aggregate(survey.database, SIPAS_LAYOUT)
     return survey.database
 
 

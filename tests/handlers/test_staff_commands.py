@@ -55,7 +55,7 @@ async def staff(database: Database) -> StaffCommands:
     )
     await survey.many(10, TYPICAL | answers(TTHC="2"), point="W1-A", day=date(2026, 10, 5))
     await survey.many(3, TYPICAL, point="W1-B", day=date(2026, 10, 6))
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    await aggregate(database, SIPAS_LAYOUT)
     return commands(database)
 
 

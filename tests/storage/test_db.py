@@ -57,9 +57,31 @@ async def test_a_second_writer_begins_only_after_the_first_commits(
     await sqlite_database.dispose()
 
 
-async def test_a_transaction_opened_inside_another_in_the_same_task_does_not_deadlock(
+async def test_a_task_started_inside_a_transaction_still_waits_its_turn(
     sqlite_database: Database,
 ) -> None:
+    order: list[str] = []
+
+    async def child() -> None:
+        async with sqlite_database.transaction():
+            order.append("child began")
+
+    async with sqlite_database.transaction() as tx:
+        await tx.execute(text("INSERT INTO dirty_days VALUES ('2026-11-04', '2026-11-04')"))
+        started = asyncio.create_task(child())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        order.append("parent commits")
+    await started
+    assert order == ["parent commits", "child began"]
+    await sqlite_database.dispose()
+
+
+async def test_a_transaction_opened_inside_another_in_the_same_task_is_not_queued_behind_it(
+    sqlite_database: Database,
+) -> None:
+    # Re-entrant: the nested transaction does not wait for its own task's turn. (It is still
+    # a second SQLite connection: had the outer one written first, SQLite would make it wait.)
     async with sqlite_database.transaction(), sqlite_database.transaction() as inner:
         await inner.execute(text("INSERT INTO dirty_days VALUES ('2026-11-03', '2026-11-03')"))
     async with sqlite_database.reading() as tx:

@@ -95,7 +95,7 @@ async def seed(database: Database) -> Seeded:
                 )
             )
     assert commented
-    await aggregate(database, SIPAS_LAYOUT, method=METHOD)
+    await aggregate(database, SIPAS_LAYOUT)
     now = datetime.now(UTC)
     async with database.transaction() as session:
         admin = await add_staff(
