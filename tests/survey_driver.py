@@ -95,6 +95,11 @@ class Respondent:
     async def start(self, payload: str = "") -> list[Reply]:
         return await self.send(self.inbound(InboundKind.START, payload))
 
+    async def begin(self, payload: str = "") -> list[Reply]:
+        """Start from `payload` and accept the privacy notice: on the first question."""
+        await self.start(payload)
+        return await self.press("consent:yes")
+
     async def type(self, text: str) -> list[Reply]:
         return await self.send(self.inbound(InboundKind.TEXT, text))
 
@@ -143,8 +148,7 @@ class Respondent:
         """Start, consent and answer everything: `answers` by item code, scale items `default`,
         screeners and gates 'no', other choices their first option, the comment skipped."""
         answers = answers or {}
-        await self.start(payload)
-        await self.press("consent:yes")
+        await self.begin(payload)
         for _ in range(80):
             item = self.current_item
             if item is None:

@@ -33,8 +33,7 @@ async def test_completed_surveys_leave_no_platform_id_in_any_table_or_log(
     for chat in PLATFORM_IDS[:2]:
         await Respondent(engine, chat, clock).complete(payload)
     unfinished = Respondent(engine, PLATFORM_IDS[2], clock, channel="zalo_oa")
-    await unfinished.start(payload)
-    await unfinished.press("consent:yes")
+    await unfinished.begin(payload)
     await unfinished.command(Command.HELP)
 
     stored = await database_text(database)

@@ -26,8 +26,7 @@ async def test_an_idle_respondent_gets_one_reminder_with_the_current_question_th
     )
     clock = Clock()
     citizen = Respondent(engine, "5550001", clock)
-    await citizen.start(counter_payload(TEST_SECRET, POINT))
-    await citizen.press("consent:yes")
+    await citizen.begin(counter_payload(TEST_SECRET, POINT))
     await citizen.answer("citizen")
     sent: list[tuple[str, list[Reply]]] = []
 

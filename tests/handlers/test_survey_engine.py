@@ -104,8 +104,7 @@ async def test_a_counter_token_leads_through_consent_and_every_question_to_a_sto
 
 async def test_progress_shows_position_and_element(engine: SurveyEngine, clock: Clock) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     assert citizen.question.text.splitlines()[0].startswith("Câu 2/")
     assert citizen.current_item == "15"
@@ -154,8 +153,7 @@ async def test_a_skipped_item_is_stored_as_no_answer(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     await citizen.skip()
     assert citizen.current_item == "16"
@@ -166,8 +164,7 @@ async def test_back_changes_the_previous_answer(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     await citizen.answer("2")
     await citizen.press("b:16")
@@ -182,8 +179,7 @@ async def test_going_back_to_a_screener_and_closing_it_drops_the_hidden_answers(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     while citizen.current_item != "28":
         item = citizen.current_item
         await citizen.answer(
@@ -205,8 +201,7 @@ async def test_coming_back_within_the_window_offers_to_continue(
     engine: SurveyEngine, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     clock.advance(hours=20)
     replies = await citizen.start(COUNTER)
@@ -219,8 +214,7 @@ async def test_restart_clears_the_answers_and_begins_again(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     await citizen.answer("3")
     await citizen.start(COUNTER)
@@ -233,8 +227,7 @@ async def test_an_abandoned_session_expires_and_keeps_only_its_non_completion(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     clock.advance(hours=49)
     assert await engine.purge_abandoned(clock.now) == 1
@@ -254,8 +247,7 @@ async def test_a_return_after_the_window_expires_the_old_survey_before_anything_
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     clock.advance(hours=49)  # no maintenance round ran meanwhile
     replies = await citizen.start(COUNTER)
@@ -271,8 +263,7 @@ async def test_a_session_changed_since_it_was_read_is_not_overwritten(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     async with database.reading() as tx:
         loaded, _answers = await store.load_open_session(tx, citizen_key(citizen))
     assert loaded is not None
@@ -311,8 +302,7 @@ async def test_delete_removes_every_answer_of_the_respondent_after_confirmation(
 
 async def test_language_can_be_switched_mid_way(engine: SurveyEngine, clock: Clock) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     replies = await citizen.command(Command.LANGUAGE)
     assert replies[0].text == "Switched to English."
@@ -334,8 +324,7 @@ async def test_the_same_event_delivered_twice_changes_nothing(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     tap = citizen.inbound(InboundKind.CHOICE, "a:respondent_type:citizen", event_id="dup-1")
     assert await engine.handle(tap)
     assert await engine.handle(tap) == []
@@ -346,8 +335,7 @@ async def test_two_taps_processed_at_once_record_one_answer(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     first = citizen.inbound(InboundKind.CHOICE, "a:15:5")
     second = citizen.inbound(InboundKind.CHOICE, "a:15:1")
@@ -367,8 +355,7 @@ async def test_text_where_a_choice_is_expected_gets_a_hint_and_the_question_agai
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     replies = await citizen.type("tôi thấy ổn")
     assert "chọn một trong các phương án" in replies[0].text
@@ -392,8 +379,7 @@ async def test_a_tap_on_an_old_keyboard_gets_a_notice_and_the_current_question(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     await citizen.answer("4")
     replies = await citizen.press("a:15:1")
@@ -406,8 +392,7 @@ async def test_a_long_comment_is_cut_and_scrubbed(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
-    await citizen.start(COUNTER)
-    await citizen.press("consent:yes")
+    await citizen.begin(COUNTER)
     while citizen.current_item != "y_kien_khac":
         item = citizen.current_item
         if item and item.isdigit():
