@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.sqlite_connection import connect_args as one_trip_connect_args
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # The task holding this process's SQLite writer turn (a task, not a flag: a task started
 # inside a transaction inherits the context, and must still queue).
@@ -53,7 +55,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         echo=echo,
         pool_size=8,
         max_overflow=0,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, **one_trip_connect_args()},
     )
 
     @event.listens_for(engine.sync_engine, "connect")
