@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 from typing import Any, Protocol, TypeAlias
 
-from telegram import Bot, CallbackQuery, InputFile, LinkPreviewOptions, Message, Update
+from telegram import Bot, CallbackQuery, InputFile, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -26,8 +26,15 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from channels.telegram_delivery import PerChatUpdateProcessor, RetryingRateLimiter
-from channels.telegram_render import keyboard, locale_of, notice_of, split_text, start_payload
+from channels.telegram_delivery import PerChatUpdateProcessor, RetryingRateLimiter, call
+from channels.telegram_render import (
+    NO_PREVIEW,
+    keyboard,
+    locale_of,
+    notice_of,
+    split_text,
+    start_payload,
+)
 from handlers.events import Command, Inbound, InboundKind, Reply
 from handlers.staff import STAFF_COMMANDS, StaffCommands
 
@@ -68,7 +75,6 @@ TRY_AGAIN_NOTICE = (
     "Có lỗi, xin bấm lại sau ít phút / Something went wrong, please tap again shortly"
 )
 EMPTY_TEXT = "…"  # Telegram refuses an empty message; a keyboard still needs a text above it
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 TelegramApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
@@ -342,9 +348,11 @@ async def _send(bot: Bot, chat_id: int, reply: Reply) -> None:
         pieces = [EMPTY_TEXT]
     for index, piece in enumerate(pieces):
         last = index == len(pieces) - 1
-        await bot.send_message(
-            chat_id,
-            piece,
+        await call(
+            bot,
+            "sendMessage",
+            chat_id=chat_id,
+            text=piece,
             reply_markup=markup if last else None,
             link_preview_options=NO_PREVIEW,
         )
@@ -356,8 +364,14 @@ async def _edit(message: Message, reply: Reply) -> bool:
     if len(pieces) != 1:
         return False
     try:
-        await message.edit_text(
-            pieces[0], reply_markup=keyboard(reply), link_preview_options=NO_PREVIEW
+        await call(
+            message.get_bot(),
+            "editMessageText",
+            chat_id=message.chat_id,
+            message_id=message.message_id,
+            text=pieces[0],
+            reply_markup=keyboard(reply),
+            link_preview_options=NO_PREVIEW,
         )
     except BadRequest as error:
         if "not modified" in error.message.lower():
@@ -373,7 +387,12 @@ async def _drop_keyboard(message: Message) -> None:
     if message.reply_markup is None:
         return
     try:
-        await message.edit_reply_markup(reply_markup=None)
+        await call(
+            message.get_bot(),
+            "editMessageReplyMarkup",
+            chat_id=message.chat_id,
+            message_id=message.message_id,
+        )
     except BadRequest as error:
         log.info("removing a spent keyboard failed (%s)", error.message)
 
@@ -381,6 +400,6 @@ async def _drop_keyboard(message: Message) -> None:
 async def _answer(query: CallbackQuery, notice: str | None) -> None:
     """Answer a callback query; a late answer is harmless, so its failure is only logged."""
     try:
-        await query.answer(notice)
+        await call(query.get_bot(), "answerCallbackQuery", callback_query_id=query.id, text=notice)
     except TelegramError as error:
         log.info("answering a button tap failed (%s)", type(error).__name__)

@@ -7,11 +7,11 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, BaseUpdateProcessor
 
-__all__ = ["PerChatUpdateProcessor", "RetryingRateLimiter"]
+__all__ = ["PerChatUpdateProcessor", "RetryingRateLimiter", "call"]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,18 @@ MAX_CONCURRENT_UPDATES = 64
 MESSAGES_PER_SECOND = 30  # Telegram's flood limit for one bot, all chats together
 
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+async def call(bot: Bot, method: str, **parameters: object) -> None:
+    """Call a Bot API method whose result the adapter does not use; None parameters are left out.
+
+    python-telegram-bot's typed methods (`edit_message_text`, ...) turn every result into
+    objects, and a Message has about a hundred attributes: building one cost as much as the
+    rest of the call, on every tap. This goes the way those methods go, through the bot's
+    `_post`, so the flood limiter, the retries and the errors raised (BadRequest,
+    RetryAfter, ...) are the same; only the result is left as the Bot API sent it.
+    """
+    await bot._post(method, parameters)
 
 
 class RetryingRateLimiter(AIORateLimiter):

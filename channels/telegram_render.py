@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
 
@@ -13,6 +14,8 @@ __all__ = [
     "MAX_CALLBACK_NOTICE_LENGTH",
     "MAX_MESSAGE_LENGTH",
     "MAX_START_PAYLOAD_LENGTH",
+    "NO_PREVIEW",
+    "JsonObject",
     "keyboard",
     "locale_of",
     "notice_of",
@@ -27,6 +30,9 @@ MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_NOTICE_LENGTH = 200
 MAX_START_PAYLOAD_LENGTH = 64
 SUPPORTED_LOCALES = ("vi", "en")
+
+JsonObject = dict[str, Any]  # a Bot API object as sent on the wire
+NO_PREVIEW: JsonObject = {"is_disabled": True}  # link_preview_options: no preview card
 
 
 def telegram_length(text: str) -> int:
@@ -66,15 +72,18 @@ def _longest_prefix(text: str, limit: int) -> str:
     return text
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """The inline keyboard of `reply`, or None; refuses callback data Telegram would reject."""
+def keyboard(reply: Reply) -> JsonObject | None:
+    """The inline keyboard of `reply` as the Bot API's reply_markup object, or None.
+
+    Refuses callback data Telegram would reject. The object is shared: never change it.
+    """
     return _markup(reply.buttons) if reply.buttons else None
 
 
-# A survey shows the same few dozen keyboards over and over, and python-telegram-bot's
-# objects are immutable, so each is built once; building one cost as much as a query.
+# A survey shows the same few dozen keyboards over and over, so each is built once, and
+# kept as the JSON object python-telegram-bot would make of it at every send.
 @lru_cache(maxsize=1024)
-def _markup(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
+def _markup(buttons: tuple[tuple[Button, ...], ...]) -> JsonObject:
     rows = []
     for row in buttons:
         for button in row:
@@ -85,7 +94,7 @@ def _markup(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
         rows.append(
             [InlineKeyboardButton(button.label, callback_data=button.data) for button in row]
         )
-    return InlineKeyboardMarkup(rows)
+    return InlineKeyboardMarkup(rows).to_dict()
 
 
 def notice_of(replies: list[Reply]) -> str | None:
