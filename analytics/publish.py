@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -60,7 +61,9 @@ async def export_period(
         )
         tables[responses] = scheme.add_points(table) if scheme else table
     as_of = await data_as_of(database)
-    files, manifest = write_export(
+    # Written in a worker thread, like the tables are computed: see `index_table`.
+    files, manifest = await asyncio.to_thread(
+        write_export,
         tables,
         out,
         fmt,

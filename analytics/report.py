@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import pandas as pd
@@ -92,7 +93,10 @@ async def index_table(
     async with database.reading() as session:
         counts, people = await period_counts(session, period, responses)
         units = await unit_map(session, level)
-    table = compute_index_table(
+    # Computed in a worker thread: pandas holds the CPU for a second or more on a large
+    # period, and `sipas serve` answers respondents on this event loop meanwhile.
+    table = await asyncio.to_thread(
+        compute_index_table,
         counts,
         people,
         units,

@@ -13,6 +13,7 @@ suppression.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from collections.abc import Callable, Sequence
@@ -319,7 +320,9 @@ class StaffCommands:
         if low_marks:
             lines.append(text["low"])
         lines.append(await self._as_of_line(text))
-        chart = element_chart_png(
+        # Drawn and written in worker threads, off the event loop that answers respondents.
+        chart = await asyncio.to_thread(
+            element_chart_png,
             f"{name} · {period.label}",
             [labels.get(str(code_), str(code_)) for code_ in elements["code"]],
             [figure(value) for value in elements["index_pct"]],
@@ -402,7 +405,8 @@ class StaffCommands:
             data_as_of=await data_as_of(self.database),
             allowed=None if scope.everything else scope.allows,
         )
-        document = xlsx_report(
+        document = await asyncio.to_thread(
+            xlsx_report,
             tables,
             layout=self.layout,
             method=self.method,

@@ -10,6 +10,7 @@ of their scope only; any other unit's page or download is 403.
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
+import asyncio
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -637,7 +638,9 @@ def dashboard_router(
                         else (None if staff.scope.everything else staff.scope.allows)
                     ),
                 )
-                body = xlsx_report(
+                # In a worker thread, off the event loop that answers respondents.
+                body = await asyncio.to_thread(
+                    xlsx_report,
                     tables,
                     layout=layout,
                     method=method,
