@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,11 +67,11 @@ class OneTripCursor:
         self.arraysize = 1
 
     async def execute(self, sql: str, parameters: Any = None) -> OneTripCursor:
-        self._keep(await self._connection.run(sql, parameters, many=False))
+        self._keep(await self._connection.one_trip(sql, parameters, many=False))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> OneTripCursor:
-        self._keep(await self._connection.run(sql, parameters, many=True))
+        self._keep(await self._connection.one_trip(sql, parameters, many=True))
         return self
 
     def _keep(self, outcome: _Outcome) -> None:
@@ -100,26 +100,51 @@ class OneTripCursor:
 class OneTripConnection(aiosqlite.Connection):
     """aiosqlite's connection with one-trip statements and no trip for an idle commit or rollback."""
 
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        # Statements sent to the thread (counted here) and finished there (counted there):
+        # equal when none is pending, even one whose awaiting task was cancelled.
+        self._sent = 0
+        self._finished = 0
+
     async def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
 
-    async def run(self, sql: str, parameters: Any, *, many: bool) -> _Outcome:
+    async def one_trip(self, sql: str, parameters: Any, *, many: bool) -> _Outcome:
         """One statement, executed, fetched and closed in the connection's thread."""
-        return await self._execute(_run, self._conn, sql, parameters, many)  # type: ignore[no-untyped-call,no-any-return]
+        self._sent += 1
+        return await self._execute(self._counted, sql, parameters, many)  # type: ignore[no-untyped-call,no-any-return]
+
+    def _counted(self, sql: str, parameters: Any, many: bool) -> _Outcome:
+        try:
+            return _run(self._conn, sql, parameters, many)
+        finally:
+            self._finished += 1
 
     async def commit(self) -> None:
-        if self._in_transaction():
+        if self._may_be_in_transaction():
             await super().commit()
 
     async def rollback(self) -> None:
-        if self._in_transaction():
+        if self._may_be_in_transaction():
             await super().rollback()
 
-    def _in_transaction(self) -> bool:
-        # Read from the event loop's thread, which sqlite3 allows for this attribute. It is
-        # asked between statements only (the adapter awaits each one), so no statement of
-        # this connection is running in its thread meanwhile.
-        return self._conn.in_transaction
+    def _may_be_in_transaction(self) -> bool:
+        """False only when SQLite would surely have nothing to commit or roll back.
+
+        A task cancelled while its BEGIN waits for another process's lock leaves the BEGIN
+        running in the thread: the rollback SQLAlchemy then asks for must go there too,
+        queued behind it, or the pool would get back a connection holding the write lock.
+        """
+        connection = self._connection
+        if connection is None or self._finished != self._sent:
+            return True
+        try:
+            # Read from the event loop's thread, which sqlite3 allows for this attribute;
+            # no statement of this connection is running meanwhile (checked just above).
+            return connection.in_transaction
+        except sqlite3.ProgrammingError:  # closed: aiosqlite reports it on the real call
+            return True
 
 
 def _connect(database: str, **kwargs: Any) -> OneTripConnection:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -62,7 +64,7 @@ async def test_a_transaction_of_two_statements_takes_four_trips_and_none_to_retu
         count = await tx.scalar(select(func.count()).select_from(DirtyDay))
     # BEGIN, the INSERT, the SELECT with its rows, the COMMIT; the pool's reset of the
     # returned connection finds no transaction open and stays in the event loop.
-    assert trips == ["_run", "_run", "_run", "commit"]
+    assert trips == ["_counted", "_counted", "_counted", "commit"]
     assert count == 1
 
 
@@ -100,3 +102,29 @@ async def test_a_failed_statement_raises_the_drivers_error_and_its_transaction_k
             await tx.execute(insert(DirtyDay).values(**row))  # the same key again
     async with sqlite_database.transaction() as tx:  # the connection is usable again
         assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 0
+
+
+async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_no_lock_behind(
+    sqlite_database: Database, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "sipas.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing: our BEGIN waits on it
+
+    async def write() -> None:
+        async with sqlite_database.transaction() as tx:
+            await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+
+    waiting = asyncio.create_task(write())
+    await asyncio.sleep(0.2)
+    waiting.cancel()  # its BEGIN is still waiting in the connection's thread
+    await asyncio.sleep(0.1)
+    other.execute("COMMIT")  # the BEGIN gets the lock; the rollback must follow it
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    other.execute("PRAGMA busy_timeout=2000")
+    other.execute("BEGIN IMMEDIATE")  # the other process can write again
+    other.execute("COMMIT")
+    other.close()
+    async with sqlite_database.transaction() as tx:  # and so can this one
+        await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+        assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 1
