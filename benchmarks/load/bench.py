@@ -201,6 +201,7 @@ def start_server(
         "SIPAS_PUBLIC_URL": "https://survey.example.test",
         "SIPAS_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SIPAS_HTTP_PORT": str(port),
+        "SIPAS_LOG_LEVEL": "INFO",  # `until_logged` reads the start-up lines
         "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent / "unthrottled"), str(ROOT)]),
         "SIPAS_BENCH_UNTHROTTLED": "0" if flood_cap else "1",
     }
@@ -234,6 +235,8 @@ async def until_logged(server: Server, lines: tuple[str, ...], *, within: float)
     """Wait until the server's log has a line containing one of `lines`."""
     deadline = time.monotonic() + within
     while not any(line in server.log.read_text(errors="replace") for line in lines):
+        if server.process.poll() is not None:
+            raise SystemExit(f"the server stopped:\n{server.log.read_text()[-2000:]}")
         if time.monotonic() > deadline:
             raise SystemExit(f"the server never logged any of {lines}")
         await asyncio.sleep(0.1)
