@@ -155,7 +155,7 @@ class SurveyEngine:
         return replies
 
     async def _handle(self, inbound: Inbound) -> tuple[list[Reply], Outcome]:
-        async with self.database.transaction() as tx:
+        async with self.database.transaction(short=True) as tx:
             if not await store.record_event(
                 tx, inbound.channel, inbound.event_id, inbound.received_at
             ):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from storage.sqlite_connection import connect_args as one_trip_connect_args
 
@@ -75,15 +76,14 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # Writers take the write lock up front so a writer from another process waits on
         # busy_timeout instead of failing (this process's writers queue in
-        # `Database._writer_turn`); read-only work asks for DEFERRED.
-        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        # Straight to the driver's cursor: every event begins a transaction, and the
-        # statement machinery of exec_driver_sql costs more than the BEGIN itself.
-        cursor = connection.connection.dbapi_connection.cursor()
-        try:
-            cursor.execute(f"BEGIN {mode}")
-        finally:
-            cursor.close()
+        # `Database._writer_turn`); read-only work asks for DEFERRED. A short transaction
+        # runs on the event loop's thread (`OneTripConnection.begin`).
+        options = connection.get_execution_options()
+        await_only(
+            connection.connection.driver_connection.begin(
+                options.get("sqlite_begin", "IMMEDIATE"), inline=options.get("short", False)
+            )
+        )
 
     return engine
 
@@ -105,9 +105,16 @@ class Database:
         return self._sqlite
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
+    async def transaction(self, *, short: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        `short` promises a few statements on indexes and nothing else awaited (a survey
+        event): on SQLite they run on the event loop's thread, without the trips to the
+        connection's thread that would cost more than they do.
+        """
         async with self._writer_turn(), self.sessions() as session, session.begin():
+            if short and self._sqlite:
+                await session.connection(execution_options={"short": True})
             yield session
 
     @asynccontextmanager

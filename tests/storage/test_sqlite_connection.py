@@ -64,8 +64,72 @@ async def test_a_transaction_of_two_statements_takes_four_trips_and_none_to_retu
         count = await tx.scalar(select(func.count()).select_from(DirtyDay))
     # BEGIN, the INSERT, the SELECT with its rows, the COMMIT; the pool's reset of the
     # returned connection finds no transaction open and stays in the event loop.
-    assert trips == ["_counted", "_counted", "_counted", "commit"]
+    assert trips == ["_waiting_run", "_waiting_run", "_waiting_run", "commit"]
     assert count == 1
+
+
+async def test_a_short_transaction_runs_on_the_event_loops_thread_without_a_trip(
+    sqlite_database: Database, trips: list[str]
+) -> None:
+    async with sqlite_database.transaction() as tx:  # warm: the pool opens its connection
+        await tx.execute(select(func.count()).select_from(DirtyDay))
+    trips.clear()
+    async with sqlite_database.transaction(short=True) as tx:
+        await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+        count = await tx.scalar(select(func.count()).select_from(DirtyDay))
+    assert trips == []
+    assert count == 1
+    async with sqlite_database.reading() as tx:  # committed: another transaction sees it
+        assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 1
+
+
+async def test_a_failed_statement_in_a_short_transaction_keeps_nothing(
+    sqlite_database: Database,
+) -> None:
+    row = {"day": DAY, "marked_at": MARKED}
+    with pytest.raises(IntegrityError):
+        async with sqlite_database.transaction(short=True) as tx:
+            await tx.execute(insert(DirtyDay).values(**row))
+            await tx.execute(insert(DirtyDay).values(**row))  # the same key again
+    async with sqlite_database.transaction(short=True) as tx:  # usable again, and empty
+        assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 0
+
+
+async def test_a_short_transaction_waits_for_another_process_in_the_thread_not_the_event_loop(
+    sqlite_database: Database, tmp_path: Path, trips: list[str]
+) -> None:
+    async with sqlite_database.transaction(short=True) as tx:  # warm, and on the loop
+        await tx.execute(select(func.count()).select_from(DirtyDay))
+    other = sqlite3.connect(tmp_path / "sipas.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def write(*, short: bool = True) -> None:
+        async with sqlite_database.transaction(short=short) as tx:
+            await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+
+    ticker = asyncio.create_task(tick())
+    writer = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    assert not writer.done()  # waiting for the lock...
+    assert ticks >= 5  # ...while the event loop goes on
+    other.execute("COMMIT")
+    await writer
+    ticker.cancel()
+    assert "_waiting_run" in trips  # the BEGIN that waited went to the thread
+    other.execute("BEGIN IMMEDIATE")  # any later writer waits for the lock again, not fails
+    late = asyncio.create_task(write(short=False))
+    await asyncio.sleep(0.2)
+    other.execute("ROLLBACK")
+    with pytest.raises(IntegrityError):  # it waited, then wrote the same day again
+        await late
+    other.close()
 
 
 async def test_statements_report_rows_rowcounts_and_new_ids_as_the_driver_does(
