@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Select,
     Table,
     Text,
     TextClause,
@@ -116,23 +117,31 @@ def _answers_object_postgresql(element: _AnswersObject, compiler: Any, **kw: Any
     return f"json_object_agg({compiler.process(element.clauses, **kw)})::text"
 
 
+def _newest_open_session(statement: Select[Any]) -> Select[Any]:
+    """`statement` narrowed to the open (consent or active) session of the respondent bound as
+    `respondent_key`, the newest if there were ever more than one."""
+    return (
+        statement.where(
+            _SESSIONS.c.respondent_key == bindparam("respondent_key"),
+            _SESSIONS.c.status.in_(OPEN_STATUSES),
+        )
+        .order_by(_SESSIONS.c.id.desc())
+        .limit(1)
+    )
+
+
 # The open session and its answers in one round trip and one row: the answers come as one
 # JSON object. (One row per answer, the session's columns repeated, made every event parse
 # five timestamps a dozen times over.)
-_OPEN_SESSION_WITH_ANSWERS = (
+_OPEN_SESSION_WITH_ANSWERS = _newest_open_session(
     select(
         _SESSIONS,
         select(_AnswersObject(_ANSWERS.c.item_code, _ANSWERS.c.value))
         .where(_ANSWERS.c.session_id == _SESSIONS.c.id)
         .scalar_subquery(),
     )
-    .where(
-        _SESSIONS.c.respondent_key == bindparam("respondent_key"),
-        _SESSIONS.c.status.in_(OPEN_STATUSES),
-    )
-    .order_by(_SESSIONS.c.id.desc())
-    .limit(1)
 )
+_OPEN_SESSION = _newest_open_session(select(SurveySession))
 
 
 async def record_event(session: AsyncSession, channel: str, event_id: str, now: datetime) -> bool:
@@ -194,17 +203,9 @@ async def lock_respondent(session: AsyncSession, respondent_key: str) -> None:
 
 
 async def find_open_session(session: AsyncSession, respondent_key: str) -> SurveySession | None:
-    """The respondent's open (consent or active) session, newest first."""
-    statement = (
-        select(SurveySession)
-        .where(
-            SurveySession.respondent_key == respondent_key,
-            SurveySession.status.in_(OPEN_STATUSES),
-        )
-        .order_by(SurveySession.id.desc())
-        .limit(1)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    """The respondent's open (consent or active) session, in the ORM's unit of work."""
+    result = await session.execute(_OPEN_SESSION, {"respondent_key": respondent_key})
+    return result.scalar_one_or_none()
 
 
 async def load_open_session(
