@@ -150,7 +150,7 @@ class Invitation(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(64), index=True)
     claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
 
@@ -197,9 +197,8 @@ class Answer(Base):
     __table_args__ = (UniqueConstraint("session_id", "item_code"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("survey_sessions.id", ondelete="CASCADE"), index=True
-    )
+    # Looked up through the unique (session_id, item_code), whose index starts with it.
+    session_id: Mapped[int] = mapped_column(ForeignKey("survey_sessions.id", ondelete="CASCADE"))
     item_code: Mapped[str] = mapped_column(String(64))
     value: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime]

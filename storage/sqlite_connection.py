@@ -34,7 +34,7 @@ from typing import Any
 
 import aiosqlite
 
-__all__ = ["OneTripConnection", "connect_args"]
+__all__ = ["OneTripConnection", "connect", "connect_args", "is_busy"]
 
 Row = tuple[Any, ...]
 Description = tuple[tuple[Any, ...], ...] | None
@@ -62,6 +62,13 @@ def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) 
         return _Outcome(rows, cursor.description, cursor.rowcount, cursor.lastrowid)
     finally:
         cursor.close()
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused for a lock held elsewhere, in any of busy's kinds: the extended
+    codes keep it in their low byte (SQLITE_BUSY_RECOVERY while another connection replays the
+    WAL after a crash, SQLITE_BUSY_SNAPSHOT)."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 class OneTripCursor:
@@ -126,18 +133,33 @@ class OneTripConnection(aiosqlite.Connection):
         # Whether SQLite waits busy_timeout for a lock, or gives up at once as a BEGIN on the
         # caller's thread must; set back before anything else runs in the thread.
         self._waits_for_locks = True
+        self._wal: bool | None = None  # the journal mode, read once: WAL or not
 
     async def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
 
     async def begin(self, mode: str, *, inline: bool) -> None:
-        """BEGIN a transaction (`mode`: DEFERRED or IMMEDIATE); with `inline`, a short one whose
-        statements and end run on the caller's thread, as its BEGIN does if the lock is free."""
-        if inline and self._idle() and self._begin_at_once(mode):
-            self._inline = True
-            return
+        """BEGIN a transaction (`mode`: DEFERRED, IMMEDIATE or EXCLUSIVE); with `inline`, a short
+        one whose statements and end run on the caller's thread, as its BEGIN does if the write
+        lock is free at once.
+
+        Only a writer's BEGIN, which takes the lock, may be inline: in WAL mode nothing in its
+        transaction waits for a lock after that, so nothing on the caller's thread ever does.
+        Without WAL (a file system without shared memory) a COMMIT may wait for readers, and
+        the transaction keeps to the thread.
+        """
+        if inline and mode == "DEFERRED":
+            raise ValueError("a short transaction must take the write lock: IMMEDIATE or EXCLUSIVE")
+        self._inline = False
+        if inline and self._idle():
+            if self._wal is None:  # read once, on the caller's thread: the connection is idle
+                (journal_mode,) = self._conn.execute("PRAGMA journal_mode").fetchone()
+                self._wal = journal_mode == "wal"
+            if self._wal and self._begin_at_once(mode):
+                self._inline = True
+                return
         await self.one_trip(f"BEGIN {mode}", None, many=False)
-        self._inline = inline
+        self._inline = inline and self._wal is True
 
     def _begin_at_once(self, mode: str) -> bool:
         """BEGIN on the caller's thread; False, with nothing begun, if the lock is not free now."""
@@ -148,7 +170,7 @@ class OneTripConnection(aiosqlite.Connection):
         try:
             connection.execute(f"BEGIN {mode}")
         except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            if is_busy(error):
                 return False
             raise
         return True
@@ -217,7 +239,7 @@ class OneTripConnection(aiosqlite.Connection):
             return True
 
 
-def _connect(database: str, **kwargs: Any) -> OneTripConnection:
+def connect(database: str, **kwargs: Any) -> OneTripConnection:
     """`aiosqlite.connect`, making a `OneTripConnection`; SQLAlchemy awaits it."""
     # Short transactions use the sqlite3 connection from the event loop's thread, never
     # while a call of its own thread is pending (`OneTripConnection._idle`).
@@ -232,4 +254,4 @@ def _connect(database: str, **kwargs: Any) -> OneTripConnection:
 
 def connect_args() -> dict[str, Any]:
     """The connect arguments that make SQLAlchemy's aiosqlite dialect use `OneTripConnection`."""
-    return {"async_creator_fn": _connect}
+    return {"async_creator_fn": connect}

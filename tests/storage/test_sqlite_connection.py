@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import DirtyDay
-from storage.sqlite_connection import OneTripConnection
+from storage.sqlite_connection import OneTripConnection, connect, is_busy
 
 DAY = date(2026, 11, 1)
 MARKED = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -84,15 +84,27 @@ async def test_a_short_transaction_runs_on_the_event_loops_thread_without_a_trip
 
 
 async def test_a_failed_statement_in_a_short_transaction_keeps_nothing(
-    sqlite_database: Database,
+    sqlite_database: Database, trips: list[str]
 ) -> None:
     row = {"day": DAY, "marked_at": MARKED}
     with pytest.raises(IntegrityError):
         async with sqlite_database.transaction(short=True) as tx:
             await tx.execute(insert(DirtyDay).values(**row))
             await tx.execute(insert(DirtyDay).values(**row))  # the same key again
-    async with sqlite_database.transaction(short=True) as tx:  # usable again, and empty
+    trips.clear()
+    async with sqlite_database.transaction() as tx:  # usable again, empty, and in the thread
         assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 0
+    assert trips == ["_waiting_run", "_waiting_run", "commit"]
+
+
+def _insert_day(database: Database, *, short: bool) -> asyncio.Task[None]:
+    """A writer of DAY, started as a task."""
+
+    async def write() -> None:
+        async with database.transaction(short=short) as tx:
+            await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+
+    return asyncio.create_task(write())
 
 
 async def test_a_short_transaction_waits_for_another_process_in_the_thread_not_the_event_loop(
@@ -100,6 +112,7 @@ async def test_a_short_transaction_waits_for_another_process_in_the_thread_not_t
 ) -> None:
     async with sqlite_database.transaction(short=True) as tx:  # warm, and on the loop
         await tx.execute(select(func.count()).select_from(DirtyDay))
+    trips.clear()
     other = sqlite3.connect(tmp_path / "sipas.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process writing
     ticks = 0
@@ -110,26 +123,70 @@ async def test_a_short_transaction_waits_for_another_process_in_the_thread_not_t
             await asyncio.sleep(0.01)
             ticks += 1
 
-    async def write(*, short: bool = True) -> None:
-        async with sqlite_database.transaction(short=short) as tx:
-            await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
-
     ticker = asyncio.create_task(tick())
-    writer = asyncio.create_task(write())
+    writer = _insert_day(sqlite_database, short=True)
     await asyncio.sleep(0.3)
     assert not writer.done()  # waiting for the lock...
     assert ticks >= 5  # ...while the event loop goes on
     other.execute("COMMIT")
     await writer
     ticker.cancel()
-    assert "_waiting_run" in trips  # the BEGIN that waited went to the thread
-    other.execute("BEGIN IMMEDIATE")  # any later writer waits for the lock again, not fails
-    late = asyncio.create_task(write(short=False))
-    await asyncio.sleep(0.2)
-    other.execute("ROLLBACK")
-    with pytest.raises(IntegrityError):  # it waited, then wrote the same day again
-        await late
     other.close()
+    # Only the BEGIN that waited went to the thread; the INSERT and COMMIT stayed on the loop.
+    assert trips == ["_waiting_run"]
+    async with sqlite_database.reading() as tx:
+        assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 1
+
+
+async def test_after_a_short_transaction_any_writer_still_waits_for_another_process(
+    sqlite_database: Database, tmp_path: Path
+) -> None:
+    async with sqlite_database.transaction(short=True) as tx:  # on the loop, lock free
+        await tx.execute(select(func.count()).select_from(DirtyDay))
+    other = sqlite3.connect(tmp_path / "sipas.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    writer = _insert_day(sqlite_database, short=False)
+    await asyncio.sleep(0.3)
+    assert not writer.done()  # waits: does not fail with "database is locked"
+    other.execute("COMMIT")
+    await writer
+    other.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "busy"),
+    [(5, True), (261, True), (517, True), (1, False), (6, False)],
+    ids=["BUSY", "BUSY_RECOVERY", "BUSY_SNAPSHOT", "ERROR", "LOCKED"],
+)
+def test_any_kind_of_busy_sends_a_short_transactions_begin_to_the_thread(
+    code: int, busy: bool
+) -> None:
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = code
+    assert is_busy(error) is busy
+
+
+async def test_without_wal_a_short_transaction_keeps_to_the_thread(tmp_path: Path) -> None:
+    connection = await connect(str(tmp_path / "rollback-journal.db"))
+    try:
+        await connection.one_trip("PRAGMA journal_mode=DELETE", None, many=False)
+        await connection.one_trip("CREATE TABLE t (x)", None, many=False)
+        sent = connection._sent
+        await connection.begin("IMMEDIATE", inline=True)
+        await connection.one_trip("INSERT INTO t VALUES (1)", None, many=False)
+        await connection.commit()
+        assert connection._sent == sent + 3  # BEGIN, INSERT and COMMIT: each a trip
+    finally:
+        await connection.close()
+
+
+async def test_only_a_writer_may_run_a_short_transaction(tmp_path: Path) -> None:
+    connection = await connect(str(tmp_path / "sipas.db"))
+    try:
+        with pytest.raises(ValueError, match="write lock"):
+            await connection.begin("DEFERRED", inline=True)
+    finally:
+        await connection.close()
 
 
 async def test_statements_report_rows_rowcounts_and_new_ids_as_the_driver_does(
@@ -168,17 +225,13 @@ async def test_a_failed_statement_raises_the_drivers_error_and_its_transaction_k
         assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 0
 
 
+@pytest.mark.parametrize("short", [False, True], ids=["transaction", "short transaction"])
 async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_no_lock_behind(
-    sqlite_database: Database, tmp_path: Path
+    sqlite_database: Database, tmp_path: Path, short: bool
 ) -> None:
     other = sqlite3.connect(tmp_path / "sipas.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process writing: our BEGIN waits on it
-
-    async def write() -> None:
-        async with sqlite_database.transaction() as tx:
-            await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
-
-    waiting = asyncio.create_task(write())
+    waiting = _insert_day(sqlite_database, short=short)
     await asyncio.sleep(0.2)
     waiting.cancel()  # its BEGIN is still waiting in the connection's thread
     await asyncio.sleep(0.1)
@@ -189,6 +242,6 @@ async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_no
     other.execute("BEGIN IMMEDIATE")  # the other process can write again
     other.execute("COMMIT")
     other.close()
-    async with sqlite_database.transaction() as tx:  # and so can this one
-        await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+    await _insert_day(sqlite_database, short=short)  # and so can this one
+    async with sqlite_database.reading() as tx:
         assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 1
