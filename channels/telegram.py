@@ -132,6 +132,7 @@ class TelegramChannel:
         self.application = application
         self._engine = engine
         self._staff = staff
+        self._connected = False
         _keep_library_logs_anonymous()
         # Group -1 runs first: anything outside a private chat stops there.
         application.add_handler(TypeHandler(Update, self.private_chats_only), group=-1)
@@ -154,7 +155,7 @@ class TelegramChannel:
     ) -> None:
         """Connect (getMe), then either register the webhook or start long polling."""
         application = self.application
-        await application.initialize()
+        await self.connect()
         if webhook_url is not None:
             await application.bot.set_webhook(
                 webhook_url, secret_token=webhook_secret, allowed_updates=ALLOWED_UPDATES
@@ -169,11 +170,21 @@ class TelegramChannel:
             log.info("Telegram: long polling")
         await application.start()
 
+    async def connect(self) -> None:
+        """Connect to Telegram (getMe, which checks the token): updates can be processed then."""
+        await self.application.initialize()
+        self._connected = True
+
+    def ready(self) -> bool:
+        """Whether updates can be processed: connected, and not closed since."""
+        return self._connected
+
     async def close(self) -> None:
         """Stop polling and the update processing, then close the HTTP connections.
 
         The webhook is left registered: Telegram keeps the updates of a restart queued.
         """
+        self._connected = False
         application = self.application
         if application.updater is not None and application.updater.running:
             await application.updater.stop()

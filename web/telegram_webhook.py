@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,18 +25,25 @@ WEBHOOK_PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_BODY_BYTES = 1024 * 1024  # an update is a few kilobytes; anything near this is not Telegram
 
+log = logging.getLogger(__name__)
+
 UpdateSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def telegram_webhook_router(
-    process: UpdateSink, secret: str, *, max_body_bytes: int = MAX_BODY_BYTES
+    process: UpdateSink,
+    secret: str,
+    *,
+    ready: Callable[[], bool] = lambda: True,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> APIRouter:
     """The webhook route handing each new update's JSON to `process` (the Telegram channel).
 
-    Statuses: 403 without the secret header or with a wrong one, 413 for a body over
-    `max_body_bytes`, 400 for anything that is not an update's JSON, 500 when
-    processing failed (Telegram then delivers it again), 200 otherwise, including
-    for an update already seen.
+    Statuses: 403 without the secret header or with a wrong one, 503 while `ready()` is
+    false (the service is still connecting to Telegram after a start: updates queued at
+    Telegram during a restart arrive at once), 413 for a body over `max_body_bytes`, 400
+    for anything that is not an update's JSON, 500 when processing failed, 200 otherwise,
+    including for an update already seen. Telegram delivers again whatever got no 2xx.
     """
     if not secret:
         raise ValueError("a webhook without a secret would accept anyone's updates")
@@ -49,6 +57,9 @@ def telegram_webhook_router(
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, expected):
             return status(403, "forbidden")
+        if not ready():
+            log.info("Telegram update refused with 503: still connecting to Telegram")
+            return status(503, "starting up")
         body = await bounded_body(request, max_body_bytes)
         if body is None:
             return status(413, "request body too large")

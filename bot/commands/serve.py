@@ -257,7 +257,9 @@ async def serve(
         app_routers = [factory(service) for factory in routers]
         if telegram is not None and webhook_secret is not None:
             app_routers.append(
-                telegram_webhook_router(telegram.process_webhook_update, webhook_secret)
+                telegram_webhook_router(
+                    telegram.process_webhook_update, webhook_secret, ready=telegram.ready
+                )
             )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -358,7 +360,7 @@ async def _launch(
     while True:
         try:
             if webhook_url is not None and not register:
-                await telegram.application.initialize()  # getMe: checks the token
+                await telegram.connect()
                 await telegram.application.start()
             else:
                 await telegram.launch(webhook_url=webhook_url, webhook_secret=secret)

@@ -80,10 +80,20 @@ class Deliver:
         if self.webhook_url is None:
             return
         self.posted.append(update)
-        async with httpx.AsyncClient() as client:
-            response = await client.post(
-                self.webhook_url, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET}
-            )
+        await self.post(update, seconds=5.0)
+
+    async def post(self, update: dict[str, Any], seconds: float) -> None:
+        """POST as Telegram does: again while the service answers 503 (still connecting to
+        Telegram after it started), for a few seconds; anything but 200 after that fails."""
+        assert self.webhook_url is not None
+        async with httpx.AsyncClient(timeout=seconds) as client:
+            for _attempt in range(100):
+                response = await client.post(
+                    self.webhook_url, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET}
+                )
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(0.05)
         assert response.status_code == 200, response.text
 
 

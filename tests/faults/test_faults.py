@@ -82,11 +82,7 @@ class Patient(Deliver):
     async def __call__(self, update: dict[str, Any]) -> None:
         assert self.webhook_url is not None
         self.posted.append(update)
-        async with httpx.AsyncClient(timeout=60) as client:
-            response = await client.post(
-                self.webhook_url, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET}
-            )
-        assert response.status_code == 200, response.text
+        await self.post(update, seconds=60.0)
 
 
 class Served:

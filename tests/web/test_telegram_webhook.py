@@ -132,6 +132,21 @@ async def test_a_failed_update_is_500_and_processed_when_delivered_again(
     assert sink.updates == [update(11)]
 
 
+async def test_while_still_connecting_to_telegram_503_and_the_update_is_processed_when_delivered_again(
+    sink: Sink,
+) -> None:
+    connected = False
+    app = create_app([telegram_webhook_router(sink, SECRET, ready=lambda: connected)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        early = await post(client, update(13))
+        connected = True
+        again = await post(client, update(13))
+
+    assert (early.status_code, again.status_code) == (503, 200)
+    assert sink.updates == [update(13)]
+
+
 async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
 
