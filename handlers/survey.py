@@ -23,13 +23,12 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.catalog import Catalog, load_catalog
 from handlers.events import Button, Command, Inbound, InboundKind, Reply
 from questionnaires import InvalidAnswer, Item, ItemType, Questionnaire
 from storage import sessions as store
-from storage.db import Database
+from storage.db import Database, Transaction
 from storage.invitations import (
     COUNTER_PREFIX,
     INVITATION_PREFIX,
@@ -99,7 +98,7 @@ class Reminder:
 class Turn:
     """The state one event works on, inside its transaction."""
 
-    tx: AsyncSession
+    tx: Transaction
     inbound: Inbound
     key: str
     survey: SurveySession | None
@@ -155,7 +154,7 @@ class SurveyEngine:
         return replies
 
     async def _handle(self, inbound: Inbound) -> tuple[list[Reply], Outcome]:
-        async with self.database.transaction(short=True) as tx:
+        async with self.database.short_transaction() as tx:
             if not await store.record_event(
                 tx, inbound.channel, inbound.event_id, inbound.received_at
             ):

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, Executable, Result, ScalarResult, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util import await_only
+from sqlalchemy.orm import Session
 
 from storage.sqlite_connection import connect_args as one_trip_connect_args
 
@@ -26,6 +29,62 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITER_TURN_HOLDER: ContextVar[asyncio.Task[Any] | None] = ContextVar(
     "writer_turn_holder", default=None
 )
+
+
+_Row = TypeVar("_Row")
+
+
+class Transaction(Protocol):
+    """What repositories use of a session: an `AsyncSession`, or a `LoopSession` in a short
+    transaction on SQLite."""
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]: ...
+
+    async def scalars(self, statement: Executable, params: Any = None) -> ScalarResult[Any]: ...
+
+    async def scalar(self, statement: Executable, params: Any = None) -> Any: ...
+
+    async def get(self, entity: type[_Row], ident: Any) -> _Row | None: ...
+
+    async def flush(self) -> None: ...
+
+    async def refresh(self, instance: object) -> None: ...
+
+    def add(self, instance: object) -> None: ...
+
+    def get_bind(self) -> Engine | Connection: ...
+
+
+class LoopSession:
+    """A synchronous ORM session behind the `Transaction` methods, for a short transaction on
+    SQLite: each call runs at once on the event loop's thread."""
+
+    def __init__(self, session: Session) -> None:
+        self.sync_session = session
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        return self.sync_session.execute(statement, params)
+
+    async def scalars(self, statement: Executable, params: Any = None) -> ScalarResult[Any]:
+        return self.sync_session.scalars(statement, params)
+
+    async def scalar(self, statement: Executable, params: Any = None) -> Any:
+        return self.sync_session.scalar(statement, params)
+
+    async def get(self, entity: type[_Row], ident: Any) -> _Row | None:
+        return self.sync_session.get(entity, ident)
+
+    async def flush(self) -> None:
+        self.sync_session.flush()
+
+    async def refresh(self, instance: object) -> None:
+        self.sync_session.refresh(instance)
+
+    def add(self, instance: object) -> None:
+        self.sync_session.add(instance)
+
+    def get_bind(self) -> Engine | Connection:
+        return self.sync_session.get_bind()
 
 
 def is_sqlite(url: str) -> bool:
@@ -61,31 +120,74 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # The driver's own implicit BEGIN would start a deferred transaction and
-        # upgrade it to a write later, which SQLite may refuse with "database is
-        # locked" under concurrency; we issue BEGIN ourselves below.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        _configure_sqlite(dbapi_connection, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Writers take the write lock up front so a writer from another process waits on
         # busy_timeout instead of failing (this process's writers queue in
-        # `Database._writer_turn`); read-only work asks for DEFERRED. A short transaction
-        # runs on the event loop's thread (`OneTripConnection.begin`).
-        options = connection.get_execution_options()
-        await_only(
-            connection.connection.driver_connection.begin(
-                options.get("sqlite_begin", "IMMEDIATE"), inline=options.get("short", False)
-            )
-        )
+        # `Database._writer_turn`); read-only work asks for DEFERRED.
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        # Straight to the driver's cursor: every event begins a transaction, and the
+        # statement machinery of exec_driver_sql costs more than the BEGIN itself.
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(f"BEGIN {mode}")
+        finally:
+            cursor.close()
 
     return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, *, busy_timeout_ms: int) -> str:
+    """Set up a new SQLite connection (through the driver or its async adapter); the journal
+    mode it got: "wal" unless the file system cannot share memory between processes."""
+    # The driver's own implicit BEGIN would start a deferred transaction and upgrade it to
+    # a write later, which SQLite may refuse with "database is locked" under concurrency;
+    # BEGIN is issued on the engines' "begin" events instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        (journal_mode,) = cursor.fetchone()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+    return str(journal_mode).lower()
+
+
+def _loop_engine(url: str) -> Engine:
+    """The SQLite file of `url` through the plain driver, for short transactions on the event
+    loop's thread: nothing on it waits for a lock (busy timeout 0)."""
+    # One kept connection: short transactions come one at a time through the writer turn.
+    # Overflow is for one nested in another transaction of the same task, which the turn
+    # lets through; such a BEGIN finds the lock taken and moves to the async engine.
+    engine = create_sync_engine(make_url(url).set(drivername="sqlite"), pool_size=1, max_overflow=2)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if _configure_sqlite(dbapi_connection, busy_timeout_ms=0) != "wal":
+            # Without WAL a COMMIT waits for readers, which the event loop must not do.
+            raise _NoWal
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class _NoWal(Exception):
+    """The file is not in WAL mode: short transactions go to the async engine's thread."""
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused for a lock held elsewhere, in any of busy's kinds: the extended
+    codes keep it in their low byte (SQLITE_BUSY_RECOVERY while another connection replays the
+    WAL after a crash, SQLITE_BUSY_SNAPSHOT)."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
 class Database:
@@ -99,23 +201,66 @@ class Database:
         self._sqlite = is_sqlite(url)
         self._writer_loop: asyncio.AbstractEventLoop | None = None
         self._writer_lock = asyncio.Lock()
+        self._loop_engine = _loop_engine(url) if self._sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
         return self._sqlite
 
     @asynccontextmanager
-    async def transaction(self, *, short: bool = False) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error.
-
-        `short` promises a few statements on indexes and nothing else awaited (a survey
-        event): on SQLite they run on the event loop's thread, without the trips to the
-        connection's thread that would cost more than they do.
-        """
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
         async with self._writer_turn(), self.sessions() as session, session.begin():
-            if short and self._sqlite:
-                await session.connection(execution_options={"short": True})
             yield session
+
+    @asynccontextmanager
+    async def short_transaction(self) -> AsyncIterator[Transaction]:
+        """`transaction()` for a few statements on indexes with nothing else awaited (a survey
+        event). On SQLite it runs on the event loop's thread through the plain driver, when
+        the write lock is free at once; else, and on PostgreSQL, it is a `transaction()`.
+
+        SQLite's work per statement is tens of microseconds; SQLAlchemy's async layer (a
+        greenlet per call, the driver's thread and its trips back to the event loop) costs
+        several times that, and under load every trip is also a wait for the event loop while
+        the one write lock is held.
+        """
+        async with self._writer_turn():
+            session = self._begin_on_loop()
+            if session is None:
+                async with self.transaction() as async_session:
+                    yield async_session
+                return
+            try:
+                yield LoopSession(session)
+            except BaseException:
+                session.rollback()
+                raise
+            else:
+                session.commit()
+            finally:
+                session.close()
+
+    def _begin_on_loop(self) -> Session | None:
+        """A session on the loop engine with the write lock taken; None if that cannot be had at
+        once (another process writes), or the file is not in WAL mode, or not SQLite."""
+        if self._loop_engine is None:
+            return None
+        session = Session(self._loop_engine, expire_on_commit=False)
+        try:
+            session.connection()  # BEGIN IMMEDIATE, without waiting
+        except _NoWal:
+            session.close()
+            self._loop_engine.dispose()
+            self._loop_engine = None
+            return None
+        except (sqlite3.OperationalError, DBAPIError) as error:
+            session.close()
+            # Raised by the "begin" event as the driver raised it; wrapped, if SQLAlchemy ever does.
+            cause = error.orig if isinstance(error, DBAPIError) else error
+            if isinstance(cause, sqlite3.OperationalError) and is_busy(cause):
+                return None
+            raise
+        return session
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
@@ -157,3 +302,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._loop_engine is not None:
+            self._loop_engine.dispose()

@@ -26,6 +26,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import Transaction
 from storage.models import Invitation, ServicePoint
 from storage.privacy import keyed_hash, same_digest
 
@@ -173,7 +174,7 @@ class InvitationNotRecoverable(Exception):
 async def _lock_dossier(session: AsyncSession, digest: str) -> None:
     # Two requests for one dossier at once must not mint two invitations. SQLite's
     # BEGIN IMMEDIATE serialises writers already; PostgreSQL needs a lock.
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
             {"key": f"dossier:{digest}"},
@@ -239,7 +240,7 @@ async def issue_invitation(
     raise RuntimeError("could not mint a unique invitation after 5 attempts")
 
 
-async def find_invitation(session: AsyncSession, secret: str, text: str) -> Invitation | None:
+async def find_invitation(session: Transaction, secret: str, text: str) -> Invitation | None:
     """The invitation named by a payload (`i_…`) or a short code, if any."""
     if text.startswith(INVITATION_PREFIX):
         column, digest = Invitation.token_hash, keyed_hash(secret, "invitation", text)
@@ -252,13 +253,15 @@ async def find_invitation(session: AsyncSession, secret: str, text: str) -> Invi
 
 
 async def find_counter_by_short_code(
-    session: AsyncSession, secret: str, text: str
+    session: Transaction, secret: str, text: str
 ) -> ServicePoint | None:
     """The active counter whose static short code this is (codes are derived, so we scan)."""
     code = normalise_short_code(text)
     if code is None:
         return None
-    points = (await session.execute(select(ServicePoint).where(ServicePoint.active))).scalars()
+    points: list[ServicePoint] = list(
+        (await session.execute(select(ServicePoint).where(ServicePoint.active))).scalars()
+    )
     for point in points:
         if same_digest(counter_short_code(secret, point.code), code):
             return point
@@ -266,7 +269,7 @@ async def find_counter_by_short_code(
 
 
 async def claim_invitation(
-    session: AsyncSession, invitation: Invitation, respondent_key: str, now: datetime
+    session: Transaction, invitation: Invitation, respondent_key: str, now: datetime
 ) -> None:
     """Bind the invitation to this respondent, atomically; InvitationRefused says why not.
 

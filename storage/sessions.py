@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from storage.db import Database
+from storage.db import Database, Transaction
 from storage.models import Answer, DirtyDay, Invitation, ProcessedEvent, Response, SurveySession
 from storage.response_facts import IMPORT_CHANNEL, ScaleValues, response_facts
 
@@ -144,7 +144,7 @@ _OPEN_SESSION_WITH_ANSWERS = _newest_open_session(
 _OPEN_SESSION = _newest_open_session(select(SurveySession))
 
 
-async def record_event(session: AsyncSession, channel: str, event_id: str, now: datetime) -> bool:
+async def record_event(session: Transaction, channel: str, event_id: str, now: datetime) -> bool:
     """Record a platform event as processed; False when it already was (a redelivery)."""
     result = cast(
         CursorResult[Any],
@@ -190,26 +190,26 @@ async def forget_processed_events(database: Database, before: datetime) -> int:
             return forgotten
 
 
-async def lock_respondent(session: AsyncSession, respondent_key: str) -> None:
+async def lock_respondent(session: Transaction, respondent_key: str) -> None:
     """Serialise the events of one respondent until the transaction ends.
 
     On PostgreSQL a transaction-scoped advisory lock on the key; SQLite's BEGIN
     IMMEDIATE already serialises every writer.
     """
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": respondent_key}
         )
 
 
-async def find_open_session(session: AsyncSession, respondent_key: str) -> SurveySession | None:
+async def find_open_session(session: Transaction, respondent_key: str) -> SurveySession | None:
     """The respondent's open (consent or active) session, in the ORM's unit of work."""
     result = await session.execute(_OPEN_SESSION, {"respondent_key": respondent_key})
     return result.scalar_one_or_none()
 
 
 async def load_open_session(
-    session: AsyncSession, respondent_key: str
+    session: Transaction, respondent_key: str
 ) -> tuple[SurveySession | None, dict[str, str | None]]:
     """The respondent's open session (as `find_open_session`) and its answers, in one query.
 
@@ -228,7 +228,7 @@ async def load_open_session(
     return survey, json.loads(answers) if answers else {}
 
 
-async def save_session(session: AsyncSession, survey: SurveySession, read: int) -> None:
+async def save_session(session: Transaction, survey: SurveySession, read: int) -> None:
     """Write back what an event changed on a session `load_open_session` returned at version
     `read`; SessionChanged if the row is no longer at that version.
 
@@ -250,7 +250,7 @@ async def save_session(session: AsyncSession, survey: SurveySession, read: int) 
         raise SessionChanged(f"survey session {survey.id} changed since version {read}")
 
 
-async def load_answers(session: AsyncSession, session_id: int) -> dict[str, str | None]:
+async def load_answers(session: Transaction, session_id: int) -> dict[str, str | None]:
     rows = await session.execute(
         select(Answer.item_code, Answer.value).where(Answer.session_id == session_id)
     )
@@ -258,7 +258,7 @@ async def load_answers(session: AsyncSession, session_id: int) -> dict[str, str 
 
 
 async def save_answer(
-    session: AsyncSession, session_id: int, item_code: str, value: str | None, now: datetime
+    session: Transaction, session_id: int, item_code: str, value: str | None, now: datetime
 ) -> None:
     """Insert or replace the answer to one item."""
     await session.execute(
@@ -267,20 +267,20 @@ async def save_answer(
     )
 
 
-async def delete_answers(session: AsyncSession, session_id: int, item_codes: list[str]) -> None:
+async def delete_answers(session: Transaction, session_id: int, item_codes: list[str]) -> None:
     if item_codes:
         await session.execute(
             delete(Answer).where(Answer.session_id == session_id, Answer.item_code.in_(item_codes))
         )
 
 
-async def mark_dirty(session: AsyncSession, day: date, now: datetime) -> None:
+async def mark_dirty(session: Transaction, day: date, now: datetime) -> None:
     """Tell the nightly aggregation that this reporting day changed."""
     await session.execute(_MARK_DIRTY, {"day": day, "marked_at": now})
 
 
 async def answered_today(
-    session: AsyncSession, respondent_key: str, service_point_code: str, day: date
+    session: Transaction, respondent_key: str, service_point_code: str, day: date
 ) -> bool:
     """Whether this respondent already completed a survey at this counter on this day."""
     statement = select(func.count(Response.id)).where(
@@ -301,7 +301,7 @@ async def close_session(survey: SurveySession, status: str, now: datetime) -> No
 
 
 async def discard_session(
-    session: AsyncSession, survey: SurveySession, status: str, now: datetime
+    session: Transaction, survey: SurveySession, status: str, now: datetime
 ) -> None:
     """End an unfinished session and keep only the fact that it did not complete.
 
@@ -320,7 +320,7 @@ async def discard_session(
 
 
 async def record_response(
-    session: AsyncSession,
+    session: Transaction,
     survey: SurveySession,
     *,
     respondent_type: str,
@@ -373,7 +373,7 @@ async def record_response(
     return response
 
 
-async def withdraw_respondent(session: AsyncSession, respondent_key: str, now: datetime) -> int:
+async def withdraw_respondent(session: Transaction, respondent_key: str, now: datetime) -> int:
     """Delete every session, answer and response of a respondent; the number of surveys deleted.
 
     The days their responses counted on are marked dirty, so the next aggregation

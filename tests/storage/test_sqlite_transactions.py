@@ -1,0 +1,173 @@
+"""SQLite write transactions: short ones run on the event loop's thread when they can, and any
+writer waits for another process's lock without stopping the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import storage.db
+from storage.db import Database, LoopSession, Transaction, is_busy
+from storage.models import DirtyDay
+
+DAY = date(2026, 11, 1)
+MARKED = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+Opener = Callable[[Database], AbstractAsyncContextManager[Transaction]]
+KINDS: dict[str, Opener] = {
+    "transaction": lambda database: database.transaction(),
+    "short transaction": lambda database: database.short_transaction(),
+}
+
+
+async def count_days(database: Database) -> int:
+    async with database.reading() as tx:
+        return int(await tx.scalar(select(func.count()).select_from(DirtyDay)) or 0)
+
+
+def insert_day(database: Database, opener: Opener) -> asyncio.Task[None]:
+    """A writer of DAY, started as a task."""
+
+    async def write() -> None:
+        async with opener(database) as tx:
+            await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+
+    return asyncio.create_task(write())
+
+
+@pytest.fixture
+async def other_process(tmp_path: Path) -> AsyncIterator[sqlite3.Connection]:
+    """Another process's connection to the same file (its lock is what matters)."""
+    connection = sqlite3.connect(tmp_path / "sipas.db", isolation_level=None)
+    yield connection
+    connection.close()
+
+
+async def test_a_short_transaction_runs_on_the_event_loops_thread_and_commits(
+    sqlite_database: Database, trips: list[str]
+) -> None:
+    async with sqlite_database.short_transaction() as tx:
+        assert isinstance(tx, LoopSession)
+        await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+        assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 1
+    assert trips == []  # no trip to any connection's thread
+    assert await count_days(sqlite_database) == 1  # committed: another connection sees it
+
+
+async def test_a_failed_short_transaction_keeps_nothing_and_the_next_one_runs(
+    sqlite_database: Database,
+) -> None:
+    row = {"day": DAY, "marked_at": MARKED}
+    with pytest.raises(IntegrityError):
+        async with sqlite_database.short_transaction() as tx:
+            await tx.execute(insert(DirtyDay).values(**row))
+            await tx.execute(insert(DirtyDay).values(**row))  # the same key again
+    assert await count_days(sqlite_database) == 0
+    async with sqlite_database.short_transaction() as tx:
+        await tx.execute(insert(DirtyDay).values(**row))
+    assert await count_days(sqlite_database) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_writer_waits_for_another_process_in_a_thread_while_the_event_loop_goes_on(
+    sqlite_database: Database, other_process: sqlite3.Connection, kind: str
+) -> None:
+    async with sqlite_database.short_transaction():  # the loop's connection is open and idle
+        pass
+    other_process.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    writer = insert_day(sqlite_database, KINDS[kind])
+    await asyncio.sleep(0.3)
+    assert not writer.done()  # waiting for the lock, not failed with "database is locked"...
+    assert ticks >= 5  # ...while the event loop goes on
+    other_process.execute("COMMIT")
+    await writer
+    ticker.cancel()
+    assert await count_days(sqlite_database) == 1
+
+
+async def test_a_short_transaction_that_found_the_lock_taken_runs_as_a_transaction(
+    sqlite_database: Database, other_process: sqlite3.Connection
+) -> None:
+    other_process.execute("BEGIN IMMEDIATE")
+    opened: list[type[Any]] = []
+
+    async def write() -> None:
+        async with sqlite_database.short_transaction() as tx:
+            opened.append(type(tx))
+            await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+
+    writer = asyncio.create_task(write())
+    await asyncio.sleep(0.1)
+    other_process.execute("COMMIT")
+    await writer
+    assert opened == [AsyncSession]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_no_lock_behind(
+    sqlite_database: Database, other_process: sqlite3.Connection, kind: str
+) -> None:
+    other_process.execute("BEGIN IMMEDIATE")  # another process writing: our BEGIN waits on it
+    waiting = insert_day(sqlite_database, KINDS[kind])
+    await asyncio.sleep(0.2)
+    waiting.cancel()  # its BEGIN is still waiting in the connection's thread
+    await asyncio.sleep(0.1)
+    other_process.execute("COMMIT")  # the BEGIN gets the lock; the rollback must follow it
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    other_process.execute("PRAGMA busy_timeout=2000")
+    other_process.execute("BEGIN IMMEDIATE")  # the other process can write again
+    other_process.execute("COMMIT")
+    await insert_day(sqlite_database, KINDS[kind])  # and so can this one
+    assert await count_days(sqlite_database) == 1
+
+
+async def test_without_wal_short_transactions_keep_to_the_thread(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch, trips: list[str]
+) -> None:
+    configure = storage.db._configure_sqlite
+
+    def no_wal(connection: Any, *, busy_timeout_ms: int) -> str:
+        configure(connection, busy_timeout_ms=busy_timeout_ms)
+        return "delete"  # what a file system without shared memory leaves
+
+    monkeypatch.setattr(storage.db, "_configure_sqlite", no_wal)
+    async with sqlite_database.short_transaction() as tx:
+        assert isinstance(tx, AsyncSession)
+        await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+    trips.clear()
+    async with sqlite_database.short_transaction() as tx:  # and so do the next ones
+        assert isinstance(tx, AsyncSession)
+        await tx.execute(select(func.count()).select_from(DirtyDay))
+    assert trips  # BEGIN, the SELECT and the COMMIT went to the thread
+    assert await count_days(sqlite_database) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "busy"),
+    [(5, True), (261, True), (517, True), (1, False), (6, False)],
+    ids=["BUSY", "BUSY_RECOVERY", "BUSY_SNAPSHOT", "ERROR", "LOCKED"],
+)
+def test_any_kind_of_busy_sends_a_short_transaction_to_the_thread(code: int, busy: bool) -> None:
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = code
+    assert is_busy(error) is busy
