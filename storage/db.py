@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,12 @@ from sqlalchemy.orm import Session
 
 from storage.sqlite_connection import connect_args as one_trip_connect_args
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Short transactions on the loop engine between two checkpoints: a survey event writes about
+# six pages, so the log stays under SQLite's own threshold of 1,000 pages.
+CHECKPOINT_EVERY_COMMITS = 100
 # The task holding this process's SQLite writer turn (a task, not a flag: a task started
 # inside a transaction inherits the context, and must still queue).
 _WRITER_TURN_HOLDER: ContextVar[asyncio.Task[Any] | None] = ContextVar(
@@ -139,9 +145,15 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     return engine
 
 
-def _configure_sqlite(dbapi_connection: Any, *, busy_timeout_ms: int) -> str:
+def _configure_sqlite(
+    dbapi_connection: Any, *, busy_timeout_ms: int, checkpoints: bool = True
+) -> str:
     """Set up a new SQLite connection (through the driver or its async adapter); the journal
-    mode it got: "wal" unless the file system cannot share memory between processes."""
+    mode it got: "wal" unless the file system cannot share memory between processes.
+
+    Without `checkpoints`, its commits leave the write-ahead log to grow until a checkpoint
+    run elsewhere copies it into the database file (`Database._checkpoint`).
+    """
     # The driver's own implicit BEGIN would start a deferred transaction and upgrade it to
     # a write later, which SQLite may refuse with "database is locked" under concurrency;
     # BEGIN is issued on the engines' "begin" events instead.
@@ -153,22 +165,30 @@ def _configure_sqlite(dbapi_connection: Any, *, busy_timeout_ms: int) -> str:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if not checkpoints:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
     finally:
         cursor.close()
     return str(journal_mode).lower()
 
 
-def _loop_engine(url: str) -> Engine:
+def _loop_engine(url: str, *, echo: bool) -> Engine:
     """The SQLite file of `url` through the plain driver, for short transactions on the event
-    loop's thread: nothing on it waits for a lock (busy timeout 0)."""
-    # One kept connection: short transactions come one at a time through the writer turn.
-    # Overflow is for one nested in another transaction of the same task, which the turn
-    # lets through; such a BEGIN finds the lock taken and moves to the async engine.
-    engine = create_sync_engine(make_url(url).set(drivername="sqlite"), pool_size=1, max_overflow=2)
+    loop's thread: nothing on it waits for a lock (timeout 0, also while connecting), and it
+    leaves checkpoints, which write and sync the database file, to another thread."""
+    # One kept connection, no more: short transactions come one at a time through the
+    # writer turn, and one nested in another of the same task does not come here.
+    engine = create_sync_engine(
+        make_url(url).set(drivername="sqlite"),
+        echo=echo,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"timeout": 0},
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        if _configure_sqlite(dbapi_connection, busy_timeout_ms=0) != "wal":
+        if _configure_sqlite(dbapi_connection, busy_timeout_ms=0, checkpoints=False) != "wal":
             # Without WAL a COMMIT waits for readers, which the event loop must not do.
             raise _NoWal
 
@@ -201,7 +221,9 @@ class Database:
         self._sqlite = is_sqlite(url)
         self._writer_loop: asyncio.AbstractEventLoop | None = None
         self._writer_lock = asyncio.Lock()
-        self._loop_engine = _loop_engine(url) if self._sqlite else None
+        self._loop_engine = _loop_engine(url, echo=echo) if self._sqlite else None
+        self._loop_commits = 0  # since the last checkpoint
+        self._checkpointing: asyncio.Task[None] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -224,8 +246,11 @@ class Database:
         several times that, and under load every trip is also a wait for the event loop while
         the one write lock is held.
         """
+        # A transaction nested in another of the same task (its writer turn is re-entrant)
+        # cannot have the lock the outer one holds: it keeps to the async engine, as before.
+        nested = _WRITER_TURN_HOLDER.get() is asyncio.current_task()
         async with self._writer_turn():
-            session = self._begin_on_loop()
+            session = None if nested else self._begin_on_loop()
             if session is None:
                 async with self.transaction() as async_session:
                     yield async_session
@@ -239,6 +264,30 @@ class Database:
                 session.commit()
             finally:
                 session.close()
+        self._loop_commits += 1
+        if self._loop_commits >= CHECKPOINT_EVERY_COMMITS and self._checkpointing is None:
+            self._loop_commits = 0
+            self._checkpointing = asyncio.create_task(self._checkpoint(), name="sqlite-checkpoint")
+
+    async def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, in aiosqlite's thread; what the loop
+        engine's commits leave.
+
+        In the writer turn, between two events: a checkpoint overtaken by new commits would
+        never catch up with the log's end, and only a log copied to its end is reused from
+        its start by the next commit instead of growing.
+        """
+        try:
+            async with self._writer_turn(), self.engine.connect() as connection:
+                driver = (await connection.get_raw_connection()).driver_connection
+                assert driver is not None, "a connection just checked out is open"
+                # Straight to the driver: through SQLAlchemy the statement would begin a
+                # write transaction, inside which SQLite cannot checkpoint.
+                await driver.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:
+            log.warning("SQLite checkpoint failed; the next one will try again", exc_info=True)
+        finally:
+            self._checkpointing = None
 
     def _begin_on_loop(self) -> Session | None:
         """A session on the loop engine with the write lock taken; None if that cannot be had at
@@ -301,6 +350,9 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        if self._checkpointing is not None:
+            await self._checkpointing
         if self._loop_engine is not None:
+            # First: the last connection to close checkpoints the log, in aiosqlite's thread.
             self._loop_engine.dispose()
+        await self.engine.dispose()

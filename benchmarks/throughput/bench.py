@@ -332,7 +332,8 @@ async def floor_run(backend: Backend, recording: Recording, concurrency: int) ->
     )
 
     async def trivial(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with database.transaction() as tx:
+        # The kind of transaction the survey engine runs each event in.
+        async with database.short_transaction() as tx:
             await tx.execute(insert, {"id": str(update.update_id), "at": datetime.now(UTC)})
 
     application.add_handler(TypeHandler(Update, trivial))

@@ -102,6 +102,23 @@ async def test_a_counter_token_leads_through_consent_and_every_question_to_a_sto
     )
 
 
+async def test_while_another_process_holds_the_lock_events_run_as_ordinary_transactions(
+    engine: SurveyEngine, database: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a survey event's transaction runs on the event loop's thread only if it can
+    # have the write lock at once; as if another process always held it, every event runs
+    # as an ordinary transaction in aiosqlite's thread, with the same outcome.
+    monkeypatch.setattr(Database, "_begin_on_loop", lambda _self: None)
+    citizen = person(engine, clock)
+    await citizen.start(COUNTER)
+    await citizen.press("consent:yes")
+    final = await citizen.complete(COUNTER)
+
+    assert "Cảm ơn" in final[0].text
+    assert await count(database, Response) == 1
+    assert (await answers_of(database))["15"] == "4"
+
+
 async def test_progress_shows_position_and_element(engine: SurveyEngine, clock: Clock) -> None:
     citizen = person(engine, clock)
     await citizen.begin(COUNTER)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,8 +146,8 @@ async def test_without_wal_short_transactions_keep_to_the_thread(
 ) -> None:
     configure = storage.db._configure_sqlite
 
-    def no_wal(connection: Any, *, busy_timeout_ms: int) -> str:
-        configure(connection, busy_timeout_ms=busy_timeout_ms)
+    def no_wal(connection: Any, **settings: Any) -> str:
+        configure(connection, **settings)
         return "delete"  # what a file system without shared memory leaves
 
     monkeypatch.setattr(storage.db, "_configure_sqlite", no_wal)
@@ -160,6 +160,24 @@ async def test_without_wal_short_transactions_keep_to_the_thread(
         await tx.execute(select(func.count()).select_from(DirtyDay))
     assert trips  # BEGIN, the SELECT and the COMMIT went to the thread
     assert await count_days(sqlite_database) == 1
+
+
+async def test_the_log_of_short_transactions_is_checkpointed_beside_the_event_loop(
+    sqlite_database: Database, tmp_path: Path
+) -> None:
+    async with sqlite_database.short_transaction() as tx:
+        # The event loop's connection never checkpoints (that writes and syncs the file)...
+        assert (await tx.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+    for day in range(3_000):
+        async with sqlite_database.short_transaction() as tx:
+            await tx.execute(
+                insert(DirtyDay).values(day=date.fromordinal(700_000 + day), marked_at=MARKED)
+            )
+        await asyncio.sleep(0)  # the event loop's other work between two events
+    # ...checkpoints run in aiosqlite's thread instead, so the log is reused from its start
+    # rather than growing by every commit (3,000 commits of two pages or more: over 24 MB).
+    assert (tmp_path / "sipas.db-wal").stat().st_size < 4 * 2**20
+    assert await count_days(sqlite_database) == 3_000
 
 
 @pytest.mark.parametrize(
