@@ -15,6 +15,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal,
     select,
     text,
     tuple_,
@@ -123,7 +124,9 @@ def _newest_open_session(statement: Select[Any]) -> Select[Any]:
     return (
         statement.where(
             _SESSIONS.c.respondent_key == bindparam("respondent_key"),
-            _SESSIONS.c.status.in_(OPEN_STATUSES),
+            # Each status its own plain parameter: a list would be an "expanding" one, which
+            # SQLAlchemy rewrites into the SQL text again at every execution.
+            _SESSIONS.c.status.in_([literal(status) for status in OPEN_STATUSES]),
         )
         .order_by(_SESSIONS.c.id.desc())
         .limit(1)
