@@ -275,24 +275,30 @@ class SurveyEngine:
         except InvitationRefused as refusal:
             return [Reply(self._text(turn.language, f"invitation.{refusal.problem.value}"))]
         survey = turn.survey
-        if survey is not None:
-            if (survey.service_point_code, survey.invitation_id) == (
-                target.service_point_code,
-                target.invitation_id,
-            ):
-                return await self._resume_prompt(turn, survey)
-            # A new counter or dossier: the old, unfinished survey is abandoned.
-            await store.discard_session(turn.tx, survey, "expired", turn.now)
-            turn.answers = {}
+        if survey is not None and (survey.service_point_code, survey.invitation_id) == (
+            target.service_point_code,
+            target.invitation_id,
+        ):
+            return await self._resume_prompt(turn, survey)
         if target.invitation_id is None and await store.answered_today(
             turn.tx, turn.key, target.service_point_code, reporting_day(turn.now, self.config.zone)
         ):
-            return [Reply(self._text(turn.language, "already_today"))]
+            # Nothing new to start: an unfinished survey elsewhere stays as it was.
+            already = [Reply(self._text(turn.language, "already_today"))]
+            if survey is not None:
+                already += await self._resume_prompt(turn, survey)
+            return already
+        notice: list[Reply] = []
+        if survey is not None:
+            # A new counter or dossier: the old, unfinished survey is abandoned, and the
+            # respondent is told, since its answers go with it.
+            await store.discard_session(turn.tx, survey, "expired", turn.now)
+            notice = [Reply(self._text(turn.language, "replaced"))]
         turn.survey = self._new_session(turn, target)
         turn.answers = {}
         turn.tx.add(turn.survey)
         await turn.tx.flush()
-        return [self._consent(turn.survey)]
+        return [*notice, self._consent(turn.survey)]
 
     async def _resolve(self, turn: Turn, payload: str) -> StartTarget:
         """The counter (and invitation) a start payload or short code names, or why not."""

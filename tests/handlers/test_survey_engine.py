@@ -506,6 +506,46 @@ async def test_a_second_survey_at_the_same_counter_on_the_same_day_is_refused_ki
     assert (await citizen.start(COUNTER))[0].choices()[0].data == "consent:yes"
 
 
+async def test_scanning_another_counter_mid_survey_says_the_unfinished_one_is_closed(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.begin(COUNTER)
+    await citizen.answer("4")
+
+    replies = await citizen.start(counter_payload(TEST_SECRET, OTHER_POINT))
+
+    assert "đã được đóng" in replies[0].text  # told, not silently dropped
+    assert replies[-1].choices()[0].data == "consent:yes"  # and the new survey begins
+    assert await count(database, Answer) == 0
+    async with database.reading() as tx:
+        statuses = dict(
+            (await tx.execute(select(SurveySession.service_point_code, SurveySession.status)))
+            .tuples()
+            .all()
+        )
+    assert statuses == {POINT: "expired", OTHER_POINT: "consent"}
+
+
+async def test_scanning_a_counter_already_rated_today_keeps_the_unfinished_survey(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.complete(counter_payload(TEST_SECRET, OTHER_POINT))
+    await citizen.begin(COUNTER)
+    await citizen.answer("4")
+
+    replies = await citizen.start(counter_payload(TEST_SECRET, OTHER_POINT))
+
+    assert "hôm nay" in replies[0].text
+    assert [b.data for b in replies[-1].choices()] == ["resume:go", "resume:restart"]
+    await citizen.press("resume:go")
+    assert citizen.current_item is not None  # on with the open survey, its answer kept
+    async with database.reading() as tx:
+        open_session = await store.find_open_session(tx, citizen_key(citizen))
+    assert open_session is not None and open_session.service_point_code == POINT
+
+
 async def test_an_answer_late_in_the_evening_counts_on_the_local_day(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
