@@ -125,9 +125,17 @@ class Questionnaire:
     method_note: str | None = None
     skip_label: LocalizedText = field(default_factory=lambda: {"vi": "Không trả lời", "en": "Skip"})
     _positions: dict[str, int] = field(init=False, repr=False, compare=False)
+    # The items each conditional item's show_if reads, by item code (progress asks every tap).
+    _references: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_positions", {item.code: i for i, item in enumerate(self.items)})
+        references = {
+            item.code: frozenset(referenced_items(item.show_if))
+            for item in self.items
+            if item.show_if is not None
+        }
+        object.__setattr__(self, "_references", references)
 
     @property
     def default_language(self) -> str:
@@ -222,13 +230,12 @@ class Questionnaire:
         limit = self._positions[current_code]
         visible = {item.code for item in self.visible_items(answers)}
         position = sum(1 for code in visible if self._positions[code] < limit) + 1
+        answered = answers.keys()
         total = sum(
             1
             for item in self.items
             if item.code in visible
-            or (
-                item.show_if is not None and not set(referenced_items(item.show_if)) <= set(answers)
-            )
+            or (item.code in self._references and not self._references[item.code] <= answered)
         )
         return position, total
 

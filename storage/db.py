@@ -222,6 +222,11 @@ class Database:
         self._writer_loop: asyncio.AbstractEventLoop | None = None
         self._writer_lock = asyncio.Lock()
         self._loop_engine = _loop_engine(url, echo=echo) if self._sqlite else None
+        # One session object for every short transaction, one at a time: closed after each, it
+        # begins afresh with the next (cheaper than a new session per event).
+        self._loop_session = (
+            Session(self._loop_engine, expire_on_commit=False) if self._loop_engine else None
+        )
         self._loop_commits = 0  # since the last checkpoint
         self._checkpointing: asyncio.Task[None] | None = None
 
@@ -292,15 +297,17 @@ class Database:
     def _begin_on_loop(self) -> Session | None:
         """A session on the loop engine with the write lock taken; None if that cannot be had at
         once (another process writes), or the file is not in WAL mode, or not SQLite."""
-        if self._loop_engine is None:
+        session = self._loop_session
+        if session is None:
             return None
-        session = Session(self._loop_engine, expire_on_commit=False)
         try:
             session.connection()  # BEGIN IMMEDIATE, without waiting
         except _NoWal:
             session.close()
-            self._loop_engine.dispose()
-            self._loop_engine = None
+            self._loop_session = None
+            if self._loop_engine is not None:
+                self._loop_engine.dispose()
+                self._loop_engine = None
             return None
         except (sqlite3.OperationalError, DBAPIError) as error:
             session.close()

@@ -450,15 +450,6 @@ async def main() -> None:
         "ratio_to_floor": round(
             median(floor.per_second / survey.per_second for survey, floor in rounds), 2
         ),
-        # The same ratio from CPU time per update, which other load on the machine moves
-        # less than the wall time.
-        "ratio_to_floor_cpu": round(
-            median(
-                (survey.cpu / survey.updates) / (floor.cpu / floor.updates)
-                for survey, floor in rounds
-            ),
-            2,
-        ),
         "open_sessions": arguments.open_sessions,
         "open_sessions_added_mb": round(memory / 2**20, 1),
     }
