@@ -305,9 +305,7 @@ class Database:
         except _NoWal:
             session.close()
             self._loop_session = None
-            if self._loop_engine is not None:
-                self._loop_engine.dispose()
-                self._loop_engine = None
+            self._close_loop_engine()
             return None
         except (sqlite3.OperationalError, DBAPIError) as error:
             session.close()
@@ -359,7 +357,11 @@ class Database:
     async def dispose(self) -> None:
         if self._checkpointing is not None:
             await self._checkpointing
-        if self._loop_engine is not None:
-            # First: the last connection to close checkpoints the log, in aiosqlite's thread.
-            self._loop_engine.dispose()
+        # First: the last connection to close checkpoints the log, in aiosqlite's thread.
+        self._close_loop_engine()
         await self.engine.dispose()
+
+    def _close_loop_engine(self) -> None:
+        if self._loop_engine is not None:
+            self._loop_engine.dispose()
+            self._loop_engine = None

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import pytest
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.models import DirtyDay
@@ -61,15 +59,3 @@ async def test_statements_report_rows_rowcounts_and_new_ids_as_the_driver_does(
         await tx.execute(text("CREATE TEMP TABLE numbered (id INTEGER PRIMARY KEY, x TEXT)"))
         created = await tx.execute(text("INSERT INTO numbered (x) VALUES ('a'), ('b')"))
         assert created.lastrowid == 2
-
-
-async def test_a_failed_statement_raises_the_drivers_error_and_its_transaction_keeps_nothing(
-    sqlite_database: Database,
-) -> None:
-    row = {"day": DAY, "marked_at": MARKED}
-    with pytest.raises(IntegrityError):
-        async with sqlite_database.transaction() as tx:
-            await tx.execute(insert(DirtyDay).values(**row))
-            await tx.execute(insert(DirtyDay).values(**row))  # the same key again
-    async with sqlite_database.transaction() as tx:  # the connection is usable again
-        assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 0

@@ -64,16 +64,17 @@ async def test_a_short_transaction_runs_on_the_event_loops_thread_and_commits(
     assert await count_days(sqlite_database) == 1  # committed: another connection sees it
 
 
-async def test_a_failed_short_transaction_keeps_nothing_and_the_next_one_runs(
-    sqlite_database: Database,
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_failed_statement_raises_the_drivers_error_and_its_transaction_keeps_nothing(
+    sqlite_database: Database, kind: str
 ) -> None:
     row = {"day": DAY, "marked_at": MARKED}
     with pytest.raises(IntegrityError):
-        async with sqlite_database.short_transaction() as tx:
+        async with KINDS[kind](sqlite_database) as tx:
             await tx.execute(insert(DirtyDay).values(**row))
             await tx.execute(insert(DirtyDay).values(**row))  # the same key again
     assert await count_days(sqlite_database) == 0
-    async with sqlite_database.short_transaction() as tx:
+    async with KINDS[kind](sqlite_database) as tx:  # the connection is usable again
         await tx.execute(insert(DirtyDay).values(**row))
     assert await count_days(sqlite_database) == 1
 
