@@ -32,11 +32,11 @@ from storage.db import Database, Transaction
 from storage.invitations import (
     COUNTER_PREFIX,
     INVITATION_PREFIX,
+    CounterShortCodes,
     InvitationProblem,
     InvitationRefused,
     StartTarget,
     claim_invitation,
-    find_counter_by_short_code,
     find_invitation,
     normalise_short_code,
     parse_counter_payload,
@@ -139,6 +139,7 @@ class SurveyEngine:
         self.catalog = catalog or load_catalog()
         self.simulated = simulated
         self._cipher = AddressCipher(config.secret)
+        self._counter_short_codes = CounterShortCodes(config.secret)
 
     # --- entry point ---------------------------------------------------------------------
 
@@ -304,23 +305,26 @@ class SurveyEngine:
         """The counter (and invitation) a start payload or short code names, or why not."""
         secret = self.config.secret
         if payload.startswith(COUNTER_PREFIX):
-            code = parse_counter_payload(secret, payload)
-            point = await turn.tx.get(ServicePoint, code)
-            if point is None:
-                raise InvitationRefused(InvitationProblem.UNKNOWN)
-            if not point.active:
-                raise InvitationRefused(InvitationProblem.INACTIVE)
-            return StartTarget(code)
+            return await self._counter(turn, parse_counter_payload(secret, payload))
         if not payload.startswith(INVITATION_PREFIX) and normalise_short_code(payload) is None:
             raise InvitationRefused(InvitationProblem.MALFORMED)
         invitation = await find_invitation(turn.tx, secret, payload)
         if invitation is None:
-            counter = await find_counter_by_short_code(turn.tx, secret, payload)
-            if counter is None:
+            code = await self._counter_short_codes.find(turn.tx, payload)
+            if code is None:
                 raise InvitationRefused(InvitationProblem.UNKNOWN)
-            return StartTarget(counter.code)
+            return await self._counter(turn, code)
         await claim_invitation(turn.tx, invitation, turn.key, turn.now)
         return StartTarget(invitation.service_point_code, invitation.id)
+
+    async def _counter(self, turn: Turn, service_point_code: str) -> StartTarget:
+        """The counter a token or short code named, if it takes surveys; else why not."""
+        point = await turn.tx.get(ServicePoint, service_point_code)
+        if point is None:
+            raise InvitationRefused(InvitationProblem.UNKNOWN)
+        if not point.active:
+            raise InvitationRefused(InvitationProblem.INACTIVE)
+        return StartTarget(service_point_code)
 
     def _new_session(self, turn: Turn, target: StartTarget) -> SurveySession:
         keep_address = self.config.reminder_after is not None

@@ -252,20 +252,36 @@ async def find_invitation(session: Transaction, secret: str, text: str) -> Invit
     return (await session.execute(select(Invitation).where(column == digest))).scalar_one_or_none()
 
 
-async def find_counter_by_short_code(
-    session: Transaction, secret: str, text: str
-) -> ServicePoint | None:
-    """The active counter whose static short code this is (codes are derived, so we scan)."""
-    code = normalise_short_code(text)
-    if code is None:
-        return None
-    points: list[ServicePoint] = list(
-        (await session.execute(select(ServicePoint).where(ServicePoint.active))).scalars()
-    )
-    for point in points:
-        if same_digest(counter_short_code(secret, point.code), code):
-            return point
-    return None
+class CounterShortCodes:
+    """The counter a typed static short code names, for one secret.
+
+    The codes are derived, not stored, so finding one means deriving every counter's. A
+    process derives each counter's code once and keeps it; a code it has not seen sends it
+    back to the counters (their codes only) for any added since. Before, every typed code
+    loaded every active counter and derived all their codes, inside the event's write
+    transaction: milliseconds per code at hundreds of counters, tens of them at thousands.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._service_point_codes: dict[str, str] = {}  # short code -> service point code
+
+    async def find(self, session: Transaction, text: str) -> str | None:
+        """The code of the counter (active or not) whose short code `text` is, if any."""
+        code = normalise_short_code(text)
+        if code is None:
+            return None
+        if code not in self._service_point_codes:
+            await self._derive_new(session)
+        return self._service_point_codes.get(code)
+
+    async def _derive_new(self, session: Transaction) -> None:
+        """Derive the short code of every counter whose code is not known yet."""
+        known = set(self._service_point_codes.values())
+        for service_point_code in await session.scalars(select(ServicePoint.code)):
+            if service_point_code not in known:
+                short_code = counter_short_code(self._secret, service_point_code)
+                self._service_point_codes[short_code] = service_point_code
 
 
 async def claim_invitation(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from handlers.events import Command, InboundKind
+from handlers.events import Command, InboundKind, Reply
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
+from storage import invitations
 from storage import sessions as store
 from storage.db import Database
 from storage.invitations import (
@@ -19,12 +21,13 @@ from storage.invitations import (
     issue_invitation,
     parse_counter_payload,
 )
-from storage.models import Answer, DirtyDay, Invitation, Response, SurveySession
+from storage.models import Answer, DirtyDay, Invitation, Response, ServicePoint, SurveySession
 from storage.privacy import PHONE_MARK, respondent_key
 from tests.conftest import TEST_SECRET
 from tests.survey_driver import OTHER_POINT, POINT, Clock, Respondent, add_counters, engine_config
 
 COUNTER = counter_payload(TEST_SECRET, POINT)
+NEW_POINT = "HN-00004-03"
 
 
 @pytest.fixture
@@ -493,6 +496,74 @@ async def test_a_counter_short_code_starts_a_survey_at_that_counter(
     async with database.reading() as tx:
         survey = (await tx.execute(select(SurveySession))).scalar_one()
     assert survey.service_point_code == OTHER_POINT
+
+
+async def set_active(database: Database, service_point_code: str, active: bool) -> None:
+    async with database.transaction() as tx:
+        await tx.execute(
+            update(ServicePoint)
+            .where(ServicePoint.code == service_point_code)
+            .values(active=active)
+        )
+
+
+STARTS: dict[str, Callable[[Respondent, str], Awaitable[list[Reply]]]] = {
+    "its QR token": lambda citizen, point: citizen.start(counter_payload(TEST_SECRET, point)),
+    "its typed short code": lambda citizen, point: citizen.type(
+        counter_short_code(TEST_SECRET, point)
+    ),
+}
+
+
+@pytest.mark.parametrize("way", STARTS)
+async def test_a_closed_counter_says_it_takes_no_surveys_though_its_code_worked_before(
+    engine: SurveyEngine, database: Database, clock: Clock, way: str
+) -> None:
+    opened = await STARTS[way](person(engine, clock, "1001", channel="zalo_oa"), OTHER_POINT)
+    assert opened[0].choices()[0].data == "consent:yes"
+    await set_active(database, OTHER_POINT, False)
+
+    replies = await STARTS[way](person(engine, clock, "1002", channel="zalo_oa"), OTHER_POINT)
+
+    assert replies[0].text.startswith("Quầy này hiện không nhận khảo sát")
+    assert await count(database, SurveySession) == 1  # only the first respondent's
+
+
+async def test_a_counter_opened_while_the_service_runs_is_found_by_its_short_code(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    await person(engine, clock, "1001", channel="zalo_oa").type(
+        counter_short_code(TEST_SECRET, OTHER_POINT)
+    )
+    async with database.transaction() as tx:
+        tx.add(ServicePoint(code=NEW_POINT, name="Quầy 03", unit_code="00004"))
+
+    replies = await person(engine, clock, "1002", channel="zalo_oa").type(
+        counter_short_code(TEST_SECRET, NEW_POINT)
+    )
+
+    assert replies[0].choices()[0].data == "consent:yes"
+    async with database.reading() as tx:
+        points = await tx.scalars(select(SurveySession.service_point_code))
+        assert sorted(points) == [OTHER_POINT, NEW_POINT]
+
+
+async def test_each_counters_short_code_is_derived_once_however_many_codes_are_typed(
+    engine: SurveyEngine, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    derive = invitations.counter_short_code
+    derived: list[str] = []
+
+    def counted(secret: str, service_point_code: str) -> str:
+        derived.append(service_point_code)
+        return derive(secret, service_point_code)
+
+    monkeypatch.setattr(invitations, "counter_short_code", counted)
+    typed = [derive(TEST_SECRET, POINT), "ABCD-EFGH", derive(TEST_SECRET, OTHER_POINT)]
+    for chat, code in enumerate(typed):
+        await person(engine, clock, str(chat), channel="zalo_oa").type(code)
+
+    assert sorted(derived) == [POINT, OTHER_POINT]  # not once per typed code
 
 
 async def test_a_second_survey_at_the_same_counter_on_the_same_day_is_refused_kindly(
