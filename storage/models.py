@@ -278,6 +278,27 @@ class StaffAccount(Base):
     disabled_at: Mapped[datetime | None]
 
 
+class StaffLoginFailure(Base):
+    """A failed dashboard login, kept for the rate limit's window, by what it was counted
+    against: the client's address or the login name, only as a keyed hash."""
+
+    __tablename__ = "staff_login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class EndedStaffSession(Base):
+    """A dashboard session cookie ended by logout, kept (as a keyed hash) until it would have
+    expired anyway: every worker refuses it."""
+
+    __tablename__ = "ended_staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Lease(Base):
     """A named lease so that a periodic job runs in one process only."""
 

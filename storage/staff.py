@@ -13,6 +13,7 @@ Staff ids may be stored: they are staff, not respondents.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import Database
 from storage.models import AdminUnit, Agency, ServicePoint, StaffAccount
 from storage.privacy import keyed_hash, same_digest
 from storage.units import units_below
@@ -252,19 +254,42 @@ def set_password(account: StaffAccount, password: str) -> None:
     account.password_hash = _HASHER.hash(password)
 
 
-async def authenticate(session: AsyncSession, name: str, password: str) -> StaffAccount | None:
-    """The enabled account with this name and password, or None; rehashes outdated hashes."""
-    account = await session.scalar(select(StaffAccount).where(StaffAccount.name == name.strip()))
+async def authenticate(database: Database, name: str, password: str) -> StaffAccount | None:
+    """The enabled account with this name and password, or None; rehashes outdated hashes.
+
+    Outside any transaction, with argon2 in a worker thread: a check costs tens of
+    milliseconds of CPU by design, which on the event loop would stop every survey event
+    for as long and, inside a transaction on SQLite, hold the one write lock too. Anyone
+    can make the service check a password, as often as the login rate limit lets them.
+    """
+    async with database.reading() as session:
+        account = await session.scalar(
+            select(StaffAccount).where(StaffAccount.name == name.strip())
+        )
     stored = account.password_hash if account is not None else None
-    try:
-        _HASHER.verify(stored or _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    password = password[:MAX_PASSWORD_LENGTH]
+    if not await asyncio.to_thread(_verified, stored or _DUMMY_HASH, password):
         return None
     if account is None or stored is None or account.disabled_at is not None:
         return None
     if _HASHER.check_needs_rehash(stored):
-        account.password_hash = _HASHER.hash(password)
+        rehashed = await asyncio.to_thread(_HASHER.hash, password)
+        async with database.transaction() as session:
+            # Only over the hash just checked: a password set meanwhile stays.
+            await session.execute(
+                update(StaffAccount)
+                .where(StaffAccount.id == account.id, StaffAccount.password_hash == stored)
+                .values(password_hash=rehashed)
+            )
+        account.password_hash = rehashed
     return account
+
+
+def _verified(stored: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 # --- Chat enrolment ------------------------------------------------------------------------

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from argon2 import PasswordHasher
+from sqlalchemy.engine import make_url
 
 from storage.db import Database
 from storage.staff import (
@@ -55,12 +59,12 @@ async def test_codes_passwords_enrolment_scope_and_disabling(database: Database)
             set_password(account, "short")
         set_password(account, "a long enough password")
         assert account.password_hash is not None and account.password_hash.startswith("$argon2")
+    assert await authenticate(database, "lan", "a long enough password") is not None
+    assert await authenticate(database, "lan", "wrong password!") is None
+    assert await authenticate(database, "nobody", "a long enough password") is None
     async with database.transaction() as session:
         # Setting the password spent the code.
         assert await account_by_password_code(session, TEST_SECRET, code, NOW) is None
-        assert await authenticate(session, "lan", "a long enough password") is not None
-        assert await authenticate(session, "lan", "wrong password!") is None
-        assert await authenticate(session, "nobody", "a long enough password") is None
 
         # Enrolment: the code works once, for Telegram, before it expires.
         assert await enrol_chat(session, TEST_SECRET, "telegram", "111", "WRONG-CODE", NOW) is None
@@ -89,8 +93,8 @@ async def test_codes_passwords_enrolment_scope_and_disabling(database: Database)
 
         disabled = await disable_staff(session, "lan", NOW)
         assert disabled.telegram_user_id is None and disabled.disabled_at == NOW
+    assert await authenticate(database, "lan", "a long enough password") is None
     async with database.transaction() as session:
-        assert await authenticate(session, "lan", "a long enough password") is None
         assert await staff_by_chat(session, "telegram", "111") is None
         assert (
             await enrol_chat(session, TEST_SECRET, "telegram", "9", fresh.enrolment_code, NOW)
@@ -115,3 +119,34 @@ async def test_admins_and_agency_viewers(database: Database) -> None:
         assert department.allows("agency", "HN-STP") and department.allows("service_point", "STP-1")
         assert not department.allows("service_point", "W1-A")
         assert not department.allows("province", "01")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_password_is_checked_off_the_event_loop_and_without_the_write_lock(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await Survey(database).units()
+    async with database.transaction() as session:
+        issued = await add_staff(
+            session, TEST_SECRET, name="lan", role="viewer", unit_codes=["00004"], now=NOW
+        )
+        set_password(issued.account, "a long enough password")
+    seen: list[tuple[bool, bool]] = []  # (on the main thread, could another process write)
+    verify = PasswordHasher.verify
+
+    def watched(self: PasswordHasher, stored: str, password: str) -> bool:
+        other = sqlite3.connect(make_url(database.url).database or "", timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.rollback()
+            writable = True
+        except sqlite3.OperationalError:
+            writable = False
+        finally:
+            other.close()
+        seen.append((threading.current_thread() is threading.main_thread(), writable))
+        return verify(self, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", watched)
+    assert await authenticate(database, "lan", "a long enough password") is not None
+    assert seen == [(False, True)]

@@ -214,6 +214,29 @@ async def test_the_login_rate_limit_trips(seeded: Seeded) -> None:
         assert blocked.status_code == 429 and "Quá nhiều lần đăng nhập sai" in blocked.text
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_workers_share_logouts_and_the_login_rate_limit(seeded: Seeded) -> None:
+    """Two workers over one database, as `sipas serve --workers 2` runs them."""
+    first, second = (
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app_for(seeded.database, login_attempts=3)),
+            base_url="http://testserver",
+        )
+        for _ in range(2)
+    )
+    async with first, second:
+        assert (await log_in(first, VIEWER)).status_code == 303
+        second.cookies.set("sipas_staff", first.cookies["sipas_staff"], path="/dashboard")
+        assert (await second.get("/dashboard/")).status_code == 200
+        overview = await first.get("/dashboard/")
+        await first.post("/dashboard/logout", data={"csrf": csrf_of(overview.text)})
+        assert (await second.get("/dashboard/")).status_code == 303  # ended there too
+
+        for worker in (first, second, first):  # guesses spread over the workers add up
+            assert (await log_in(worker, ADMIN, "guess")).status_code == 401
+        assert (await log_in(second, ADMIN)).status_code == 429
+
+
 async def test_overview_figures_are_the_exports(client: httpx.AsyncClient, seeded: Seeded) -> None:
     assert (await log_in(client, ADMIN)).status_code == 303
     page = await client.get(f"/dashboard/?period={PERIOD}&level=commune")

@@ -1,22 +1,19 @@
-"""Dashboard sessions, CSRF tokens and the login rate limit (no server-side session table).
+"""Dashboard session cookies and CSRF tokens (no server-side session table).
 
 - Session cookie: `ID.ISSUED.SIGNATURE`, signed with the deployment secret over the
   account id, the issue time and a fingerprint of the account's password hash, so a new
   password ends every earlier session; disabled accounts are refused on every request.
-  Logout forgets the token in this process too (a copied cookie stops working here).
+  Logout ends the cookie in the database too (`storage.staff_logins`), so a copied cookie
+  stops working on every worker.
 - CSRF: a random `sipas_csrf` cookie, and each form carries a keyed hash of it (a signed
   double-submit token), plus an Origin check when the browser sends one.
-- Login rate limit: failures per client address and per login name in a sliding window,
-  in this process's memory.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from storage.models import StaffAccount
 from storage.privacy import keyed_hash, same_digest
@@ -25,7 +22,6 @@ __all__ = [
     "CSRF_COOKIE",
     "LANGUAGE_COOKIE",
     "SESSION_COOKIE",
-    "LoginLimiter",
     "SessionSigner",
     "csrf_token",
     "new_csrf_seed",
@@ -34,6 +30,7 @@ __all__ = [
 SESSION_COOKIE = "sipas_staff"
 CSRF_COOKIE = "sipas_csrf"
 LANGUAGE_COOKIE = "sipas_lang"
+CLOCK_SLACK_SECONDS = 60  # between the clocks of the workers (or hosts) that issue and check
 
 
 def new_csrf_seed() -> str:
@@ -52,7 +49,6 @@ class SessionSigner:
 
     secret: str
     max_age: timedelta
-    _revoked: dict[str, float] = field(default_factory=dict)
 
     def _signature(self, account: StaffAccount, issued: int) -> str:
         fingerprint = keyed_hash(
@@ -73,59 +69,20 @@ class SessionSigner:
         return int(parts[0])
 
     def valid(self, token: str, account: StaffAccount, now: datetime) -> bool:
-        """Whether the cookie was issued for this account, is fresh and was not logged out."""
+        """Whether the cookie was issued for this account and is fresh (not whether it was
+        ended by logout: see `storage.staff_logins`)."""
         if account.disabled_at is not None or account.password_hash is None:
             return False
         _id, issued_text, signature = token.split(".")
         issued = int(issued_text)
-        if not issued <= now.timestamp() + 60 < issued + self.max_age.total_seconds() + 60:
-            return False
-        if token in self._revoked:
+        # Issued a little in the future: another worker's or host's clock may run ahead.
+        if not issued - CLOCK_SLACK_SECONDS <= now.timestamp() < self._expiry(issued):
             return False
         return same_digest(signature, self._signature(account, issued))
 
-    def revoke(self, token: str) -> None:
-        """Forget a token at logout (until it would have expired anyway)."""
-        now = time.time()
-        self._revoked = {
-            kept: until for kept, until in self._revoked.items() if until > now
-        }  # drop the expired ones while here
-        self._revoked[token] = now + self.max_age.total_seconds()
+    def expires_at(self, token: str) -> datetime:
+        """When a valid cookie stops being accepted anyway."""
+        return datetime.fromtimestamp(self._expiry(int(token.split(".")[1])), UTC)
 
-
-@dataclass
-class LoginLimiter:
-    """At most `attempts` failed logins per client address and per name within `window`."""
-
-    attempts: int = 5
-    window: timedelta = timedelta(minutes=15)
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        while failures and now - failures[0] > self.window.total_seconds():
-            failures.popleft()
-        return failures
-
-    def blocked_for(self, client: str, name: str, now: float | None = None) -> int:
-        """Seconds until a login may be tried again from here or for this name; 0 if now."""
-        now = time.monotonic() if now is None else now
-        waits = [
-            int(self.window.total_seconds() - (now - failures[0])) + 1
-            for failures in (
-                self._recent(f"client:{client}", now),
-                self._recent(f"name:{name.lower()}", now),
-            )
-            if len(failures) >= self.attempts
-        ]
-        return max(waits, default=0)
-
-    def failed(self, client: str, name: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._recent(f"client:{client}", now).append(now)
-        self._recent(f"name:{name.lower()}", now).append(now)
-        if len(self._failures) > 10_000:  # bound memory under a spray of names
-            self._failures = {key: value for key, value in self._failures.items() if value}
-
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(f"name:{name.lower()}", None)
+    def _expiry(self, issued: int) -> float:
+        return issued + self.max_age.total_seconds()

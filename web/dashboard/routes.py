@@ -11,6 +11,7 @@ of their scope only; any other unit's page or download is 403.
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
 import asyncio
+import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,13 +47,19 @@ from storage.staff import (
     staff_scope,
     unit_level,
 )
+from storage.staff_logins import (
+    end_staff_session,
+    forget_login_failures,
+    login_wait,
+    record_login_failure,
+    staff_session_ended,
+)
 from storage.units import list_units
 from web.dashboard import figures
 from web.dashboard.auth import (
     CSRF_COOKIE,
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
-    LoginLimiter,
     SessionSigner,
     csrf_token,
     new_csrf_seed,
@@ -141,7 +148,6 @@ def dashboard_router(
     router = APIRouter(prefix=DASHBOARD_PREFIX, include_in_schema=False)
     templates = _templates()
     sessions = SessionSigner(secret, timedelta(hours=session_hours))
-    limiter = LoginLimiter(login_attempts, login_window)
     labels = labels or {}
     comment_minimum = max(figures.COMMENT_MIN_RESPONDENTS, min_cell_size)
 
@@ -215,6 +221,8 @@ def dashboard_router(
         async with database.reading() as session:
             account = await session.get(StaffAccount, account_id)
             if account is None or not sessions.valid(token, account, clock()):
+                return None
+            if await staff_session_ended(session, secret, token):
                 return None
             return _Staff(account, await staff_scope(session, account), token)
 
@@ -319,18 +327,32 @@ def dashboard_router(
         target = _safe_next(form.get("next"))
         client = request.client.host if request.client else "?"
         words = TEXT[language_of(request)]
-        wait = limiter.blocked_for(client, name)
-        if wait:
-            message = words["too_many"].format(minutes=max(1, (wait + 59) // 60))
+        # Counted in the database, so that every worker counts the same failures.
+        subjects = (f"client:{client}", f"name:{name.lower()}")
+        async with database.reading() as session:
+            wait = await login_wait(
+                session,
+                secret,
+                subjects,
+                attempts=login_attempts,
+                window=login_window,
+                now=clock(),
+            )
+        if wait > timedelta(0):
+            message = words["too_many"].format(minutes=math.ceil(wait / timedelta(minutes=1)))
             return render(request, "login.html", None, status=429, next=target, error=message)
+        account = await authenticate(database, name, form.get("password", ""))
         async with database.transaction() as session:
-            account = await authenticate(session, name, form.get("password", ""))
+            if account is None:
+                await record_login_failure(
+                    session, secret, subjects, window=login_window, now=clock()
+                )
+            else:
+                await forget_login_failures(session, secret, subjects[1])
         if account is None:
-            limiter.failed(client, name)
             return render(
                 request, "login.html", None, status=401, next=target, error=words["login_failed"]
             )
-        limiter.succeeded(name)
         response = RedirectResponse(target, status_code=303)
         set_cookie(response, SESSION_COOKIE, sessions.issue(account, clock()), session_hours * 3600)
         set_cookie(response, CSRF_COOKIE, new_csrf_seed(), None)  # a new session, a new token
@@ -342,9 +364,16 @@ def dashboard_router(
             await check_form(request)
         except _Refused as error:
             return refused(request, None, error)
-        token = request.cookies.get(SESSION_COOKIE)
-        if token:
-            sessions.revoke(token)
+        staff = await current_staff(request)
+        if staff is not None:  # only a live cookie: nobody fills the table with made-up ones
+            async with database.transaction() as session:
+                await end_staff_session(
+                    session,
+                    secret,
+                    staff.token,
+                    expires_at=sessions.expires_at(staff.token),
+                    now=clock(),
+                )
         response = RedirectResponse(LOGIN_PATH, status_code=303)
         response.delete_cookie(
             SESSION_COOKIE, path=DASHBOARD_PREFIX, secure=cookie_secure, httponly=True
