@@ -121,7 +121,8 @@ async def test_a_short_transaction_that_found_the_lock_taken_runs_as_a_transacti
             await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
 
     writer = asyncio.create_task(write())
-    await asyncio.sleep(0.1)
+    while not opened:  # which kind it got is settled before the lock is taken (or waited for)
+        await asyncio.sleep(0.01)
     other_process.execute("COMMIT")
     await writer
     assert opened == [AsyncSession]
