@@ -114,15 +114,16 @@ async def test_a_short_transaction_that_found_the_lock_taken_runs_as_a_transacti
 ) -> None:
     other_process.execute("BEGIN IMMEDIATE")
     opened: list[type[Any]] = []
+    chosen = asyncio.Event()
 
     async def write() -> None:
         async with sqlite_database.short_transaction() as tx:
             opened.append(type(tx))
+            chosen.set()  # its kind is settled before it takes the lock (or waits for it)
             await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
 
     writer = asyncio.create_task(write())
-    while not opened:  # which kind it got is settled before the lock is taken (or waited for)
-        await asyncio.sleep(0.01)
+    await chosen.wait()
     other_process.execute("COMMIT")
     await writer
     assert opened == [AsyncSession]
