@@ -229,42 +229,30 @@ async def nightly_loop(
     *,
     aggregate_at: time,
     zone: ZoneInfo,
-    method: str = DEFAULT_METHOD_ID,
-    rules: QualityRules | None = None,
-    holder: str | None = None,
+    night: Callable[[], Awaitable[object]],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    after_run: Callable[[RunResult], Awaitable[None]] | None = None,
 ) -> None:
-    """Run the aggregation every day at `aggregate_at` local time, for `sipas serve` to run as a task.
+    """Do the night's work (`night`: `run_nightly`, then whatever follows it) every day at
+    `aggregate_at` local time, for `sipas serve` to run as a task.
 
     On start it catches up: if no successful run started since the last scheduled time
     (the process was down, or the run failed), it runs at once. Dirty days accumulate
     until a run consumes them, so one catch-up run covers every missed night. Failures
     are logged and retried at the next scheduled time; cancel the task to stop.
-    `after_run` follows each run this process made (the nightly export files).
     """
-    holder = holder or default_holder()
     last = await last_success(database)
     due = previous_run_at(clock(), aggregate_at, zone)
     if last is None or last.started_at < due:
-        await _run_logged(database, method, rules, holder, after_run)
+        await _logged(night)
     while True:
         wake = next_run_at(clock(), aggregate_at, zone)
         await asyncio.sleep(max(0.0, (wake - clock()).total_seconds()))
-        await _run_logged(database, method, rules, holder, after_run)
+        await _logged(night)
 
 
-async def _run_logged(
-    database: Database,
-    method: str,
-    rules: QualityRules | None,
-    holder: str,
-    after_run: Callable[[RunResult], Awaitable[None]] | None,
-) -> None:
+async def _logged(night: Callable[[], Awaitable[object]]) -> None:
     try:
-        result = await run_nightly(database, method=method, rules=rules, holder=holder)
-        if result is not None and after_run is not None:
-            await after_run(result)
+        await night()
     except Exception:
         # The scheduler must survive a bad night; the run record and this log say why.
         log.exception("nightly aggregation failed; it will be retried at the next scheduled time")

@@ -18,13 +18,12 @@ import uvicorn
 from fastapi import APIRouter
 from telegram.error import InvalidToken, NetworkError
 
-from analytics.aggregate import RunResult, last_success, nightly_loop
-from analytics.days import reporting_day
+from analytics.aggregate import last_success, nightly_loop
 from analytics.layout import bundled_layout
-from analytics.publish import publish_nightly
-from bot.assembly import build_engine, method_for, quality_rules, staff_commands
+from bot.assembly import build_engine, method_for, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.maintenance import MAINTENANCE_INTERVAL_SECONDS, Sender, maintain_once
+from bot.nightly import in_child_process, night
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
 from bot.workers import run_leased, serve_workers
@@ -123,30 +122,14 @@ async def _last_aggregation(database: Database) -> datetime | None:
 
 
 async def _nightly_aggregation(service: Service) -> None:
-    """Aggregate every night at SIPAS_AGGREGATE_AT, catching up missed nights on start, then
-    write the scoring-pipeline files of yesterday's month, quarter and year to SIPAS_EXPORT_DIR."""
+    """Every night at SIPAS_AGGREGATE_AT, catching up a missed night on start, aggregate and
+    write the scoring-pipeline files to SIPAS_EXPORT_DIR, in a child process (`bot.nightly`)."""
     settings = service.settings
-    method = method_for(settings)
-
-    async def publish(result: RunResult) -> None:
-        yesterday = reporting_day(datetime.now(UTC), settings.zone) - timedelta(days=1)
-        published = await publish_nightly(
-            service.database,
-            settings.export_dir,
-            day=yesterday,
-            layout=bundled_layout(method.questionnaire),
-            method=method,
-            min_cell_size=settings.min_cell_size,
-        )
-        log.info("nightly exports: %d files in %s", len(published), settings.export_dir)
-
     await nightly_loop(
         service.database,
         aggregate_at=settings.aggregate_at,
         zone=settings.zone,
-        method=settings.method,
-        rules=quality_rules(settings),
-        after_run=publish,
+        night=lambda: in_child_process(night, settings, name="sipas-nightly"),
     )
 
 

@@ -27,7 +27,7 @@ from questionnaires import load_bundled
 from storage.db import Database
 from storage.invitations import counter_payload
 from storage.migrate import upgrade
-from storage.models import Response
+from storage.models import AggregationRun, Response
 from tests.conftest import TEST_SECRET
 from tests.fakes.telegram_server import FakeTelegram, FakeUser, SentMessage
 from tests.survey_driver import POINT, add_counters, engine_config
@@ -373,6 +373,27 @@ async def test_serve_without_a_token_runs_the_web_app_with_telegram_off(
 
     assert webhook.status_code == 404
     assert "Telegram is off" in caplog.text
+
+
+async def test_serve_catches_up_the_missed_night_in_a_child_process(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    exports = tmp_path / "exports"
+    async with serving(settings_for(None, sqlite_url, export_dir=exports)):
+        for _ in range(600):  # written by another process: nothing to await here but the files
+            if len(list(exports.rglob("*.csv"))) == 30:
+                break
+            await asyncio.sleep(0.05)
+
+    assert len(list(exports.rglob("*.csv"))) == 30  # month, quarter, year × 5 levels × 2
+    database = Database(sqlite_url)
+    try:
+        async with database.reading() as session:
+            run = (await session.scalars(select(AggregationRun))).one()
+    finally:
+        await database.dispose()
+    assert run.status == "succeeded"
+    assert not run.holder.endswith(f":{os.getpid()}")  # not this (the serving) process
 
 
 async def test_serve_runs_background_jobs_and_stops_them(
