@@ -21,6 +21,7 @@ from storage.models import AggregationRun
 AGGREGATION_LEASE = "aggregation"
 log = logging.getLogger(__name__)
 
+NIGHT_RETRY = timedelta(minutes=15)  # after a night that did not succeed, before trying again
 LEASE_TTL = timedelta(minutes=30)  # renewed after every day, so only a dead holder lets it lapse
 
 
@@ -230,24 +231,31 @@ async def nightly_loop(
     aggregate_at: time,
     zone: ZoneInfo,
     night: Callable[[], Awaitable[object]],
+    retry_after: timedelta = NIGHT_RETRY,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
     """Do the night's work (`night`: `run_nightly`, then whatever follows it) every day at
-    `aggregate_at` local time, for `sipas serve` to run as a task.
+    `aggregate_at` local time, for `sipas serve` to run as a task; cancel the task to stop.
 
-    On start it catches up: if no successful run started since the last scheduled time
-    (the process was down, or the run failed), it runs at once. Dirty days accumulate
-    until a run consumes them, so one catch-up run covers every missed night. Failures
-    are logged and retried at the next scheduled time; cancel the task to stop.
+    Whenever no successful run has started since the last scheduled time (on start after a
+    missed night; after a failed run; after a run skipped because another process held the
+    lease, which a stopped one may keep until it expires), it runs, and tries again every
+    `retry_after` until one succeeds. Dirty days accumulate until a run consumes them, so one
+    late run covers every missed night.
     """
-    last = await last_success(database)
-    due = previous_run_at(clock(), aggregate_at, zone)
-    if last is None or last.started_at < due:
-        await _logged(night)
     while True:
-        wake = next_run_at(clock(), aggregate_at, zone)
-        await asyncio.sleep(max(0.0, (wake - clock()).total_seconds()))
-        await _logged(night)
+        due = previous_run_at(clock(), aggregate_at, zone)
+        if not await _succeeded_since(database, due):
+            await _logged(night)
+        until_next = (next_run_at(clock(), aggregate_at, zone) - clock()).total_seconds()
+        if not await _succeeded_since(database, due):
+            until_next = min(until_next, retry_after.total_seconds())
+        await asyncio.sleep(max(0.0, until_next))
+
+
+async def _succeeded_since(database: Database, moment: datetime) -> bool:
+    last = await last_success(database)
+    return last is not None and last.started_at >= moment
 
 
 async def _logged(night: Callable[[], Awaitable[object]]) -> None:
@@ -255,4 +263,4 @@ async def _logged(night: Callable[[], Awaitable[object]]) -> None:
         await night()
     except Exception:
         # The scheduler must survive a bad night; the run record and this log say why.
-        log.exception("nightly aggregation failed; it will be retried at the next scheduled time")
+        log.exception("nightly aggregation failed; it will be tried again")

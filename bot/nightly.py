@@ -1,10 +1,13 @@
 """The night's work of `sipas serve`, in a child process: the aggregation, then the pipeline files.
 
 The aggregation and the files are pandas and SQL work of seconds to tens of seconds at
-scale (see *Benchmarks*). In the serving process it held the interpreter's lock against
-the event loop, so webhooks waited behind it (worker threads did not help), and it left
-the process holding the run's peak memory afterwards. A spawned child has an interpreter
-of its own, and gives its memory back when it exits.
+scale (see *Benchmarks*, the night). In the serving process its Python and pandas parts
+held the interpreter's lock against the event loop, so webhooks waited behind it (worker
+threads did not help). A spawned child has an interpreter of its own.
+
+The serving process takes the aggregation lease before it starts the child, and hands it
+over (the child renews and releases it under the same holder name): with several workers,
+only the one that won the lease pays for a child's start.
 """
 
 from __future__ import annotations
@@ -13,18 +16,22 @@ import asyncio
 import logging
 import multiprocessing
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from multiprocessing.process import BaseProcess
+from typing import Any
 
-from analytics.aggregate import run_nightly
+from analytics.aggregate import AGGREGATION_LEASE, LEASE_TTL, run_nightly
 from analytics.days import reporting_day
 from analytics.layout import bundled_layout
 from analytics.publish import publish_nightly
 from bot.assembly import method_for, quality_rules
 from bot.runtime import configure_logging, open_database
 from bot.settings import Settings
+from storage.db import Database
+from storage.leases import acquire_lease, default_holder, release_lease
 
-__all__ = ["ChildFailed", "in_child_process", "night", "run_night"]
+__all__ = ["ChildFailed", "in_child_process", "night", "night_in_child", "run_night"]
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +42,33 @@ class ChildFailed(RuntimeError):
     """The child process exited with an error (its own log says which)."""
 
 
-async def run_night(settings: Settings, now: datetime | None = None) -> None:
-    """Aggregate the changed days, then write the scoring-pipeline files of yesterday's
-    (before `now`) month, quarter and year to SIPAS_EXPORT_DIR; nothing if another process
-    holds the lease."""
+async def night_in_child(database: Database, settings: Settings) -> None:
+    """The night, in a child process, under the aggregation lease taken here first; nothing
+    (a log line) when another process holds it."""
+    holder = default_holder()
+    if not await acquire_lease(database, AGGREGATION_LEASE, holder, LEASE_TTL):
+        log.info("nightly aggregation skipped: another process holds the lease")
+        return
+    try:
+        await in_child_process(night, settings, holder, name="sipas-nightly")
+    finally:
+        # The child releases it when it ends well; this covers a child that could not.
+        await release_lease(database, AGGREGATION_LEASE, holder)
+
+
+async def run_night(settings: Settings, holder: str, now: datetime | None = None) -> None:
+    """Aggregate the changed days under the lease `holder` names, then write the
+    scoring-pipeline files of yesterday's (before `now`) month, quarter and year to
+    SIPAS_EXPORT_DIR; nothing if another holder has the lease."""
     method = method_for(settings)
     layout = bundled_layout(method.questionnaire)
     async with open_database(settings) as database:
         result = await run_nightly(
-            database, method=settings.method, rules=quality_rules(settings), layout=layout
+            database,
+            method=settings.method,
+            rules=quality_rules(settings),
+            layout=layout,
+            holder=holder,
         )
         if result is None:
             return
@@ -59,12 +84,24 @@ async def run_night(settings: Settings, now: datetime | None = None) -> None:
     log.info("nightly exports: %d files in %s", len(published), settings.export_dir)
 
 
-def night(settings: Settings) -> None:
+def night(settings: Settings, holder: str) -> None:
     """Entry point of the child process."""
     # Ctrl-C reaches the whole process group; the parent stops this process itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(settings.log_level)
-    asyncio.run(run_night(settings))
+    asyncio.run(_until_terminated(run_night(settings, holder)))
+
+
+async def _until_terminated(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; SIGTERM (the parent stopping, or systemd stopping the service) cancels it,
+    so that its transactions roll back and its lease is released on the way out."""
+    task = asyncio.current_task()
+    assert task is not None, "run by asyncio.run"
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await work
+    except asyncio.CancelledError:
+        log.warning("nightly run stopped before its end; the next start of the service catches up")
 
 
 def _settle(future: asyncio.Future[None]) -> None:
@@ -76,7 +113,8 @@ async def in_child_process(target: Callable[..., None], *args: object, name: str
     """Run `target(*args)` in a spawned process (nothing inherited: no event loop, no
     connection) and wait for it without blocking the event loop.
 
-    ChildFailed if it exits with an error; cancelled, it terminates the child first.
+    ChildFailed if it exits with an error; cancelled, it stops the child first (SIGTERM,
+    then SIGKILL after STOP_GRACE_SECONDS) and reaps it.
     """
     process = multiprocessing.get_context("spawn").Process(
         target=target, args=args, name=name, daemon=True
@@ -85,17 +123,28 @@ async def in_child_process(target: Callable[..., None], *args: object, name: str
     loop = asyncio.get_running_loop()
     ended: asyncio.Future[None] = loop.create_future()
     # The sentinel becomes readable when the process ends: no polling, no thread.
-    loop.add_reader(process.sentinel, _settle, ended)
+    sentinel = process.sentinel
+    loop.add_reader(sentinel, _settle, ended)
     try:
         await ended
     except asyncio.CancelledError:
+        loop.remove_reader(sentinel)
         process.terminate()
-        await asyncio.to_thread(process.join, STOP_GRACE_SECONDS)
-        if process.is_alive():
-            process.kill()
+        # Shielded: a second cancellation (an impatient shutdown) must not leave it running.
+        await asyncio.shield(asyncio.to_thread(_stop, process))
         raise
-    finally:
-        loop.remove_reader(process.sentinel)
+    loop.remove_reader(sentinel)
     process.join()
-    if process.exitcode != 0:
-        raise ChildFailed(f"{name} exited with code {process.exitcode}")
+    exitcode = process.exitcode
+    process.close()
+    if exitcode != 0:
+        raise ChildFailed(f"{name} exited with code {exitcode}")
+
+
+def _stop(process: BaseProcess) -> None:
+    """Wait for a terminated child; kill it if it takes too long; reap it either way."""
+    process.join(STOP_GRACE_SECONDS)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    process.close()

@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.nightly import ChildFailed, in_child_process, run_night
+from analytics.aggregate import AGGREGATION_LEASE, LEASE_TTL
+from bot import nightly
+from bot.nightly import ChildFailed, in_child_process, night_in_child, run_night
 from bot.settings import load_settings
 from storage.db import Database
-from storage.models import DailyCount, DirtyDay
+from storage.leases import acquire_lease, release_lease
+from storage.models import DailyCount, DirtyDay, Lease
 from tests.analytics.survey_rows import TYPICAL, Survey
 from tests.conftest import TEST_SECRET
 
@@ -40,7 +43,7 @@ async def test_a_night_aggregates_the_changed_days_and_writes_the_pipeline_files
         database_url=database.url, secret_key=TEST_SECRET, export_dir=exports, min_cell_size=10
     )
 
-    await run_night(settings, now=NIGHT)
+    await run_night(settings, "night", now=NIGHT)
 
     async with database.reading() as session:
         assert await session.scalar(select(func.count()).select_from(DirtyDay)) == 0
@@ -57,7 +60,7 @@ async def test_a_night_aggregates_the_changed_days_and_writes_the_pipeline_files
     monthly = first[exports / "2026-11" / "sipas-2026-11-commune.csv"].decode()
     assert "00004" in monthly and "sipas-2023-default" in monthly
 
-    await run_night(settings, now=NIGHT)  # nothing changed since
+    await run_night(settings, "night", now=NIGHT)  # nothing changed since
     assert csv_files(exports) == first  # the same counts give the same bytes
 
 
@@ -67,23 +70,93 @@ async def test_a_child_process_runs_apart_and_its_failure_is_reported() -> None:
         await in_child_process(sys.exit, 3, name="failing")
 
 
-async def test_a_child_process_ends_when_its_waiter_is_cancelled(tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
-    waiter = asyncio.create_task(in_child_process(_write_pid_and_sleep, pid_file, name="long"))
-    for _ in range(600):  # the child writes it once started: another process, so a file
-        if pid_file.exists() and pid_file.read_text():
-            break
-        await asyncio.sleep(0.05)
-    pid = int(pid_file.read_text())
+async def test_a_child_process_is_stopped_and_reaped_when_its_waiter_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    started, ended = tmp_path / "started", tmp_path / "ended"
+    waiter = asyncio.create_task(
+        in_child_process(_sleep_until_terminated, started, ended, name="long")
+    )
+    await _until_exists(started)
+    pid = int(started.read_text())
 
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
 
+    assert ended.read_text() == "cancelled, cleaned up"  # SIGTERM let its `finally` run
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # gone, and reaped
 
 
-def _write_pid_and_sleep(pid_file: Path) -> None:
-    pid_file.write_text(str(os.getpid()))
-    time.sleep(60)
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_no_child_starts_while_another_process_holds_the_aggregation_lease(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+
+    async def child(*args: object, name: str) -> None:
+        started.append(name)
+
+    monkeypatch.setattr(nightly, "in_child_process", child)
+    settings = load_settings(database_url=database.url, secret_key=TEST_SECRET)
+    assert await acquire_lease(database, AGGREGATION_LEASE, "other-worker", LEASE_TTL)
+
+    await night_in_child(database, settings)
+    assert started == []
+
+    await release_lease(database, AGGREGATION_LEASE, "other-worker")
+    await night_in_child(database, settings)
+    assert started == ["sipas-nightly"]
+    async with database.reading() as session:  # and it handed the lease back
+        assert await session.scalar(select(func.count()).select_from(Lease)) == 0
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_night_stopped_midway_leaves_the_lease_free_for_the_next_start(
+    database: Database, tmp_path: Path
+) -> None:
+    survey = Survey(database)
+    await survey.units()
+    await survey.many(12, TYPICAL)
+    settings = load_settings(
+        database_url=database.url, secret_key=TEST_SECRET, export_dir=tmp_path / "exports"
+    )
+    night = asyncio.create_task(night_in_child(database, settings))
+    for _ in range(600):  # taken by this process before the child starts
+        async with database.reading() as session:
+            if await session.scalar(select(func.count()).select_from(Lease)):
+                break
+        await asyncio.sleep(0.01)
+
+    night.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await night
+
+    async with database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(Lease)) == 0
+
+
+async def _until_exists(path: Path) -> None:
+    for _ in range(600):  # written by the child once started: another process, so a file
+        if await asyncio.to_thread(_text_of, path):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")
+
+
+def _text_of(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def _sleep_until_terminated(started: Path, ended: Path) -> None:
+    """A child that works until SIGTERM, the way `bot.nightly.night` does."""
+
+    async def work() -> None:
+        try:
+            await asyncio.to_thread(started.write_text, str(os.getpid()))
+            await asyncio.sleep(60)
+        finally:
+            await asyncio.to_thread(ended.write_text, "cancelled, cleaned up")
+
+    asyncio.run(nightly._until_terminated(work()))

@@ -23,7 +23,7 @@ from analytics.layout import bundled_layout
 from bot.assembly import build_engine, method_for, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.maintenance import MAINTENANCE_INTERVAL_SECONDS, Sender, maintain_once
-from bot.nightly import in_child_process, night
+from bot.nightly import night_in_child
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
 from bot.workers import run_leased, serve_workers
@@ -129,7 +129,7 @@ async def _nightly_aggregation(service: Service) -> None:
         service.database,
         aggregate_at=settings.aggregate_at,
         zone=settings.zone,
-        night=lambda: in_child_process(night, settings, name="sipas-nightly"),
+        night=lambda: night_in_child(service.database, settings),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,7 +55,7 @@ async def test_the_loop_catches_up_on_start_then_waits(database: Database, surve
     assert runs == ["run"]  # a run already happened since the last scheduled time
 
 
-async def test_a_failed_night_is_logged_and_the_loop_waits_for_the_next(
+async def test_a_failed_night_is_logged_and_the_loop_goes_on(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     failed = asyncio.Event()
@@ -66,9 +66,37 @@ async def test_a_failed_night_is_logged_and_the_loop_waits_for_the_next(
 
     task = asyncio.create_task(nightly_loop(database, aggregate_at=AT, zone=HCM, night=night))
     await asyncio.wait_for(failed.wait(), timeout=30)
-    await asyncio.sleep(0)  # the loop logs it, then sleeps until the next 01:30
+    await asyncio.sleep(0)  # the loop logs it, then sleeps until it tries again
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert "nightly aggregation failed" in caplog.text and "disk full" in caplog.text
+
+
+async def test_a_night_that_did_not_succeed_is_tried_again_until_one_does(
+    database: Database, survey: Survey
+) -> None:
+    await survey.many(2, TYPICAL)
+    tries: list[str] = []
+    succeeded = asyncio.Event()
+
+    async def night() -> None:
+        if not tries:
+            tries.append("failed")
+            raise OSError("disk full")
+        tries.append("succeeded")
+        await run_nightly(database, layout=SIPAS_LAYOUT, holder="night")
+        succeeded.set()
+
+    task = asyncio.create_task(
+        nightly_loop(
+            database, aggregate_at=AT, zone=HCM, night=night, retry_after=timedelta(seconds=0.05)
+        )
+    )
+    await asyncio.wait_for(succeeded.wait(), timeout=30)
+    await asyncio.sleep(0.3)  # several retry periods: none, once one has succeeded
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert tries == ["failed", "succeeded"]

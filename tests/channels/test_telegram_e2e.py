@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot import nightly
 from bot.commands.serve import TelegramRefused, serve
 from bot.settings import Settings, load_settings
 from channels.telegram import TelegramChannel, build_application
@@ -27,7 +28,7 @@ from questionnaires import load_bundled
 from storage.db import Database
 from storage.invitations import counter_payload
 from storage.migrate import upgrade
-from storage.models import AggregationRun, Response
+from storage.models import AggregationRun, Lease, Response
 from tests.conftest import TEST_SECRET
 from tests.fakes.telegram_server import FakeTelegram, FakeUser, SentMessage
 from tests.survey_driver import POINT, add_counters, engine_config
@@ -376,8 +377,16 @@ async def test_serve_without_a_token_runs_the_web_app_with_telegram_off(
 
 
 async def test_serve_catches_up_the_missed_night_in_a_child_process(
-    sqlite_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    children: list[str] = []
+    spawn = nightly.in_child_process
+
+    async def recorded(target: Any, *args: object, name: str) -> None:
+        children.append(name)
+        await spawn(target, *args, name=name)
+
+    monkeypatch.setattr(nightly, "in_child_process", recorded)
     exports = tmp_path / "exports"
     async with serving(settings_for(None, sqlite_url, export_dir=exports)):
         for _ in range(600):  # written by another process: nothing to await here but the files
@@ -385,15 +394,16 @@ async def test_serve_catches_up_the_missed_night_in_a_child_process(
                 break
             await asyncio.sleep(0.05)
 
+    assert children == ["sipas-nightly"]
     assert len(list(exports.rglob("*.csv"))) == 30  # month, quarter, year × 5 levels × 2
     database = Database(sqlite_url)
     try:
         async with database.reading() as session:
             run = (await session.scalars(select(AggregationRun))).one()
+            assert await session.scalar(select(func.count()).select_from(Lease)) == 0
     finally:
         await database.dispose()
     assert run.status == "succeeded"
-    assert not run.holder.endswith(f":{os.getpid()}")  # not this (the serving) process
 
 
 async def test_serve_runs_background_jobs_and_stops_them(
