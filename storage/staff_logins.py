@@ -10,19 +10,20 @@ table keeps only what its window still needs: every write deletes what has run o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import EndedStaffSession, StaffLoginFailure
 from storage.privacy import keyed_hash
 
 __all__ = [
+    "LoginAttempt",
+    "begin_login_attempt",
     "end_staff_session",
-    "forget_login_failures",
-    "login_wait",
-    "record_login_failure",
+    "login_succeeded",
     "staff_session_ended",
 ]
 
@@ -35,7 +36,15 @@ def _token_hash(secret: str, token: str) -> str:
     return keyed_hash(secret, "ended-staff-session", token)
 
 
-async def login_wait(
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A login attempt counted before its password is checked: `wait` > 0 if refused for now."""
+
+    wait: timedelta
+    failure_ids: tuple[int, ...] = ()
+
+
+async def begin_login_attempt(
     session: AsyncSession,
     secret: str,
     subjects: Sequence[str],
@@ -43,40 +52,50 @@ async def login_wait(
     attempts: int,
     window: timedelta,
     now: datetime,
-) -> timedelta:
-    """How long until a login may be tried again: zero unless one of `subjects` (a client
-    address, a login name) failed `attempts` times within `window`, then until the oldest of
-    those failures leaves the window."""
-    rows = await session.execute(
-        select(func.count(), func.min(StaffLoginFailure.failed_at))
-        .where(
-            StaffLoginFailure.subject_hash.in_([_subject_hash(secret, s) for s in subjects]),
-            StaffLoginFailure.failed_at > now - window,
-        )
-        .group_by(StaffLoginFailure.subject_hash)
-    )
-    waits = [oldest + window - now for count, oldest in rows.tuples() if count >= attempts]
-    return max(waits, default=timedelta(0))
+) -> LoginAttempt:
+    """Count an attempt against each of `subjects` (a client address, a login name) as a
+    failure, unless one of them already failed `attempts` times within `window`: then
+    nothing is counted, and the attempt must wait until the oldest of those failures
+    leaves the window.
 
-
-async def record_login_failure(
-    session: AsyncSession, secret: str, subjects: Sequence[str], *, window: timedelta, now: datetime
-) -> None:
-    """Count a failed login against each of `subjects`; failures past `window` go."""
+    Counted before the password is checked, and one attempt at a time per subject (the
+    transaction's write lock on SQLite, advisory locks on PostgreSQL): had it been counted
+    after the check, every guess sent while others were being checked would have found the
+    count below the limit. `login_succeeded` takes it back.
+    """
+    hashes = sorted({_subject_hash(secret, subject) for subject in subjects})
+    if session.get_bind().dialect.name == "postgresql":
+        for subject_hash in hashes:  # in one order everywhere: no deadlock between two
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"staff-login:{subject_hash}"},
+            )
     await session.execute(
         delete(StaffLoginFailure).where(StaffLoginFailure.failed_at <= now - window)
     )
-    await session.execute(
-        insert(StaffLoginFailure),
-        [{"subject_hash": _subject_hash(secret, s), "failed_at": now} for s in subjects],
+    rows = await session.execute(
+        select(func.count(), func.min(StaffLoginFailure.failed_at))
+        .where(StaffLoginFailure.subject_hash.in_(hashes))
+        .group_by(StaffLoginFailure.subject_hash)
     )
+    waits = [oldest + window - now for count, oldest in rows.tuples() if count >= attempts]
+    if waits:
+        return LoginAttempt(wait=max(waits))
+    failures = [StaffLoginFailure(subject_hash=value, failed_at=now) for value in hashes]
+    session.add_all(failures)
+    await session.flush()
+    return LoginAttempt(wait=timedelta(0), failure_ids=tuple(row.id for row in failures))
 
 
-async def forget_login_failures(session: AsyncSession, secret: str, subject: str) -> None:
-    """A login succeeded: earlier failures no longer count against `subject`."""
+async def login_succeeded(
+    session: AsyncSession, secret: str, attempt: LoginAttempt, name_subject: str
+) -> None:
+    """The password was right: the attempt was no failure, and earlier failures no longer
+    count against the login name (those against the client address still do)."""
     await session.execute(
         delete(StaffLoginFailure).where(
-            StaffLoginFailure.subject_hash == _subject_hash(secret, subject)
+            StaffLoginFailure.id.in_(attempt.failure_ids)
+            | (StaffLoginFailure.subject_hash == _subject_hash(secret, name_subject))
         )
     )
 
@@ -86,9 +105,14 @@ async def end_staff_session(
 ) -> None:
     """Refuse this session cookie from now on, everywhere, until it expires anyway."""
     await session.execute(delete(EndedStaffSession).where(EndedStaffSession.expires_at <= now))
-    token_hash = _token_hash(secret, token)
-    if await session.get(EndedStaffSession, token_hash) is None:
-        session.add(EndedStaffSession(token_hash=token_hash, expires_at=expires_at))
+    # Two logouts of one cookie at once (two tabs) must both succeed: SQL both backends read.
+    await session.execute(
+        text(
+            "INSERT INTO ended_staff_sessions (token_hash, expires_at) "
+            "VALUES (:token_hash, :expires_at) ON CONFLICT (token_hash) DO NOTHING"
+        ).bindparams(bindparam("expires_at", type_=EndedStaffSession.__table__.c.expires_at.type)),
+        {"token_hash": _token_hash(secret, token), "expires_at": expires_at},
+    )
 
 
 async def staff_session_ended(session: AsyncSession, secret: str, token: str) -> bool:

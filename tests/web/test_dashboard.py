@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -23,11 +24,12 @@ from analytics.export import table_bytes
 from analytics.method import load_method
 from analytics.report import index_table
 from storage.db import Database
-from storage.models import AdminUnit, Answer, Invitation, ServicePoint
+from storage.models import AdminUnit, Answer, Invitation, ServicePoint, StaffAccount
 from storage.staff import add_staff, set_password
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
 from tests.conftest import TEST_SECRET
 from web.app import create_app
+from web.dashboard.auth import SessionSigner
 from web.dashboard.routes import dashboard_router
 
 METHOD = load_method()
@@ -172,7 +174,7 @@ async def test_unauthenticated_requests_go_to_the_login_page(client: httpx.Async
         assert response.status_code == 303, path
         assert response.headers["location"].startswith("/dashboard/login?next=")
     # A forged cookie is no session either.
-    client.cookies.set("sipas_staff", "1.1800000000.forged", path="/dashboard")
+    client.cookies.set("sipas_staff", "1.1800000000.00.forged", path="/dashboard")
     assert (await client.get("/dashboard/")).status_code == 303
 
 
@@ -235,6 +237,27 @@ async def test_workers_share_logouts_and_the_login_rate_limit(seeded: Seeded) ->
         for worker in (first, second, first):  # guesses spread over the workers add up
             assert (await log_in(worker, ADMIN, "guess")).status_code == 401
         assert (await log_in(second, ADMIN)).status_code == 429
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_guesses_sent_at_once_get_no_more_tries_than_one_at_a_time(seeded: Seeded) -> None:
+    app = app_for(seeded.database, login_attempts=3)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        await http.get("/dashboard/login")  # one CSRF cookie for all of them
+        statuses = await asyncio.gather(
+            *(log_in(http, ADMIN, f"guess {number}") for number in range(10))
+        )
+    assert sorted(response.status_code for response in statuses) == [401] * 3 + [429] * 7
+
+
+def test_two_logins_in_the_same_second_get_two_cookies() -> None:
+    signer = SessionSigner(TEST_SECRET, timedelta(hours=12))
+    account = StaffAccount(id=1, name="lan", password_hash="$argon2id$x")
+    now = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    first, second = signer.issue(account, now), signer.issue(account, now)
+    assert first != second  # logging out one leaves the other
+    assert signer.valid(first, account, now) and signer.valid(second, account, now)
 
 
 async def test_overview_figures_are_the_exports(client: httpx.AsyncClient, seeded: Seeded) -> None:

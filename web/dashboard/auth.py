@@ -1,7 +1,8 @@
 """Dashboard session cookies and CSRF tokens (no server-side session table).
 
-- Session cookie: `ID.ISSUED.SIGNATURE`, signed with the deployment secret over the
-  account id, the issue time and a fingerprint of the account's password hash, so a new
+- Session cookie: `ID.ISSUED.NONCE.SIGNATURE`, signed with the deployment secret over the
+  account id, the issue time, a random nonce (two logins in one second get two cookies,
+  one logout ends one of them) and a fingerprint of the account's password hash, so a new
   password ends every earlier session; disabled accounts are refused on every request.
   Logout ends the cookie in the database too (`storage.staff_logins`), so a copied cookie
   stops working on every worker.
@@ -50,21 +51,23 @@ class SessionSigner:
     secret: str
     max_age: timedelta
 
-    def _signature(self, account: StaffAccount, issued: int) -> str:
+    def _signature(self, account: StaffAccount, issued: int, nonce: str) -> str:
         fingerprint = keyed_hash(
             self.secret, "staff-password-fingerprint", account.password_hash or ""
         )
-        return keyed_hash(self.secret, "staff-session", f"{account.id}.{issued}.{fingerprint}")[:43]
+        signed = f"{account.id}.{issued}.{nonce}.{fingerprint}"
+        return keyed_hash(self.secret, "staff-session", signed)[:43]
 
     def issue(self, account: StaffAccount, now: datetime) -> str:
         issued = int(now.timestamp())
-        return f"{account.id}.{issued}.{self._signature(account, issued)}"
+        nonce = secrets.token_hex(8)
+        return f"{account.id}.{issued}.{nonce}.{self._signature(account, issued, nonce)}"
 
     @staticmethod
     def account_id(token: str) -> int | None:
         """The account id a cookie claims (to be checked with `valid`), or None if malformed."""
         parts = token.split(".")
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
             return None
         return int(parts[0])
 
@@ -73,12 +76,12 @@ class SessionSigner:
         ended by logout: see `storage.staff_logins`)."""
         if account.disabled_at is not None or account.password_hash is None:
             return False
-        _id, issued_text, signature = token.split(".")
+        _id, issued_text, nonce, signature = token.split(".")
         issued = int(issued_text)
         # Issued a little in the future: another worker's or host's clock may run ahead.
         if not issued - CLOCK_SLACK_SECONDS <= now.timestamp() < self._expiry(issued):
             return False
-        return same_digest(signature, self._signature(account, issued))
+        return same_digest(signature, self._signature(account, issued, nonce))
 
     def expires_at(self, token: str) -> datetime:
         """When a valid cookie stops being accepted anyway."""

@@ -48,10 +48,9 @@ from storage.staff import (
     unit_level,
 )
 from storage.staff_logins import (
+    begin_login_attempt,
     end_staff_session,
-    forget_login_failures,
-    login_wait,
-    record_login_failure,
+    login_succeeded,
     staff_session_ended,
 )
 from storage.units import list_units
@@ -69,6 +68,8 @@ from web.dashboard.paths import DASHBOARD_PREFIX, LOGIN_PATH
 from web.dashboard.text import LANGUAGES, TEXT
 
 __all__ = ["dashboard_router"]
+
+PASSWORD_CHECKS_AT_ONCE = 2
 
 HERE = Path(__file__).parent
 STATIC_FILES = {
@@ -148,6 +149,9 @@ def dashboard_router(
     router = APIRouter(prefix=DASHBOARD_PREFIX, include_in_schema=False)
     templates = _templates()
     sessions = SessionSigner(secret, timedelta(hours=session_hours))
+    # Each check takes tens of milliseconds of CPU and 64 MiB (argon2's defaults): a flood
+    # of logins queues here instead of taking every thread and the memory with it.
+    password_checks = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
     labels = labels or {}
     comment_minimum = max(figures.COMMENT_MIN_RESPONDENTS, min_cell_size)
 
@@ -329,8 +333,8 @@ def dashboard_router(
         words = TEXT[language_of(request)]
         # Counted in the database, so that every worker counts the same failures.
         subjects = (f"client:{client}", f"name:{name.lower()}")
-        async with database.reading() as session:
-            wait = await login_wait(
+        async with database.transaction() as session:
+            attempt = await begin_login_attempt(
                 session,
                 secret,
                 subjects,
@@ -338,21 +342,18 @@ def dashboard_router(
                 window=login_window,
                 now=clock(),
             )
-        if wait > timedelta(0):
-            message = words["too_many"].format(minutes=math.ceil(wait / timedelta(minutes=1)))
+        if attempt.wait > timedelta(0):
+            minutes = math.ceil(attempt.wait / timedelta(minutes=1))
+            message = words["too_many"].format(minutes=minutes)
             return render(request, "login.html", None, status=429, next=target, error=message)
-        account = await authenticate(database, name, form.get("password", ""))
-        async with database.transaction() as session:
-            if account is None:
-                await record_login_failure(
-                    session, secret, subjects, window=login_window, now=clock()
-                )
-            else:
-                await forget_login_failures(session, secret, subjects[1])
+        async with password_checks:
+            account = await authenticate(database, name, form.get("password", ""))
         if account is None:
             return render(
                 request, "login.html", None, status=401, next=target, error=words["login_failed"]
             )
+        async with database.transaction() as session:
+            await login_succeeded(session, secret, attempt, subjects[1])
         response = RedirectResponse(target, status_code=303)
         set_cookie(response, SESSION_COOKIE, sessions.issue(account, clock()), session_hours * 3600)
         set_cookie(response, CSRF_COOKIE, new_csrf_seed(), None)  # a new session, a new token
