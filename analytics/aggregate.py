@@ -131,6 +131,10 @@ async def _aggregate_leased(
             await acquire_lease(database, AGGREGATION_LEASE, holder, LEASE_TTL)
             if progress:
                 progress(len(todo), counted)
+    except asyncio.CancelledError:
+        # Stopped (the service shutting down): the record must not say "running" forever.
+        await asyncio.shield(_finish(database, result, "failed", "stopped before its end"))
+        raise
     except Exception as error:
         await _finish(database, result, "failed", f"{type(error).__name__}: {error}")
         raise AggregationError(
@@ -237,30 +241,44 @@ async def nightly_loop(
     """Do the night's work (`night`: `run_nightly`, then whatever follows it) every day at
     `aggregate_at` local time, for `sipas serve` to run as a task; cancel the task to stop.
 
-    Whenever no successful run has started since the last scheduled time (on start after a
-    missed night; after a failed run; after a run skipped because another process held the
-    lease, which a stopped one may keep until it expires), it runs, and tries again every
-    `retry_after` until one succeeds. Dirty days accumulate until a run consumes them, so one
-    late run covers every missed night.
+    The night runs whenever the counts have not been brought up to date since the last
+    scheduled time (on start after a missed night, say), and again every `retry_after` until
+    that is done: after a night that failed here (even past its aggregation: the files), and
+    after one that found another process running it (it may fail, or be a stopped process's
+    lease waiting to expire). Dirty days accumulate until a run consumes them, so one late
+    run covers every missed night.
     """
+    failed_for: datetime | None = None  # the scheduled time whose night failed here last
     while True:
         due = previous_run_at(clock(), aggregate_at, zone)
-        if not await _succeeded_since(database, due):
-            await _logged(night)
-        until_next = (next_run_at(clock(), aggregate_at, zone) - clock()).total_seconds()
-        if not await _succeeded_since(database, due):
-            until_next = min(until_next, retry_after.total_seconds())
-        await asyncio.sleep(max(0.0, until_next))
+        if failed_for == due or not await _counted_since(database, due):
+            failed_for = None if await _logged(night) else due
+        done = failed_for is None and await _counted_since(database, due)
+        wait = (next_run_at(clock(), aggregate_at, zone) - clock()).total_seconds()
+        if not done:
+            wait = min(wait, retry_after.total_seconds())
+        await asyncio.sleep(max(0.0, wait))
 
 
-async def _succeeded_since(database: Database, moment: datetime) -> bool:
-    last = await last_success(database)
-    return last is not None and last.started_at >= moment
+async def _counted_since(database: Database, moment: datetime) -> bool:
+    """Whether a run that covered every changed day started at or after `moment`; False,
+    logged, when the database cannot say (it is down: the retry will ask again)."""
+    try:
+        counted = await data_as_of(database)
+    except Exception:
+        log.warning(
+            "cannot read the aggregation runs; the nightly job will try again", exc_info=True
+        )
+        return False
+    return counted is not None and counted >= moment
 
 
-async def _logged(night: Callable[[], Awaitable[object]]) -> None:
+async def _logged(night: Callable[[], Awaitable[object]]) -> bool:
+    """Run the night; whether it went through (a failure is logged, not raised)."""
     try:
         await night()
     except Exception:
         # The scheduler must survive a bad night; the run record and this log say why.
         log.exception("nightly aggregation failed; it will be tried again")
+        return False
+    return True

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
@@ -85,23 +86,35 @@ async def run_night(settings: Settings, holder: str, now: datetime | None = None
 
 
 def night(settings: Settings, holder: str) -> None:
-    """Entry point of the child process."""
+    """Entry point of the child process; it exits with 1 if stopped before its end."""
     # Ctrl-C reaches the whole process group; the parent stops this process itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(settings.log_level)
-    asyncio.run(_until_terminated(run_night(settings, holder)))
+    if not asyncio.run(_until_terminated(run_night(settings, holder))):
+        sys.exit(1)
 
 
-async def _until_terminated(work: Coroutine[Any, Any, None]) -> None:
-    """Run `work`; SIGTERM (the parent stopping, or systemd stopping the service) cancels it,
-    so that its transactions roll back and its lease is released on the way out."""
+async def _until_terminated(work: Coroutine[Any, Any, None]) -> bool:
+    """Run `work`; whether it ran to its end. SIGTERM (the parent stopping it, or systemd
+    stopping the service) cancels it, so that its transactions roll back, its run is recorded
+    as stopped and its lease released on the way out."""
     task = asyncio.current_task()
     assert task is not None, "run by asyncio.run"
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        # Once: a second SIGTERM (systemd signals every process, then the parent does) must
+        # not cancel the clean-up the first one started.
+        loop.add_signal_handler(signal.SIGTERM, lambda: None)
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
     try:
         await work
     except asyncio.CancelledError:
         log.warning("nightly run stopped before its end; the next start of the service catches up")
+        return False
+    return True
 
 
 def _settle(future: asyncio.Future[None]) -> None:

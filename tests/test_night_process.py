@@ -84,7 +84,8 @@ async def test_a_child_process_is_stopped_and_reaped_when_its_waiter_is_cancelle
     with pytest.raises(asyncio.CancelledError):
         await waiter
 
-    assert ended.read_text() == "cancelled, cleaned up"  # SIGTERM let its `finally` run
+    # SIGTERM cancelled its work, so its `finally` ran (the night's: rollback, lease released).
+    assert ended.read_text() == "cancelled, cleaned up"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # gone, and reaped
 
@@ -113,7 +114,7 @@ async def test_no_child_starts_while_another_process_holds_the_aggregation_lease
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-async def test_a_night_stopped_midway_leaves_the_lease_free_for_the_next_start(
+async def test_a_night_stopped_as_its_child_starts_leaves_the_lease_free_for_the_next_start(
     database: Database, tmp_path: Path
 ) -> None:
     survey = Survey(database)

@@ -63,9 +63,9 @@ async def one_way(way: str, settings: Settings) -> dict[str, Any]:
     await asyncio.sleep(0.2)  # the probe's own baseline
     started = time.perf_counter()
     if way == "in-process":
-        await run_night(settings)
+        await run_night(settings, "benchmark")
     else:
-        await in_child_process(night, settings, name="sipas-nightly")
+        await in_child_process(night, settings, "benchmark", name="sipas-nightly")
     seconds = time.perf_counter() - started
     prober.cancel()
     late_ms = sorted(value * 1000 for value in lateness)
