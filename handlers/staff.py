@@ -35,7 +35,7 @@ from handlers.events import Reply
 from storage.db import Database
 from storage.models import AdminUnit, StaffAccount
 from storage.privacy import keyed_hash
-from storage.staff import StaffScope, enrol_chat, staff_by_chat, staff_scope, unit_level
+from storage.staff import Scope, enrol_chat, staff_by_chat, staff_scope, unit_level
 
 __all__ = ["STAFF_COMMANDS", "StaffCommands", "StaffReply", "element_chart_png"]
 
@@ -251,7 +251,7 @@ class StaffCommands:
     # --- /summary [unit] [period] -----------------------------------------------------------
 
     async def _summary(
-        self, account: StaffAccount, scope: StaffScope, args: Sequence[str], text: dict[str, str]
+        self, account: StaffAccount, scope: Scope, args: Sequence[str], text: dict[str, str]
     ) -> list[StaffReply]:
         period, rest, bad = self._period(args)
         if period is None:
@@ -339,7 +339,7 @@ class StaffCommands:
 
     # --- /ranking [period] ------------------------------------------------------------------
 
-    async def _ranking_level(self, scope: StaffScope, period: Period) -> str:
+    async def _ranking_level(self, scope: Scope, period: Period) -> str:
         """Communes for whoever sees several; otherwise the counters of their units."""
         if scope.everything:
             return "commune"
@@ -348,7 +348,7 @@ class StaffCommands:
         return "commune" if len(communes) > 1 else "service_point"
 
     async def _ranking(
-        self, scope: StaffScope, args: Sequence[str], text: dict[str, str]
+        self, scope: Scope, args: Sequence[str], text: dict[str, str]
     ) -> list[StaffReply]:
         period, _rest, bad = self._period(args)
         if period is None:
@@ -389,7 +389,7 @@ class StaffCommands:
     # --- /export [period] -------------------------------------------------------------------
 
     async def _export(
-        self, scope: StaffScope, args: Sequence[str], text: dict[str, str], language: str
+        self, scope: Scope, args: Sequence[str], text: dict[str, str], language: str
     ) -> list[StaffReply]:
         period, _rest, bad = self._period(args)
         if period is None:

@@ -5,8 +5,10 @@ created; only its SHA-256 digest is stored. A slow password hash (argon2) buys n
 for a key of that entropy, and an unkeyed digest keeps keys valid across a rotation of
 the deployment secret.
 
-A key is scoped to units (`ApiKey.unit_codes`); a unit scope includes every unit below
-it (`units_below`). An empty scope means every unit: only an operator creates such a key.
+A key is scoped to units and agencies (`ApiKey.unit_codes`), as a staff viewer is
+(`storage.staff.scope_of`): a unit brings every unit below it, an agency its counters
+(a department's one-stop system gets a key for that department's counters, not for the
+whole province). An empty scope means everything: only an operator creates such a key.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ApiKey, ServicePoint
-from storage.units import get_unit, units_below
+from storage.models import Agency, ApiKey, ServicePoint
+from storage.staff import Scope, scope_of
+from storage.units import get_unit
 
 __all__ = [
     "KEY_PREFIX",
@@ -74,10 +77,15 @@ async def create_api_key(
         )
     if (await session.scalars(select(ApiKey).where(ApiKey.name == name))).first() is not None:
         raise ApiKeyError(f"a key named {name!r} exists already (choose another name)")
-    unknown = [code for code in unit_codes if await get_unit(session, code) is None]
+    unknown = [
+        code
+        for code in unit_codes
+        if await get_unit(session, code) is None and await session.get(Agency, code) is None
+    ]
     if unknown:
         raise ApiKeyError(
-            f"unknown unit code(s): {', '.join(unknown)} (see `sipas units list` for codes)"
+            f"unknown unit or agency code(s): {', '.join(unknown)} "
+            "(see `sipas units list` for codes)"
         )
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey(
@@ -130,22 +138,18 @@ async def verify_api_key(session: AsyncSession, key: str, now: datetime) -> ApiK
     return api_key
 
 
-async def key_scope(session: AsyncSession, api_key: ApiKey) -> set[str] | None:
-    """The unit codes a key may act on, or None for every unit."""
+async def key_scope(session: AsyncSession, api_key: ApiKey) -> Scope:
+    """What a key may act on."""
     if not api_key.unit_codes:
-        return None
-    scope: set[str] = set()
-    for code in api_key.unit_codes:
-        scope |= await units_below(session, code)
-    return scope
+        return Scope(everything=True)
+    return await scope_of(session, api_key.unit_codes)
 
 
 async def service_point_in_scope(
     session: AsyncSession, api_key: ApiKey, service_point: ServicePoint
 ) -> bool:
     """Whether the key may mint and read invitations of this counter."""
-    scope = await key_scope(session, api_key)
-    return scope is None or service_point.unit_code in scope
+    return (await key_scope(session, api_key)).allows("service_point", service_point.code)
 
 
 class RateLimiter:

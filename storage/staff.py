@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,8 +35,8 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "ROLES",
     "NewStaff",
+    "Scope",
     "StaffError",
-    "StaffScope",
     "account_by_password_code",
     "add_staff",
     "authenticate",
@@ -46,6 +47,7 @@ __all__ = [
     "list_staff",
     "normalise_enrolment_code",
     "password_code",
+    "scope_of",
     "set_password",
     "staff_by_chat",
     "staff_scope",
@@ -80,11 +82,12 @@ class NewStaff:
 
 
 @dataclass(frozen=True)
-class StaffScope:
-    """What one staff member may see: everything (admin), or units, agencies and counters.
+class Scope:
+    """What a staff member may see, or an API key act on: everything (an admin, an unscoped
+    key), or units, agencies and counters.
 
-    A viewer's units are their assigned units and every unit below them; their counters
-    are the counters in those units or of their agencies.
+    The units are the assigned units and every unit below them; the counters are the
+    counters in those units or of the assigned agencies (`scope_of`).
     """
 
     everything: bool
@@ -351,13 +354,22 @@ async def staff_by_chat(
 # --- Scope ---------------------------------------------------------------------------------
 
 
-async def staff_scope(session: AsyncSession, account: StaffAccount) -> StaffScope:
-    """What an account may see (see `StaffScope`)."""
+async def staff_scope(session: AsyncSession, account: StaffAccount) -> Scope:
+    """What an account may see (see `Scope`)."""
     if account.role == "admin":
-        return StaffScope(everything=True)
+        return Scope(everything=True)
+    return await scope_of(session, account.unit_codes)
+
+
+async def scope_of(session: AsyncSession, codes: Iterable[str]) -> Scope:
+    """The scope that unit and agency `codes` name: a viewer's, or an API key's.
+
+    A unit brings every unit below it; the counters are those in the units or of the
+    agencies. Codes that name neither are left out.
+    """
     units: set[str] = set()
     agencies: set[str] = set()
-    for code in account.unit_codes:
+    for code in codes:
         below = await units_below(session, code)
         if below:
             units |= below
@@ -370,4 +382,4 @@ async def staff_scope(session: AsyncSession, account: StaffAccount) -> StaffScop
             )
         )
     ).all()
-    return StaffScope(False, frozenset(units), frozenset(agencies), frozenset(points))
+    return Scope(False, frozenset(units), frozenset(agencies), frozenset(points))

@@ -201,7 +201,7 @@ def test_apikey_create_shows_the_key_once_list_never_and_revoke_ends_it(database
     ("args", "code", "message"),
     [
         (["create", "--name", "a"], 2, "--units CODE[,CODE…] or --all-units"),
-        (["create", "--name", "a", "--units", "99999"], 1, "unknown unit code(s): 99999"),
+        (["create", "--name", "a", "--units", "99999"], 1, "unknown unit or agency code(s): 99999"),
         (["revoke", "nobody"], 1, "no key named 'nobody'"),
     ],
 )

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import Match
 
-from storage.api_keys import RateLimiter, key_scope, service_point_in_scope, verify_api_key
+from storage.api_keys import RateLimiter, service_point_in_scope, verify_api_key
 from storage.db import Database
 from storage.invitations import (
     DossierAnswered,
@@ -407,12 +407,13 @@ def invitation_router(
     InvitationId = Annotated[str, Path(min_length=1, max_length=32, examples=["3f9c2a7d1b4e8f60"])]
 
     async def check_scope(tx: AsyncSession, api_key: ApiKey, point: ServicePoint) -> None:
-        scope = await key_scope(tx, api_key)
-        if scope is not None and point.unit_code not in scope:
+        if not await service_point_in_scope(tx, api_key, point):
+            of_agency = f" and agency {point.agency_code}" if point.agency_code else ""
             raise ApiProblem(
                 "out-of-scope",
-                f"Key {api_key.name!r} covers units {', '.join(api_key.unit_codes)} and those "
-                f"below them; service point {point.code} belongs to unit {point.unit_code}.",
+                f"Key {api_key.name!r} covers {', '.join(api_key.unit_codes)} (units with those "
+                f"below them, agencies with their counters); service point {point.code} "
+                f"belongs to unit {point.unit_code}{of_agency}.",
             )
 
     def absolute(request: Request, name: str, invitation_id: str) -> str:

@@ -47,8 +47,8 @@ def apikey_group() -> None:
     """API keys for the one-stop systems that mint invitations (/api/v1).
 
     A key is shown once, when it is created; only its hash is stored. A key
-    is scoped to units and everything below them. Requests go with the
-    header `Authorization: Bearer <key>`.
+    is scoped to units (with every unit below them) or agencies (their
+    counters). Requests go with the header `Authorization: Bearer <key>`.
     """
 
 
@@ -58,8 +58,9 @@ def apikey_group() -> None:
     "--units",
     "units",
     multiple=True,
-    help="Unit code(s) the key may act on, with every unit below them; repeat or "
-    "separate with commas, e.g. --units 00004,00008.",
+    help="Unit code(s) the key may act on, with every unit below them, or agency code(s), "
+    "with their counters; repeat or separate with commas, e.g. --units 00004,00008 or "
+    "--units HN-STP.",
 )
 @click.option("--all-units", is_flag=True, help="No scope: the key acts on every unit.")
 def create_command(name: str, units: tuple[str, ...], all_units: bool) -> None:
@@ -71,7 +72,8 @@ def create_command(name: str, units: tuple[str, ...], all_units: bool) -> None:
         lambda tx: create_api_key(tx, name=name, unit_codes=codes, now=datetime.now(UTC))
     )
     click.echo(f"created key {created.api_key.name!r} (id {created.api_key.id})")
-    click.echo(f"scope: {_scope(created.api_key)}" + (" and the units below" if codes else ""))
+    below = " (units with those below them, agencies with their counters)" if codes else ""
+    click.echo(f"scope: {_scope(created.api_key)}{below}")
     click.echo("the key is shown only now; store it in the one-stop system's settings:")
     click.echo(created.key)
 

@@ -21,6 +21,7 @@ from storage.api_keys import (
 )
 from storage.db import Database
 from storage.models import AdminUnit, ApiKey, ServicePoint
+from tests.analytics.survey_rows import Survey
 from tests.survey_driver import POINT, add_counters
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -62,7 +63,7 @@ async def test_names_are_unique_units_must_exist_and_revoking_an_unknown_key_say
     with pytest.raises(ApiKeyError, match="exists already"):
         async with database.transaction() as tx:
             await create_api_key(tx, name="a", unit_codes=[], now=NOW)
-    with pytest.raises(ApiKeyError, match="unknown unit code"):
+    with pytest.raises(ApiKeyError, match="unknown unit or agency code"):
         async with database.transaction() as tx:
             await create_api_key(tx, name="b", unit_codes=["99999"], now=NOW)
     with pytest.raises(ApiKeyError, match="no key named"):
@@ -91,11 +92,28 @@ async def test_a_unit_scope_includes_everything_below_it(database: Database) -> 
     async with database.reading() as tx:
         ba_dinh = await tx.get(ServicePoint, POINT)
         assert ba_dinh is not None
-        assert await key_scope(tx, city) == {"01", "00004", "00008"}
-        assert await key_scope(tx, everything) is None
+        assert (await key_scope(tx, city)).units == {"01", "00004", "00008"}
+        assert (await key_scope(tx, everything)).everything
         assert await service_point_in_scope(tx, city, ba_dinh)
         assert await service_point_in_scope(tx, everything, ba_dinh)
         assert not await service_point_in_scope(tx, ward, ba_dinh)
+
+
+async def test_an_agency_scope_covers_that_agencys_counters_only(database: Database) -> None:
+    survey = Survey(database)
+    await survey.units()  # the Sở Tư pháp (HN-STP) has counter STP-1; wards have W1-A…
+    async with database.transaction() as tx:
+        department = (
+            await create_api_key(tx, name="mot-cua-stp", unit_codes=["HN-STP"], now=NOW)
+        ).api_key
+    async with database.reading() as tx:
+        points = {code: await tx.get(ServicePoint, code) for code in ("STP-1", "W1-A")}
+        allowed = {
+            code: await service_point_in_scope(tx, department, point)
+            for code, point in points.items()
+            if point is not None
+        }
+    assert allowed == {"STP-1": True, "W1-A": False}
 
 
 async def test_last_use_is_written_at_most_once_a_minute(database: Database) -> None:

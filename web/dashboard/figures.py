@@ -32,7 +32,7 @@ from storage.models import (
     SurveySession,
 )
 from storage.privacy import scrub
-from storage.staff import StaffScope
+from storage.staff import Scope
 
 __all__ = [
     "COMMENT_MIN_RESPONDENTS",
@@ -123,7 +123,7 @@ def _cell(row: pd.Series) -> Cell:
     )
 
 
-def rows_of(table: pd.DataFrame, level: str, scope: StaffScope) -> list[UnitRow]:
+def rows_of(table: pd.DataFrame, level: str, scope: Scope) -> list[UnitRow]:
     """The units of an index table the reader may see, in the table's order ('all' respondents)."""
     if table.empty:
         return []

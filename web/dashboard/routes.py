@@ -39,8 +39,8 @@ from storage.db import Database
 from storage.models import StaffAccount
 from storage.staff import (
     MIN_PASSWORD_LENGTH,
+    Scope,
     StaffError,
-    StaffScope,
     account_by_password_code,
     authenticate,
     set_password,
@@ -101,7 +101,7 @@ class _Refused(Exception):
 @dataclass(frozen=True)
 class _Staff:
     account: StaffAccount
-    scope: StaffScope
+    scope: Scope
     token: str
 
 
