@@ -23,9 +23,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Agency, ApiKey, ServicePoint
-from storage.staff import Scope, scope_of
-from storage.units import get_unit
+from storage.models import ApiKey, ServicePoint
+from storage.staff import Scope, scope_of, unknown_scope_codes
 
 __all__ = [
     "KEY_PREFIX",
@@ -77,11 +76,7 @@ async def create_api_key(
         )
     if (await session.scalars(select(ApiKey).where(ApiKey.name == name))).first() is not None:
         raise ApiKeyError(f"a key named {name!r} exists already (choose another name)")
-    unknown = [
-        code
-        for code in unit_codes
-        if await get_unit(session, code) is None and await session.get(Agency, code) is None
-    ]
+    unknown = await unknown_scope_codes(session, unit_codes)
     if unknown:
         raise ApiKeyError(
             f"unknown unit or agency code(s): {', '.join(unknown)} "

@@ -274,6 +274,9 @@ class StaffAccount(Base):
     telegram_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     enrolment_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     enrolment_expires_at: Mapped[datetime | None]
+    # The expiry of the newest password code: an older code (sent to the wrong person, say)
+    # stops working when new codes are issued. None for codes issued before this existed.
+    password_code_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
 

@@ -52,6 +52,7 @@ __all__ = [
     "staff_by_chat",
     "staff_scope",
     "unit_level",
+    "unknown_scope_codes",
 ]
 
 ROLES = ("viewer", "admin")
@@ -134,6 +135,9 @@ async def account_by_password_code(
     expires = int(parts[1])
     if account is None or account.disabled_at is not None or expires < now.timestamp():
         return None
+    newest = account.password_code_expires_at
+    if newest is not None and int(newest.timestamp()) != expires:
+        return None  # superseded by codes issued since
     if not same_digest(parts[2], _password_signature(secret, account, expires)):
         return None
     return account
@@ -166,24 +170,26 @@ async def unit_level(session: AsyncSession, code: str) -> str | None:
     return level
 
 
-async def _check_scope_codes(session: AsyncSession, unit_codes: list[str]) -> None:
-    for code in unit_codes:
-        if await session.get(AdminUnit, code) is None and await session.get(Agency, code) is None:
-            raise StaffError(
-                f"no unit or agency {code!r}: see `sipas units list`, or load units first"
-            )
+async def unknown_scope_codes(session: AsyncSession, codes: Iterable[str]) -> list[str]:
+    """The codes that name neither a unit nor an agency (for a staff or API key scope)."""
+    return [
+        code
+        for code in codes
+        if await session.get(AdminUnit, code) is None and await session.get(Agency, code) is None
+    ]
 
 
 async def issue_codes(
     session: AsyncSession, secret: str, account: StaffAccount, now: datetime
 ) -> NewStaff:
-    """New password and enrolment codes for an account (earlier enrolment codes stop working)."""
+    """New password and enrolment codes for an account (earlier codes of both kinds stop working)."""
     if account.disabled_at is not None:
         raise StaffError(f"{account.name} is disabled; add a new account instead")
     enrolment = _new_enrolment_code()
     expires_at = now + CODE_TTL
     account.enrolment_code_hash = _enrolment_hash(secret, enrolment)
     account.enrolment_expires_at = expires_at
+    account.password_code_expires_at = expires_at
     await session.flush()
     return NewStaff(account, password_code(secret, account, expires_at), enrolment, expires_at)
 
@@ -206,7 +212,11 @@ async def add_staff(
     codes = sorted({code.strip() for code in unit_codes if code.strip()})
     if role == "viewer" and not codes:
         raise StaffError("a viewer needs --units: the unit or agency codes they may see")
-    await _check_scope_codes(session, codes)
+    unknown = await unknown_scope_codes(session, codes)
+    if unknown:
+        raise StaffError(
+            f"no unit or agency {unknown[0]!r}: see `sipas units list`, or load units first"
+        )
     if await find_staff(session, name) is not None:
         raise StaffError(f"there is already a staff account named {name!r}")
     account = StaffAccount(name=name, role=role, unit_codes=codes, created_at=now)

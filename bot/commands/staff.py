@@ -104,7 +104,7 @@ def add_command(name: str, role: str, units: tuple[str, ...]) -> None:
 @staff_group.command("codes")
 @click.argument("name_or_id")
 def codes_command(name_or_id: str) -> None:
-    """New one-time codes for NAME (a forgotten password, a new phone)."""
+    """New one-time codes for NAME (a forgotten password, a new phone); older codes stop working."""
     settings = settings_or_exit()
     secret = settings.secret()
 

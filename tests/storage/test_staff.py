@@ -104,6 +104,22 @@ async def test_codes_passwords_enrolment_scope_and_disabling(database: Database)
             await issue_codes(session, TEST_SECRET, disabled, NOW)
 
 
+async def test_new_codes_end_the_older_password_code(database: Database) -> None:
+    await Survey(database).units()
+    async with database.transaction() as session:
+        first = await add_staff(
+            session, TEST_SECRET, name="lan", role="viewer", unit_codes=["00004"], now=NOW
+        )
+        later = NOW + timedelta(hours=1)  # sent to the wrong address: the admin issues again
+        second = await issue_codes(session, TEST_SECRET, first.account, later)
+    async with database.reading() as session:
+        assert (
+            await account_by_password_code(session, TEST_SECRET, first.password_code, later) is None
+        )
+        found = await account_by_password_code(session, TEST_SECRET, second.password_code, later)
+        assert found is not None and found.name == "lan"
+
+
 async def test_admins_and_agency_viewers(database: Database) -> None:
     await Survey(database).units()
     async with database.transaction() as session:
