@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from analytics.aggregate import AGGREGATION_LEASE, LEASE_TTL
 from bot import nightly
 from bot.nightly import ChildFailed, in_child_process, night_in_child, run_night
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.leases import acquire_lease, release_lease
 from storage.models import DailyCount, DirtyDay, Lease
@@ -31,18 +31,25 @@ def csv_files(folder: Path) -> dict[Path, bytes]:
     return {path: path.read_bytes() for path in folder.rglob("*.csv")}
 
 
-@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-async def test_a_night_aggregates_the_changed_days_and_writes_the_pipeline_files(
-    database: Database, tmp_path: Path
-) -> None:
+@pytest.fixture
+async def sampled(database: Database, tmp_path: Path) -> Settings:
+    """Settings over a database with 12 responses on SAMPLE_DAY, its files to tmp/exports."""
     survey = Survey(database)
     await survey.units()
     await survey.many(12, TYPICAL)
-    exports = tmp_path / "exports"
-    settings = load_settings(
-        database_url=database.url, secret_key=TEST_SECRET, export_dir=exports, min_cell_size=10
+    return load_settings(
+        database_url=database.url,
+        secret_key=TEST_SECRET,
+        export_dir=tmp_path / "exports",
+        min_cell_size=10,
     )
 
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_night_aggregates_the_changed_days_and_writes_the_pipeline_files(
+    database: Database, sampled: Settings
+) -> None:
+    settings, exports = sampled, sampled.export_dir
     await run_night(settings, "night", now=NIGHT)
 
     async with database.reading() as session:
@@ -115,15 +122,9 @@ async def test_no_child_starts_while_another_process_holds_the_aggregation_lease
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_a_night_stopped_as_its_child_starts_leaves_the_lease_free_for_the_next_start(
-    database: Database, tmp_path: Path
+    database: Database, sampled: Settings
 ) -> None:
-    survey = Survey(database)
-    await survey.units()
-    await survey.many(12, TYPICAL)
-    settings = load_settings(
-        database_url=database.url, secret_key=TEST_SECRET, export_dir=tmp_path / "exports"
-    )
-    night = asyncio.create_task(night_in_child(database, settings))
+    night = asyncio.create_task(night_in_child(database, sampled))
     for _ in range(600):  # taken by this process before the child starts
         async with database.reading() as session:
             if await session.scalar(select(func.count()).select_from(Lease)):
