@@ -1,4 +1,4 @@
-"""`sipas invite`, `sipas qr` and `sipas apikey`, run as an operator runs them, on a SQLite file."""
+"""`sipas invite`, `qr`, `apikey` and `staff codes`, run as an operator runs them, on a SQLite file."""
 
 from __future__ import annotations
 
@@ -215,3 +215,13 @@ def test_apikey_wrong_calls_fail_clearly(
 def test_an_unscoped_key_needs_all_units_explicitly(database_url: str) -> None:
     created = sipas("apikey", "create", "--name", "so-noi-vu", "--all-units")
     assert created.exit_code == 0 and "scope: every unit" in created.stdout
+
+
+def test_staff_codes_says_the_earlier_codes_no_longer_work(database_url: str) -> None:
+    added = sipas("staff", "add", "--name", "lan", "--role", "viewer", "--units", "00004")
+    assert added.exit_code == 0, added.output
+
+    again = sipas("staff", "codes", "lan")
+
+    assert again.exit_code == 0, again.output
+    assert "codes issued for lan before these no longer work" in again.stdout

@@ -114,7 +114,9 @@ def codes_command(name_or_id: str) -> None:
             raise StaffError(f"no staff account {name_or_id!r}: see `sipas staff list`")
         return await issue_codes(tx, secret, account, datetime.now(UTC))
 
-    _print_codes(settings, _in_transaction(settings, work))
+    issued = _in_transaction(settings, work)
+    _print_codes(settings, issued)
+    click.echo(f"codes issued for {issued.account.name} before these no longer work")
 
 
 @staff_group.command("list")
