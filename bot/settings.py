@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.db import is_sqlite
@@ -74,9 +81,10 @@ class Settings(BaseSettings):
     aggregate_at: time = time(1, 30)
     export_dir: Path = Path("./exports")
 
-    # Zalo
+    # Zalo: the OA is on when its app id is set; then both of its secret keys are required.
     zalo_oa_app_id: str | None = None
-    zalo_oa_secret_key: SecretStr | None = None
+    zalo_oa_secret_key: SecretStr | None = Field(None, validate_default=True)
+    zalo_app_secret_key: SecretStr | None = Field(None, validate_default=True)
     zalo_oa_api_url: str = "https://openapi.zalo.me"
     zalo_oauth_url: str = "https://oauth.zaloapp.com"
     zalo_bot_token: SecretStr | None = None
@@ -136,6 +144,40 @@ class Settings(BaseSettings):
     def _zalo_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
             raise ValueError("8-256 characters (the Zalo Bot Platform's limit)")
+        return value
+
+    @field_validator("zalo_oa_secret_key")
+    @classmethod
+    def _zalo_oa_secret_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None and info.data.get("zalo_oa_app_id"):
+            raise ValueError(
+                "required with SIPAS_ZALO_OA_APP_ID: the OA Secret Key shown on the app's "
+                "Webhook page (developers.zalo.me), which signs every webhook event"
+            )
+        return value
+
+    @field_validator("zalo_app_secret_key")
+    @classmethod
+    def _zalo_app_secret_key(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is None and info.data.get("zalo_oa_app_id"):
+            raise ValueError(
+                "required with SIPAS_ZALO_OA_APP_ID: the app's Secret Key (developers.zalo.me, "
+                "the app's main settings), which refreshes the OA's access tokens"
+            )
+        oa_secret = info.data.get("zalo_oa_secret_key")
+        if (
+            value is not None
+            and oa_secret is not None
+            and value.get_secret_value() == oa_secret.get_secret_value()
+        ):
+            # The one mistake this guards against: a single key pasted for both, which makes
+            # either every token refresh or every webhook fail against the real platform.
+            raise ValueError(
+                "the same value as SIPAS_ZALO_OA_SECRET_KEY, but Zalo gives two different keys: "
+                "the app's Secret Key here, the OA Secret Key of the Webhook page there"
+            )
         return value
 
     @field_validator("public_url")

@@ -77,7 +77,8 @@ class ZaloOAConfig:
     """The OA's settings; the limits and codes marked unconfirmed in channels.md are tunable here."""
 
     app_id: str
-    secret_key: str
+    app_secret_key: str  # the app's secret key (developers.zalo.me → the app): OAuth token calls
+    oa_secret_key: str  # the OA secret key (the app's Webhook page): signs webhook events
     api_url: str = OA_API_URL
     oauth_url: str = OAUTH_URL
     max_buttons: int = 5  # per button template (unconfirmed): more choices go as numbered text
@@ -135,7 +136,7 @@ class ZaloOAClient:
         """Spend `refresh_token` for a new pair (the OAuth v4 refresh grant)."""
         response = await self._client.post(
             self.config.oauth_url.rstrip("/") + REFRESH_PATH,
-            headers={"secret_key": self.config.secret_key},
+            headers={"secret_key": self.config.app_secret_key},
             data={
                 "refresh_token": refresh_token,
                 "app_id": self.config.app_id,

@@ -93,6 +93,30 @@ def test_channel_settings_are_checked_where_the_platforms_would_refuse_them(
     ]
 
 
+def test_the_zalo_oa_needs_its_two_different_secret_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPAS_ZALO_OA_APP_ID", "1234567890123456789")
+    with pytest.raises(SettingsError) as missing:
+        load_settings()
+    monkeypatch.setenv("SIPAS_ZALO_OA_SECRET_KEY", "the-one-key-pasted-twice")
+    monkeypatch.setenv("SIPAS_ZALO_APP_SECRET_KEY", "the-one-key-pasted-twice")
+    with pytest.raises(SettingsError) as same:
+        load_settings()
+    monkeypatch.setenv("SIPAS_ZALO_APP_SECRET_KEY", "the-apps-own-secret-key")
+    settings = load_settings()
+
+    assert sorted(problem.split(":")[0] for problem in missing.value.problems) == [
+        "SIPAS_ZALO_APP_SECRET_KEY",
+        "SIPAS_ZALO_OA_SECRET_KEY",
+    ]
+    assert "Webhook page" in " ".join(missing.value.problems)
+    [problem] = same.value.problems
+    assert problem.startswith(
+        "SIPAS_ZALO_APP_SECRET_KEY: the same value as SIPAS_ZALO_OA_SECRET_KEY"
+    )
+    assert "the-one-key-pasted-twice" not in problem
+    assert settings.zalo_app_secret_key is not None and settings.zalo_oa_secret_key is not None
+
+
 def test_a_short_or_misplaced_secret_file_is_refused_plainly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

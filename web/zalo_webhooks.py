@@ -46,10 +46,10 @@ MAX_CLOCK_SKEW_SECONDS = 5 * 60
 EventSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def oa_signature(app_id: str, body: bytes, timestamp: str, secret_key: str) -> str:
+def oa_signature(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
     """Zalo's event MAC: plain SHA-256 (not HMAC) of app id + raw body + timestamp + OA secret key."""
     return hashlib.sha256(
-        app_id.encode() + body + timestamp.encode() + secret_key.encode()
+        app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()
     ).hexdigest()
 
 
@@ -57,7 +57,7 @@ def zalo_oa_webhook_router(
     sink: EventSink,
     *,
     app_id: str,
-    secret_key: str,
+    oa_secret_key: str,
     max_age_seconds: float = MAX_EVENT_AGE_SECONDS,
     max_body_bytes: int = MAX_BODY_BYTES,
     clock: Callable[[], float] = time.time,
@@ -69,7 +69,7 @@ def zalo_oa_webhook_router(
     over `max_body_bytes`; 400 for a body that is not an event; 500 when `sink`
     failed (Zalo delivers it again); 200 otherwise, including for a duplicate.
     """
-    if not app_id or not secret_key:
+    if not app_id or not oa_secret_key:
         raise ValueError("the OA webhook needs SIPAS_ZALO_OA_APP_ID and SIPAS_ZALO_OA_SECRET_KEY")
     recent = RecentIds()
     router = APIRouter()
@@ -100,7 +100,7 @@ def zalo_oa_webhook_router(
         oa_id = recipient.get("id") if isinstance(recipient, dict) else None
         candidates = {app_id, str(event.get("oa_id") or ""), str(oa_id or "")}
         if not any(
-            hmac.compare_digest(mac, oa_signature(candidate, body, stamp, secret_key))
+            hmac.compare_digest(mac, oa_signature(candidate, body, stamp, oa_secret_key))
             for candidate in candidates
             if candidate
         ):

@@ -81,7 +81,8 @@ def set_token_command(refresh_token: str | None, check: bool) -> None:
             config = _oa_config(settings)
             if config is None:
                 raise click.ClickException(
-                    "--check needs SIPAS_ZALO_OA_APP_ID and SIPAS_ZALO_OA_SECRET_KEY"
+                    "--check needs SIPAS_ZALO_OA_APP_ID, SIPAS_ZALO_APP_SECRET_KEY and "
+                    "SIPAS_ZALO_OA_SECRET_KEY"
                 )
             client = ZaloOAClient(config)
             try:
@@ -147,11 +148,13 @@ class Service(Protocol):
 
 
 def _oa_config(settings: Settings) -> ZaloOAConfig | None:
-    if not settings.zalo_oa_app_id or settings.zalo_oa_secret_key is None:
+    app_secret, oa_secret = settings.zalo_app_secret_key, settings.zalo_oa_secret_key
+    if not settings.zalo_oa_app_id or app_secret is None or oa_secret is None:
         return None
     return ZaloOAConfig(
         app_id=settings.zalo_oa_app_id,
-        secret_key=settings.zalo_oa_secret_key.get_secret_value(),
+        app_secret_key=app_secret.get_secret_value(),
+        oa_secret_key=oa_secret.get_secret_value(),
         api_url=settings.zalo_oa_api_url,
         oauth_url=settings.zalo_oauth_url,
     )
@@ -192,7 +195,7 @@ class ZaloChannels:
         if self.oa is not None and config is not None:
             router.include_router(
                 zalo_oa_webhook_router(
-                    self.oa.submit, app_id=config.app_id, secret_key=config.secret_key
+                    self.oa.submit, app_id=config.app_id, oa_secret_key=config.oa_secret_key
                 )
             )
         secret = self._bot_webhook_secret()

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from channels.zalo_oa import (
     CHANNEL,
     TAP_PREFIX,
+    RefreshRefused,
     ZaloOAChannel,
     ZaloOAClient,
     ZaloOAConfig,
@@ -63,7 +64,8 @@ class Stack:
 def oa_config(zalo: FakeZaloOA, **overrides: object) -> ZaloOAConfig:
     values: dict[str, object] = {
         "app_id": zalo.app_id,
-        "secret_key": zalo.secret_key,
+        "app_secret_key": zalo.app_secret_key,
+        "oa_secret_key": zalo.oa_secret_key,
         "api_url": zalo.url,
         "oauth_url": zalo.url,
     }
@@ -102,7 +104,11 @@ async def new_stack(
         clock=clock,
     )
     app = create_app(
-        [zalo_oa_webhook_router(channel.submit, app_id=zalo.app_id, secret_key=zalo.secret_key)]
+        [
+            zalo_oa_webhook_router(
+                channel.submit, app_id=zalo.app_id, oa_secret_key=zalo.oa_secret_key
+            )
+        ]
     )
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
     stack = Stack(channel, credentials, http)
@@ -188,7 +194,7 @@ async def test_start_word_then_code_starts_too_and_a_photo_gets_a_hint(
 
 
 def test_buttons_become_a_template_while_they_fit_then_numbered_text() -> None:
-    config = ZaloOAConfig(app_id="a", secret_key="s", max_buttons=3)
+    config = ZaloOAConfig(app_id="a", app_secret_key="s", oa_secret_key="o", max_buttons=3)
     long_label = "Rất " * 40
     fits = Reply("Câu hỏi?", ((Button(long_label, "a:q:1", "1"), Button("Hai", "a:q:2", "2")),))
     too_many = Reply("Câu hỏi?", tuple((Button(f"L{n}", f"a:q:{n}", str(n)),) for n in range(4)))
@@ -209,7 +215,9 @@ def test_buttons_become_a_template_while_they_fit_then_numbered_text() -> None:
 
 
 def test_a_long_question_is_split_and_the_template_comes_last() -> None:
-    config = ZaloOAConfig(app_id="a", secret_key="s", max_text=100, max_template_text=100)
+    config = ZaloOAConfig(
+        app_id="a", app_secret_key="s", oa_secret_key="o", max_text=100, max_template_text=100
+    )
     reply = Reply("Đoạn văn dài. " * 20, ((Button("Có", "a:q:yes", "1"),),))
 
     messages = oa_messages(reply, config)
@@ -219,7 +227,7 @@ def test_a_long_question_is_split_and_the_template_comes_last() -> None:
 
 
 def test_a_notice_is_shown_above_the_question() -> None:
-    config = ZaloOAConfig(app_id="a", secret_key="s")
+    config = ZaloOAConfig(app_id="a", app_secret_key="s", oa_secret_key="o")
     stale = Reply("Câu 3?", ((Button("Có", "a:q:yes", "1"),),), notice="Câu hỏi đã đổi")
 
     [template] = oa_messages(stale, config)
@@ -228,6 +236,22 @@ def test_a_notice_is_shown_above_the_question() -> None:
 
 
 # --- tokens ---------------------------------------------------------------------------------------
+
+
+async def test_token_refresh_presents_the_apps_secret_key_never_the_oas(zalo: FakeZaloOA) -> None:
+    token = zalo.issue_refresh_token()
+    with_oa_key = ZaloOAClient(oa_config(zalo, app_secret_key=zalo.oa_secret_key))
+    with_app_key = ZaloOAClient(oa_config(zalo))
+    try:
+        with pytest.raises(RefreshRefused) as refused:
+            await with_oa_key.exchange(token)
+        assert refused.value.code == -14002 and not zalo.is_spent(token)
+        pair = await with_app_key.exchange(token)
+    finally:
+        await with_oa_key.close()
+        await with_app_key.close()
+
+    assert pair.access_token.startswith("at-") and zalo.is_spent(token)
 
 
 async def test_the_rotated_pair_survives_a_restart(
@@ -397,7 +421,8 @@ def test_set_token_check_and_status_show_the_state_never_the_token(
 
     monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("SIPAS_ZALO_OA_APP_ID", zalo.app_id)
-    monkeypatch.setenv("SIPAS_ZALO_OA_SECRET_KEY", zalo.secret_key)
+    monkeypatch.setenv("SIPAS_ZALO_OA_SECRET_KEY", zalo.oa_secret_key)
+    monkeypatch.setenv("SIPAS_ZALO_APP_SECRET_KEY", zalo.app_secret_key)
     monkeypatch.setenv("SIPAS_ZALO_OA_API_URL", zalo.url)
     monkeypatch.setenv("SIPAS_ZALO_OAUTH_URL", zalo.url)
     runner = CliRunner()
@@ -439,7 +464,8 @@ async def test_serve_wiring_builds_the_routes_from_the_settings(
     settings = Settings(
         secret_key=TEST_SECRET,  # type: ignore[arg-type]
         zalo_oa_app_id=zalo.app_id,
-        zalo_oa_secret_key=zalo.secret_key,  # type: ignore[arg-type]
+        zalo_oa_secret_key=zalo.oa_secret_key,  # type: ignore[arg-type]
+        zalo_app_secret_key=zalo.app_secret_key,  # type: ignore[arg-type]
         zalo_bot_token="1:abc",  # type: ignore[arg-type]
         zalo_bot_webhook_secret="bot-webhook-secret",  # type: ignore[arg-type]
         public_url="https://survey.example.gov.vn",

@@ -168,13 +168,17 @@ class FakeZaloOA(_Served):
         self,
         *,
         app_id: str = "1234567890123456789",
-        secret_key: str = "fake-oa-secret-key-0123456789",
+        app_secret_key: str = "fake-app-secret-key-9876543210",
+        oa_secret_key: str = "fake-oa-secret-key-0123456789",
         oa_id: str = "579745863508352884",
         access_lifetime_seconds: int = 90_000,
     ) -> None:
         super().__init__()
         self.app_id = app_id
-        self.secret_key = secret_key
+        # Two different keys, as on the real platform: the app's signs nothing and opens
+        # OAuth; the OA's signs the webhook events and opens nothing.
+        self.app_secret_key = app_secret_key
+        self.oa_secret_key = oa_secret_key
         self.oa_id = oa_id
         self.access_lifetime_seconds = access_lifetime_seconds
         self.refresh_delay = 0.0  # seconds a refresh takes (widens races in tests)
@@ -262,7 +266,7 @@ class FakeZaloOA(_Served):
             event["message"] = message
         body = json.dumps(event, ensure_ascii=False).encode()
         mac = hashlib.sha256(
-            self.app_id.encode() + body + timestamp.encode() + self.secret_key.encode()
+            self.app_id.encode() + body + timestamp.encode() + self.oa_secret_key.encode()
         ).hexdigest()
         return body, {"content-type": "application/json", "X-ZEvent-Signature": f"mac={mac}"}
 
@@ -316,7 +320,7 @@ class FakeZaloOA(_Served):
         return JSONResponse(answer)
 
     def _rotate(self, secret_key: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        if secret_key != self.secret_key or form.get("app_id") != self.app_id:
+        if secret_key != self.app_secret_key or form.get("app_id") != self.app_id:
             return -14002, {"error": -14002, "error_name": "Invalid app_id or secret_key"}
         if form.get("grant_type") != "refresh_token":
             return -14001, {"error": -14001, "error_name": "Invalid grant_type"}

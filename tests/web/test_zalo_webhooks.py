@@ -55,7 +55,7 @@ async def client(zalo: FakeZaloOA, sink: Sink) -> AsyncIterator[httpx.AsyncClien
     app = create_app(
         [
             zalo_oa_webhook_router(
-                sink, app_id=zalo.app_id, secret_key=zalo.secret_key, max_body_bytes=LIMIT
+                sink, app_id=zalo.app_id, oa_secret_key=zalo.oa_secret_key, max_body_bytes=LIMIT
             ),
             zalo_bot_webhook_router(sink, BOT_SECRET, max_body_bytes=LIMIT),
         ]
@@ -88,14 +88,14 @@ async def test_the_signature_is_plain_sha256_over_the_raw_body(zalo: FakeZaloOA)
     body, headers = zalo.user().event("xin chào")
     timestamp = json.loads(body)["timestamp"]
 
-    expected = oa_signature(zalo.app_id, body, timestamp, zalo.secret_key)
+    expected = oa_signature(zalo.app_id, body, timestamp, zalo.oa_secret_key)
 
     assert headers[OA_SIGNATURE_HEADER] == f"mac={expected}"
 
 
 @pytest.mark.parametrize(
     "tamper",
-    ["missing", "empty", "wrong secret", "body changed", "other app", "not hex"],
+    ["missing", "empty", "wrong secret", "app secret", "body changed", "other app", "not hex"],
 )
 async def test_a_missing_or_wrong_signature_is_refused(
     client: httpx.AsyncClient, zalo: FakeZaloOA, sink: Sink, tamper: str
@@ -109,10 +109,13 @@ async def test_a_missing_or_wrong_signature_is_refused(
     elif tamper == "wrong secret":
         mac = oa_signature(zalo.app_id, body, timestamp, "not-the-secret")
         headers[OA_SIGNATURE_HEADER] = f"mac={mac}"
+    elif tamper == "app secret":  # the app's key refreshes tokens; it signs nothing
+        mac = oa_signature(zalo.app_id, body, timestamp, zalo.app_secret_key)
+        headers[OA_SIGNATURE_HEADER] = f"mac={mac}"
     elif tamper == "body changed":
         body = body.replace(b'"1"', b'"5"')
     elif tamper == "other app":
-        mac = oa_signature("999", body, timestamp, zalo.secret_key)
+        mac = oa_signature("999", body, timestamp, zalo.oa_secret_key)
         headers[OA_SIGNATURE_HEADER] = f"mac={mac}"
     else:
         headers[OA_SIGNATURE_HEADER] = "mac=zzzz"
@@ -181,7 +184,7 @@ async def test_the_oa_id_variant_of_the_signature_is_accepted(
         "timestamp": str(int(time.time() * 1000)),
     }
     body = json.dumps(event).encode()
-    mac = oa_signature(zalo.oa_id, body, event["timestamp"], zalo.secret_key)  # type: ignore[arg-type]
+    mac = oa_signature(zalo.oa_id, body, event["timestamp"], zalo.oa_secret_key)  # type: ignore[arg-type]
 
     response = await post_oa(client, (body, {OA_SIGNATURE_HEADER: f"mac={mac}"}))
 
@@ -211,7 +214,7 @@ async def test_malformed_or_oversized_bodies_are_refused(
 
 def test_the_route_refuses_to_exist_without_credentials(sink: Sink) -> None:
     with pytest.raises(ValueError, match="SIPAS_ZALO_OA_SECRET_KEY"):
-        zalo_oa_webhook_router(sink, app_id="1", secret_key="")
+        zalo_oa_webhook_router(sink, app_id="1", oa_secret_key="")
     with pytest.raises(ValueError, match="secret"):
         zalo_bot_webhook_router(sink, "")
 
