@@ -3,9 +3,9 @@
 No SDK: the OA message API and the OAuth refresh are two POSTs with httpx. The
 access token lives encrypted in the database (`storage.credentials`) and is
 rotated there, once, whichever process notices first that it is due or expired.
-Questions go out as button templates (`oa.query.hide`: a tap comes back as a
-text message carrying the button's payload) while they fit, else as numbered
-text; typed numbers work either way.
+Questions go out with buttons (`oa.query.hide`: a tap comes back as a text
+message carrying the button's payload) while they fit, else as numbered text;
+typed numbers work either way.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ REFRESH_PATH = "/v4/oa/access_token"
 TAP_PREFIX = "sipas:"
 TEXT_EVENT = "user_send_text"
 FOLLOW_EVENT = "follow"
-EMPTY_TEXT = "…"  # a template needs a text above its buttons
+EMPTY_TEXT = "…"  # buttons need a question beside them
 
 
 class SurveyEngine(Protocol):
@@ -83,8 +83,7 @@ class ZaloOAConfig:
     oauth_url: str = OAUTH_URL
     max_buttons: int = 5  # per button template (unconfirmed): more choices go as numbered text
     max_button_title: int = 100  # (unconfirmed)
-    max_text: int = 2000  # per text message (unconfirmed)
-    max_template_text: int = 2000  # above a template's buttons (unconfirmed); the rest goes before
+    max_text: int = 2000  # per message, with or without buttons (unconfirmed)
     messaging_window: timedelta = timedelta(hours=48)  # free replies after the user's last message
     token_margin: timedelta = timedelta(minutes=5)  # refresh this long before the access expires
     timeout: float = 15.0
@@ -226,11 +225,17 @@ def _sender(event: dict[str, Any]) -> str | None:
 
 
 def oa_messages(reply: Reply, config: ZaloOAConfig) -> list[dict[str, Any]]:
-    """The OA API `message` objects showing `reply`: a button template when its choices fit."""
+    """The OA API `message` objects showing `reply`: the question with buttons beside it when its
+    choices fit, else numbered text.
+
+    Buttons go as real clients send them: the question in `message.text`, the buttons in
+    `message.attachment.payload.buttons` (not Messenger's button template, with the text
+    inside the payload, which Zalo refuses).
+    """
     choices = reply.choices()
     if not choices or len(choices) > config.max_buttons:
         return [{"text": piece} for piece in numbered_messages(reply, config.max_text)]
-    pieces = split_text(shown_text(reply), config.max_template_text) or [EMPTY_TEXT]
+    pieces = split_text(shown_text(reply), config.max_text) or [EMPTY_TEXT]
     messages: list[dict[str, Any]] = [{"text": piece} for piece in pieces[:-1]]
     buttons = [
         {
@@ -242,10 +247,8 @@ def oa_messages(reply: Reply, config: ZaloOAConfig) -> list[dict[str, Any]]:
     ]
     messages.append(
         {
-            "attachment": {
-                "type": "template",
-                "payload": {"template_type": "button", "text": pieces[-1], "buttons": buttons},
-            }
+            "text": pieces[-1],
+            "attachment": {"type": "template", "payload": {"buttons": buttons}},
         }
     )
     return messages

@@ -20,6 +20,7 @@ from channels.zalo_oa import (
     ZaloOAChannel,
     ZaloOAClient,
     ZaloOAConfig,
+    ZaloOAError,
     inbound_of,
     oa_messages,
 )
@@ -193,46 +194,67 @@ async def test_start_word_then_code_starts_too_and_a_photo_gets_a_hint(
     assert shown is not None and "gõ số" in shown.text
 
 
-def test_buttons_become_a_template_while_they_fit_then_numbered_text() -> None:
+def test_buttons_go_beside_the_question_while_they_fit_then_numbered_text() -> None:
     config = ZaloOAConfig(app_id="a", app_secret_key="s", oa_secret_key="o", max_buttons=3)
     long_label = "Rất " * 40
     fits = Reply("Câu hỏi?", ((Button(long_label, "a:q:1", "1"), Button("Hai", "a:q:2", "2")),))
     too_many = Reply("Câu hỏi?", tuple((Button(f"L{n}", f"a:q:{n}", str(n)),) for n in range(4)))
 
-    [template] = oa_messages(fits, config)
+    [with_buttons] = oa_messages(fits, config)
     [numbered] = oa_messages(too_many, config)
 
-    payload = template["attachment"]["payload"]
-    assert payload["template_type"] == "button"
-    assert [len(b["title"]) <= 100 for b in payload["buttons"]] == [True, True]
-    assert payload["buttons"][0]["title"].endswith("…")
-    assert payload["buttons"][1] == {
-        "title": "Hai",
-        "type": "oa.query.hide",
-        "payload": TAP_PREFIX + "a:q:2",
-    }
+    assert with_buttons["text"] == "Câu hỏi?"
+    assert with_buttons["attachment"]["type"] == "template"
+    [buttons] = with_buttons["attachment"]["payload"].values()
+    assert [len(b["title"]) <= 100 for b in buttons] == [True, True]
+    assert buttons[0]["title"].endswith("…")
+    assert buttons[1] == {"title": "Hai", "type": "oa.query.hide", "payload": TAP_PREFIX + "a:q:2"}
     assert numbered == {"text": "Câu hỏi?\n\n[0] L0\n[1] L1\n[2] L2\n[3] L3"}
 
 
-def test_a_long_question_is_split_and_the_template_comes_last() -> None:
-    config = ZaloOAConfig(
-        app_id="a", app_secret_key="s", oa_secret_key="o", max_text=100, max_template_text=100
-    )
+def test_a_long_question_is_split_and_the_buttons_come_last() -> None:
+    config = ZaloOAConfig(app_id="a", app_secret_key="s", oa_secret_key="o", max_text=100)
     reply = Reply("Đoạn văn dài. " * 20, ((Button("Có", "a:q:yes", "1"),),))
 
     messages = oa_messages(reply, config)
 
-    assert all(len(m.get("text", "")) <= 100 for m in messages)
+    assert all(0 < len(m["text"]) <= 100 for m in messages)
     assert "attachment" in messages[-1] and len(messages) > 2
+    assert not any("attachment" in m for m in messages[:-1])
 
 
 def test_a_notice_is_shown_above_the_question() -> None:
     config = ZaloOAConfig(app_id="a", app_secret_key="s", oa_secret_key="o")
     stale = Reply("Câu 3?", ((Button("Có", "a:q:yes", "1"),),), notice="Câu hỏi đã đổi")
 
-    [template] = oa_messages(stale, config)
+    [question] = oa_messages(stale, config)
 
-    assert template["attachment"]["payload"]["text"] == "(Câu hỏi đã đổi)\n\nCâu 3?"
+    assert question["text"] == "(Câu hỏi đã đổi)\n\nCâu 3?"
+
+
+async def test_the_fake_refuses_messengers_button_template_as_zalo_does(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    tokens = await stack.credentials.current(stack.channel.client.exchange, margin=timedelta(0))
+    lan = zalo.user()
+    buttons = [{"title": "Có", "type": "oa.query.hide", "payload": "sipas:a:q:yes"}]
+    messenger = {
+        "attachment": {
+            "type": "template",
+            "payload": {"template_type": "button", "text": "Câu 3?", "buttons": buttons},
+        }
+    }
+    real = {"text": "Câu 3?", "attachment": {"type": "template", "payload": {"buttons": buttons}}}
+    assert tokens.access_token is not None
+
+    with pytest.raises(ZaloOAError) as refused:
+        await stack.channel.client.send(tokens.access_token, lan.id, messenger)
+    await stack.channel.client.send(tokens.access_token, lan.id, real)
+
+    assert refused.value.code == -201
+    assert [(m.text, m.titles) for m in lan.messages()] == [("Câu 3?", ["Có"])]
 
 
 # --- tokens ---------------------------------------------------------------------------------------

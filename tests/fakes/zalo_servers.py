@@ -5,7 +5,7 @@
         lan = zalo.user()
         body, headers = lan.event("AB3DEF7H")         # a signed user_send_text webhook event
         ... POST it to /webhooks/zalo-oa ...
-        lan.last_message().buttons                    # [(title, payload), ...] of a template
+        lan.last_message().buttons                    # [(title, payload), ...] beside the text
         body, headers = lan.tap("Hài lòng")           # the hidden-query text a tap sends
 
     with FakeZaloBot() as bot:
@@ -66,6 +66,7 @@ INVALID_REFRESH_TOKEN = -14014
 MAX_OA_TEXT = 2000
 MAX_BUTTONS = 5
 MAX_BUTTON_TITLE = 100
+MAX_BUTTON_PAYLOAD = 1000
 MAX_BOT_TEXT = 2000
 
 
@@ -112,7 +113,7 @@ class _Served:
 
 @dataclass
 class OAMessage:
-    """A message the OA sent to a user: plain text, or a button template."""
+    """A message the OA sent to a user: text, with buttons beside it or not."""
 
     text: str
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (title, payload)
@@ -146,7 +147,7 @@ class FakeOAUser:
         return self.server.signed_event(self, "user_send_text", message, timestamp_ms)
 
     def tap(self, title: str) -> tuple[bytes, dict[str, str]]:
-        """Tap the button titled `title` of the newest template: Zalo sends its payload as text."""
+        """Tap the button titled `title` of the newest message with it: Zalo sends its payload as text."""
         for message in reversed(self.messages()):
             for button_title, payload in message.buttons:
                 if button_title == title:
@@ -344,28 +345,38 @@ class FakeZaloOA(_Served):
 
 
 def _oa_message(message: dict[str, Any]) -> OAMessage | None:
-    """What the user sees of a `message`, or None for one Zalo would refuse."""
+    """What the user sees of a `message`, or None for one Zalo refuses (-201).
+
+    Buttons come as real clients send them: the text in `message.text` and beside it
+    `message.attachment = {"type": "template", "payload": {"buttons": [...]}}`. Messenger's
+    button template (`payload.template_type`, the text inside the payload) is refused.
+    """
     text = message.get("text")
-    if isinstance(text, str):
-        return OAMessage(text) if 0 < len(text) <= MAX_OA_TEXT else None
-    attachment = message.get("attachment")
-    payload = attachment.get("payload") if isinstance(attachment, dict) else None
-    if not isinstance(payload, dict) or payload.get("template_type") != "button":
-        return None
-    text = payload.get("text")
-    buttons = payload.get("buttons")
     if not isinstance(text, str) or not 0 < len(text) <= MAX_OA_TEXT:
         return None
+    if "attachment" not in message:
+        return OAMessage(text)
+    attachment = message["attachment"]
+    payload = attachment.get("payload") if isinstance(attachment, dict) else None
+    if not isinstance(attachment, dict) or attachment.get("type") != "template":
+        return None
+    if not isinstance(payload, dict) or set(payload) != {"buttons"}:
+        return None
+    buttons = payload["buttons"]
     if not isinstance(buttons, list) or not 0 < len(buttons) <= MAX_BUTTONS:
         return None
     shown = OAMessage(text)
     for button in buttons:
-        title = button.get("title") if isinstance(button, dict) else None
+        if not isinstance(button, dict):
+            return None
+        title, kind, data = button.get("title"), button.get("type"), button.get("payload")
         if not isinstance(title, str) or not 0 < len(title) <= MAX_BUTTON_TITLE:
             return None
-        if button.get("type") not in ("oa.query.hide", "oa.query.show"):
+        if kind not in ("oa.query.hide", "oa.query.show"):
             return None
-        shown.buttons.append((title, str(button.get("payload") or "")))
+        if not isinstance(data, str) or not 0 < len(data) <= MAX_BUTTON_PAYLOAD:
+            return None
+        shown.buttons.append((title, data))
     return shown
 
 
