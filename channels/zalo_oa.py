@@ -48,6 +48,7 @@ __all__ = [
     "ZaloOAError",
     "inbound_of",
     "oa_messages",
+    "user_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def inbound_of(event: dict[str, Any], secret: str) -> Inbound | None:
     Text (typed or a tapped button's payload) and a new follower are survey
     events; non-text messages are handled apart (`is_unsupported_message`).
     """
-    sender = _sender(event)
+    sender = user_of(event)
     if sender is None:
         return None
     name = event.get("event_name")
@@ -212,12 +213,14 @@ def inbound_of(event: dict[str, Any], secret: str) -> Inbound | None:
 def is_unsupported_message(event: dict[str, Any]) -> bool:
     """A photo, sticker, file... sent by the user: the survey takes only text."""
     name = str(event.get("event_name") or "")
-    return name.startswith("user_send_") and name != TEXT_EVENT and _sender(event) is not None
+    return name.startswith("user_send_") and name != TEXT_EVENT and user_of(event) is not None
 
 
-def _sender(event: dict[str, Any]) -> str | None:
-    sender = event.get("sender")
-    identifier = sender.get("id") if isinstance(sender, dict) else None
+def user_of(event: dict[str, Any]) -> str | None:
+    """The (OA-scoped) id of the user an event comes from: `sender.id` of what they send,
+    `follower.id` of a follow, which has no `sender`."""
+    holder = event.get("follower" if event.get("event_name") == FOLLOW_EVENT else "sender")
+    identifier = holder.get("id") if isinstance(holder, dict) else None
     return str(identifier) if isinstance(identifier, str | int) and str(identifier) else None
 
 
@@ -292,7 +295,7 @@ class ZaloOAChannel:
 
     async def submit(self, event: dict[str, Any]) -> None:
         """Queue a verified webhook event and return at once (Zalo wants its answer within ~2 s)."""
-        sender = _sender(event)
+        sender = user_of(event)
         if sender is None:
             return
         self._queue.submit(sender, lambda: self.process_event(event))
@@ -300,7 +303,7 @@ class ZaloOAChannel:
     async def process_event(self, event: dict[str, Any]) -> None:
         """Run one event through the engine and send the replies, in this task."""
         if is_unsupported_message(event):
-            sender = _sender(event)
+            sender = user_of(event)
             assert sender is not None
             await self.send_replies(sender, [Reply(TEXT_ONLY)])
             return

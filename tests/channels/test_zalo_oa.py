@@ -194,6 +194,25 @@ async def test_start_word_then_code_starts_too_and_a_photo_gets_a_hint(
     assert shown is not None and "gõ số" in shown.text
 
 
+# The engine is tested on both backends elsewhere; the tests below run this channel's SQL on both.
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_new_follower_is_welcomed_and_a_redelivered_follow_changes_nothing(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+    follow = lan.follow()
+
+    first, again = await stack.deliver(follow), await stack.deliver(follow)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    [welcome] = lan.messages()
+    assert welcome.text.startswith("Xin chào!") and "8 ký tự" in welcome.text
+    assert lan.id not in await database_text(database) and lan.id not in caplog.text
+
+
 def test_buttons_go_beside_the_question_while_they_fit_then_numbered_text() -> None:
     config = ZaloOAConfig(app_id="a", app_secret_key="s", oa_secret_key="o", max_buttons=3)
     long_label = "Rất " * 40
@@ -523,16 +542,27 @@ def test_events_become_inbound_events() -> None:
             body["message"] = {"msg_id": "m9", "text": text}
         return body
 
+    followed = {
+        "oa_id": "579745863508352884",
+        "follower": {"id": "8411"},
+        "user_id_by_app": "5500008411",
+        "event_name": "follow",
+        "source": "oa_profile",
+        "timestamp": "1700000000000",
+    }
+
     typed = inbound_of(event("user_send_text", "4"), TEST_SECRET)
     tapped = inbound_of(event("user_send_text", TAP_PREFIX + "a:q1:4"), TEST_SECRET)
     command = inbound_of(event("user_send_text", "/HELP"), TEST_SECRET)
-    follow = inbound_of(event("follow"), TEST_SECRET)
+    follow = inbound_of(followed, TEST_SECRET)
 
     assert typed is not None and (typed.kind, typed.payload, typed.chat) == ("text", "4", "8411")
     assert typed.event_id == "m9"
     assert tapped is not None and (tapped.kind, tapped.payload) == ("choice", "a:q1:4")
     assert command is not None and (command.kind, command.payload) == ("command", "help")
-    assert follow is not None and follow.kind == "start" and "8411" not in follow.event_id
+    assert follow is not None and (follow.kind, follow.chat) == ("start", "8411")
+    assert "8411" not in follow.event_id
+    assert inbound_of(event("follow"), TEST_SECRET) is None, "a follow has no sender"
     assert inbound_of(event("user_seen_message"), TEST_SECRET) is None
     assert inbound_of({"event_name": "user_send_text", "message": {}}, TEST_SECRET) is None
 

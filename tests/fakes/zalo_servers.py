@@ -146,6 +146,10 @@ class FakeOAUser:
         message = {"msg_id": msg_id or secrets.token_hex(16), "text": text}
         return self.server.signed_event(self, "user_send_text", message, timestamp_ms)
 
+    def follow(self) -> tuple[bytes, dict[str, str]]:
+        """The signed `follow` event of this user following the OA."""
+        return self.server.signed_event(self, "follow", None)
+
     def tap(self, title: str) -> tuple[bytes, dict[str, str]]:
         """Tap the button titled `title` of the newest message with it: Zalo sends its payload as text."""
         for message in reversed(self.messages()):
@@ -253,19 +257,24 @@ class FakeZaloOA(_Served):
         message: dict[str, Any] | None,
         timestamp_ms: int | None = None,
     ) -> tuple[bytes, dict[str, str]]:
-        """An event body as Zalo sends it, and its `X-ZEvent-Signature` header."""
+        """An event the user caused, as Zalo sends it, and its `X-ZEvent-Signature` header.
+
+        What the user sends carries `sender` and `recipient`; a follow carries `follower`,
+        `oa_id` and `source` instead (no `sender`, no message).
+        """
         timestamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
-        event: dict[str, Any] = {
-            "app_id": self.app_id,
-            "user_id_by_app": "55" + user.id[-10:],
-            "event_name": event_name,
-            "sender": {"id": user.id},
-            "recipient": {"id": self.oa_id},
-            "timestamp": timestamp,
-        }
+        event: dict[str, Any] = {"app_id": self.app_id, "user_id_by_app": "55" + user.id[-10:]}
+        if event_name in ("follow", "unfollow"):
+            event |= {"oa_id": self.oa_id, "follower": {"id": user.id}, "source": "oa_profile"}
+        else:
+            event |= {"sender": {"id": user.id}, "recipient": {"id": self.oa_id}}
+        event |= {"event_name": event_name, "timestamp": timestamp}
         if message is not None:
             event["message"] = message
-        body = json.dumps(event, ensure_ascii=False).encode()
+        return self.sign(json.dumps(event, ensure_ascii=False).encode(), timestamp)
+
+    def sign(self, body: bytes, timestamp: str) -> tuple[bytes, dict[str, str]]:
+        """`body` with the headers Zalo sends it with: the MAC under the OA secret key."""
         mac = hashlib.sha256(
             self.app_id.encode() + body + timestamp.encode() + self.oa_secret_key.encode()
         ).hexdigest()
