@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 MIN_SECRET_LENGTH = 32
 BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]$")
 TELEGRAM_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Zalo names the file it gives to verify a domain zalo_verifier<code>.html.
+ZALO_VERIFICATION_FILE = re.compile(r"^zalo_verifier[A-Za-z0-9_-]+\.html$")
+MAX_VERIFICATION_FILE_BYTES = 64 * 1024
 
 
 class SettingsError(Exception):
@@ -85,6 +88,7 @@ class Settings(BaseSettings):
     zalo_oa_app_id: str | None = None
     zalo_oa_secret_key: SecretStr | None = Field(None, validate_default=True)
     zalo_app_secret_key: SecretStr | None = Field(None, validate_default=True)
+    zalo_domain_verification_file: Path | None = None
     zalo_oa_api_url: str = "https://openapi.zalo.me"
     zalo_oauth_url: str = "https://oauth.zaloapp.com"
     zalo_bot_token: SecretStr | None = None
@@ -178,6 +182,27 @@ class Settings(BaseSettings):
                 "the same value as SIPAS_ZALO_OA_SECRET_KEY, but Zalo gives two different keys: "
                 "the app's Secret Key here, the OA Secret Key of the Webhook page there"
             )
+        return value
+
+    @field_validator("zalo_domain_verification_file")
+    @classmethod
+    def _zalo_verification_page(cls, value: Path | None) -> Path | None:
+        # Only a file named as Zalo names them is served: a mistyped path must not publish
+        # some other file at the web root.
+        if value is None:
+            return None
+        if not ZALO_VERIFICATION_FILE.match(value.name):
+            raise ValueError(
+                "the HTML file Zalo gives to verify the domain, named zalo_verifier<code>.html"
+            )
+        try:
+            size = value.stat().st_size
+            with value.open("rb"):
+                pass
+        except OSError:
+            raise ValueError("no readable file there (download it again from Zalo)") from None
+        if size > MAX_VERIFICATION_FILE_BYTES:
+            raise ValueError("larger than a verification page can be (64 KB)")
         return value
 
     @field_validator("public_url")

@@ -117,6 +117,26 @@ def test_the_zalo_oa_needs_its_two_different_secret_keys(monkeypatch: pytest.Mon
     assert settings.zalo_app_secret_key is not None and settings.zalo_oa_secret_key is not None
 
 
+def test_only_a_readable_zalo_verification_page_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = tmp_path / "zalo_verifierQ2cZ8.html"
+    page.write_text("<html></html>")
+    (tmp_path / "secrets.html").write_text("not for the web root")
+    problems = {}
+    for path in (tmp_path / "secrets.html", tmp_path / "zalo_verifierGone.html"):
+        monkeypatch.setenv("SIPAS_ZALO_DOMAIN_VERIFICATION_FILE", str(path))
+        with pytest.raises(SettingsError) as refused:
+            load_settings()
+        [problems[path.name]] = refused.value.problems
+    monkeypatch.setenv("SIPAS_ZALO_DOMAIN_VERIFICATION_FILE", str(page))
+
+    assert load_settings().zalo_domain_verification_file == page
+    assert "named zalo_verifier<code>.html" in problems["secrets.html"]
+    assert "no readable file there" in problems["zalo_verifierGone.html"]
+    assert all(p.startswith("SIPAS_ZALO_DOMAIN_VERIFICATION_FILE: ") for p in problems.values())
+
+
 def test_a_short_or_misplaced_secret_file_is_refused_plainly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,7 +30,12 @@ from channels.zalo_oa import (
 from handlers.survey import Reminder
 from storage.credentials import CredentialStore, CredentialUnreadable
 from storage.db import Database
-from web.zalo_webhooks import BOT_WEBHOOK_PATH, zalo_bot_webhook_router, zalo_oa_webhook_router
+from web.zalo_webhooks import (
+    BOT_WEBHOOK_PATH,
+    zalo_bot_webhook_router,
+    zalo_domain_verification_router,
+    zalo_oa_webhook_router,
+)
 
 __all__ = [
     "ZaloChannels",
@@ -189,8 +194,12 @@ class ZaloChannels:
         return cls(settings, oa, bot)
 
     def router(self) -> APIRouter:
-        """`/webhooks/zalo-oa` when the OA is on; `/webhooks/zalo-bot` when the bot uses a webhook."""
+        """`/webhooks/zalo-oa` when the OA is on; `/webhooks/zalo-bot` when the bot uses a webhook;
+        the domain-verification page when one is configured."""
         router = APIRouter()
+        page = self.settings.zalo_domain_verification_file
+        if page is not None:
+            router.include_router(zalo_domain_verification_router(page))
         config = self.oa.config if self.oa is not None else None
         if self.oa is not None and config is not None:
             router.include_router(

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -484,23 +485,30 @@ def test_set_token_check_and_status_show_the_state_never_the_token(
     assert zalo.refresh_calls() == 2
 
 
-async def webhook_statuses(router: APIRouter) -> dict[str, int]:
-    """What an unsigned POST gets on each Zalo path: 403 where a route is on, 404 where not."""
+VERIFICATION_PAGE = "zalo_verifierQ2cZ8.html"
+
+
+async def zalo_statuses(router: APIRouter) -> dict[str, int]:
+    """What an unsigned POST gets on each Zalo webhook (the OA's answers 200, the bot's 403, where
+    they are on; 404 where not), and a GET of the domain-verification page."""
     transport = httpx.ASGITransport(app=create_app([router]))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        return {
+        statuses = {
             path: (await http.post(path, content=b"{}")).status_code
             for path in ("/webhooks/zalo-oa", "/webhooks/zalo-bot")
         }
+        statuses["/" + VERIFICATION_PAGE] = (await http.get("/" + VERIFICATION_PAGE)).status_code
+        return statuses
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_serve_wiring_builds_the_routes_from_the_settings(
-    database: Database, zalo: FakeZaloOA
+    database: Database, zalo: FakeZaloOA, tmp_path: Path
 ) -> None:
     from bot.commands.zalo import ZaloChannels
     from bot.settings import Settings
 
+    (tmp_path / VERIFICATION_PAGE).write_text("<html></html>")
     engine = SurveyEngine(database, load_bundled(), engine_config())
     settings = Settings(
         secret_key=TEST_SECRET,  # type: ignore[arg-type]
@@ -510,22 +518,33 @@ async def test_serve_wiring_builds_the_routes_from_the_settings(
         zalo_bot_token="1:abc",  # type: ignore[arg-type]
         zalo_bot_webhook_secret="bot-webhook-secret",  # type: ignore[arg-type]
         public_url="https://survey.example.gov.vn",
+        zalo_domain_verification_file=tmp_path / VERIFICATION_PAGE,
     )
-    without_public_url = settings.model_copy(update={"public_url": None})
+    without_public_url = settings.model_copy(
+        update={"public_url": None, "zalo_domain_verification_file": None}
+    )
 
     channels = ZaloChannels.build(settings, database, engine)
     polling = ZaloChannels.build(without_public_url, database, engine)
     try:
-        statuses = await webhook_statuses(channels.router())
-        polling_statuses = await webhook_statuses(polling.router())
+        statuses = await zalo_statuses(channels.router())
+        polling_statuses = await zalo_statuses(polling.router())
     finally:
         for built in (channels, polling):
             assert built.oa is not None and built.bot is not None
             await built.oa.close()
             await built.bot.close()
 
-    assert statuses == {"/webhooks/zalo-oa": 403, "/webhooks/zalo-bot": 403}
-    assert polling_statuses == {"/webhooks/zalo-oa": 403, "/webhooks/zalo-bot": 404}
+    assert statuses == {
+        "/webhooks/zalo-oa": 200,
+        "/webhooks/zalo-bot": 403,
+        "/" + VERIFICATION_PAGE: 200,
+    }
+    assert polling_statuses == {
+        "/webhooks/zalo-oa": 200,
+        "/webhooks/zalo-bot": 404,
+        "/" + VERIFICATION_PAGE: 404,
+    }
 
 
 # --- translation and ordering ---------------------------------------------------------------------
