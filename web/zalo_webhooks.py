@@ -164,8 +164,9 @@ def zalo_bot_webhook_router(
     """The bot webhook route handing each new update (bare or wrapped in `{"ok", "result"}`) to `sink`.
 
     Statuses: 403 without the secret header or with a wrong one, 413 for a body
-    over `max_body_bytes`, 400 for anything that is not an update, 500 when `sink`
-    failed, 200 otherwise, including for a duplicate.
+    over `max_body_bytes`, 400 for a body that is not a JSON object, 500 when `sink`
+    failed, 200 otherwise, including for a duplicate and for an update without a
+    `message` (another kind of event), which is not handed on.
     """
     if not secret:
         raise ValueError("a webhook without a secret would accept anyone's updates")
@@ -184,12 +185,16 @@ def zalo_bot_webhook_router(
             return status(413, "request body too large")
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return status(400, "body is not JSON")
-        update = data.get("result") if isinstance(data, dict) and "message" not in data else data
-        message = update.get("message") if isinstance(update, dict) else None
-        if not isinstance(update, dict) or not isinstance(message, dict):
+        wrapped = isinstance(data, dict) and "result" in data and "message" not in data
+        update = data["result"] if wrapped else data
+        if not isinstance(update, dict):
             return status(400, "not a Zalo bot update")
+        message = update.get("message")
+        if not isinstance(message, dict):
+            # Another kind of event, authenticated: answered, so the platform does not retry it.
+            return status(200, "ignored: not a message")
         message_id = message.get("message_id")
         key = str(message_id) if isinstance(message_id, str | int) else None
         return await hand_off(update, key, recent, sink, "Zalo bot")

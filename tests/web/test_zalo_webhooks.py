@@ -326,8 +326,26 @@ async def test_bot_duplicates_and_bad_bodies(client: httpx.AsyncClient, sink: Si
         (await post_bot(client, update)).status_code,
         (await post_bot(client, b"nope")).status_code,
         (await post_bot(client, {"ok": True, "result": None})).status_code,
+        (await post_bot(client, b"[" * 3000)).status_code,
         (await post_bot(client, b"[" + b" " * LIMIT + b"]")).status_code,
     ]
 
-    assert statuses == [200, 200, 400, 400, 413]
+    assert statuses == [200, 200, 400, 400, 400, 413]
     assert len(sink.events) == 1
+
+
+async def test_bot_events_other_than_messages_are_answered_200_and_not_handed_on(
+    client: httpx.AsyncClient, sink: Sink
+) -> None:
+    other = {"event_name": "user.joined", "chat": {"id": "c1", "chat_type": "PRIVATE"}}
+
+    responses = [
+        await post_bot(client, other),
+        await post_bot(client, {"ok": True, "result": other}),
+    ]
+    unauthenticated = await post_bot(client, other, secret="wrong")
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert responses[0].json() == {"detail": "ignored: not a message"}
+    assert unauthenticated.status_code == 403
+    assert sink.events == []
