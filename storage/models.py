@@ -325,6 +325,24 @@ class ChannelCredential(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class ReplyWindow(Base):
+    """A respondent's last message on a platform that answers it for free for a while (Zalo
+    OA: 8 replies within 48 h of each message they send): which message, when it came, how
+    many replies have answered it.
+
+    Keyed by the respondent key. The message id is encrypted like a chat address: with the
+    OA's token it lets one write to the person. A window older than the platform's limit
+    is useless and deleted.
+    """
+
+    __tablename__ = "reply_windows"
+
+    respondent_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_ciphertext: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    replies: Mapped[int] = mapped_column(Integer)
+
+
 # --- Aggregation ---------------------------------------------------------------------------
 
 

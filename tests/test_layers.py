@@ -15,7 +15,7 @@ FORBIDDEN = {
     | {"bot", "web", "channels", "handlers", "analytics", "storage", "sqlalchemy"},
     "analytics": PLATFORM_AND_WEB | {"bot", "web", "channels", "handlers"},
     "handlers": PLATFORM_AND_WEB | {"bot", "web", "channels"},
-    "channels": {"bot", "web", "fastapi", "starlette", "uvicorn"},
+    "channels": {"bot", "web", "fastapi", "starlette", "uvicorn", "sqlalchemy"},
     "web": {"bot"},
 }
 

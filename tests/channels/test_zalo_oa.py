@@ -24,6 +24,7 @@ from channels.zalo_oa import (
     ZaloOAError,
     inbound_of,
     oa_messages,
+    packed,
 )
 from channels.zalo_text import ChatQueue
 from handlers.events import Button, Reply
@@ -172,6 +173,10 @@ async def test_a_complete_survey_from_the_counter_short_code(
     assert zalo.refresh_calls() == 1, "one rotation: the first send had no access token yet"
     assert zalo.send_errors() == []
     assert stack.channel.delivery.failed == 0
+    # Each step's replies answered the respondent's message, packed into one message.
+    assert all(message.free for message in lan.messages())
+    assert stack.channel.delivery.proactive == 0
+    assert len(lan.messages()) == zalo.messages_from(lan)
     stored = await database_text(database)
     assert lan.id not in stored and lan.id not in caplog.text
 
@@ -391,26 +396,91 @@ async def test_a_refused_refresh_token_loses_no_answer_and_says_what_to_do(
 # --- the messaging window -------------------------------------------------------------------------
 
 
-async def test_a_user_outside_the_window_marks_the_session_unreachable_and_keeps_answers(
-    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+# -230 no interaction for 7 days, -232 the window expired, -213, -227, -244 kinds of the same.
+@pytest.mark.parametrize("error", [-230, -232, -213, -227, -244])
+async def test_a_user_out_of_reach_marks_the_session_unreachable_and_keeps_answers(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack], error: int
 ) -> None:
     stack = await new_stack(database, zalo, stacks)
     await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
     lan = zalo.user()
     await stack.deliver(lan.event(counter_short_code(TEST_SECRET, POINT)))
     await stack.deliver(lan.tap("Tôi đồng ý tham gia"))
-    zalo.put_outside_window(lan)
+    zalo.refuse(lan, error)
     shown_before = len(lan.messages())
 
     await stack.deliver(lan.event("1"))  # "Người dân": the engine stores it; the reply bounces
+    sends = len(zalo.calls)
+    reminded = await stack.channel.send_reminder(lan.id, [Reply("Ông/Bà còn câu hỏi dở.")])
 
     assert len(lan.messages()) == shown_before
-    assert zalo.send_errors() == [-230]
+    assert zalo.send_errors() == [error]
+    assert not reminded and len(zalo.calls) == sends, "no reminder is tried after that"
     async with database.reading() as tx:
         survey = (await tx.execute(select(SurveySession))).scalar_one()
         answers = (await tx.execute(select(Answer.item_code, Answer.value))).tuples().all()
     assert survey.unreachable_at is not None and survey.status == "active"
     assert answers == [("respondent_type", "citizen")]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("error", [-211, -218])
+async def test_a_used_up_quota_is_not_retried_and_the_log_says_so(
+    database: Database,
+    zalo: FakeZaloOA,
+    stacks: list[Stack],
+    caplog: pytest.LogCaptureFixture,
+    error: int,
+) -> None:
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+    zalo.refuse(lan, error)
+
+    await stack.deliver(lan.event(counter_short_code(TEST_SECRET, POINT)))
+
+    assert zalo.send_errors() == [error], "one attempt: neither retried nor taken for a token"
+    assert zalo.refresh_calls() == 1
+    assert stack.channel.delivery.errors == [error]
+    assert f"message quota is used up (error {error})" in caplog.text
+    assert "not retried" in caplog.text
+    async with database.reading() as tx:
+        survey = (await tx.execute(select(SurveySession))).scalar_one()
+    assert survey.unreachable_at is None
+
+
+def test_replies_are_packed_into_as_few_messages_as_fit() -> None:
+    buttons = {"type": "template", "payload": {"buttons": []}}
+    messages: list[dict[str, object]] = [
+        {"text": "Cảm ơn."},
+        {"text": "Đã lưu."},
+        {"text": "Câu 2?", "attachment": buttons},
+        {"text": "Câu 3 rất là dài, không vừa cùng câu khác."},
+        {"text": "Sau."},
+    ]
+
+    assert packed(messages, 40) == [
+        {"text": "Cảm ơn.\n\nĐã lưu.\n\nCâu 2?", "attachment": buttons},
+        {"text": "Câu 3 rất là dài, không vừa cùng câu khác."},
+        {"text": "Sau."},
+    ]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_messages_beyond_a_messages_free_replies_go_proactive_with_a_warning(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack], caplog: pytest.LogCaptureFixture
+) -> None:
+    stack = await new_stack(database, zalo, stacks, max_text=20)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+    lan.event("xin chào", msg_id="m-hello")  # what Zalo posted; the replies name it
+    too_many = [Reply(f"Đoạn thứ {n}, khá dài") for n in range(10)]
+
+    assert await stack.channel.send_replies(lan.id, too_many, answering="m-hello")
+
+    assert [message.free for message in lan.messages()] == [True] * 8 + [False] * 2
+    assert stack.channel.delivery.proactive == 2
+    assert "10 messages answer one message, which has 8 free replies" in caplog.text
 
 
 async def test_reminders_respect_the_48_hour_window(
@@ -437,11 +507,11 @@ async def test_reminders_respect_the_48_hour_window(
     assert len(lan.messages()) > shown
 
     await stack.deliver(minh.event(counter_short_code(TEST_SECRET, POINT)))
-    await stack.deliver(minh.tap("Tôi đồng ý tham gia"))
+    await stack.deliver(minh.tap("Tôi đồng ý tham gia"))  # at hour 2 by the channel's clock
 
     # 49 hours after minh's last message: still owed by the engine (7-day resume
     # window), but Zalo's 48-hour window is closed, so it is not attempted.
-    now[0] = started + timedelta(hours=49)
+    now[0] = started + timedelta(hours=2 + 49)
     sends = len(zalo.calls)
     late = [r for r in await engine.due_reminders(now[0]) if r.channel == CHANNEL]
     for reminder in late:
@@ -449,6 +519,31 @@ async def test_reminders_respect_the_48_hour_window(
     assert [r.address for r in late] == [minh.id]
     assert len(zalo.calls) == sends
     assert stack.channel.delivery.reminders_skipped == 1
+
+
+async def test_a_reminder_is_a_free_reply_to_the_last_message_even_from_another_process(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    one = await new_stack(database, zalo, stacks)
+    other = await new_stack(database, zalo, stacks, max_text=30)  # the maintenance worker
+    await one.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan, stranger = zalo.user(), zalo.user()
+    await one.deliver(lan.event(counter_short_code(TEST_SECRET, POINT)))
+    await one.deliver(lan.tap("Tôi đồng ý tham gia"))  # answered by 1 of its 8 free replies
+    question = Reply("Câu 2?", ((Button("Người dân", "a:q:1", "1"),),))
+    before = len(lan.messages())
+
+    sent = await other.channel.send_reminder(lan.id, [Reply("Còn dở."), question])
+    # Six replies of that message are left: seven messages that cannot be packed are not sent.
+    too_long = [Reply(f"Nhắc lần {n}: còn dở nhé") for n in range(7)]
+    not_free = await other.channel.send_reminder(lan.id, too_long)
+    never_wrote = await other.channel.send_reminder(stranger.id, [Reply("Còn dở.")])
+
+    assert sent and not not_free and not never_wrote
+    [reminder] = lan.messages()[before:]
+    assert reminder.free and reminder.text == "Còn dở.\n\nCâu 2?"
+    assert stranger.messages() == []
+    assert other.channel.delivery.reminders_skipped == 2
 
 
 # --- the CLI and the wiring for `sipas serve` ----------------------------------------------------

@@ -13,12 +13,16 @@
         minh.send("AB3DEF7H")                         # queued for getUpdates; returns the update
         minh.last_message().text
 
-The OA fake speaks `POST /v3.0/oa/message/cs` (header `access_token`; answers
-`{"error": 0, "data": {"message_id"}}` or a non-zero `error`: -216 unknown
-token, -220 expired token, -230 user outside the messaging window, -201 bad
-parameters) and `POST /v4/oa/access_token` (header `secret_key`, form
+The OA fake speaks `POST /v3.0/oa/message/cs` (header `access_token`; recipient
+`user_id` and/or `message_id`, the id of a user's message the reply answers;
+answers `{"error": 0, "data": {"message_id"}}` or a non-zero `error`: -216
+unknown token, -220 expired token, -201 bad parameters (Messenger's button
+template among them), or whatever `refuse(user, error)` set, -230 by default) and
+`POST /v4/oa/access_token` (header `secret_key` = the app's secret key, form
 `refresh_token, app_id, grant_type=refresh_token`; each refresh token works
-once, a reuse fails). The bot fake speaks `/bot<TOKEN>/<method>` for getMe,
+once, a reuse fails). Events are signed with the OA secret key. Each message
+sent records whether it was a free reply (naming a user message, within 48 h
+and its 8 replies) or a proactive one. The bot fake speaks `/bot<TOKEN>/<method>` for getMe,
 getUpdates (long poll, one update per answer, 408 when none came), sendMessage
 (1-2000 characters), setWebhook (https URL, secret 8-256), deleteWebhook and
 getWebhookInfo, answering `{"ok": true, "result": ...}` or
@@ -63,6 +67,8 @@ EXPIRED_TOKEN = -220
 OUTSIDE_WINDOW = -230
 BAD_PARAMETERS = -201
 INVALID_REFRESH_TOKEN = -14014
+FREE_REPLIES = 8
+FREE_REPLY_SECONDS = 48 * 3600
 MAX_OA_TEXT = 2000
 MAX_BUTTONS = 5
 MAX_BUTTON_TITLE = 100
@@ -118,10 +124,26 @@ class OAMessage:
     text: str
     buttons: list[tuple[str, str]] = field(default_factory=list)  # (title, payload)
     message_id: str = ""
+    # A reply naming one of the user's messages, within its 48 hours and 8 replies: free.
+    # Anything else Zalo counts as a proactive message, which may be billed.
+    free: bool = False
 
     @property
     def titles(self) -> list[str]:
         return [title for title, _ in self.buttons]
+
+
+@dataclass
+class UserMessage:
+    """A message a user sent the OA, as far as replies to it go."""
+
+    user_id: str
+    sent_at: float  # time.time()
+    replies: int = 0
+
+    def answerable(self, now: float) -> bool:
+        """Whether a reply to it is still free."""
+        return now - self.sent_at < FREE_REPLY_SECONDS and self.replies < FREE_REPLIES
 
 
 @dataclass
@@ -191,7 +213,8 @@ class FakeZaloOA(_Served):
         self._user_ids = itertools.count(2_512_000_000_000_000_001)
         self._refresh_tokens: dict[str, bool] = {}  # token -> already used
         self._access_tokens: dict[str, float] = {}  # token -> expiry (time.time())
-        self._outside_window: set[str] = set()
+        self._refusals: dict[str, int] = {}  # user id -> the error every send to them gets
+        self._user_messages: dict[str, UserMessage] = {}  # msg_id -> what a reply may answer
         self._chats: dict[str, list[OAMessage]] = {}
         self.calls: list[OACall] = []
 
@@ -229,14 +252,19 @@ class FakeZaloOA(_Served):
             for token in self._access_tokens:
                 self._access_tokens[token] = 0.0
 
-    def put_outside_window(self, user: FakeOAUser) -> None:
-        """The user's last message is older than the messaging window (-230)."""
+    def refuse(self, user: FakeOAUser, error: int = OUTSIDE_WINDOW) -> None:
+        """Every send to `user` fails with `error` from now on (-230: out of the window)."""
         with self._lock:
-            self._outside_window.add(user.id)
+            self._refusals[user.id] = error
 
     def refresh_calls(self) -> int:
         with self._lock:
             return sum(1 for call in self.calls if call.endpoint == "refresh")
+
+    def messages_from(self, user: FakeOAUser) -> int:
+        """How many messages `user` has sent the OA (events built for them)."""
+        with self._lock:
+            return sum(1 for sent in self._user_messages.values() if sent.user_id == user.id)
 
     def send_errors(self) -> list[int]:
         with self._lock:
@@ -271,6 +299,10 @@ class FakeZaloOA(_Served):
         event |= {"event_name": event_name, "timestamp": timestamp}
         if message is not None:
             event["message"] = message
+            with self._lock:
+                self._user_messages[str(message["msg_id"])] = UserMessage(
+                    user.id, int(timestamp) / 1000
+                )
         return self.sign(json.dumps(event, ensure_ascii=False).encode(), timestamp)
 
     def sign(self, body: bytes, timestamp: str) -> tuple[bytes, dict[str, str]]:
@@ -300,18 +332,25 @@ class FakeZaloOA(_Served):
         if expiry <= time.time():
             return EXPIRED_TOKEN, {"error": EXPIRED_TOKEN, "message": "Access token has expired"}
         recipient = body.get("recipient") if isinstance(body, dict) else None
-        user_id = recipient.get("user_id") if isinstance(recipient, dict) else None
         message = body.get("message") if isinstance(body, dict) else None
-        if user_id not in self._chats or not isinstance(message, dict):
-            return BAD_PARAMETERS, {"error": BAD_PARAMETERS, "message": "Parameters invalid"}
-        if user_id in self._outside_window:
-            return OUTSIDE_WINDOW, {
-                "error": OUTSIDE_WINDOW,
-                "message": "User has not interacted with the OA in the last 7 days",
-            }
+        if not isinstance(recipient, dict) or not isinstance(message, dict):
+            return _refused(BAD_PARAMETERS)
+        user_id, answered = recipient.get("user_id"), None
+        if "message_id" in recipient:
+            answered = self._user_messages.get(str(recipient["message_id"]))
+            if answered is None or user_id not in (None, answered.user_id):
+                return _refused(BAD_PARAMETERS)
+            user_id = answered.user_id
+        if user_id not in self._chats:
+            return _refused(BAD_PARAMETERS)
+        if user_id in self._refusals:
+            return _refused(self._refusals[user_id])
         shown = _oa_message(message)
         if shown is None:
-            return BAD_PARAMETERS, {"error": BAD_PARAMETERS, "message": "Parameters invalid"}
+            return _refused(BAD_PARAMETERS)
+        if answered is not None and answered.answerable(time.time()):
+            answered.replies += 1
+            shown.free = True
         shown.message_id = secrets.token_hex(16)
         self._chats[user_id].append(shown)
         return 0, {
@@ -351,6 +390,16 @@ class FakeZaloOA(_Served):
             "refresh_token": refresh,
             "expires_in": str(self.access_lifetime_seconds),
         }
+
+
+ERROR_MESSAGES = {
+    BAD_PARAMETERS: "Parameters invalid",
+    OUTSIDE_WINDOW: "User has not interacted with the OA in the last 7 days",
+}
+
+
+def _refused(error: int) -> tuple[int, dict[str, Any]]:
+    return error, {"error": error, "message": ERROR_MESSAGES.get(error, "Refused")}
 
 
 def _oa_message(message: dict[str, Any]) -> OAMessage | None:
