@@ -7,6 +7,8 @@
         ... POST it to /webhooks/zalo-oa ...
         lan.last_message().buttons                    # [(title, payload), ...] beside the text
         body, headers = lan.tap("Hài lòng")           # the hidden-query text a tap sends
+        body, headers = lan.follow()                  # a signed follow (follower.id, no sender)
+        lan.last_message().free                       # a free reply, or a proactive message
 
     with FakeZaloBot() as bot:
         minh = bot.user()
