@@ -20,6 +20,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mkdocs build --strict --site-dir site
 
 test: $(BIN)/.installed lint
 	scripts/ensure-services
