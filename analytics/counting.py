@@ -28,7 +28,7 @@ _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 @dataclass(frozen=True)
 class QualityRules:
-    """Which responses are counted, and the thresholds of their quality flags (README,
+    """Which responses are counted, and the thresholds of their quality flags (docs/indices.md,
     "Response quality"). Simulated responses count only where asked (the demo)."""
 
     straight_lining_min_items: int = 10

@@ -27,7 +27,7 @@ from bot.commands.zalo import zalo_group
 def cli() -> None:
     """sipas-bot: SIPAS-method satisfaction surveys of one-stop-shop users.
 
-    Settings come from SIPAS_* environment variables or a .env file (see README).
+    Settings come from SIPAS_* environment variables or a .env file (see docs/operations.md).
     """
 
 

@@ -43,7 +43,7 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    """Everything an operator can set. Names are a stable surface: see the README's table."""
+    """Everything an operator can set. Names are a stable surface: see docs/operations.md."""
 
     model_config = SettingsConfigDict(
         env_prefix="SIPAS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"

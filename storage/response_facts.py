@@ -1,6 +1,6 @@
 """Facts of a completed response that its quality flags are judged on, recorded once per response.
 
-The nightly aggregation flags straight-lining and speeding (README, "Response quality") from
+The nightly aggregation flags straight-lining and speeding (docs/indices.md, "Response quality") from
 these columns of `responses` alone, so a recount never re-reads and re-sorts every answer
 by time. They hold no threshold: the rules (how many items, how many seconds) stay in the
 aggregation and can change without touching a response.

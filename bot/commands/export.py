@@ -62,7 +62,7 @@ def export_command(
     The main file is computed on cleaned responses (quality-flagged ones left out);
     NAME.raw.EXT holds the same table on all responses; NAME.EXT.manifest.json lists the
     method, questionnaire version, rows, SHA-256 of each file and the data's as-of time.
-    Columns are documented in the README. Run `sipas aggregate` first.
+    Columns are documented in docs/api.md. Run `sipas aggregate` first.
 
     \b
     Example:
