@@ -237,6 +237,7 @@ async def nightly_loop(
     night: Callable[[], Awaitable[object]],
     retry_after: timedelta = NIGHT_RETRY,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> None:
     """Do the night's work (`night`: `run_nightly`, then whatever follows it) every day at
     `aggregate_at` local time, for `sipas serve` to run as a task; cancel the task to stop.
@@ -246,7 +247,7 @@ async def nightly_loop(
     that is done: after a night that failed here (even past its aggregation: the files), and
     after one that found another process running it (it may fail, or be a stopped process's
     lease waiting to expire). Dirty days accumulate until a run consumes them, so one late
-    run covers every missed night.
+    run covers every missed night. `clock` and `sleep` are the time it reads and waits by.
     """
     failed_for: datetime | None = None  # the scheduled time whose night failed here last
     while True:
@@ -257,7 +258,7 @@ async def nightly_loop(
         wait = (next_run_at(clock(), aggregate_at, zone) - clock()).total_seconds()
         if not done:
             wait = min(wait, retry_after.total_seconds())
-        await asyncio.sleep(max(0.0, wait))
+        await sleep(max(0.0, wait))
 
 
 async def _counted_since(database: Database, moment: datetime) -> bool:

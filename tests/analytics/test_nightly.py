@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from analytics.aggregate import next_run_at, nightly_loop, previous_run_at, run_nightly
+from analytics.aggregate import (
+    NIGHT_RETRY,
+    next_run_at,
+    nightly_loop,
+    previous_run_at,
+    run_nightly,
+)
 from storage.db import Database
 from storage.models import AggregationRun, Lease
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey
@@ -20,6 +28,62 @@ job = importlib.import_module("analytics.aggregate")
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 RETRY = timedelta(seconds=0.05)
 AT = time(1, 30)
+# The loop's clock stops at noon, Hà Nội time: the next night, at 01:30, is 13½ hours away.
+UNTIL_THE_NEXT_NIGHT = timedelta(hours=13, minutes=30).total_seconds()
+
+
+def at_the_last_local_noon() -> Callable[[], datetime]:
+    """A clock stopped at the last noon in Hà Nội, so that the runs a test makes start after
+    that day's scheduled time (as if the night had been missed) and the next night is far off."""
+    now = datetime.now(HCM)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon > now:
+        noon -= timedelta(days=1)
+    return lambda: noon
+
+
+@dataclass
+class Waits:
+    """The loop's sleep: records each wait it chooses; a short one (a test's retry) passes, a
+    longer one (until the next night, or a real retry) sets `held` and lasts until the test
+    cancels the loop, which is then where the loop decided to stay."""
+
+    seconds: list[float] = field(default_factory=list)
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+        if seconds <= RETRY.total_seconds():
+            await asyncio.sleep(seconds)
+            return
+        self.held.set()
+        await asyncio.Event().wait()
+
+
+async def loop_until_it_waits(
+    database: Database, night: Callable[[], Awaitable[object]], **options: timedelta
+) -> Waits:
+    """Run the nightly loop until it settles into a long wait; stop it there."""
+    waits = Waits()
+    task = asyncio.create_task(
+        nightly_loop(
+            database,
+            aggregate_at=AT,
+            zone=HCM,
+            night=night,
+            clock=at_the_last_local_noon(),
+            sleep=waits,
+            **options,
+        )
+    )
+    held = asyncio.create_task(waits.held.wait())
+    await asyncio.wait([task, held], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    assert not task.done(), "the loop ended"  # it raised, or returned: it must go on
+    assert held.done(), f"the loop never settled into a long wait: {waits.seconds}"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return waits
 
 
 def test_next_and_previous_run_times_are_local() -> None:
@@ -40,43 +104,27 @@ async def test_run_nightly_counts_dirty_days(database: Database, survey: Survey)
 async def test_the_loop_catches_up_on_start_then_waits(database: Database, survey: Survey) -> None:
     await survey.many(2, TYPICAL)
     runs: list[str] = []
-    finished = asyncio.Event()
 
     async def night() -> None:
         runs.append("run")
         await run_nightly(database, layout=SIPAS_LAYOUT, holder="night")
-        finished.set()
 
-    task = asyncio.create_task(nightly_loop(database, aggregate_at=AT, zone=HCM, night=night))
-    await asyncio.wait_for(finished.wait(), timeout=30)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    waits = await loop_until_it_waits(database, night)
     assert runs == ["run"]  # nothing had run since the last 01:30: caught up at once
-    task = asyncio.create_task(nightly_loop(database, aggregate_at=AT, zone=HCM, night=night))
-    await asyncio.sleep(0.5)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    assert waits.seconds == [UNTIL_THE_NEXT_NIGHT]
+    waits = await loop_until_it_waits(database, night)
     assert runs == ["run"]  # a run already happened since the last scheduled time
+    assert waits.seconds == [UNTIL_THE_NEXT_NIGHT]
 
 
 async def test_a_failed_night_is_logged_and_the_loop_goes_on(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    failed = asyncio.Event()
-
     async def night() -> None:
-        failed.set()
         raise OSError("disk full")
 
-    task = asyncio.create_task(nightly_loop(database, aggregate_at=AT, zone=HCM, night=night))
-    await asyncio.wait_for(failed.wait(), timeout=30)
-    await asyncio.sleep(0)  # the loop logs it, then sleeps until it tries again
-    assert not task.done()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    waits = await loop_until_it_waits(database, night)
+    assert waits.seconds == [NIGHT_RETRY.total_seconds()]  # to try again, not the next night
     assert "nightly aggregation failed" in caplog.text and "disk full" in caplog.text
 
 
@@ -85,7 +133,6 @@ async def test_a_night_that_did_not_succeed_is_tried_again_until_one_does(
 ) -> None:
     await survey.many(2, TYPICAL)
     tries: list[str] = []
-    succeeded = asyncio.Event()
 
     async def night() -> None:
         if not tries:
@@ -93,17 +140,10 @@ async def test_a_night_that_did_not_succeed_is_tried_again_until_one_does(
             raise OSError("disk full")
         tries.append("succeeded")
         await run_nightly(database, layout=SIPAS_LAYOUT, holder="night")
-        succeeded.set()
 
-    task = asyncio.create_task(
-        nightly_loop(database, aggregate_at=AT, zone=HCM, night=night, retry_after=RETRY)
-    )
-    await asyncio.wait_for(succeeded.wait(), timeout=30)
-    await asyncio.sleep(0.3)  # several retry periods: none, once one has succeeded
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert tries == ["failed", "succeeded"]
+    waits = await loop_until_it_waits(database, night, retry_after=RETRY)
+    assert tries == ["failed", "succeeded"]  # then none, once one has succeeded
+    assert waits.seconds == [RETRY.total_seconds(), UNTIL_THE_NEXT_NIGHT]
 
 
 async def test_a_night_whose_files_failed_is_tried_again_though_its_counts_are_up_to_date(
@@ -111,7 +151,6 @@ async def test_a_night_whose_files_failed_is_tried_again_though_its_counts_are_u
 ) -> None:
     await survey.many(2, TYPICAL)
     nights: list[str] = []
-    done = asyncio.Event()
 
     async def night() -> None:
         await run_nightly(database, layout=SIPAS_LAYOUT, holder="night")
@@ -119,17 +158,10 @@ async def test_a_night_whose_files_failed_is_tried_again_though_its_counts_are_u
             nights.append("counted, files failed")
             raise OSError("disk full")
         nights.append("counted, files written")
-        done.set()
 
-    task = asyncio.create_task(
-        nightly_loop(database, aggregate_at=AT, zone=HCM, night=night, retry_after=RETRY)
-    )
-    await asyncio.wait_for(done.wait(), timeout=30)
-    await asyncio.sleep(0.3)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    waits = await loop_until_it_waits(database, night, retry_after=RETRY)
     assert nights == ["counted, files failed", "counted, files written"]
+    assert waits.seconds == [RETRY.total_seconds(), UNTIL_THE_NEXT_NIGHT]
 
 
 async def test_the_loop_outlives_a_database_it_cannot_read_at_night(
@@ -151,19 +183,10 @@ async def test_the_loop_outlives_a_database_it_cannot_read_at_night(
         await run_nightly(database, layout=SIPAS_LAYOUT, holder="night")
         nights.append("ran")
 
-    task = asyncio.create_task(
-        nightly_loop(database, aggregate_at=AT, zone=HCM, night=night, retry_after=RETRY)
-    )
-    for _ in range(300):
-        if not refusals and len(nights) == 2:
-            break
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.3)
-    assert not task.done()  # still scheduling
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    waits = await loop_until_it_waits(database, night, retry_after=RETRY)
+    assert not refusals
     assert nights == ["ran", "ran"]  # until it could see the first had counted everything
+    assert waits.seconds == [RETRY.total_seconds(), UNTIL_THE_NEXT_NIGHT]
 
 
 async def test_a_run_stopped_midway_is_recorded_as_stopped_and_frees_the_lease(
