@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -122,19 +123,28 @@ async def test_no_child_starts_while_another_process_holds_the_aggregation_lease
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_a_night_stopped_as_its_child_starts_leaves_the_lease_free_for_the_next_start(
-    database: Database, sampled: Settings
+    database: Database, sampled: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    night = asyncio.create_task(night_in_child(database, sampled))
-    for _ in range(600):  # taken by this process before the child starts
-        async with database.reading() as session:
-            if await session.scalar(select(func.count()).select_from(Lease)):
-                break
-        await asyncio.sleep(0.01)
+    spawn = nightly.in_child_process
+    leases_as_the_child_starts: list[int | None] = []
+    child_starting = asyncio.Event()
 
+    async def starting(target: Any, *args: object, name: str) -> None:
+        async with database.reading() as session:
+            leases_as_the_child_starts.append(
+                await session.scalar(select(func.count()).select_from(Lease))
+            )
+        child_starting.set()
+        await spawn(target, *args, name=name)
+
+    monkeypatch.setattr(nightly, "in_child_process", starting)
+    night = asyncio.create_task(night_in_child(database, sampled))
+    await asyncio.wait_for(child_starting.wait(), timeout=30)
     night.cancel()
     with pytest.raises(asyncio.CancelledError):
         await night
 
+    assert leases_as_the_child_starts == [1]  # taken by this process before the child starts
     async with database.reading() as session:
         assert await session.scalar(select(func.count()).select_from(Lease)) == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,34 @@ async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+class Trips(list[str]):
+    """What was sent to a connection's thread, in order: a statement by its first word
+    ("BEGIN", "INSERT", "PRAGMA" …), anything else by its function's name ("commit")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sent = asyncio.Condition()
+
+    async def record(self, trip: str) -> None:
+        async with self._sent:
+            self.append(trip)
+            self._sent.notify_all()
+
+    async def until_sent(self, trip: str) -> None:
+        """Return once `trip` has been sent (it may still be waiting in the thread)."""
+        async with self._sent:
+            await asyncio.wait_for(self._sent.wait_for(lambda: trip in self), timeout=10)
+
+
 @pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of every function sent to a connection's thread, in order."""
-    sent: list[str] = []
+def trips(monkeypatch: pytest.MonkeyPatch) -> Trips:
+    """Every trip to a connection's thread."""
+    sent = Trips()
     original = OneTripConnection._execute
 
     async def counted(self: OneTripConnection, function: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(function.__name__)
+        is_statement = function == self._counted
+        await sent.record(args[0].split()[0] if is_statement else function.__name__)
         return await original(self, function, *args, **kwargs)
 
     monkeypatch.setattr(OneTripConnection, "_execute", counted)

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, text
 from storage.db import Database
 from storage.models import DirtyDay
 from storage.sqlite_connection import OneTripConnection
+from tests.storage.conftest import Trips
 
 DAY = date(2026, 11, 1)
 MARKED = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -23,7 +24,7 @@ async def test_the_service_connects_to_sqlite_with_one_trip_connections(
 
 
 async def test_a_transaction_of_two_statements_takes_four_trips_and_none_to_return(
-    sqlite_database: Database, trips: list[str]
+    sqlite_database: Database, trips: Trips
 ) -> None:
     async with sqlite_database.transaction() as tx:  # warm: the pool opens its connection
         await tx.execute(select(func.count()).select_from(DirtyDay))
@@ -33,7 +34,7 @@ async def test_a_transaction_of_two_statements_takes_four_trips_and_none_to_retu
         count = await tx.scalar(select(func.count()).select_from(DirtyDay))
     # BEGIN, the INSERT, the SELECT with its rows, the COMMIT; the pool's reset of the
     # returned connection finds no transaction open and stays in the event loop.
-    assert trips == ["_counted", "_counted", "_counted", "commit"]
+    assert trips == ["BEGIN", "INSERT", "SELECT", "commit"]
     assert count == 1
 
 

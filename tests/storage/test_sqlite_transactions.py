@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import storage.db
 from storage.db import Database, LoopSession, Transaction, is_busy
 from storage.models import DirtyDay
+from tests.storage.conftest import Trips
 
 DAY = date(2026, 11, 1)
 MARKED = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
@@ -54,7 +55,7 @@ async def other_process(tmp_path: Path) -> AsyncIterator[sqlite3.Connection]:
 
 
 async def test_a_short_transaction_runs_on_the_event_loops_thread_and_commits(
-    sqlite_database: Database, trips: list[str]
+    sqlite_database: Database, trips: Trips
 ) -> None:
     async with sqlite_database.short_transaction() as tx:
         assert isinstance(tx, LoopSession)
@@ -81,31 +82,19 @@ async def test_a_failed_statement_raises_the_drivers_error_and_its_transaction_k
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_writer_waits_for_another_process_in_a_thread_while_the_event_loop_goes_on(
-    sqlite_database: Database, other_process: sqlite3.Connection, kind: str
+    sqlite_database: Database, other_process: sqlite3.Connection, kind: str, trips: Trips
 ) -> None:
     async with sqlite_database.short_transaction():  # the loop's connection is open and idle
         pass
     other_process.execute("BEGIN IMMEDIATE")
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    ticker = asyncio.create_task(tick())
     writer = insert_day(sqlite_database, KINDS[kind])
-    await asyncio.sleep(0.3)
-    # A writer waiting in SQLite's busy handler on the loop's thread would hold the loop for
-    # busy_timeout (5 s) and then fail with "database is locked". This one still waits, and
-    # the loop went on meanwhile. Not a count of ticks: a pause of the whole process (a full
-    # garbage collection late in the suite) can take most of 0.3 s, and did once in CI.
+    await trips.until_sent("BEGIN")
+    # Its BEGIN waits for the other process's lock in the connection's thread, and this task
+    # runs meanwhile. A writer waiting in SQLite's busy handler on the loop's thread would hold
+    # the loop for busy_timeout (5 s) and then fail with "database is locked".
     assert not writer.done()
-    assert ticks > 0
     other_process.execute("COMMIT")
     await writer
-    ticker.cancel()
     assert await count_days(sqlite_database) == 1
 
 
@@ -131,13 +120,13 @@ async def test_a_short_transaction_that_found_the_lock_taken_runs_as_a_transacti
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_no_lock_behind(
-    sqlite_database: Database, other_process: sqlite3.Connection, kind: str
+    sqlite_database: Database, other_process: sqlite3.Connection, kind: str, trips: Trips
 ) -> None:
     other_process.execute("BEGIN IMMEDIATE")  # another process writing: our BEGIN waits on it
     waiting = insert_day(sqlite_database, KINDS[kind])
-    await asyncio.sleep(0.2)
+    await trips.until_sent("BEGIN")
     waiting.cancel()  # its BEGIN is still waiting in the connection's thread
-    await asyncio.sleep(0.1)
+    await trips.until_sent("rollback")  # queued behind that BEGIN
     other_process.execute("COMMIT")  # the BEGIN gets the lock; the rollback must follow it
     with pytest.raises(asyncio.CancelledError):
         await waiting
@@ -149,7 +138,7 @@ async def test_a_writer_cancelled_while_another_process_holds_the_lock_leaves_no
 
 
 async def test_without_wal_short_transactions_keep_to_the_thread(
-    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch, trips: list[str]
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch, trips: Trips
 ) -> None:
     configure = storage.db._configure_sqlite
 
