@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from handlers.events import Button, Command, Inbound, InboundKind, Reply
 from handlers.survey import EngineConfig, SurveyEngine
 from storage.db import Database
-from storage.models import AdminUnit, ServicePoint
+from tests import hanoi
 from tests.conftest import TEST_SECRET
 
 POINT = "HN-00004-01"
@@ -22,29 +22,9 @@ _event_ids = itertools.count(1)
 async def add_counters(database: Database) -> None:
     """Hà Nội, Phường Ba Đình, and two counters there."""
     async with database.transaction() as tx:
-        tx.add(
-            AdminUnit(
-                code="01",
-                level="province",
-                name="Hà Nội",
-                full_name="Thành phố Hà Nội",
-                unit_type="Thành phố",
-            )
-        )
+        tx.add(hanoi.city())
         await tx.flush()
-        tx.add(
-            AdminUnit(
-                code="00004",
-                level="commune",
-                name="Ba Đình",
-                full_name="Phường Ba Đình",
-                unit_type="Phường",
-                parent_code="01",
-            )
-        )
-        await tx.flush()
-        for code in (POINT, OTHER_POINT):
-            tx.add(ServicePoint(code=code, name=f"Quầy {code[-2:]}", unit_code="00004"))
+        await hanoi.add_ward(tx, "00004", counters=(POINT, OTHER_POINT))
 
 
 def engine_config(**overrides: object) -> EngineConfig:

@@ -11,7 +11,6 @@ from sqlalchemy import delete
 from analytics.layout import ItemLayout
 from storage.db import Database
 from storage.models import (
-    AdminUnit,
     Agency,
     Answer,
     DirtyDay,
@@ -21,6 +20,7 @@ from storage.models import (
     UnitCrosswalk,
 )
 from storage.response_facts import IMPORT_CHANNEL, response_facts
+from tests import hanoi
 
 ELEMENTS = {
     "TIEP_CAN": ["15", "16", "17", "18"],
@@ -61,39 +61,10 @@ class Survey:
         """Province 01; wards 00004 and 00070 (from former districts 001 and 002); agency
         HN-STP at the province; counters W1-A, W1-B (ward 00004), W2-A (ward 00070), STP-1."""
         async with self.database.transaction() as session:
-            session.add(
-                AdminUnit(
-                    code="01",
-                    level="province",
-                    name="Hà Nội",
-                    full_name="Thành phố Hà Nội",
-                    unit_type="Thành phố",
-                )
-            )
+            session.add(hanoi.city())
             await session.flush()
-            for code, name, unit_type in (("001", "Ba Đình", "Quận"), ("002", "Hoàn Kiếm", "Quận")):
-                session.add(
-                    AdminUnit(
-                        code=code,
-                        level="district",
-                        name=name,
-                        full_name=f"{unit_type} {name}",
-                        unit_type=unit_type,
-                        parent_code="01",
-                        valid_to=date(2025, 6, 30),
-                    )
-                )
-            for code, name in (("00004", "Ba Đình"), ("00070", "Hoàn Kiếm")):
-                session.add(
-                    AdminUnit(
-                        code=code,
-                        level="commune",
-                        name=name,
-                        full_name=f"Phường {name}",
-                        unit_type="Phường",
-                        parent_code="01",
-                    )
-                )
+            session.add_all([hanoi.former_district("001"), hanoi.former_district("002")])
+            session.add_all([hanoi.ward("00004"), hanoi.ward("00070")])
             await session.flush()
             # 00004 took two old communes of 001 and one of 002: it counts under 001.
             for new, old, district in (

@@ -20,7 +20,8 @@ from storage.api_keys import (
     verify_api_key,
 )
 from storage.db import Database
-from storage.models import AdminUnit, ApiKey, ServicePoint
+from storage.models import ApiKey, ServicePoint
+from tests import hanoi
 from tests.analytics.survey_rows import Survey
 from tests.survey_driver import POINT, add_counters
 
@@ -74,18 +75,7 @@ async def test_names_are_unique_units_must_exist_and_revoking_an_unknown_key_say
 async def test_a_unit_scope_includes_everything_below_it(database: Database) -> None:
     await add_counters(database)  # Hà Nội (01) > Ba Đình (00004) > counters
     async with database.transaction() as tx:
-        tx.add(
-            AdminUnit(
-                code="00008",
-                level="commune",
-                name="Ngọc Hà",
-                full_name="Phường Ngọc Hà",
-                unit_type="Phường",
-                parent_code="01",
-            )
-        )
-        await tx.flush()
-        tx.add(ServicePoint(code="HN-00008-01", name="Quầy 1", unit_code="00008"))
+        await hanoi.add_ward(tx, "00008", counters=["HN-00008-01"])
         city = (await create_api_key(tx, name="city", unit_codes=["01"], now=NOW)).api_key
         ward = (await create_api_key(tx, name="ward", unit_codes=["00008"], now=NOW)).api_key
         everything = (await create_api_key(tx, name="all", unit_codes=[], now=NOW)).api_key

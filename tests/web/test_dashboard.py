@@ -24,8 +24,9 @@ from analytics.export import table_bytes
 from analytics.method import load_method
 from analytics.report import index_table
 from storage.db import Database
-from storage.models import AdminUnit, Answer, Invitation, ServicePoint, StaffAccount
+from storage.models import Answer, Invitation, StaffAccount
 from storage.staff import add_staff, set_password
+from tests import hanoi
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
 from tests.conftest import TEST_SECRET
 from web.app import create_app
@@ -55,19 +56,8 @@ async def seed(database: Database) -> Seeded:
     survey = Survey(database)
     await survey.units()
     async with database.transaction() as session:
-        for code, name in (("00008", "Ngọc Hà"), ("00025", "Giảng Võ")):
-            session.add(
-                AdminUnit(
-                    code=code,
-                    level="commune",
-                    name=name,
-                    full_name=f"Phường {name}",
-                    unit_type="Phường",
-                    parent_code="01",
-                )
-            )
-            await session.flush()
-            session.add(ServicePoint(code=f"P-{code}", name=f"Quầy {name}", unit_code=code))
+        for code in ("00008", "00025"):
+            await hanoi.add_ward(session, code, counters=[f"P-{code}"])
     await survey.many(15, TYPICAL, point="W1-A")
     await survey.many(10, TYPICAL | answers(PAKN="2"), point="W1-B")
     await survey.many(

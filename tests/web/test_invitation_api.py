@@ -20,7 +20,8 @@ from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.api_keys import create_api_key, revoke_api_key
 from storage.db import Database
-from storage.models import AdminUnit, Invitation, ServicePoint
+from storage.models import Invitation, ServicePoint
+from tests import hanoi
 from tests.conftest import TEST_SECRET
 from tests.survey_driver import OTHER_POINT, POINT, Clock, Respondent, add_counters, engine_config
 from web.app import create_app
@@ -55,18 +56,7 @@ class Api:
 
 async def add_more_units(database: Database) -> None:
     async with database.transaction() as tx:
-        tx.add(
-            AdminUnit(
-                code="00008",
-                level="commune",
-                name="Ngọc Hà",
-                full_name="Phường Ngọc Hà",
-                unit_type="Phường",
-                parent_code="01",
-            )
-        )
-        await tx.flush()
-        tx.add(ServicePoint(code=FAR_POINT, name="Quầy 1", unit_code="00008"))
+        await hanoi.add_ward(tx, "00008", counters=[FAR_POINT])
         tx.add(ServicePoint(code=CLOSED_POINT, name="Quầy 9", unit_code="00004", active=False))
 
 
