@@ -8,9 +8,9 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, User
 
 from handlers.events import Button, Reply
+from questionnaires.choices import MAX_CHOICE_DATA_BYTES
 
 __all__ = [
-    "MAX_CALLBACK_DATA_BYTES",
     "MAX_CALLBACK_NOTICE_LENGTH",
     "MAX_MESSAGE_LENGTH",
     "MAX_START_PAYLOAD_LENGTH",
@@ -26,7 +26,6 @@ __all__ = [
 
 # Telegram counts text in UTF-16 code units; counting the same way never overshoots.
 MAX_MESSAGE_LENGTH = 4096
-MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_NOTICE_LENGTH = 200
 MAX_START_PAYLOAD_LENGTH = 64
 SUPPORTED_LOCALES = ("vi", "en")
@@ -87,9 +86,9 @@ def _markup(buttons: tuple[tuple[Button, ...], ...]) -> JsonObject:
     rows = []
     for row in buttons:
         for button in row:
-            if not button.data.isascii() or not 0 < len(button.data) <= MAX_CALLBACK_DATA_BYTES:
+            if not button.data.isascii() or not 0 < len(button.data) <= MAX_CHOICE_DATA_BYTES:
                 raise ValueError(
-                    f"callback data must be 1-{MAX_CALLBACK_DATA_BYTES} ASCII bytes: {button.data!r}"
+                    f"callback data must be 1-{MAX_CHOICE_DATA_BYTES} ASCII bytes: {button.data!r}"
                 )
         rows.append(
             [InlineKeyboardButton(button.label, callback_data=button.data) for button in row]

@@ -47,7 +47,7 @@ class Inbound:
 class Button:
     """A choice offered with a question.
 
-    `data` is ASCII and at most 64 bytes (Telegram's callback_data limit) and comes
+    `data` is ASCII and at most `questionnaires.choices.MAX_CHOICE_DATA_BYTES` and comes
     back as the payload of a CHOICE event. `key` is what to type on a channel without
     buttons ("1".."5", "0" for skip): the engine accepts a typed key as the tap.
     """

@@ -30,6 +30,7 @@ from sqlalchemy.engine import CursorResult
 from handlers.events import Inbound, InboundKind, Reply
 from handlers.survey import SurveyEngine
 from questionnaires import Item, ItemType, Questionnaire
+from questionnaires.choices import ANSWER, SKIP, answer_data, choice_data
 from storage.db import Database
 from storage.invitations import (
     InvitationRefused,
@@ -223,7 +224,7 @@ def _current_item(replies: list[Reply]) -> str | None:
     for reply in reversed(replies):
         for button in reply.choices():
             action, _, rest = button.data.partition(":")
-            if action in ("a", "s"):
+            if action in (ANSWER, SKIP):
                 return rest.split(":")[0]
     return None
 
@@ -293,11 +294,11 @@ async def _take_survey(
         value = person.choose(item)
         at = person.pause(3, 14) if item.type is not ItemType.TEXT else person.pause(20, 90)
         if value is None:
-            replies = await send(InboundKind.CHOICE, f"s:{code}", at)
+            replies = await send(InboundKind.CHOICE, choice_data(SKIP, code), at)
         elif item.type is ItemType.TEXT:
             replies = await send(InboundKind.TEXT, value, at)
         else:
-            replies = await send(InboundKind.CHOICE, f"a:{code}:{value}", at)
+            replies = await send(InboundKind.CHOICE, answer_data(code, value), at)
     return False
 
 

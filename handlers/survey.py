@@ -27,6 +27,7 @@ from sqlalchemy import select
 from handlers.catalog import Catalog, load_catalog
 from handlers.events import Button, Command, Inbound, InboundKind, Reply
 from questionnaires import InvalidAnswer, Item, ItemType, Questionnaire
+from questionnaires.choices import ANSWER, BACK, SKIP, answer_data, choice_data
 from storage import sessions as store
 from storage.db import Database, Transaction
 from storage.invitations import (
@@ -370,11 +371,11 @@ class SurveyEngine:
                 )
             ]
         item = self.questionnaire.item(item_code)
-        if action == "a":
+        if action == ANSWER:
             return await self._answer(turn, survey, item, value)
-        if action == "s" and (item.skippable or item.type is ItemType.TEXT):
+        if action == SKIP and (item.skippable or item.type is ItemType.TEXT):
             return await self._record(turn, survey, item, None)
-        if action == "b":
+        if action == BACK:
             return await self._back(turn, survey)
         return await self._current(turn)
 
@@ -605,15 +606,19 @@ class SurveyEngine:
                 ),
             ]
         rows: list[tuple[Button, ...]] = [
-            (Button(option.label[language], f"a:{item.code}:{option.value}", str(number)),)
+            (Button(option.label[language], answer_data(item.code, option.value), str(number)),)
             for number, option in enumerate(options, start=1)
         ]
         controls: list[Button] = []
         if self.questionnaire.previous_item(answers, item.code) is not None:
-            controls.append(Button(self._text(language, "back"), f"b:{item.code}", BACK_KEY))
+            controls.append(
+                Button(self._text(language, "back"), choice_data(BACK, item.code), BACK_KEY)
+            )
         if item.skippable or item.type is ItemType.TEXT:
             controls.append(
-                Button(self.questionnaire.skip_label[language], f"s:{item.code}", SKIP_KEY)
+                Button(
+                    self.questionnaire.skip_label[language], choice_data(SKIP, item.code), SKIP_KEY
+                )
             )
         if controls:
             rows.append(tuple(controls))

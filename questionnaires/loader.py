@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from questionnaires.choices import BACK, MAX_CHOICE_DATA_BYTES, SKIP, answer_data, choice_data
 from questionnaires.conditions import AllOf, Answered, AnyOf, Condition, Equals, IsIn, Not
 from questionnaires.model import (
     DEFAULT_TEXT_MAX_LENGTH,
@@ -424,6 +425,7 @@ def _read_items(
         for reference in references:
             _check_reference(checker, reference, index, positions, options_by_code, raw)
         if item is not None and code is not None:
+            _check_choice_data(checker, path, item)
             options_by_code[code] = item.options
             if "show_if" in fields and condition is None:
                 continue
@@ -431,6 +433,23 @@ def _read_items(
     if checker.problems:
         return None
     return tuple(items)
+
+
+def _check_choice_data(checker: _Checker, path: str, item: Item) -> None:
+    """An item whose buttons would carry more data than a chat button takes is refused:
+    Telegram would refuse the question, and the respondent would be stuck at it."""
+    datas = [answer_data(item.code, option.value) for option in item.options]
+    datas += [choice_data(SKIP, item.code), choice_data(BACK, item.code)]
+    longest = max(datas, key=lambda data: len(data.encode()))
+    size = len(longest.encode())
+    if size > MAX_CHOICE_DATA_BYTES:
+        room = MAX_CHOICE_DATA_BYTES - len(answer_data("", "").encode())
+        checker.problem(
+            path,
+            f"item {item.code}: its button data {longest!r} is {size} bytes, over the "
+            f"{MAX_CHOICE_DATA_BYTES} a chat button carries (shorten the item code or its "
+            f"option values: code and value together at most {room} characters)",
+        )
 
 
 def _with_condition(item: Item, condition: Condition | None) -> Item:

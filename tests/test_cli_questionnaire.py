@@ -41,6 +41,28 @@ items:
 """
 
 
+# Codes and values of 32 characters each, which pass every other check.
+LONG_CODE, LONG_VALUE = "c" * 32, "v" * 32
+LONG_CODES = f"""\
+id: long
+version: "1"
+title: {{vi: "Dài", en: "Long"}}
+languages: [vi, en]
+consent:
+  text: {{vi: "x", en: "x"}}
+  accept: {{vi: "Có", en: "Yes"}}
+  decline: {{vi: "Không", en: "No"}}
+elements:
+  - {{code: A, label: {{vi: "A", en: "A"}}}}
+items:
+  - code: {LONG_CODE}
+    type: choice
+    text: {{vi: "Câu 1", en: "Question 1"}}
+    options:
+      - {{value: {LONG_VALUE}, label: {{vi: "A", en: "A"}}}}
+"""
+
+
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["questionnaire", *args])
     return result.exit_code, result.output
@@ -62,6 +84,18 @@ def test_check_lists_every_problem_one_per_line_and_fails(tmp_path: Path) -> Non
     assert len(problems) >= 3, output  # unknown element, missing English text, unknown item
     assert any("NOPE" in line for line in problems)
     assert any("missing" in line for line in problems)
+
+
+def test_check_refuses_an_item_whose_buttons_telegram_would_refuse(tmp_path: Path) -> None:
+    path = tmp_path / "long.yaml"
+    path.write_text(LONG_CODES, encoding="utf-8")
+    code, output = run("check", str(path))
+    assert code == 1
+    assert (
+        f"long.yaml: items[0]: item {LONG_CODE}: its button data 'a:{LONG_CODE}:{LONG_VALUE}' "
+        "is 67 bytes, over the 64 a chat button carries (shorten the item code or its option "
+        "values: code and value together at most 61 characters)"
+    ) in output.splitlines()
 
 
 def test_check_reports_a_yaml_syntax_error_with_its_line(tmp_path: Path) -> None:

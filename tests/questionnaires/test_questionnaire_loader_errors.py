@@ -13,6 +13,7 @@ from questionnaires import (
     load_questionnaire,
     parse_questionnaire,
 )
+from questionnaires.choices import MAX_CHOICE_DATA_BYTES, answer_data
 
 
 def minimal() -> dict[str, Any]:
@@ -103,6 +104,44 @@ def test_duplicate_item_code_is_reported(tmp_path: Path):
     assert problems_of(tmp_path, data) == [
         "q.yaml: items[2].code: duplicate item code 28 (first at items[1])"
     ]
+
+
+def with_a_choice(code: str, value: str) -> dict[str, Any]:
+    """minimal() with one more item: a choice of "ok" or `value`."""
+    data = minimal()
+    data["items"].append(
+        {
+            "code": code,
+            "type": "choice",
+            "text": {"vi": "Chọn", "en": "Choose"},
+            "options": [
+                {"value": "ok", "label": {"vi": "Được", "en": "Fine"}},
+                {"value": value, "label": {"vi": "Khác", "en": "Other"}},
+            ],
+        }
+    )
+    return data
+
+
+def test_an_item_whose_buttons_would_carry_more_than_a_chat_button_takes_is_reported(
+    tmp_path: Path,
+):
+    # Each may be 32 characters, but its answer button's data, a:<code>:<value>, is then 67
+    # bytes: Telegram would refuse the question and the respondent would be stuck at it.
+    code, value = "c" * 32, "v" * 32
+    assert problems_of(tmp_path, with_a_choice(code, value)) == [
+        f"q.yaml: items[2]: item {code}: its button data 'a:{code}:{value}' is 67 bytes, over "
+        "the 64 a chat button carries (shorten the item code or its option values: code and "
+        "value together at most 61 characters)"
+    ]
+
+
+def test_an_item_whose_buttons_carry_just_what_a_chat_button_takes_loads(tmp_path: Path):
+    code, value = "c" * 32, "v" * 29
+    assert len(answer_data(code, value).encode()) == MAX_CHOICE_DATA_BYTES == 64
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(with_a_choice(code, value)), encoding="utf-8")
+    assert load_questionnaire(path).item(code).option_values() == ["ok", value]
 
 
 def test_unknown_element_is_reported(tmp_path: Path):
