@@ -45,6 +45,7 @@ __all__ = [
     "SurveyEngine",
     "TelegramApplication",
     "TelegramChannel",
+    "UpdateFailed",
     "build_application",
 ]
 
@@ -78,6 +79,11 @@ EMPTY_TEXT = "…"  # Telegram refuses an empty message; a keyboard still needs 
 
 TelegramApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+
+
+class UpdateFailed(Exception):
+    """A webhook update whose processing failed: the route answers 500, and Telegram delivers
+    it again (the engine committed nothing of it, its processed-event mark included)."""
 
 
 class SurveyEngine(Protocol):
@@ -133,6 +139,9 @@ class TelegramChannel:
         self._engine = engine
         self._staff = staff
         self._connected = False
+        # The errors of each webhook update being processed, by update id: the error handler
+        # is where python-telegram-bot reports them, and it does not raise them further.
+        self._webhook_errors: dict[int, list[BaseException]] = {}
         _keep_library_logs_anonymous()
         # Group -1 runs first: anything outside a private chat stops there.
         application.add_handler(TypeHandler(Update, self.private_chats_only), group=-1)
@@ -204,9 +213,16 @@ class TelegramChannel:
             # It would not parse on a redelivery either: drop it rather than fail forever.
             log.warning("unreadable Telegram update dropped (%s)", type(error).__name__)
             return
-        await application.update_processor.process_update(
-            update, application.process_update(update)
-        )
+        errors: list[BaseException] = []
+        self._webhook_errors[update.update_id] = errors
+        try:
+            await application.update_processor.process_update(
+                update, application.process_update(update)
+            )
+        finally:
+            del self._webhook_errors[update.update_id]
+        if errors:
+            raise UpdateFailed(f"Telegram update {update.update_id} failed") from errors[0]
 
     async def send(self, chat: str, replies: list[Reply]) -> None:
         """Send `replies` to a chat unprompted (a reminder to finish): always as new messages."""
@@ -282,9 +298,13 @@ class TelegramChannel:
         await _send(update.message.get_bot(), update.message.chat_id, Reply(TEXT_ONLY))
 
     async def log_error(self, update: object, context: Context) -> None:
-        """Log a failed update by its id and the error only: never who sent it."""
+        """Log a failed update by its id and the error only: never who sent it; a webhook
+        update's error is kept for `process_webhook_update` to raise."""
         update_id = update.update_id if isinstance(update, Update) else None
         error = context.error
+        errors = self._webhook_errors.get(update_id) if update_id is not None else None
+        if errors is not None and error is not None:
+            errors.append(error)
         log.error(
             "Telegram update %s failed: %s",
             update_id,
@@ -309,13 +329,14 @@ class TelegramChannel:
         try:
             replies = await self._engine.handle(inbound)
         except Exception:
-            # Nothing was committed; the respondent retries by tapping or typing again.
-            log.exception("survey engine failed on Telegram update %d", update.update_id)
+            # Nothing was committed: the respondent may tap or type again, and a webhook update
+            # is delivered again too once raised (the error handler logs it).
             if query is not None:
                 # The tapped keyboard stays as it was: tapping it again is the retry.
                 await _answer(query, TRY_AGAIN_NOTICE)
-                return
-            replies = [Reply(TRY_AGAIN)]
+            else:
+                await _send(update.get_bot(), chat.id, Reply(TRY_AGAIN))
+            raise
         if query is None:
             for reply in replies:
                 await _send(update.get_bot(), chat.id, reply)

@@ -20,6 +20,7 @@ from channels.telegram import (
     TRY_AGAIN,
     TRY_AGAIN_NOTICE,
     TelegramChannel,
+    UpdateFailed,
     build_application,
 )
 from channels.telegram_delivery import PerChatUpdateProcessor, RetryingRateLimiter
@@ -357,12 +358,14 @@ async def test_a_duplicate_tap_is_only_answered(
     assert request_recorder.of("answerCallbackQuery") == [{"callback_query_id": "q77"}]
 
 
-async def test_an_engine_failure_answers_the_tap_with_try_again_and_keeps_its_keyboard(
+async def test_an_engine_failure_answers_the_tap_with_try_again_keeps_its_keyboard_and_fails(
     channel: TelegramChannel, engine: ScriptedEngine, request_recorder: RecordingRequest
 ) -> None:
     engine.error = RuntimeError("database is locked")
 
-    await channel.process_webhook_update(tap_update("a:q1:4"))
+    with pytest.raises(UpdateFailed) as failed:  # the webhook route answers 500 for it
+        await channel.process_webhook_update(tap_update("a:q1:4"))
+    assert failed.value.__cause__ is engine.error
 
     assert request_recorder.of("answerCallbackQuery") == [
         {"callback_query_id": "q77", "text": TRY_AGAIN_NOTICE}
@@ -370,12 +373,13 @@ async def test_an_engine_failure_answers_the_tap_with_try_again_and_keeps_its_ke
     assert request_recorder.methods()[1:] == ["answerCallbackQuery"]  # after getMe: no edit
 
 
-async def test_an_engine_failure_on_typed_text_says_try_again(
+async def test_an_engine_failure_on_typed_text_says_try_again_and_fails(
     channel: TelegramChannel, engine: ScriptedEngine, request_recorder: RecordingRequest
 ) -> None:
     engine.error = RuntimeError("database is locked")
 
-    await channel.process_webhook_update(text_update("xin chào"))
+    with pytest.raises(UpdateFailed):
+        await channel.process_webhook_update(text_update("xin chào"))
 
     assert [params["text"] for params in request_recorder.of("sendMessage")] == [TRY_AGAIN]
 
@@ -552,7 +556,8 @@ async def test_logs_never_name_the_person(
 
     await channel.process_webhook_update(tap_update("a:q1:4"))
     engine.error = RuntimeError("boom")
-    await channel.process_webhook_update(text_update("/start"))
+    with pytest.raises(UpdateFailed):
+        await channel.process_webhook_update(text_update("/start"))
 
     assert caplog.records  # something was logged
     for secret in (str(PERSON.id), PERSON.first_name, PERSON.username or "-"):

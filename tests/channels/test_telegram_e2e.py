@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -78,15 +79,17 @@ class Deliver:
         self.posted: list[dict[str, Any]] = []
 
     async def __call__(self, update: dict[str, Any]) -> None:
+        """Deliver `update`; anything but 200 fails the test."""
         if self.webhook_url is None:
             return
-        self.posted.append(update)
-        await self.post(update, seconds=5.0)
+        response = await self.post(update)
+        assert response.status_code == 200, response.text
 
-    async def post(self, update: dict[str, Any], seconds: float) -> None:
+    async def post(self, update: dict[str, Any], seconds: float = 5.0) -> httpx.Response:
         """POST as Telegram does: again while the service answers 503 (still connecting to
-        Telegram after it started), for a few seconds; anything but 200 after that fails."""
+        Telegram after it started), for a few seconds; the answer after that."""
         assert self.webhook_url is not None
+        self.posted.append(update)
         async with httpx.AsyncClient(timeout=seconds) as client:
             for _attempt in range(100):
                 response = await client.post(
@@ -95,7 +98,7 @@ class Deliver:
                 if response.status_code != 503:
                     break
                 await asyncio.sleep(0.05)
-        assert response.status_code == 200, response.text
+        return response
 
 
 POLLING = Deliver()
@@ -171,6 +174,16 @@ async def sqlite_url(tmp_path: Path) -> str:
     await add_counters(database)
     await database.dispose()
     return url
+
+
+@pytest.fixture
+def database_file(sqlite_url: str) -> Iterator[sqlite3.Connection]:
+    """Another process's connection to the service's SQLite file (to break it under the service)."""
+    connection = sqlite3.connect(
+        sqlite_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None
+    )
+    yield connection
+    connection.close()
 
 
 def settings_for(telegram: FakeTelegram | None, database_url: str, **overrides: Any) -> Settings:
@@ -367,6 +380,59 @@ async def test_serve_by_webhook_processes_a_redelivered_update_once(
         await database.dispose()
     assert telegram.api_calls("getUpdates") == []
     assert_nothing_telegram_refuses(telegram)
+
+
+async def test_serve_by_webhook_answers_500_for_an_update_it_failed_and_processes_it_again(
+    telegram: FakeTelegram, sqlite_url: str, database_file: sqlite3.Connection
+) -> None:
+    settings = settings_for(
+        telegram, sqlite_url, public_url=PUBLIC_URL, telegram_webhook_secret=WEBHOOK_SECRET
+    )
+    person = telegram.user()
+
+    async with serving(settings) as base:
+        deliver = Deliver(base + WEBHOOK_PATH)
+        await telegram.wait_for(lambda: telegram.webhook, what="setWebhook")
+        await say(telegram, person, f"/start {COUNTER}", deliver)
+        await answer(telegram, person, deliver, steps=2)
+
+        # The disk fills up: the database refuses to store the next answer.
+        database_file.execute(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON answers "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+        question, before = person.last_message(), screen(person)
+        assert question is not None
+        tap = person.tap(choose(question))
+        failed = await deliver.post(tap)
+        assert failed.status_code == 500
+        assert screen(person) == before
+        assert not telegram.unanswered_callbacks()  # the tap got "please tap again shortly"
+        assert processed_event(database_file, tap) is None  # rolled back with the answer
+
+        # Space again; Telegram delivers the update once more, and the survey goes on from it.
+        database_file.execute("DROP TRIGGER disk_full")
+        await deliver(tap)
+        await telegram.wait_for(lambda: screen(person) != before, what="the next question")
+        assert processed_event(database_file, tap) is not None
+        await answer(telegram, person, deliver)
+
+    database = Database(sqlite_url)
+    try:
+        assert await responses(database) == 1
+    finally:
+        await database.dispose()
+    # Only the answer to the redelivered tap, which the first delivery had answered already.
+    refused = [call.method for call in telegram.api_calls() if call.status == 400]
+    assert refused == ["answerCallbackQuery"]
+
+
+def processed_event(database_file: sqlite3.Connection, update: dict[str, Any]) -> object:
+    """The processed-event row of a Telegram update, or None."""
+    return database_file.execute(
+        "SELECT event_id FROM processed_events WHERE channel = 'telegram' AND event_id = ?",
+        (str(update["update_id"]),),
+    ).fetchone()
 
 
 async def test_serve_without_a_token_runs_the_web_app_with_telegram_off(
