@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.events import Command, Inbound, InboundKind
+from handlers.events import Button, Command, Inbound, InboundKind
 from handlers.survey import SurveyEngine
 from questionnaires import Questionnaire, load_bundled
 from storage.db import Database
@@ -209,7 +209,7 @@ class Scenario:
             )
         if name == "type":
             return respondent.inbound(InboundKind.TEXT, TYPED[number % len(TYPED)])
-        buttons = respondent.question.choices() if respondent.screen else ()
+        buttons: Sequence[Button] = respondent.question.choices() if respondent.screen else ()
         if name == "forward":
             buttons = tuple(
                 button

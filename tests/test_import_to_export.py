@@ -14,6 +14,7 @@ import random
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from click.testing import CliRunner
@@ -83,14 +84,24 @@ def wilson(successes: int, n: int) -> tuple[float, float]:
     return 100 * (centre - half), 100 * (centre + half)
 
 
-def reference(rows: list[dict[str, str]]) -> dict[tuple[str, str, str, str], dict[str, object]]:
+class Expected(TypedDict, total=False):
+    """The figures of one cell of the export, computed by hand."""
+
+    n_respondents: int
+    n_valid: int
+    n_satisfied: int
+    index_pct: float
+    interval: tuple[float, float]
+
+
+def reference(rows: list[dict[str, str]]) -> dict[tuple[str, str, str, str], Expected]:
     """(unit, respondent type, scope, code) → n_valid, n_satisfied, index, interval of items and elements."""
     cells: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
     for row in rows:
         unit = COUNTERS[row["service_point"]]
         for kind in ("all", row["respondent_type"]):
             cells[(unit, kind)].append(row)
-    expected: dict[tuple[str, str, str, str], dict[str, object]] = {}
+    expected: dict[tuple[str, str, str, str], Expected] = {}
     for (unit, kind), members in cells.items():
         element_indices = []
         for element, items in ELEMENTS.items():
@@ -172,11 +183,11 @@ def test_imported_paper_responses_come_out_of_the_export_as_computed_by_hand(
             assert int(line["n_respondents"]) < 10 or key[1] != "all", key
             assert line["index_pct"] == "", key
             continue
-        assert float(line["index_pct"]) == reported(want["index_pct"]), key  # type: ignore[arg-type]
+        assert float(line["index_pct"]) == reported(want["index_pct"]), key
         if key[2] == "item":
             assert int(line["n_valid"]) == want["n_valid"], key
             assert int(line["n_satisfied"]) == want["n_satisfied"], key
-            low, high = want["interval"]  # type: ignore[misc]
+            low, high = want["interval"]
             assert float(line["ci_low"]) == reported(low), key
             assert float(line["ci_high"]) == reported(high), key
         compared += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 import pytest
@@ -23,8 +24,8 @@ def units(*rows: tuple[str, str, tuple[str, ...]]) -> pd.DataFrame:
 
 
 def table(
-    counts: list[tuple[str, str, str, str | None, int]],
-    people: list[tuple[str, str, int]],
+    counts: Sequence[tuple[str, str, str, str | None, int]],
+    people: Sequence[tuple[str, str, int]],
     unit_map: pd.DataFrame,
     *,
     method_name: str = "sipas-2023-default",

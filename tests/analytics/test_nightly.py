@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from analytics.aggregate import (
     NIGHT_RETRY,
+    data_as_of,
     next_run_at,
     nightly_loop,
     previous_run_at,
@@ -168,7 +169,7 @@ async def test_the_loop_outlives_a_database_it_cannot_read_at_night(
     database: Database, survey: Survey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await survey.many(2, TYPICAL)
-    read = job.data_as_of
+    read = data_as_of
     refusals = [OSError("connection refused")] * 3
 
     async def down_at_first(database: Database) -> datetime | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -37,8 +39,8 @@ def _answers_to_the_end() -> str:
 
 
 def test_sipas_chat_runs_the_survey_to_the_end_and_stores_the_response(
-    monkeypatch, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
     runner = CliRunner()
@@ -66,7 +68,9 @@ def test_sipas_chat_needs_a_counter_or_an_invitation() -> None:
     assert "--service-point" in result.output
 
 
-def test_sipas_chat_at_an_unknown_counter_is_an_operator_error(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sipas_chat_at_an_unknown_counter_is_an_operator_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
     result = CliRunner().invoke(cli, ["chat", "--service-point", "HN-NOPE"])
     assert result.exit_code == 1

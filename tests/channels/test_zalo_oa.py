@@ -93,7 +93,7 @@ async def new_stack(
     stacks: list[Stack],
     *,
     engine: SurveyEngine | None = None,
-    clock: object = None,
+    clock: Callable[[], datetime] | None = None,
     **config: object,
 ) -> Stack:
     engine = engine or SurveyEngine(database, load_bundled(), engine_config())
@@ -342,7 +342,7 @@ async def test_two_processes_refreshing_at_once_spend_the_token_once(
         one.channel.send_replies(thu.id, [Reply("Ba")]),  # the same process, concurrently
     )
 
-    assert results == [True, True, True]
+    assert list(results) == [True, True, True]
     assert zalo.refresh_calls() == 1
     assert zalo.send_errors() == []
     seen_by_one, seen_by_two = await one.credentials.load(), await two.credentials.load()
@@ -606,12 +606,12 @@ async def test_serve_wiring_builds_the_routes_from_the_settings(
     (tmp_path / VERIFICATION_PAGE).write_text("<html></html>")
     engine = SurveyEngine(database, load_bundled(), engine_config())
     settings = Settings(
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        secret_key=TEST_SECRET,
         zalo_oa_app_id=zalo.app_id,
-        zalo_oa_secret_key=zalo.oa_secret_key,  # type: ignore[arg-type]
-        zalo_app_secret_key=zalo.app_secret_key,  # type: ignore[arg-type]
-        zalo_bot_token="1:abc",  # type: ignore[arg-type]
-        zalo_bot_webhook_secret="bot-webhook-secret",  # type: ignore[arg-type]
+        zalo_oa_secret_key=zalo.oa_secret_key,
+        zalo_app_secret_key=zalo.app_secret_key,
+        zalo_bot_token="1:abc",
+        zalo_bot_webhook_secret="bot-webhook-secret",
         public_url="https://survey.example.gov.vn",
         zalo_domain_verification_file=tmp_path / VERIFICATION_PAGE,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ class Trips(list[str]):
 def trips(monkeypatch: pytest.MonkeyPatch) -> Trips:
     """Every trip to a connection's thread."""
     sent = Trips()
-    original = OneTripConnection._execute
+    original: Callable[..., Awaitable[Any]] = OneTripConnection._execute
 
     async def counted(self: OneTripConnection, function: Any, *args: Any, **kwargs: Any) -> Any:
         is_statement = function == self._counted

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import CursorResult, func, insert, select, text
 
 from storage.db import Database
 from storage.models import DirtyDay
@@ -46,11 +46,11 @@ async def test_statements_report_rows_rowcounts_and_new_ids_as_the_driver_does(
             text("INSERT INTO dirty_days (day, marked_at) VALUES (:day, :at)"),
             [{"day": f"2026-11-0{n}", "at": "2026-11-01"} for n in range(1, 4)],
         )
-        assert inserted.rowcount == 3
+        assert isinstance(inserted, CursorResult) and inserted.rowcount == 3
         updated = await tx.execute(
             text("UPDATE dirty_days SET marked_at = 'x' WHERE day >= '2026-11-02'")
         )
-        assert updated.rowcount == 2
+        assert isinstance(updated, CursorResult) and updated.rowcount == 2
         rows = (await tx.execute(text("SELECT day, marked_at FROM dirty_days ORDER BY day"))).all()
         assert [tuple(row) for row in rows] == [
             ("2026-11-01", "2026-11-01"),
@@ -59,4 +59,4 @@ async def test_statements_report_rows_rowcounts_and_new_ids_as_the_driver_does(
         ]
         await tx.execute(text("CREATE TEMP TABLE numbered (id INTEGER PRIMARY KEY, x TEXT)"))
         created = await tx.execute(text("INSERT INTO numbered (x) VALUES ('a'), ('b')"))
-        assert created.lastrowid == 2
+        assert isinstance(created, CursorResult) and created.lastrowid == 2

@@ -14,6 +14,7 @@ import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from openpyxl import load_workbook
@@ -27,6 +28,9 @@ from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.fakes.served import ServedApp
 from tests.web.test_dashboard import METHOD, PASSWORD, PERIOD, VIEWER, app_for, seed
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog, ViewportSize
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -35,7 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def _chromium() -> str:
@@ -119,7 +123,12 @@ def test_a_ward_officer_on_a_phone_and_a_stranger(
             )
             page = officer.new_page()
             dialogs: list[str] = []
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+            def dismiss(dialog: Dialog) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", dismiss)
 
             # Unauthenticated: the login page, which is keyboard-first.
             page.goto(f"{base}/dashboard/?period={PERIOD}")
