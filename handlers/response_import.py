@@ -17,10 +17,7 @@ row 1). Only a file without problems is imported, in one transaction, in batches
 
 from __future__ import annotations
 
-import csv
 import json
-import unicodedata
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +28,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.survey import reporting_day
+from problems import Problem, ProblemsFound, tally
 from questionnaires import (
     Condition,
     Equals,
@@ -46,8 +44,7 @@ from storage.models import Answer, Response, ServicePoint, SurveySession
 from storage.privacy import keyed_hash, scrub
 from storage.response_facts import IMPORT_CHANNEL
 from storage.sessions import record_response
-from storage.spreadsheet_csv import delimiter_of
-from storage.units import Problem
+from storage.spreadsheets import spreadsheet_rows
 
 __all__ = [
     "FIXED_COLUMNS",
@@ -57,13 +54,11 @@ __all__ = [
     "ImportedResponse",
     "ResponseImportError",
     "import_responses",
-    "read_table",
     "template_columns",
 ]
 
 FIXED_COLUMNS = ("external_id", "service_point", "completed_at", "respondent_type")
 RESPONDENT_TYPES = ("citizen", "organisation")
-SUFFIXES = (".csv", ".xlsx")
 BATCH_SIZE = 500
 PROGRESS_EVERY = 250
 MAX_EXTERNAL_ID = 128  # the width of responses.external_id
@@ -74,12 +69,15 @@ ImportProgress = Callable[[str, int, int | None], None]
 """Called as (phase, rows done, rows in all or None while unknown); phase is "checking" or "importing"."""
 
 
-class ResponseImportError(Exception):
+class ResponseImportError(ProblemsFound):
     """A file was refused; `problems` lists every problem found, in file order."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(problem) for problem in self.problems))
+        super().__init__(
+            problems,
+            summary=f"{tally(problems)}; nothing was imported. Fix them and run the command "
+            "again (columns: `sipas responses template`).",
+        )
 
 
 @dataclass(frozen=True)
@@ -110,76 +108,6 @@ def template_columns(questionnaire: Questionnaire) -> list[str]:
     """The header of an import file: the fixed columns, then every item code in order."""
     items = [item.code for item in questionnaire.items if item.code not in FIXED_COLUMNS]
     return [*FIXED_COLUMNS, *items]
-
-
-# --- Reading CSV and XLSX -----------------------------------------------------------------
-
-
-def _cell_text(value: object) -> str:
-    """A spreadsheet cell as the text a person sees in it."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # 4.0 typed as 4 in a number-formatted cell
-    if isinstance(value, datetime):
-        return value.isoformat()  # spreadsheets keep no offset: the check says so
-    # Text typed in different tools arrives in different Unicode forms; NFC makes them one.
-    return unicodedata.normalize("NFC", str(value)).strip()
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    # utf-8-sig: tolerate the byte-order mark spreadsheets write.
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        delimiter = delimiter_of(handle.readline())
-        handle.seek(0)
-        reader = csv.reader(handle, delimiter=delimiter)
-        for number, row in enumerate(reader, start=1):
-            yield number, [_cell_text(cell) for cell in row]
-
-
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    from openpyxl import load_workbook  # imported here: only XLSX imports pay for it
-
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell_text(cell) for cell in row]
-    finally:
-        workbook.close()
-
-
-def read_table(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells as text) of a CSV or XLSX file (first sheet), streaming; header is row 1.
-
-    Raises ResponseImportError for a file that cannot be read at all.
-    """
-    source = str(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise ResponseImportError(
-            [Problem(source, None, "(file)", "not a .csv or .xlsx file (save it as one of those)")]
-        )
-    rows = _csv_rows(path) if suffix == ".csv" else _xlsx_rows(path)
-    last = 1
-    try:
-        for number, cells in rows:
-            last = number
-            yield number, cells
-    except UnicodeDecodeError:
-        raise ResponseImportError(
-            [Problem(source, last + 1, "(file)", "not UTF-8 text (save the file as CSV UTF-8)")]
-        ) from None
-    except csv.Error as error:
-        raise ResponseImportError(
-            [Problem(source, last + 1, "(file)", f"not readable as CSV: {error}")]
-        ) from None
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        raise ResponseImportError(
-            [Problem(source, None, "(file)", f"not readable as an .xlsx workbook: {error}")]
-        ) from None
 
 
 # --- Checking rows ------------------------------------------------------------------------
@@ -217,8 +145,10 @@ class _RowChecker:
             item.code == "respondent_type" for item in questionnaire.items
         )
 
-    def problem(self, row: int, column: str, message: str) -> None:
-        self.problems.append(Problem(self.source, row, column, message))
+    def problem(self, row: int, column: str, message: str, hint: str | None = None) -> None:
+        self.problems.append(
+            Problem(file=self.source, row=row, column=column, message=message, hint=hint)
+        )
 
     def check_header(self, cells: list[str]) -> bool:
         """Read the header; False when rows cannot be checked against it."""
@@ -229,13 +159,14 @@ class _RowChecker:
             if not name:
                 continue  # an empty header cell: its values are checked per row
             if name in seen:
-                self.problem(1, name, "column appears more than once (keep one)")
+                self.problem(1, name, "column appears more than once", "keep one")
             elif name not in known:
                 self.problem(
                     1,
                     name,
-                    f"unknown column {position} (expected {', '.join(FIXED_COLUMNS)} and item "
-                    f"codes of {self.questionnaire.id}; see `sipas responses template`)",
+                    f"unknown column {position}",
+                    f"expected {', '.join(FIXED_COLUMNS)} and item codes of "
+                    f"{self.questionnaire.id}; see `sipas responses template`",
                 )
             seen.add(name)
         required = [
@@ -244,7 +175,7 @@ class _RowChecker:
         ]
         missing = [name for name in dict.fromkeys(required) if name not in seen]
         for name in missing:
-            self.problem(1, name, "required column missing from the header (add it)")
+            self.problem(1, name, "required column missing from the header", "add it")
         self.item_columns = [
             self.questionnaire.item(code)
             for code in known[len(FIXED_COLUMNS) :]
@@ -276,17 +207,17 @@ class _RowChecker:
 
     def _external_id(self, row: int, value: str) -> str | None:
         if not value:
-            self.problem(row, "external_id", "empty (expected the response's id, unique)")
+            self.problem(row, "external_id", "empty", "expected the response's id, unique")
             return None
         if len(value) > MAX_EXTERNAL_ID:
             self.problem(
-                row, "external_id", f"longer than {MAX_EXTERNAL_ID} characters (shorten it)"
+                row, "external_id", f"longer than {MAX_EXTERNAL_ID} characters", "shorten it"
             )
             return None
         first = self._seen_ids.setdefault(value, row)
         if first != row:
             self.problem(
-                row, "external_id", f"{value!r} already used in row {first} (expected unique ids)"
+                row, "external_id", f"{value!r} already used in row {first}", "expected unique ids"
             )
             return None
         return value
@@ -294,13 +225,14 @@ class _RowChecker:
     def _service_point(self, row: int, value: str) -> str | None:
         code = value.upper()
         if not code:
-            self.problem(row, "service_point", "empty (expected a service point code)")
+            self.problem(row, "service_point", "empty", "expected a service point code")
             return None
         if code not in self.service_points:
             self.problem(
                 row,
                 "service_point",
-                f"unknown service point {value!r} (expected a code listed by `sipas units points`)",
+                f"unknown service point {value!r}",
+                "expected a code listed by `sipas units points`",
             )
             return None
         return code
@@ -308,22 +240,23 @@ class _RowChecker:
     def _completed_at(self, row: int, value: str) -> datetime | None:
         example = "expected ISO 8601 with offset, e.g. 2026-11-20T09:15:00+07:00"
         if not value:
-            self.problem(row, "completed_at", f"empty ({example})")
+            self.problem(row, "completed_at", "empty", example)
             return None
         try:
             instant = datetime.fromisoformat(value)
         except ValueError:
-            self.problem(row, "completed_at", f"{value!r} is not a date and time ({example})")
+            self.problem(row, "completed_at", f"{value!r} is not a date and time", example)
             return None
         if instant.tzinfo is None or instant.utcoffset() is None:
             self.problem(
                 row,
                 "completed_at",
-                f"{value!r} has no UTC offset ({example}; in a spreadsheet, type it as text)",
+                f"{value!r} has no UTC offset",
+                f"{example}; in a spreadsheet, type it as text",
             )
             return None
         if instant > self.now + FUTURE_TOLERANCE:
-            self.problem(row, "completed_at", f"{value!r} is in the future (expected a past time)")
+            self.problem(row, "completed_at", f"{value!r} is in the future", "expected a past time")
             return None
         return instant.astimezone(UTC)
 
@@ -333,13 +266,14 @@ class _RowChecker:
             try:
                 return self.questionnaire.validate_answer(item, value)
             except InvalidAnswer:
-                self.problem(row, "respondent_type", f"{value!r} is not valid ({_expected(item)})")
+                self.problem(row, "respondent_type", f"{value!r} is not valid", _expected(item))
                 return None
         if value not in RESPONDENT_TYPES:
             self.problem(
                 row,
                 "respondent_type",
-                f"{value!r} is not valid (expected one of {', '.join(RESPONDENT_TYPES)})",
+                f"{value!r} is not valid",
+                f"expected one of {', '.join(RESPONDENT_TYPES)}",
             )
             return None
         return value
@@ -369,7 +303,7 @@ class _RowChecker:
                 given[item.code] = questionnaire.validate_answer(item, value)
             except InvalidAnswer:
                 invalid.add(item.code)
-                self.problem(row, item.code, f"{value!r} is not an option ({_expected(item)})")
+                self.problem(row, item.code, f"{value!r} is not an option", _expected(item))
         visible = {item.code: item for item in questionnaire.visible_items(given)}
         for code in given:
             item = questionnaire.item(code)
@@ -380,8 +314,8 @@ class _RowChecker:
             self.problem(
                 row,
                 code,
-                f"answered, but the skip logic hides this item "
-                f"(asked only if {_describe(item.show_if)}; leave it empty)",
+                "answered, but the skip logic hides this item",
+                f"asked only if {_describe(item.show_if)}; leave it empty",
             )
         present = {item.code for item in self.item_columns} | {"respondent_type"}
         answers: dict[str, str | None] = {}
@@ -389,7 +323,7 @@ class _RowChecker:
             if code in given:
                 answers[code] = given[code]
             elif item.required and code not in invalid:
-                self.problem(row, code, f"required, but empty ({_expected(item)})")
+                self.problem(row, code, "required, but empty", _expected(item))
             elif code in present:
                 answers[code] = None  # asked, not answered: out of the item's denominator
         return answers
@@ -411,11 +345,13 @@ def _checked_rows(
     path: Path, checker: _RowChecker, progress: ImportProgress | None, phase: str, total: int | None
 ) -> Iterator[ImportedResponse]:
     """The valid responses of the file, in order; problems accumulate on `checker`."""
-    rows = read_table(path)
+    rows = spreadsheet_rows(path, checker.problems)
     header = next(rows, None)
+    if checker.problems:
+        return  # not a file that can be read
     if header is None or not any(header[1]):
         checker.problem(
-            1, "(header)", f"empty file (expected a header row: {', '.join(FIXED_COLUMNS)}, …)"
+            1, "(header)", "empty file", f"expected a header row: {', '.join(FIXED_COLUMNS)}, …"
         )
         return
     if not checker.check_header(header[1]):

@@ -15,10 +15,8 @@ Codes are text: leading zeros are part of the code.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +27,9 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from problems import Problem, ProblemsFound, tally
 from storage.models import AdminUnit, Agency, ServicePoint, UnitCrosswalk
-from storage.spreadsheet_csv import delimiter_of
+from storage.spreadsheets import csv_rows
 
 __all__ = [
     "AGENCY_KINDS",
@@ -44,7 +43,6 @@ __all__ = [
     "Counts",
     "DistrictShare",
     "LoadReport",
-    "Problem",
     "ServicePointListing",
     "UnitDataError",
     "former_district_map",
@@ -127,26 +125,15 @@ _Coded = TypeVar("_Coded", Agency, ServicePoint)
 # --- Results and errors ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in an input file, located by line and column."""
-
-    source: str
-    line: int | None  # None: about the file as a whole
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return f"{where}: {self.column}: {self.message}"
-
-
-class UnitDataError(Exception):
+class UnitDataError(ProblemsFound):
     """An input file was refused; `problems` lists every problem found, in file order."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda problem: (problem.source, problem.line or 0))
-        super().__init__("\n".join(str(problem) for problem in self.problems))
+        ordered = sorted(problems, key=lambda problem: (problem.file or "", problem.row or 0))
+        super().__init__(
+            ordered,
+            summary=f"{tally(ordered)}; nothing was written. Fix them and run the command again.",
+        )
 
 
 @dataclass
@@ -211,18 +198,14 @@ class _Problems:
         self.source = source
         self.found: list[Problem] = []
 
-    def add(self, line: int | None, column: str, message: str) -> None:
-        self.found.append(Problem(self.source, line, column, message))
+    def add(self, line: int | None, column: str, message: str, hint: str | None = None) -> None:
+        self.found.append(
+            Problem(file=self.source, row=line, column=column, message=message, hint=hint)
+        )
 
     def raise_if_any(self) -> None:
         if self.found:
             raise UnitDataError(self.found)
-
-
-def _clean(value: str) -> str:
-    # Names typed in different tools arrive in different Unicode forms; NFC makes
-    # "Hòa" typed two ways one string.
-    return unicodedata.normalize("NFC", value).strip()
 
 
 def _read_csv(
@@ -234,49 +217,40 @@ def _read_csv(
 ) -> list[_Record]:
     """The rows of a CSV file, or UnitDataError for an unreadable file or a bad header."""
     problems = _Problems(source)
-    try:
-        text = data.decode("utf-8-sig")  # tolerate the byte-order mark spreadsheets write
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        problems.add(line, "(file)", "not UTF-8 text (save the file as CSV UTF-8)")
-        problems.raise_if_any()
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=delimiter_of(text.split("\n", 1)[0])
-    )
-    header = next(reader, None)
-    if header is None or not any(cell.strip() for cell in header):
-        problems.add(1, "(header)", f"empty file (expected a header row: {', '.join(required)})")
+    rows = csv_rows(source, io.BytesIO(data), problems.found)
+    header = next(rows, None)
+    problems.raise_if_any()  # not readable as text
+    if header is None or not any(header[1]):
+        problems.add(1, "(header)", "empty file", f"expected a header row: {', '.join(required)}")
         problems.raise_if_any()
     assert header is not None
-    columns = [_clean(cell) for cell in header]
+    columns = header[1]
     allowed_set = set(allowed) if allowed is not None else None
     for name, seen in Counter(columns).items():
         if seen > 1:
-            problems.add(1, name or "(header)", "column appears more than once (name it once)")
+            problems.add(1, name or "(header)", "column appears more than once", "name it once")
     for name in columns:
         if allowed_set is not None and name not in allowed_set:
             expected = ", ".join(allowed) if allowed is not None else ""
-            problems.add(1, name or "(header)", f"unknown column (expected some of: {expected})")
+            problems.add(1, name or "(header)", "unknown column", f"expected some of: {expected}")
     for name in required:
         if name not in columns:
-            problems.add(1, name, "column missing from the header (add it)")
+            problems.add(1, name, "column missing from the header", "add it")
     problems.raise_if_any()
 
     records: list[_Record] = []
-    line = reader.line_num + 1
-    for row in reader:
-        start, line = line, reader.line_num + 1
-        if not any(cell.strip() for cell in row):
+    for line, row in rows:
+        if not any(row):
             continue  # blank lines are harmless
         if len(row) > len(columns):
             problems.add(
-                start, "(row)", f"{len(row)} fields for {len(columns)} columns (one per column)"
+                line, "(row)", f"{len(row)} fields for {len(columns)} columns", "one per column"
             )
             continue
-        values = {name: _clean(cell) for name, cell in zip(columns, row, strict=False)}
+        values = dict(zip(columns, row, strict=False))
         for name in columns[len(row) :]:
             values[name] = ""
-        records.append(_Record(start, values))
+        records.append(_Record(line, values))
     problems.raise_if_any()
     return records
 
@@ -290,14 +264,15 @@ def _check_code(
     """The code in `value` if it is well formed, else None after noting the problem."""
     if not value:
         if required:
-            problems.add(line, column, "empty (a code is required)")
+            problems.add(line, column, "empty", "a code is required")
         return None
     limit = _MAX_CODE[kind]
     if not _CODE.fullmatch(value) or len(value) > limit:
         problems.add(
             line,
             column,
-            f"{value!r} is not a code (capital letters A-Z, digits and '-', at most {limit})",
+            f"{value!r} is not a code",
+            f"capital letters A-Z, digits and '-', at most {limit}",
         )
         return None
     return value
@@ -310,13 +285,12 @@ def _check_official_width(
         return
     width = _OFFICIAL_DIGITS[level]
     if len(code) != width:
-        hint = "; a spreadsheet may have dropped leading zeros" if len(code) < width else ""
+        dropped = "; a spreadsheet may have dropped leading zeros" if len(code) < width else ""
         problems.add(
             line,
             column,
-            f"{code!r} has {len(code)} digit{'s' if len(code) != 1 else ''} "
-            f"(a {level} code has {width} digits, e.g. "
-            f"{'0' * (width - 1)}1{hint})",
+            f"{code!r} has {len(code)} digit{'s' if len(code) != 1 else ''}",
+            f"a {level} code has {width} digits, e.g. {'0' * (width - 1)}1{dropped}",
         )
 
 
@@ -325,11 +299,11 @@ def _check_text(
 ) -> str | None:
     if not value:
         if required:
-            problems.add(line, column, "empty (required)")
+            problems.add(line, column, "empty", "required")
         return None
     limit = _MAX_TEXT.get(column, 250)
     if len(value) > limit:
-        problems.add(line, column, f"{len(value)} characters (at most {limit})")
+        problems.add(line, column, f"{len(value)} characters", f"at most {limit}")
         return None
     return value
 
@@ -342,7 +316,7 @@ def _check_date(problems: _Problems, line: int, column: str, value: str) -> date
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        problems.add(line, column, f"{value!r} is not a date (YYYY-MM-DD, e.g. 2025-07-01)")
+        problems.add(line, column, f"{value!r} is not a date", "YYYY-MM-DD, e.g. 2025-07-01")
         return None
 
 
@@ -352,7 +326,7 @@ def _check_choice(
     if value in choices:
         return value
     shown = repr(value) if value else "empty"
-    problems.add(line, column, f"{shown} is not allowed (one of: {' | '.join(choices)})")
+    problems.add(line, column, f"{shown} is not allowed", f"one of: {' | '.join(choices)}")
     return None
 
 
@@ -364,7 +338,7 @@ def _check_boolean(
     parsed = _BOOLEANS.get(value.lower())
     if parsed is None:
         shown = repr(value) if value else "empty"
-        problems.add(line, column, f"{shown} is not allowed (true or false)")
+        problems.add(line, column, f"{shown} is not allowed", "true or false")
     return parsed
 
 
@@ -408,14 +382,14 @@ def _parse_unit(problems: _Problems, record: _Record, is_sample: bool) -> _UnitR
         problems, line, "parent_code", get("parent_code", ""), kind="unit", required=False
     )
     if level == "province" and get("parent_code"):
-        problems.add(line, "parent_code", "a province has no parent (leave it empty)")
+        problems.add(line, "parent_code", "a province has no parent", "leave it empty")
     elif level in ("district", "commune") and not get("parent_code"):
-        problems.add(line, "parent_code", f"empty (a {level} needs the code of the unit above)")
+        problems.add(line, "parent_code", "empty", f"a {level} needs the code of the unit above")
     valid_from = _check_date(problems, line, "valid_from", get("valid_from", ""))
     valid_to = _check_date(problems, line, "valid_to", get("valid_to", ""))
     if valid_from and valid_to and valid_to < valid_from:
         problems.add(
-            line, "valid_to", f"{valid_to} is before valid_from {valid_from} (on or after)"
+            line, "valid_to", f"{valid_to} is before valid_from {valid_from}", "on or after"
         )
     if len(problems.found) > count_before or code is None or level is None:
         return None
@@ -488,7 +462,8 @@ def _note_duplicates(problems: _Problems, rows: Sequence[_UnitRow | _Row], what:
             problems.add(
                 row.line,
                 "code",
-                f"{what} {row.code!r} already on line {first_line[row.code]} (each code once)",
+                f"{what} {row.code!r} already on line {first_line[row.code]}",
+                "each code once",
             )
         else:
             first_line[row.code] = row.line
@@ -510,14 +485,16 @@ def _check_unit_references(
             problems.add(
                 unit.line,
                 "parent_code",
-                f"unknown unit {parent!r} (a unit in this file or already loaded)",
+                f"unknown unit {parent!r}",
+                "a unit in this file or already loaded",
             )
         elif _LEVEL_RANK[parent_level] >= _LEVEL_RANK[unit.level]:
             above = "a province" if unit.level == "district" else "a province or district"
             problems.add(
                 unit.line,
                 "parent_code",
-                f"{parent!r} is a {parent_level}, not above a {unit.level} (expected {above})",
+                f"{parent!r} is a {parent_level}, not above a {unit.level}",
+                f"expected {above}",
             )
 
 
@@ -595,7 +572,7 @@ async def load_units_csv(
             continue
         for column, value in record.values.items():
             if value and column not in _KIND_COLUMNS[kind]:
-                problems.add(record.line, column, f"does not apply to a {kind} (leave it empty)")
+                problems.add(record.line, column, f"does not apply to a {kind}", "leave it empty")
         if kind == "unit":
             unit = _parse_unit(problems, record, is_sample)
             if unit is not None:
@@ -623,7 +600,8 @@ async def load_units_csv(
             problems.add(
                 row.line,
                 "unit_code",
-                f"unknown unit {unit_code!r} (a unit in this file or already loaded)",
+                f"unknown unit {unit_code!r}",
+                "a unit in this file or already loaded",
             )
     for point in points:
         agency_code = point.values["agency_code"]
@@ -631,7 +609,8 @@ async def load_units_csv(
             problems.add(
                 point.line,
                 "agency_code",
-                f"unknown agency {agency_code!r} (an agency in this file or already loaded)",
+                f"unknown agency {agency_code!r}",
+                "an agency in this file or already loaded",
             )
     problems.raise_if_any()
 
@@ -669,10 +648,10 @@ async def import_official(
         get = record.values.get
         level = get("level", "")
         if level not in ("province", "commune"):
-            problems.add(record.line, "level", f"{level!r} is not allowed (province | commune)")
+            problems.add(record.line, "level", f"{level!r} is not allowed", "province | commune")
             continue
         if level == "province" and get("code") != province:
-            problems.add(record.line, "level", f"a province under {province} (commune expected)")
+            problems.add(record.line, "level", f"a province under {province}", "commune expected")
             continue
         unit_record = _Record(
             record.line,
@@ -691,7 +670,7 @@ async def import_official(
         if unit is not None:
             units.append(unit)
     if not any(record.values["code"] == province for record in selected):
-        problems.add(None, "code", f"no row for province {province!r} (check --province)")
+        problems.add(None, "code", f"no row for province {province!r}", "check --province")
     _note_duplicates(problems, units, "unit")
     unit_levels = await _known_unit_levels(session)
     unit_levels.update({unit.code: unit.level for unit in units})
@@ -732,7 +711,7 @@ async def load_crosswalk_csv(session: AsyncSession, source: str, data: bytes) ->
             problems.add(line, "new_code", f"{new_code!r} is not a loaded commune-level unit")
         if district is not None and unit_levels.get(district) != "district":
             problems.add(
-                line, "old_district_code", f"{district!r} is not a loaded district (load it first)"
+                line, "old_district_code", f"{district!r} is not a loaded district", "load it first"
             )
         if len(problems.found) > count_before or new_code is None or old_code is None:
             continue
@@ -741,7 +720,8 @@ async def load_crosswalk_csv(session: AsyncSession, source: str, data: bytes) ->
             problems.add(
                 line,
                 "old_commune_code",
-                f"pair {new_code}/{old_code} already on line {first_line[key]} (each pair once)",
+                f"pair {new_code}/{old_code} already on line {first_line[key]}",
+                "each pair once",
             )
             continue
         first_line[key] = line
