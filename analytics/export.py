@@ -21,12 +21,13 @@ from analytics.days import Period
 from analytics.layout import ItemLayout
 from analytics.method import Method
 from analytics.schemes import ScoringScheme
+from problems import ProblemsFound
 
 FORMATS = ("csv", "json", "xlsx", "parquet")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # xlsx is a zip: fixed entry times keep the bytes stable
 
 
-class ExportError(Exception):
+class ExportError(ProblemsFound):
     """An export that could not be written; the message says what to do."""
 
 

@@ -9,11 +9,13 @@ from typing import Any
 
 import yaml
 
+from problems import ProblemsFound
+
 METHODS_DIR = Path(__file__).parent / "methods"
 DEFAULT_METHOD_ID = "sipas-2023-default"
 
 
-class MethodError(ValueError):
+class MethodError(ProblemsFound, ValueError):
     """A method definition that cannot be used; the message names the file and the field."""
 
 

@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from problems import ProblemsFound
+
 SCHEMES_DIR = Path(__file__).parent / "schemes"
 
 
-class SchemeError(ValueError):
+class SchemeError(ProblemsFound, ValueError):
     """A scoring scheme that cannot be used; the message names the file and the field."""
 
 

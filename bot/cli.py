@@ -1,6 +1,12 @@
-"""The `sipas` command line: one subcommand per job, each with its own --help."""
+"""The `sipas` command line: one subcommand per job, each with its own --help.
+
+Input refused anywhere below (`problems.ProblemsFound`, raised by any layer) is reported
+here, once, for every subcommand: one line per problem, then what became of the work.
+"""
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 import click
 
@@ -20,9 +26,29 @@ from bot.commands.staff import staff_group
 from bot.commands.summary import summary_command
 from bot.commands.units import units_group
 from bot.commands.zalo import zalo_group
+from problems import ProblemsFound, tally
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def report(refusal: ProblemsFound) -> NoReturn:
+    """Every problem on a line of its own, then the summary as the error; exit status 1."""
+    if refusal.summary is None and len(refusal.problems) == 1:
+        raise click.ClickException(str(refusal.problems[0]))
+    for problem in refusal.problems:
+        click.echo(str(problem), err=True)
+    raise click.ClickException(refusal.summary or tally(refusal.problems))
+
+
+class _Sipas(click.Group):
+    """The root group: refusals reported once, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ProblemsFound as refusal:
+            report(refusal)
+
+
+@click.group(cls=_Sipas, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sipas-bot")
 def cli() -> None:
     """sipas-bot: SIPAS-method satisfaction surveys of one-stop-shop users.

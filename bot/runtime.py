@@ -7,9 +7,8 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import click
-
 from bot.settings import Settings, SettingsError, load_settings
+from problems import Problem
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -27,36 +26,39 @@ def configure_logging(level: str) -> None:
 
 
 def settings_or_exit() -> Settings:
-    """The settings, or a clean exit listing every bad one."""
-    try:
-        settings = load_settings()
-    except SettingsError as error:
-        lines = "\n".join(f"  - {problem}" for problem in error.problems)
-        raise click.ClickException(f"invalid settings:\n{lines}") from None
+    """The settings, with logging configured; else SettingsError naming every bad one.
+
+    The command line reports the error and exits (`bot.cli`).
+    """
+    settings = load_settings()
     configure_logging(settings.log_level)
     problems = _definition_problems(settings)
     if problems:
-        lines = "\n".join(f"  - {problem}" for problem in problems)
-        raise click.ClickException(f"invalid settings:\n{lines}")
+        raise SettingsError(problems)
     return settings
 
 
-def _definition_problems(settings: Settings) -> list[str]:
+def _definition_problems(settings: Settings) -> list[Problem]:
     """The questionnaire and method named by the settings must load, before any work starts."""
     # Imported here: assembly pulls in the whole engine, which `--help` does not need.
     from bot.assembly import method_for, questionnaire_for
 
-    problems: list[str] = []
+    problems: list[Problem] = []
     try:
         questionnaire_for(settings)
     except (KeyError, OSError, ValueError) as error:
         problems.append(
-            f"SIPAS_QUESTIONNAIRE: no questionnaire {settings.questionnaire!r} ({error})"
+            Problem(
+                column="SIPAS_QUESTIONNAIRE",
+                message=f"no questionnaire {settings.questionnaire!r} ({error})",
+            )
         )
     try:
         method_for(settings)
     except (KeyError, OSError, ValueError) as error:
-        problems.append(f"SIPAS_METHOD: no method {settings.method!r} ({error})")
+        problems.append(
+            Problem(column="SIPAS_METHOD", message=f"no method {settings.method!r} ({error})")
+        )
     return problems
 
 

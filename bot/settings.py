@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from problems import Problem, ProblemsFound, tally
 from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
@@ -34,12 +36,14 @@ ZALO_VERIFICATION_FILE = re.compile(r"^zalo_verifier[A-Za-z0-9_-]+\.html$")
 MAX_VERIFICATION_FILE_BYTES = 64 * 1024
 
 
-class SettingsError(Exception):
-    """Start-up refused: one line per bad setting, naming it and what is expected."""
+class SettingsError(ProblemsFound):
+    """Start-up refused: one problem per bad setting, naming it and what is expected."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(
+            problems,
+            summary=f"invalid settings: {tally(problems)} (SIPAS_* environment variables or .env)",
+        )
 
 
 class Settings(BaseSettings):
@@ -235,7 +239,13 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value()
         if not self.embedded:
             raise SettingsError(
-                ["SIPAS_SECRET_KEY: required with a PostgreSQL database (32+ random characters)"]
+                [
+                    Problem(
+                        column="SIPAS_SECRET_KEY",
+                        message="required with a PostgreSQL database",
+                        hint="32+ random characters",
+                    )
+                ]
             )
         return _local_secret(self.secret_key_file)
 
@@ -246,8 +256,11 @@ def _local_secret(path: Path) -> str:
         if len(value) < MIN_SECRET_LENGTH:
             raise SettingsError(
                 [
-                    f"SIPAS_SECRET_KEY_FILE: {path} holds fewer than {MIN_SECRET_LENGTH} characters; "
-                    "restore the file or delete it to generate a new secret (pseudonyms change)"
+                    Problem(
+                        column="SIPAS_SECRET_KEY_FILE",
+                        message=f"{path} holds fewer than {MIN_SECRET_LENGTH} characters; restore "
+                        "the file or delete it to generate a new secret (pseudonyms change)",
+                    )
                 ]
             )
         if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -255,7 +268,13 @@ def _local_secret(path: Path) -> str:
         return value
     if not path.parent.is_dir():
         raise SettingsError(
-            [f"SIPAS_SECRET_KEY_FILE: the folder {path.parent} does not exist (create it first)"]
+            [
+                Problem(
+                    column="SIPAS_SECRET_KEY_FILE",
+                    message=f"the folder {path.parent} does not exist",
+                    hint="create it first",
+                )
+            ]
         )
     value = secrets.token_urlsafe(48)
     # Created with owner-only permissions from the start, never world-readable.
@@ -280,13 +299,14 @@ def load_settings(**overrides: object) -> Settings:
     return settings
 
 
-def _describe(problem: object) -> str:
+def _describe(problem: object) -> Problem:
     assert isinstance(problem, dict)
     location = problem.get("loc") or ()
     field = str(location[0]) if location else ""
     message = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
     if not field:
-        return message
+        return Problem(message=message)
+    setting = f"SIPAS_{field.upper()}"
     if any(word in field for word in ("secret", "token", "password")):
-        return f"SIPAS_{field.upper()}: {message}"  # never echo a secret into a log
-    return f"SIPAS_{field.upper()}: {message} (got {problem.get('input')!r})"
+        return Problem(column=setting, message=message)  # never echo a secret into a log
+    return Problem(column=setting, message=f"{message} (got {problem.get('input')!r})")

@@ -29,6 +29,7 @@ from sqlalchemy.engine import CursorResult
 
 from handlers.events import Inbound, InboundKind, Reply
 from handlers.survey import SurveyEngine
+from problems import ProblemsFound
 from questionnaires import Item, ItemType, Questionnaire
 from questionnaires.choices import ANSWER, SKIP, answer_data, choice_data
 from storage.db import Database
@@ -97,7 +98,7 @@ SimulationProgress = Callable[[int, int], None]
 """Called as (respondents done, respondents in all)."""
 
 
-class NoServicePoints(Exception):
+class NoServicePoints(ProblemsFound):
     """There is no active service point to simulate respondents at."""
 
 
@@ -323,7 +324,10 @@ async def simulate(
     now = now or datetime.now(UTC)
     points = await _active_points(engine.database)
     if not points:
-        raise NoServicePoints("no active service point to simulate respondents at")
+        raise NoServicePoints(
+            "no active service point to simulate respondents at: "
+            "load some first, e.g. `sipas units load --sample`"
+        )
     generator = random.Random(seed)  # noqa: S311 (synthetic data, reproducible by design)
     population = _Population.draw(generator, engine.questionnaire, points)
     run = secrets.token_hex(4)  # event ids of two runs never collide

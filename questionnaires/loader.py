@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import yaml
 
+from problems import Problem, ProblemsFound, tally
 from questionnaires.choices import BACK, MAX_CHOICE_DATA_BYTES, SKIP, answer_data, choice_data
 from questionnaires.conditions import AllOf, Answered, AnyOf, Condition, Equals, IsIn, Not
 from questionnaires.model import (
@@ -38,12 +39,11 @@ _BUILTIN_YES_NO = Scale(
 )
 
 
-class QuestionnaireError(ValueError):
+class QuestionnaireError(ProblemsFound, ValueError):
     """A questionnaire file that cannot be used; `problems` lists every problem found."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(problems, summary=tally(problems))
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,15 @@ class _Reference:
 
 
 class _Checker:
-    """Collects problems as "<file>: <path>: <message>" while the file is read."""
+    """Collects problems, each located by its path in the file, while the file is read."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.languages: tuple[str, ...] = ()
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{self.source}: {path}: {message}")
+        self.problems.append(Problem(file=self.source, column=path, message=message))
 
     def mapping(
         self, raw: object, path: str, required: set[str], optional: set[str]
@@ -222,7 +222,9 @@ def load_questionnaire(path: str | Path) -> Questionnaire:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise QuestionnaireError([f"{file.name}: (file): cannot be read: {error}"]) from None
+        raise QuestionnaireError(
+            [Problem(file=file.name, column="(file)", message=f"cannot be read: {error}")]
+        ) from None
     return parse_questionnaire(text, source=file.name)
 
 
@@ -246,7 +248,13 @@ def _load_bundled_by_id(wanted: str) -> Questionnaire:
             questionnaire = load_questionnaire(path)
             if questionnaire.id != wanted:
                 raise QuestionnaireError(
-                    [f"{path.name}: id: {questionnaire.id} does not match the file name {wanted}"]
+                    [
+                        Problem(
+                            file=path.name,
+                            column="id",
+                            message=f"{questionnaire.id} does not match the file name {wanted}",
+                        )
+                    ]
                 )
             return questionnaire
     known = ", ".join(path.stem for path in bundled_questionnaire_paths())

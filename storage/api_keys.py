@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from problems import ProblemsFound
 from storage.models import ApiKey, ServicePoint
 from storage.staff import Scope, scope_of, unknown_scope_codes
 
@@ -48,7 +49,7 @@ MAX_NAME_LENGTH = 100
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class ApiKeyError(Exception):
+class ApiKeyError(ProblemsFound):
     """A key could not be created or revoked; the message says why and what to do."""
 
 

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 
+from problems import ProblemsFound
 from storage.db import Database
 from storage.leases import acquire_lease, release_lease
 from storage.models import ChannelCredential
@@ -51,7 +52,7 @@ class CredentialMissing(Exception):
     """No refresh token stored: an operator must run `sipas zalo set-token`."""
 
 
-class CredentialUnreadable(Exception):
+class CredentialUnreadable(ProblemsFound):
     """The stored tokens were encrypted under another deployment secret: set the token again."""
 
 

@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from problems import ProblemsFound
 from storage.db import Database
 from storage.models import AdminUnit, Agency, ServicePoint, StaffAccount
 from storage.privacy import keyed_hash, same_digest
@@ -68,7 +69,7 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
-class StaffError(Exception):
+class StaffError(ProblemsFound):
     """A staff operation refused; the message says what is wrong and what to do."""
 
 

@@ -25,6 +25,8 @@ import segno
 from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
+from problems import ProblemsFound
+
 __all__ = [
     "QR_ERROR_LEVEL",
     "FontMissing",
@@ -61,7 +63,7 @@ MM_PER_PT = 25.4 / 72
 Style = Literal["regular", "bold", "mono"]
 
 
-class FontMissing(RuntimeError):
+class FontMissing(ProblemsFound, RuntimeError):
     """No font with Vietnamese glyphs was found for a poster."""
 
 

@@ -12,7 +12,7 @@ import click
 from analytics.aggregate import AggregationError, LeaseBusy, aggregate, days_between
 from analytics.counting import DayCount
 from analytics.layout import ItemLayout, bundled_layout
-from analytics.method import Method, MethodError, load_method
+from analytics.method import Method, load_method
 from bot.assembly import quality_rules
 from bot.runtime import open_database, settings_or_exit
 
@@ -21,10 +21,7 @@ DAY = click.DateTime(["%Y-%m-%d"])
 
 def method_and_layout(method_name: str) -> tuple[Method, ItemLayout]:
     """The method and its questionnaire's layout, or a clean exit saying what is wrong."""
-    try:
-        method = load_method(method_name)
-    except MethodError as error:
-        raise click.ClickException(str(error)) from None
+    method = load_method(method_name)  # a MethodError says what is wrong (bot.cli reports it)
     try:
         layout = bundled_layout(method.questionnaire)
     except (KeyError, ValueError, ImportError) as error:

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import open_database, settings_or_exit
 from storage.api_keys import (
-    ApiKeyError,
     create_api_key,
     list_api_keys,
     revoke_api_key,
@@ -32,10 +31,7 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with open_database(settings) as database, database.transaction() as tx:
             return await work(tx)
 
-    try:
-        return asyncio.run(run())
-    except ApiKeyError as error:
-        raise click.ClickException(str(error)) from None
+    return asyncio.run(run())
 
 
 def _scope(api_key: ApiKey) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from analytics.days import parse_period
-from analytics.export import FORMATS, ExportError
+from analytics.export import FORMATS
 from analytics.indices import RESPONDENT_TYPES
 from analytics.levels import LEVELS
 from analytics.publish import export_period
@@ -84,22 +84,19 @@ def export_command(
 
     async def run() -> None:
         async with open_database(settings) as database:
-            try:
-                published = await export_period(
-                    database,
-                    target,
-                    fmt,
-                    period=period,
-                    level=level,
-                    layout=layout,
-                    method=method,
-                    min_cell_size=settings.min_cell_size,
-                    respondent_types=types,
-                    include_raw=not no_raw,
-                    scheme=scoring,
-                )
-            except ExportError as error:
-                raise click.ClickException(str(error)) from None
+            published = await export_period(
+                database,
+                target,
+                fmt,
+                period=period,
+                level=level,
+                layout=layout,
+                method=method,
+                min_cell_size=settings.min_cell_size,
+                respondent_types=types,
+                include_raw=not no_raw,
+                scheme=scoring,
+            )
         written, manifest, as_of = published.files, published.manifest, published.data_as_of
         for item in written:
             click.echo(f"{item.path}  {item.rows} rows  {item.responses}  sha256 {item.sha256}")

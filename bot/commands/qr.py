@@ -12,7 +12,6 @@ from bot.settings import Settings
 from storage.invitations import counter_payload, counter_short_code, telegram_link
 from storage.units import ServicePointListing, get_service_point, list_service_points
 from web.posters import (
-    FontMissing,
     Paper,
     PosterContent,
     PosterFormat,
@@ -116,7 +115,7 @@ def qr_command(
             data = render_poster(
                 _content(settings, listing, zalo_oa), format=poster_format, paper=Paper(paper)
             )
-        except (FontMissing, ValueError) as error:
+        except ValueError as error:
             raise click.ClickException(str(error)) from None
         target.write_bytes(data)
         written += 1

@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bot.assembly import build_engine
 from bot.runtime import open_database, settings_or_exit
 from handlers.simulation import (
-    NoServicePoints,
     RemovalReport,
     SimulationReport,
     remove_simulated,
@@ -82,13 +81,7 @@ def simulate_command(respondents: int | None, days: int, seed: int, remove: bool
                     progress=lambda done, _total: progress.update(task, completed=done),
                 )
 
-    try:
-        report = asyncio.run(run_simulation())
-    except NoServicePoints:
-        raise click.ClickException(
-            "no active service point to simulate respondents at: "
-            "load some first, e.g. `sipas units load --sample`"
-        ) from None
+    report = asyncio.run(run_simulation())
     click.echo(
         f"simulated {report.respondents} respondents (seed {seed}): {report.completed} completed, "
         f"{report.invitations} via per-dossier invitations, "

@@ -35,10 +35,7 @@ def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable
         async with open_database(settings) as database, database.transaction() as tx:
             return await work(tx)
 
-    try:
-        return asyncio.run(run())
-    except StaffError as error:
-        raise click.ClickException(str(error)) from None
+    return asyncio.run(run())
 
 
 def _base_url(settings: Settings) -> str:

@@ -28,7 +28,7 @@ from channels.zalo_oa import (
     ZaloOAConfig,
 )
 from handlers.survey import Reminder
-from storage.credentials import CredentialStore, CredentialUnreadable
+from storage.credentials import CredentialStore
 from storage.db import Database
 from web.zalo_webhooks import (
     BOT_WEBHOOK_PATH,
@@ -114,10 +114,7 @@ def status_command() -> None:
         click.echo(f"Zalo bot: {'configured' if settings.zalo_bot_token else 'off'}")
         async with open_database(settings) as database:
             store = CredentialStore(database, settings.secret(), OA_CHANNEL)
-            try:
-                stored = await store.load()
-            except CredentialUnreadable as error:
-                raise click.ClickException(str(error)) from None
+            stored = await store.load()
         if stored is None:
             click.echo("OA tokens: none stored; run `sipas zalo set-token`")
             return

@@ -61,7 +61,7 @@ def problems_of(tmp_path: Path, data: dict[str, Any]) -> list[str]:
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     with pytest.raises(QuestionnaireError) as error:
         load_questionnaire(path)
-    return error.value.problems
+    return [str(problem) for problem in error.value.problems]
 
 
 def test_minimal_questionnaire_loads_and_codes_become_strings(tmp_path: Path):
@@ -224,7 +224,7 @@ def test_yaml_syntax_error_is_reported_with_its_line(tmp_path: Path):
     path.write_text("id: x\nversion: '1'\nitems: [a, b\ntitle: {}\n", encoding="utf-8")
     with pytest.raises(QuestionnaireError) as error:
         load_questionnaire(path)
-    assert error.value.problems == [
+    assert [str(problem) for problem in error.value.problems] == [
         "broken.yaml: line 4, column 6: YAML syntax error: expected ',' or ']', but got ':'"
     ]
 
@@ -311,7 +311,9 @@ def test_unknown_bundled_id_raises_key_error():
 def test_a_document_that_is_not_a_mapping_is_reported():
     with pytest.raises(QuestionnaireError) as error:
         parse_questionnaire("- just\n- a list\n", "q.yaml")
-    assert error.value.problems == ["q.yaml: (document): expected a mapping, got a list"]
+    assert [str(problem) for problem in error.value.problems] == [
+        "q.yaml: (document): expected a mapping, got a list"
+    ]
 
 
 def test_missing_languages_is_reported_once(tmp_path: Path):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.commands.units import units_group
+from bot.cli import cli
 from storage.db import Database
 from storage.models import AdminUnit, Agency, ServicePoint, UnitCrosswalk
 from storage.units import (
@@ -397,10 +397,10 @@ def test_cli_loads_a_file_then_reports_it_unchanged(cli_env: Path) -> None:
     path = cli_env / "units.csv"
     path.write_text(SMALL_FILE, encoding="utf-8")
     runner = CliRunner()
-    first = runner.invoke(units_group, ["load", str(path)])
+    first = runner.invoke(cli, ["units", "load", str(path)])
     assert first.exit_code == 0, first.output
     assert "units           2 added, 0 updated, 0 unchanged" in first.output
-    second = runner.invoke(units_group, ["load", str(path)])
+    second = runner.invoke(cli, ["units", "load", str(path)])
     assert second.exit_code == 0, second.output
     assert "units           0 added, 0 updated, 2 unchanged" in second.output
     assert "service points  0 added, 0 updated, 1 unchanged" in second.output
@@ -412,29 +412,29 @@ def test_cli_reports_every_problem_and_exits_non_zero(cli_env: Path) -> None:
         HEADER + "unit,00001,Một,,,commune,Phường,99,,,,,,\nunit,99,Thử,,,state,Tỉnh,,,,,,,\n",
         encoding="utf-8",
     )
-    result = CliRunner().invoke(units_group, ["load", str(path)])
+    result = CliRunner().invoke(cli, ["units", "load", str(path)])
     assert result.exit_code == 1
     assert f"{path}:2: parent_code: unknown unit '99'" in result.output
     assert f"{path}:3: level: 'state' is not allowed" in result.output
     assert "2 problems in" in result.output and "nothing was written" in result.output
-    listing = CliRunner().invoke(units_group, ["list", "--json"])
+    listing = CliRunner().invoke(cli, ["units", "list", "--json"])
     assert json.loads(listing.output) == []
 
 
 def test_cli_sample_list_and_points_as_json(cli_env: Path) -> None:
     runner = CliRunner()
-    dry = runner.invoke(units_group, ["load", "--sample", "--dry-run"])
+    dry = runner.invoke(cli, ["units", "load", "--sample", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "dry run: nothing was written" in dry.output
-    assert json.loads(runner.invoke(units_group, ["list", "--json"]).output) == []
-    loaded = runner.invoke(units_group, ["load", "--sample"])
+    assert json.loads(runner.invoke(cli, ["units", "list", "--json"]).output) == []
+    loaded = runner.invoke(cli, ["units", "load", "--sample"])
     assert loaded.exit_code == 0, loaded.output
     assert "crosswalk       794 added" in loaded.output
-    again = runner.invoke(units_group, ["load", "--sample"])
+    again = runner.invoke(cli, ["units", "load", "--sample"])
     assert "crosswalk       0 added, 0 updated, 794 unchanged" in again.output
 
     provinces = json.loads(
-        runner.invoke(units_group, ["list", "--level", "province", "--json"]).output
+        runner.invoke(cli, ["units", "list", "--level", "province", "--json"]).output
     )
     assert provinces == [
         {
@@ -450,10 +450,10 @@ def test_cli_sample_list_and_points_as_json(cli_env: Path) -> None:
             "is_sample": True,
         }
     ]
-    table = runner.invoke(units_group, ["list", "--parent", "01"])
+    table = runner.invoke(cli, ["units", "list", "--parent", "01"])
     assert table.exit_code == 0, table.output
     assert "00004" in table.output and "156 units" in table.output
-    points = json.loads(runner.invoke(units_group, ["points", "--unit", "00004", "--json"]).output)
+    points = json.loads(runner.invoke(cli, ["units", "points", "--unit", "00004", "--json"]).output)
     assert [point["code"] for point in points] == ["HN-00004-01", "HN-00004-02", "HN-00004-03"]
     assert set(points[0]) == {
         "code",
@@ -470,7 +470,7 @@ def test_cli_sample_list_and_points_as_json(cli_env: Path) -> None:
 
 
 def test_cli_load_needs_a_file_or_the_sample(cli_env: Path) -> None:
-    result = CliRunner().invoke(units_group, ["load"])
+    result = CliRunner().invoke(cli, ["units", "load"])
     assert result.exit_code == 2
     assert "give either a FILE or --sample" in result.output
 
@@ -479,9 +479,9 @@ def test_cli_import_official(cli_env: Path) -> None:
     path = cli_env / "vn.csv"
     path.write_text(OFFICIAL, encoding="utf-8")
     runner = CliRunner()
-    result = runner.invoke(units_group, ["import-official", str(path), "--province", "04"])
+    result = runner.invoke(cli, ["units", "import-official", str(path), "--province", "04"])
     assert result.exit_code == 0, result.output
-    units = json.loads(runner.invoke(units_group, ["list", "--json"]).output)
+    units = json.loads(runner.invoke(cli, ["units", "list", "--json"]).output)
     assert [unit["code"] for unit in units] == ["04", "01273"]
-    bad = runner.invoke(units_group, ["import-official", str(path), "--province", "1"])
+    bad = runner.invoke(cli, ["units", "import-official", str(path), "--province", "1"])
     assert bad.exit_code == 2 and "not a province code" in bad.output
