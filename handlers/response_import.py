@@ -24,9 +24,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from handlers.survey import reporting_day
 from problems import Problem, ProblemsFound, tally
 from questionnaires import (
@@ -40,11 +37,11 @@ from questionnaires import (
     referenced_items,
 )
 from storage.db import Database
-from storage.models import Answer, Response, ServicePoint, SurveySession
-from storage.privacy import keyed_hash, scrub
+from storage.imported_responses import ImportContext, ImportedResponse, add_imported
+from storage.privacy import scrub
 from storage.response_facts import IMPORT_CHANNEL
-from storage.sessions import record_response
 from storage.spreadsheets import spreadsheet_rows
+from storage.units import service_point_codes
 
 __all__ = [
     "FIXED_COLUMNS",
@@ -59,7 +56,6 @@ __all__ = [
 
 FIXED_COLUMNS = ("external_id", "service_point", "completed_at", "respondent_type")
 RESPONDENT_TYPES = ("citizen", "organisation")
-BATCH_SIZE = 500
 PROGRESS_EVERY = 250
 MAX_EXTERNAL_ID = 128  # the width of responses.external_id
 # Clocks of kiosks drift; a response a few minutes "in the future" is not a typo.
@@ -78,18 +74,6 @@ class ResponseImportError(ProblemsFound):
             summary=f"{tally(problems)}; nothing was imported. Fix them and run the command "
             "again (columns: `sipas responses template`).",
         )
-
-
-@dataclass(frozen=True)
-class ImportedResponse:
-    """One valid row: what becomes a completed session, its answers and its response."""
-
-    row: int
-    external_id: str
-    service_point_code: str
-    completed_at: datetime
-    respondent_type: str
-    answers: dict[str, str | None]  # visible items only, in questionnaire order; None = skipped
 
 
 @dataclass(frozen=True)
@@ -332,15 +316,6 @@ class _RowChecker:
 # --- Importing ------------------------------------------------------------------------------
 
 
-class _DryRun(Exception):
-    """Raised inside the transaction to roll back a dry run after counting."""
-
-
-async def _known_service_points(database: Database) -> set[str]:
-    async with database.reading() as tx:
-        return set((await tx.scalars(select(ServicePoint.code))).all())
-
-
 def _checked_rows(
     path: Path, checker: _RowChecker, progress: ImportProgress | None, phase: str, total: int | None
 ) -> Iterator[ImportedResponse]:
@@ -370,76 +345,6 @@ def _checked_rows(
         progress(phase, done, total)
 
 
-async def _insert_batch(
-    tx: AsyncSession,
-    batch: list[ImportedResponse],
-    questionnaire: Questionnaire,
-    secret: str,
-    zone: ZoneInfo,
-) -> tuple[int, set[date]]:
-    """Insert the responses of a batch not imported before; (how many, their days)."""
-    present = set(
-        (
-            await tx.scalars(
-                select(Response.external_id).where(
-                    Response.external_id.in_([response.external_id for response in batch])
-                )
-            )
-        ).all()
-    )
-    fresh = [response for response in batch if response.external_id not in present]
-    scale_values = questionnaire.scale_values()
-    surveys = [
-        SurveySession(
-            # No chat, so no platform id: the pseudonym is keyed on the external id.
-            respondent_key=keyed_hash(secret, IMPORT_CHANNEL, response.external_id),
-            channel=IMPORT_CHANNEL,
-            questionnaire_id=questionnaire.id,
-            questionnaire_version=questionnaire.version,
-            service_point_code=response.service_point_code,
-            language=questionnaire.default_language,
-            status="active",
-            started_at=response.completed_at,
-            last_activity_at=response.completed_at,
-            version=1,
-        )
-        for response in fresh
-    ]
-    tx.add_all(surveys)
-    await tx.flush()
-    rows = [
-        {
-            "session_id": survey.id,
-            "item_code": code,
-            "value": value,
-            "answered_at": response.completed_at,
-        }
-        for survey, response in zip(surveys, fresh, strict=True)
-        for code, value in response.answers.items()
-    ]
-    if rows:
-        await tx.execute(insert(Answer), rows)
-    days: set[date] = set()
-    for survey, response in zip(surveys, fresh, strict=True):
-        day = reporting_day(response.completed_at, zone)
-        record = await record_response(
-            tx,
-            survey,
-            respondent_type=response.respondent_type,
-            answers=response.answers,
-            completed_at=response.completed_at,
-            reporting_day=day,
-            scale_values=scale_values,
-            external_id=response.external_id,
-        )
-        # Paper and kiosk exports carry no timing: a duration of 0 s would be a lie.
-        record.started_at = None
-        record.duration_seconds = None
-        days.add(day)
-    await tx.flush()
-    return len(fresh), days
-
-
 async def import_responses(
     database: Database,
     questionnaire: Questionnaire,
@@ -458,38 +363,34 @@ async def import_responses(
     """
     now = now or datetime.now(UTC)
     source = str(path)
-    service_points = await _known_service_points(database)
+    service_points = await service_point_codes(database)
 
     checker = _RowChecker(source, questionnaire, service_points, now)
     rows = sum(1 for _ in _checked_rows(path, checker, progress, "checking", None))
     if checker.problems:
         raise ResponseImportError(checker.problems)
 
-    # Second pass over the file: nothing but ids is held in memory, whatever its size.
-    added = 0
-    days: set[date] = set()
-    writer = _RowChecker(source, questionnaire, service_points, now)
-    try:
-        async with database.transaction() as tx:
-            batch: list[ImportedResponse] = []
-            done = 0
-            for response in _checked_rows(path, writer, None, "importing", rows):
-                batch.append(response)
-                if len(batch) == BATCH_SIZE:
-                    count, batch_days = await _insert_batch(tx, batch, questionnaire, secret, zone)
-                    added, days, done = added + count, days | batch_days, done + len(batch)
-                    batch = []
-                    if progress is not None:
-                        progress("importing", done, rows)
-            if batch:
-                count, batch_days = await _insert_batch(tx, batch, questionnaire, secret, zone)
-                added, days, done = added + count, days | batch_days, done + len(batch)
-            if progress is not None:
-                progress("importing", done, rows)
-            if writer.problems:  # the file changed between the two passes
-                raise ResponseImportError(writer.problems)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
-    return ImportReport(source, rows, added, rows - added, tuple(sorted(days)), dry_run)
+    def rechecked() -> Iterator[ImportedResponse]:
+        # Second pass over the file: nothing but ids is held in memory, whatever its size.
+        writer = _RowChecker(source, questionnaire, service_points, now)
+        yield from _checked_rows(path, writer, None, "importing", rows)
+        if writer.problems:  # the file changed between the two passes: nothing is kept
+            raise ResponseImportError(writer.problems)
+
+    added = await add_imported(
+        database,
+        rechecked(),
+        ImportContext(
+            questionnaire_id=questionnaire.id,
+            questionnaire_version=questionnaire.version,
+            language=questionnaire.default_language,
+            scale_values=questionnaire.scale_values(),
+            secret=secret,
+            reporting_day=lambda instant: reporting_day(instant, zone),
+        ),
+        dry_run=dry_run,
+        progress=None if progress is None else lambda done: progress("importing", done, rows),
+    )
+    return ImportReport(
+        source, rows, added.count, rows - added.count, tuple(sorted(added.days)), dry_run
+    )

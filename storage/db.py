@@ -210,6 +210,10 @@ def is_busy(error: sqlite3.OperationalError) -> bool:
     return getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction, to roll it back."""
+
+
 class Database:
     """The engine and session factory a process shares; `transaction()` is the unit of work."""
 
@@ -235,10 +239,19 @@ class Database:
         return self._sqlite
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._writer_turn(), self.sessions() as session, session.begin():
-            yield session
+    async def transaction(self, *, dry_run: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        With `dry_run`, rolled back on success too: what a command would write is checked
+        and counted, and nothing is kept.
+        """
+        try:
+            async with self._writer_turn(), self.sessions() as session, session.begin():
+                yield session
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
 
     @asynccontextmanager
     async def short_transaction(self) -> AsyncIterator[Transaction]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from problems import Problem, ProblemsFound, tally
+from storage.db import Database
 from storage.models import AdminUnit, Agency, ServicePoint, UnitCrosswalk
 from storage.spreadsheets import csv_rows
 
@@ -43,6 +44,7 @@ __all__ = [
     "Counts",
     "DistrictShare",
     "LoadReport",
+    "Loader",
     "ServicePointListing",
     "UnitDataError",
     "former_district_map",
@@ -54,9 +56,11 @@ __all__ = [
     "import_official",
     "list_service_points",
     "list_units",
+    "load_all_or_nothing",
     "load_crosswalk_csv",
     "load_sample",
     "load_units_csv",
+    "service_point_codes",
     "units_below",
 ]
 
@@ -764,6 +768,22 @@ async def load_sample(session: AsyncSession) -> LoadReport:
     return report
 
 
+Loader = Callable[[AsyncSession], Awaitable[LoadReport]]
+"""One of the loaders above with its input given, e.g. `partial(load_units_csv, source=…, data=…)`."""
+
+
+async def load_all_or_nothing(
+    database: Database, loader: Loader, *, dry_run: bool = False
+) -> LoadReport:
+    """Run a loader in a transaction of its own: every row is written, or none is.
+
+    None is written when the loader finds a problem (UnitDataError lists them all), nor
+    with `dry_run`, which checks and counts what would be written.
+    """
+    async with database.transaction(dry_run=dry_run) as session:
+        return await loader(session)
+
+
 # --- Lookups -----------------------------------------------------------------------------------
 
 
@@ -780,6 +800,12 @@ async def get_agency(session: AsyncSession, code: str) -> Agency | None:
 async def get_service_point(session: AsyncSession, code: str) -> ServicePoint | None:
     """The service point (counter) with this code, or None (active or not: check `.active`)."""
     return await session.get(ServicePoint, code)
+
+
+async def service_point_codes(database: Database) -> set[str]:
+    """The code of every service point, open or closed."""
+    async with database.reading() as session:
+        return set((await session.scalars(select(ServicePoint.code))).all())
 
 
 async def list_units(

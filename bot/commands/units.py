@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import open_database, settings_or_exit
 from storage.models import AdminUnit
@@ -20,55 +19,31 @@ from storage.units import (
     OFFICIAL_VALID_FROM,
     UNIT_LEVELS,
     UNITS_COLUMNS,
+    Loader,
     LoadReport,
+    ServicePointListing,
     import_official,
     list_service_points,
     list_units,
+    load_all_or_nothing,
     load_sample,
     load_units_csv,
 )
-
-T = TypeVar("T")
 
 _COLUMNS_HELP = "\b\n" + "\n".join(
     f"  {name:<12} {meaning}" for name, meaning in UNITS_COLUMNS.items()
 )
 
 
-class _DryRun(Exception):
-    """Raised inside the transaction to roll back a --dry-run after validation and counting."""
-
-    def __init__(self, report: LoadReport) -> None:
-        self.report = report
-
-
-def _with_database(work: Callable[[AsyncSession], Awaitable[T]], *, write: bool) -> T:
+def _load(loader: Loader, what: str, dry_run: bool) -> None:
+    """Run a loader, all or nothing, and print its counts (a UnitDataError lists every problem)."""
     settings = settings_or_exit()
 
-    async def run() -> T:
+    async def run() -> LoadReport:
         async with open_database(settings) as database:
-            if write:
-                async with database.transaction() as session:
-                    return await work(session)
-            async with database.reading() as session:
-                return await work(session)
+            return await load_all_or_nothing(database, loader, dry_run=dry_run)
 
-    return asyncio.run(run())
-
-
-def _load(work: Callable[[AsyncSession], Awaitable[LoadReport]], what: str, dry_run: bool) -> None:
-    """Run a loader in one transaction and print its counts (a UnitDataError lists every problem)."""
-
-    async def maybe_roll_back(session: AsyncSession) -> LoadReport:
-        report = await work(session)
-        if dry_run:
-            raise _DryRun(report)
-        return report
-
-    try:
-        report = _with_database(maybe_roll_back, write=True)
-    except _DryRun as dry:
-        report = dry.report
+    report = asyncio.run(run())
     verb = "would load" if dry_run else "loaded"
     click.echo(f"{verb} {what}:")
     for name, counts in report.tables().items():
@@ -113,9 +88,8 @@ def load_command(file: Path | None, sample: bool, dry_run: bool) -> None:
     if file is None:
         _load(load_sample, "the Hà Nội sample", dry_run)
         return
-    data = file.read_bytes()
     source = str(file)
-    _load(lambda session: load_units_csv(session, source, data), source, dry_run)
+    _load(partial(load_units_csv, source=source, data=file.read_bytes()), source, dry_run)
 
 
 @units_group.command("import-official")
@@ -140,14 +114,12 @@ def import_official_command(file: Path, province: str, valid_from: datetime, dry
         raise click.BadParameter(
             f"{province!r} is not a province code (two digits, e.g. 01)", param_hint="--province"
         )
-    data = file.read_bytes()
     source = str(file)
     day: date = valid_from.date()
-    _load(
-        lambda session: import_official(session, source, data, province=province, valid_from=day),
-        source,
-        dry_run,
+    loader = partial(
+        import_official, source=source, data=file.read_bytes(), province=province, valid_from=day
     )
+    _load(loader, source, dry_run)
 
 
 def _unit_json(unit: AdminUnit) -> dict[str, Any]:
@@ -175,9 +147,13 @@ def _echo_json(rows: list[dict[str, Any]]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of objects, for other tools.")
 def list_command(level: str | None, parent_code: str | None, as_json: bool) -> None:
     """List units: provinces, former districts, then commune-level units, each by code."""
-    units = _with_database(
-        lambda session: list_units(session, level=level, parent_code=parent_code), write=False
-    )
+    settings = settings_or_exit()
+
+    async def run() -> list[AdminUnit]:
+        async with open_database(settings) as database, database.reading() as session:
+            return await list_units(session, level=level, parent_code=parent_code)
+
+    units = asyncio.run(run())
     if as_json:
         _echo_json([_unit_json(unit) for unit in units])
         return
@@ -202,9 +178,13 @@ def list_command(level: str | None, parent_code: str | None, as_json: bool) -> N
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of objects, for other tools.")
 def points_command(unit_code: str | None, as_json: bool) -> None:
     """List service points (counters) with their unit and agency."""
-    listings = _with_database(
-        lambda session: list_service_points(session, within=unit_code), write=False
-    )
+    settings = settings_or_exit()
+
+    async def run() -> list[ServicePointListing]:
+        async with open_database(settings) as database, database.reading() as session:
+            return await list_service_points(session, within=unit_code)
+
+    listings = asyncio.run(run())
     if as_json:
         _echo_json(
             [

@@ -87,3 +87,18 @@ async def test_a_transaction_opened_inside_another_in_the_same_task_is_not_queue
     async with sqlite_database.reading() as tx:
         assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 1
     await sqlite_database.dispose()
+
+
+async def test_a_dry_run_keeps_nothing_it_wrote_and_an_error_inside_it_still_surfaces(
+    sqlite_database: Database,
+) -> None:
+    async with sqlite_database.transaction(dry_run=True) as tx:
+        await tx.execute(text("INSERT INTO dirty_days VALUES ('2026-11-01', '2026-11-01')"))
+        inside = await tx.scalar(select(func.count()).select_from(DirtyDay))
+    assert inside == 1  # written, and seen, inside the transaction
+    with pytest.raises(ZeroDivisionError):
+        async with sqlite_database.transaction(dry_run=True):
+            _ = 1 / 0
+    async with sqlite_database.reading() as tx:
+        assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 0
+    await sqlite_database.dispose()
