@@ -1,32 +1,116 @@
 """The `sipas` command line: one subcommand per job, each with its own --help.
 
+A subcommand's module is imported only when that subcommand is run or its help is
+asked for: `sipas --help` must not pay for pandas, the web stack and the chat
+platforms that other subcommands need.
+
 Input refused anywhere below (`problems.ProblemsFound`, raised by any layer) is reported
 here, once, for every subcommand: one line per problem, then what became of the work.
 """
 
 from __future__ import annotations
 
-from typing import NoReturn
+import importlib
+from typing import NamedTuple, NoReturn
 
 import click
 
-from bot.commands.aggregate import aggregate_command
-from bot.commands.apikey import apikey_group
-from bot.commands.chat import chat_command
-from bot.commands.db import db_group
-from bot.commands.demo import demo_command
-from bot.commands.export import export_command
-from bot.commands.invite import invite_command
-from bot.commands.qr import qr_command
-from bot.commands.questionnaire import questionnaire_group
-from bot.commands.responses import responses_group
-from bot.commands.serve import serve_command
-from bot.commands.simulate import simulate_command
-from bot.commands.staff import staff_group
-from bot.commands.summary import summary_command
-from bot.commands.units import units_group
-from bot.commands.zalo import zalo_group
 from problems import ProblemsFound, tally
+
+
+class Subcommand(NamedTuple):
+    """Where a subcommand lives, and the summary `sipas --help` lists without importing it."""
+
+    module: str
+    attribute: str
+    summary: str  # the first sentence of its help (a test keeps the two the same)
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "aggregate": Subcommand(
+        "bot.commands.aggregate",
+        "aggregate_command",
+        "Recount daily answer counts and response-quality flags.",
+    ),
+    "apikey": Subcommand(
+        "bot.commands.apikey",
+        "apikey_group",
+        "API keys for the one-stop systems that mint invitations (/api/v1).",
+    ),
+    "chat": Subcommand(
+        "bot.commands.chat",
+        "chat_command",
+        "Run the whole survey conversation in the terminal (numbered choices).",
+    ),
+    "db": Subcommand("bot.commands.db", "db_group", "Database schema."),
+    "demo": Subcommand(
+        "bot.commands.demo",
+        "demo_command",
+        "Show the whole product on a throwaway SQLite database.",
+    ),
+    "export": Subcommand(
+        "bot.commands.export",
+        "export_command",
+        "Write index results for one period and level, and a manifest beside them.",
+    ),
+    "invite": Subcommand(
+        "bot.commands.invite",
+        "invite_command",
+        "Mint a single-use invitation and print its payload, short code and Telegram link.",
+    ),
+    "qr": Subcommand(
+        "bot.commands.qr",
+        "qr_command",
+        "Make a counter's QR poster (or one per counter with --all).",
+    ),
+    "questionnaire": Subcommand(
+        "bot.commands.questionnaire",
+        "questionnaire_group",
+        "Questionnaires: check a YAML file, show a questionnaire.",
+    ),
+    "responses": Subcommand(
+        "bot.commands.responses",
+        "responses_group",
+        "Responses collected outside the chat: on paper, or on a kiosk.",
+    ),
+    "serve": Subcommand(
+        "bot.commands.serve", "serve_command", "Run the bot until SIGINT or SIGTERM."
+    ),
+    "simulate": Subcommand(
+        "bot.commands.simulate",
+        "simulate_command",
+        "Synthetic respondents take the survey at the loaded service points, "
+        "through the real engine.",
+    ),
+    "staff": Subcommand(
+        "bot.commands.staff",
+        "staff_group",
+        "Staff accounts: the web dashboard and the staff commands in Telegram.",
+    ),
+    "summary": Subcommand(
+        "bot.commands.summary",
+        "summary_command",
+        "Show satisfaction indices for a period: every unit of a level, or one unit in detail.",
+    ),
+    "units": Subcommand(
+        "bot.commands.units",
+        "units_group",
+        "Administrative units, agencies and service points (counters).",
+    ),
+    "zalo": Subcommand(
+        "bot.commands.zalo",
+        "zalo_group",
+        "Zalo Official Account and Zalo bot: tokens and status.",
+    ),
+}
+
+
+def load_subcommand(name: str) -> click.Command:
+    """The subcommand `name`, its module imported now."""
+    where = SUBCOMMANDS[name]
+    command = getattr(importlib.import_module(where.module), where.attribute)
+    assert isinstance(command, click.Command), where
+    return command
 
 
 def report(refusal: ProblemsFound) -> NoReturn:
@@ -39,7 +123,24 @@ def report(refusal: ProblemsFound) -> NoReturn:
 
 
 class _Sipas(click.Group):
-    """The root group: refusals reported once, for every subcommand."""
+    """The root group: subcommands imported on demand, refusals reported once."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_subcommand(cmd_name) if cmd_name in SUBCOMMANDS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Click's own listing, shortened by click as ever, from the summaries: no
+        # subcommand is imported.
+        limit = formatter.width - 6 - max(len(name) for name in SUBCOMMANDS)
+        rows = [
+            (name, click.Command(name, help=SUBCOMMANDS[name].summary).get_short_help_str(limit))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -55,24 +156,6 @@ def cli() -> None:
 
     Settings come from SIPAS_* environment variables or a .env file (see docs/operations.md).
     """
-
-
-cli.add_command(aggregate_command)
-cli.add_command(apikey_group)
-cli.add_command(chat_command)
-cli.add_command(db_group)
-cli.add_command(demo_command)
-cli.add_command(export_command)
-cli.add_command(invite_command)
-cli.add_command(qr_command)
-cli.add_command(questionnaire_group)
-cli.add_command(responses_group)
-cli.add_command(serve_command)
-cli.add_command(staff_group)
-cli.add_command(summary_command)
-cli.add_command(simulate_command)
-cli.add_command(units_group)
-cli.add_command(zalo_group)
 
 
 def main() -> None:

@@ -1,4 +1,8 @@
-"""Assembly shared by every command: logging, settings, and an up-to-date database."""
+"""Assembly shared by every command: logging, settings, and an up-to-date database.
+
+Light to import, as every command module imports it: settings, the database and the
+migrations are imported when first used, not when `sipas --help` lists the commands.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
-from bot.settings import Settings, SettingsError, load_settings
 from problems import Problem
-from storage.db import Database
-from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from storage.db import Database
 
 
 def configure_logging(level: str) -> None:
@@ -30,6 +36,8 @@ def settings_or_exit() -> Settings:
 
     The command line reports the error and exits (`bot.cli`).
     """
+    from bot.settings import SettingsError, load_settings
+
     settings = load_settings()
     configure_logging(settings.log_level)
     problems = _definition_problems(settings)
@@ -69,6 +77,9 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
     A server database is migrated only by `sipas db upgrade`, as an operator's
     deliberate step, never as a side effect of starting a worker.
     """
+    from storage.db import Database
+    from storage.migrate import upgrade
+
     if settings.embedded:
         await upgrade(settings.database_url)
     database = Database(settings.database_url)

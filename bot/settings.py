@@ -24,7 +24,6 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from problems import Problem, ProblemsFound, tally
-from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,9 @@ TELEGRAM_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # Zalo names the file it gives to verify a domain zalo_verifier<code>.html.
 ZALO_VERIFICATION_FILE = re.compile(r"^zalo_verifier[A-Za-z0-9_-]+\.html$")
 MAX_VERIFICATION_FILE_BYTES = 64 * 1024
+# The two databases a URL may name (its scheme and driver), told apart without SQLAlchemy.
+EMBEDDED_DATABASE = "sqlite+aiosqlite://"
+SERVER_DATABASE = "postgresql+asyncpg://"
 
 
 class SettingsError(ProblemsFound):
@@ -111,7 +113,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        if not value.startswith((EMBEDDED_DATABASE, SERVER_DATABASE)):
             raise ValueError(
                 "a URL starting sqlite+aiosqlite:/// (embedded) or postgresql+asyncpg:// "
                 f"(server), not {value.split('://')[0]!r}"
@@ -231,7 +233,7 @@ class Settings(BaseSettings):
 
     @property
     def embedded(self) -> bool:
-        return is_sqlite(self.database_url)
+        return self.database_url.startswith(EMBEDDED_DATABASE)
 
     def secret(self) -> str:
         """The deployment secret; on the embedded default one is generated on first use."""

@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -65,8 +66,6 @@ ENROLMENT_LENGTH = 10  # about 49 bits; tries are rate-limited by the chat handl
 CHANNEL_TELEGRAM = "telegram"
 
 _HASHER = PasswordHasher()
-# Verifying against this keeps a login for an unknown name as slow as for a known one.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class StaffError(ProblemsFound):
@@ -282,7 +281,7 @@ async def authenticate(database: Database, name: str, password: str) -> StaffAcc
         )
     stored = account.password_hash if account is not None else None
     password = password[:MAX_PASSWORD_LENGTH]
-    if not await asyncio.to_thread(_verified, stored or _DUMMY_HASH, password):
+    if not await asyncio.to_thread(_verified, stored, password):
         return None
     if account is None or stored is None or account.disabled_at is not None:
         return None
@@ -299,11 +298,21 @@ async def authenticate(database: Database, name: str, password: str) -> StaffAcc
     return account
 
 
-def _verified(stored: str, password: str) -> bool:
+def _verified(stored: str | None, password: str) -> bool:
+    """Whether `password` matches `stored`; with no hash stored, no, after as long a check."""
     try:
-        return _HASHER.verify(stored, password)
+        return _HASHER.verify(stored or _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """What a sign-in for an unknown name is checked against, to take as long as for a known one.
+
+    Made on the first such sign-in, not at import: a hash costs tens of milliseconds by design.
+    """
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 # --- Chat enrolment ------------------------------------------------------------------------

@@ -31,16 +31,18 @@ from problems import Problem, ProblemsFound, tally
 from storage.db import Database
 from storage.models import AdminUnit, Agency, ServicePoint, UnitCrosswalk
 from storage.spreadsheets import csv_rows
+from storage.unit_formats import (
+    AGENCY_KINDS,
+    CROSSWALK_COLUMNS,
+    OFFICIAL_COLUMNS,
+    OFFICIAL_VALID_FROM,
+    ROW_KINDS,
+    UNIT_LEVELS,
+    UNITS_COLUMNS,
+)
 
 __all__ = [
-    "AGENCY_KINDS",
-    "CROSSWALK_COLUMNS",
-    "OFFICIAL_COLUMNS",
-    "OFFICIAL_VALID_FROM",
-    "ROW_KINDS",
     "SAMPLE_DIR",
-    "UNITS_COLUMNS",
-    "UNIT_LEVELS",
     "Counts",
     "DistrictShare",
     "LoadReport",
@@ -64,27 +66,6 @@ __all__ = [
     "units_below",
 ]
 
-UNIT_LEVELS = ("province", "district", "commune")
-ROW_KINDS = ("unit", "agency", "service_point")
-AGENCY_KINDS = ("department", "service_centre_branch", "other")
-
-# column -> what it means; the order is the documented order of the units file.
-UNITS_COLUMNS: dict[str, str] = {
-    "kind": "unit | agency | service_point (required)",
-    "code": "the row's code, text, [A-Z0-9-]; official unit codes keep their leading zeros",
-    "name": "short name, e.g. Ba Đình, Sở Tư pháp, Quầy 1 (required)",
-    "full_name": "unit: name with its type, e.g. Phường Ba Đình (default: unit_type + name)",
-    "name_en": "English name (optional)",
-    "level": "unit: province | district | commune (required for units)",
-    "unit_type": "unit: Thành phố, Tỉnh, Quận, Huyện, Thị xã, Phường, Xã, Đặc khu … (required)",
-    "parent_code": "unit: code of the unit above (empty for a province)",
-    "unit_code": "agency, service_point: code of the unit it belongs to (required)",
-    "agency_code": "service_point: code of its agency (optional)",
-    "agency_kind": "agency: department | service_centre_branch | other (required)",
-    "valid_from": "unit: first day in force, YYYY-MM-DD (optional)",
-    "valid_to": "unit: last day in force, YYYY-MM-DD (optional; e.g. 2025-06-30 for districts)",
-    "active": "service_point: true | false (default true)",
-}
 # The columns a row of each kind may fill; any other non-empty column is an error.
 _KIND_COLUMNS: dict[str, frozenset[str]] = {
     "unit": frozenset(
@@ -96,19 +77,9 @@ _KIND_COLUMNS: dict[str, frozenset[str]] = {
         {"kind", "code", "name", "name_en", "unit_code", "agency_code", "active"}
     ),
 }
-OFFICIAL_COLUMNS = (
-    "level",
-    "code",
-    "name",
-    "full_name",
-    "full_name_en",
-    "unit_type",
-    "parent_code",
-)
-CROSSWALK_COLUMNS = ("new_code", "old_commune_code", "old_commune_name", "old_district_code")
 _CROSSWALK_REQUIRED = (*CROSSWALK_COLUMNS, "partial")
 
-OFFICIAL_VALID_FROM = date(2025, 7, 1)  # NQ 1656/NQ-UBTVQH15 and its sister resolutions
+
 SAMPLE_DIR = Path(__file__).parent / "sample"
 SAMPLE_PROVINCE = "01"
 SAMPLE_OFFICIAL_FILE = "hanoi-units-2025.csv"

@@ -1,4 +1,8 @@
-"""`sipas units`: load and list administrative units, agencies and service points (counters)."""
+"""`sipas units`: load and list administrative units, agencies and service points (counters).
+
+Light to import (`sipas units --help` shows the columns and choices of the unit files):
+the database layer is imported by the subcommands that use it.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,16 @@ import json
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from bot.runtime import open_database, settings_or_exit
-from storage.models import AdminUnit
-from storage.units import (
-    OFFICIAL_VALID_FROM,
-    UNIT_LEVELS,
-    UNITS_COLUMNS,
-    Loader,
-    LoadReport,
-    ServicePointListing,
-    import_official,
-    list_service_points,
-    list_units,
-    load_all_or_nothing,
-    load_sample,
-    load_units_csv,
-)
+from storage.unit_formats import OFFICIAL_VALID_FROM, UNIT_LEVELS, UNITS_COLUMNS
+
+if TYPE_CHECKING:
+    from storage.models import AdminUnit
+    from storage.units import Loader, LoadReport
 
 _COLUMNS_HELP = "\b\n" + "\n".join(
     f"  {name:<12} {meaning}" for name, meaning in UNITS_COLUMNS.items()
@@ -37,6 +29,8 @@ _COLUMNS_HELP = "\b\n" + "\n".join(
 
 def _load(loader: Loader, what: str, dry_run: bool) -> None:
     """Run a loader, all or nothing, and print its counts (a UnitDataError lists every problem)."""
+    from storage.units import load_all_or_nothing
+
     settings = settings_or_exit()
 
     async def run() -> LoadReport:
@@ -83,6 +77,8 @@ def load_command(file: Path | None, sample: bool, dry_run: bool) -> None:
     from old communes, and sample departments, service-centre branches and
     counters, all marked as sample data.
     """
+    from storage.units import load_sample, load_units_csv
+
     if sample == (file is not None):
         raise click.UsageError("give either a FILE or --sample")
     if file is None:
@@ -110,6 +106,8 @@ def import_official_command(file: Path, province: str, valid_from: datetime, dry
     full_name_en, unit_type, parent_code (unit_type_en and others are ignored).
     Only the rows of --province are read.
     """
+    from storage.units import import_official
+
     if not (len(province) == 2 and province.isdigit()):
         raise click.BadParameter(
             f"{province!r} is not a province code (two digits, e.g. 01)", param_hint="--province"
@@ -147,6 +145,11 @@ def _echo_json(rows: list[dict[str, Any]]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of objects, for other tools.")
 def list_command(level: str | None, parent_code: str | None, as_json: bool) -> None:
     """List units: provinces, former districts, then commune-level units, each by code."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from storage.units import list_units
+
     settings = settings_or_exit()
 
     async def run() -> list[AdminUnit]:
@@ -178,6 +181,11 @@ def list_command(level: str | None, parent_code: str | None, as_json: bool) -> N
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of objects, for other tools.")
 def points_command(unit_code: str | None, as_json: bool) -> None:
     """List service points (counters) with their unit and agency."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from storage.units import ServicePointListing, list_service_points
+
     settings = settings_or_exit()
 
     async def run() -> list[ServicePointListing]:
