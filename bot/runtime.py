@@ -6,11 +6,12 @@ migrations are imported when first used, not when `sipas --help` lists the comma
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from problems import Problem
 
@@ -68,6 +69,20 @@ def _definition_problems(settings: Settings) -> list[Problem]:
             Problem(column="SIPAS_METHOD", message=f"no method {settings.method!r} ({error})")
         )
     return problems
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """`asyncio.run`, on uvloop when it is installed (uvicorn[standard] brings it).
+
+    Every database statement and Bot API call is a few event-loop round trips; uvloop
+    makes each cheaper (about a sixth of the engine's CPU per event on SQLite).
+    """
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 @asynccontextmanager

@@ -23,14 +23,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any, Protocol
 
 import click
 
-from bot.runtime import configure_logging
+from bot.runtime import configure_logging, run_loop
 from bot.settings import Settings
 from storage.db import Database
 from storage.leases import acquire_lease, default_holder, release_lease
@@ -38,6 +39,7 @@ from web.metrics import MULTIPROCESS_DIR_VARIABLE
 
 __all__ = [
     "FATAL_EXIT_CODE",
+    "Serve",
     "WorkersRefused",
     "bind_socket",
     "check_workers",
@@ -98,8 +100,23 @@ def bind_socket(host: str, port: int) -> socket.socket:
 # --- the parent ---------------------------------------------------------------------------------
 
 
-def serve_workers(settings: Settings, workers: int) -> None:
-    """Run `workers` worker processes on one socket until SIGTERM or SIGINT; then stop them all."""
+class Serve(Protocol):
+    """What each worker runs: `serve` (of `sipas serve`) on the shared socket, until `stop`."""
+
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        sockets: list[socket.socket],
+        register_webhook: bool,
+        stop: asyncio.Event,
+        workers: int,
+    ) -> Coroutine[Any, Any, None]: ...
+
+
+def serve_workers(settings: Settings, workers: int, serve: Serve) -> None:
+    """Run `workers` worker processes, each running `serve` on one socket, until SIGTERM or
+    SIGINT; then stop them all. `serve` is a module-level function: each process imports it."""
     check_workers(settings, workers)
     sock = bind_socket(settings.http_host, settings.http_port)
     # Each worker keeps its Prometheus figures in this directory; any one of them sums them.
@@ -119,7 +136,7 @@ def serve_workers(settings: Settings, workers: int) -> None:
     def start(index: int) -> BaseProcess:
         process = context.Process(
             target=_worker_main,
-            args=(settings, sock, index, workers, os.getpid()),
+            args=(serve, settings, sock, index, workers, os.getpid()),
             name=f"sipas-worker-{index}",
         )
         process.start()
@@ -183,11 +200,9 @@ def _stop_all(processes: list[BaseProcess]) -> None:
 
 
 def _worker_main(
-    settings: Settings, sock: socket.socket, index: int, workers: int, parent: int
+    serve: Serve, settings: Settings, sock: socket.socket, index: int, workers: int, parent: int
 ) -> None:
     """Entry point of a worker process: `serve` on the shared socket until told to stop."""
-    from bot.commands.serve import run_loop, serve  # here: the parent needs neither
-
     configure_logging(settings.log_level)
 
     async def run() -> None:

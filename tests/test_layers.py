@@ -41,3 +41,41 @@ def test_a_layer_imports_nothing_above_it_nor_platform_code_it_must_not_know(lay
         for path in sorted((ROOT / layer).rglob("*.py"))
     }
     assert {module: roots for module, roots in breaches.items() if roots} == {}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(path: Path, modules: set[str]) -> set[str]:
+    """The modules of ours a module imports, at any depth in the file (inside functions too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found & modules
+
+
+def test_no_module_imports_one_that_imports_it_back_even_inside_a_function() -> None:
+    # A cycle hidden in a function (serve ↔ workers once) still makes two modules one.
+    paths = {_module_name(path): path for layer in OURS for path in (ROOT / layer).rglob("*.py")}
+    imports = {name: _imported_modules(path, set(paths)) for name, path in paths.items()}
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(chain: list[str]) -> None:  # depth first: a module met again on the way is a cycle
+        for imported in sorted(imports[chain[-1]]):
+            if imported in chain:
+                cycles.append([*chain[chain.index(imported) :], imported])
+            elif imported not in done:
+                visit([*chain, imported])
+        done.add(chain[-1])
+
+    for name in sorted(imports):
+        if name not in done:
+            visit([name])
+    assert cycles == []

@@ -24,7 +24,7 @@ from bot.assembly import build_engine, method_for, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.maintenance import MAINTENANCE_INTERVAL_SECONDS, Sender, maintain_once
 from bot.nightly import night_in_child
-from bot.runtime import open_database, settings_or_exit
+from bot.runtime import open_database, run_loop, settings_or_exit
 from bot.settings import Settings
 from bot.workers import run_leased, serve_workers
 from channels.telegram import TelegramChannel, build_application
@@ -48,7 +48,6 @@ __all__ = [
     "Service",
     "TaskFactory",
     "TelegramRefused",
-    "run_loop",
     "serve",
     "serve_command",
 ]
@@ -186,21 +185,7 @@ def serve_command(workers: int) -> None:
     if workers == 1:
         run_loop(serve(settings))
     else:
-        serve_workers(settings, workers)
-
-
-def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """`asyncio.run`, on uvloop when it is installed (uvicorn[standard] brings it).
-
-    Every database statement and Bot API call is a few event-loop round trips; uvloop
-    makes each cheaper (about a sixth of the engine's CPU per event on SQLite).
-    """
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
+        serve_workers(settings, workers, serve)
 
 
 async def serve(
