@@ -26,10 +26,14 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # httpx logs every request URL, and a Bot API URL carries the bot token; Alembic and
-    # fontTools (posters) chatter at INFO about every migration check and glyph subset.
-    for noisy in ("httpx", "alembic", "fontTools"):
+    # httpx logs every request URL, and a Bot API URL carries the bot token; aiosqlite logs
+    # every statement with its parameters at DEBUG (comments, hashes); Alembic and fontTools
+    # (posters) chatter at INFO about every migration check and glyph subset.
+    for noisy in ("httpx", "aiosqlite", "alembic", "fontTools"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    from bot.log_redaction import redact_secrets_in_logs  # it knows the storage's token shapes
+
+    redact_secrets_in_logs()
 
 
 def settings_or_exit() -> Settings:

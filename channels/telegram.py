@@ -108,6 +108,8 @@ def build_application(
     With `polling=False` there is no Updater: updates come from the web app's
     webhook route. `request` replaces the HTTP layer (tests record calls with it).
     """
+    # Before building: the bot logs its API URL, token included, at DEBUG as it is made.
+    _keep_library_logs_anonymous()
     builder = (
         Application.builder()
         .token(token)
@@ -142,7 +144,7 @@ class TelegramChannel:
         # The errors of each webhook update being processed, by update id: the error handler
         # is where python-telegram-bot reports them, and it does not raise them further.
         self._webhook_errors: dict[int, list[BaseException]] = {}
-        _keep_library_logs_anonymous()
+        _keep_library_logs_anonymous()  # also for an application not made by build_application
         # Group -1 runs first: anything outside a private chat stops there.
         application.add_handler(TypeHandler(Update, self.private_chats_only), group=-1)
         message = filters.UpdateType.MESSAGE

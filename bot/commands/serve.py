@@ -22,6 +22,7 @@ from analytics.aggregate import last_success, nightly_loop
 from analytics.layout import bundled_layout
 from bot.assembly import build_engine, method_for, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
+from bot.log_redaction import redact_secrets_in_logs
 from bot.maintenance import MAINTENANCE_INTERVAL_SECONDS, Sender, maintain_once
 from bot.nightly import night_in_child
 from bot.runtime import open_database, run_loop, settings_or_exit
@@ -211,6 +212,9 @@ async def serve(
     """
     stop = stop or asyncio.Event()
     webhook_secret = _webhook_secret(settings)
+    # Here too, not only in the logging set-up: whoever embeds `serve` gets an access log
+    # without codes, payloads or keys in it.
+    redact_secrets_in_logs()
     async with (
         _signals_set(stop, enabled=handle_signals),
         open_database(settings) as database,
