@@ -11,11 +11,18 @@ here, once, for every subcommand: one line per problem, then what became of the 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import NamedTuple, NoReturn
 
 import click
 
 from problems import ProblemsFound, tally
+
+# Everything the product writes (the SQLite database and its -wal and -shm files, exports,
+# posters, the generated secret) is its operator's alone: files 0600, folders 0700. Added to
+# the operator's own mask before any subcommand runs, so that it holds whichever library
+# creates the file.
+PRIVATE_UMASK = 0o077
 
 
 class Subcommand(NamedTuple):
@@ -156,6 +163,7 @@ def cli() -> None:
 
     Settings come from SIPAS_* environment variables or a .env file (see docs/operations.md).
     """
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
 
 
 def main() -> None:

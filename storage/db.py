@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -101,6 +103,7 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
     """An async engine for `url`; `schema` pins the PostgreSQL search path (tests isolate runs so)."""
     if is_sqlite(url):
+        create_private_sqlite_file(url)
         return _sqlite_engine(url, echo=echo)
     connect_args: dict[str, Any] = {}
     if schema:
@@ -108,6 +111,28 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
     return create_async_engine(
         url, echo=echo, pool_pre_ping=True, connect_args=connect_args, pool_size=10, max_overflow=10
     )
+
+
+def create_private_sqlite_file(url: str) -> None:
+    """Create the SQLite file of `url`, readable and writable by its owner only, if it is new.
+
+    SQLite would create it with the process's umask (0644, usually); its -wal and -shm
+    files take the database file's permissions, so they are owner-only too. An existing
+    file keeps its mode: a warning says when others may read it.
+    """
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = os.path.abspath(name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:
+        if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("%s is readable by others: chmod 600 it (and its -wal, -shm)", path)
+        return
+    except FileNotFoundError:
+        return  # no such folder: SQLite says so when it opens the file
+    os.close(fd)
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
