@@ -108,6 +108,7 @@ class Turn:
     # so no step reads them again.
     answers: dict[str, str | None]
     completed: bool = False
+    withdrawn: bool = False  # answers were deleted on request: erase them from disk once committed
 
     @property
     def now(self) -> datetime:
@@ -178,6 +179,8 @@ class SurveyEngine:
             # Every change to a session bumps its version (see `_touch`, `close_session`).
             if loaded is not None and loaded.version != saved:
                 await store.save_session(tx, loaded, saved)
+        if turn.withdrawn:
+            await self.database.erase_deleted()
         # Reported only once the transaction has committed.
         return replies, Outcome.COMPLETED if turn.completed else Outcome.PROCESSED
 
@@ -550,6 +553,7 @@ class SurveyEngine:
         count = await store.withdraw_respondent(turn.tx, turn.key, turn.now)
         if count == 0:
             return [Reply(self._text(turn.language, "delete.nothing"), question=True)]
+        turn.withdrawn = True
         return [Reply(self._text(turn.language, "delete.done", count=count), question=True)]
 
     # --- rendering -----------------------------------------------------------------------

@@ -32,6 +32,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Short transactions on the loop engine between two checkpoints: a survey event writes about
 # six pages, so the log stays under SQLite's own threshold of 1,000 pages.
 CHECKPOINT_EVERY_COMMITS = 100
+# How long the checkpoint after a deletion waits for other processes' readers and writer.
+ERASE_WAIT_MS = 5_000
 # The task holding this process's SQLite writer turn (a task, not a flag: a task started
 # inside a transaction inherits the context, and must still queue).
 _WRITER_TURN_HOLDER: ContextVar[asyncio.Task[Any] | None] = ContextVar(
@@ -190,6 +192,9 @@ def _configure_sqlite(
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are overwritten with zeros, not only unlinked: a withdrawn answer must
+        # not stay readable in the file's free space (see `Database.erase_deleted`).
+        cursor.execute("PRAGMA secure_delete=ON")
         if not checkpoints:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
     finally:
@@ -258,6 +263,7 @@ class Database:
         )
         self._loop_commits = 0  # since the last checkpoint
         self._checkpointing: asyncio.Task[None] | None = None
+        self._erasure_pending = False  # a truncating checkpoint is owed (see `erase_deleted`)
 
     @property
     def is_sqlite(self) -> bool:
@@ -314,23 +320,58 @@ class Database:
 
     async def _checkpoint(self) -> None:
         """Copy the write-ahead log into the database file, in aiosqlite's thread; what the loop
-        engine's commits leave.
+        engine's commits leave. An erasure that could not finish is finished here.
+        """
+        try:
+            if self._erasure_pending:
+                await self.erase_deleted()
+            else:
+                await self._wal_checkpoint("PASSIVE")
+        except Exception:
+            log.warning("SQLite checkpoint failed; the next one will try again", exc_info=True)
+        finally:
+            self._checkpointing = None
+
+    async def erase_deleted(self) -> None:
+        """Make what was deleted unreadable on disk (a withdrawal): copy the write-ahead log,
+        where the deleted rows' old pages still are, into the database file and truncate it.
+
+        With secure_delete on, the pages copied hold zeros where the rows were. A checkpoint
+        that must wait for other processes' readers or writer waits at most
+        `ERASE_WAIT_MS`, as other events of this process queue behind it; if that is not
+        enough, the next checkpoint truncates the log instead. Nothing to do on PostgreSQL,
+        whose deleted rows only its VACUUM (autovacuum) reclaims.
+        """
+        if not self._sqlite:
+            return
+        self._erasure_pending = not await self._wal_checkpoint("TRUNCATE", wait_ms=ERASE_WAIT_MS)
+        if self._erasure_pending:
+            log.warning(
+                "SQLite was busy: the write-ahead log is truncated at the next checkpoint instead"
+            )
+
+    async def _wal_checkpoint(self, mode: str, *, wait_ms: int | None = None) -> bool:
+        """Run `PRAGMA wal_checkpoint(mode)`; whether it went through the whole log.
 
         In the writer turn, between two events: a checkpoint overtaken by new commits would
         never catch up with the log's end, and only a log copied to its end is reused from
         its start by the next commit instead of growing.
         """
-        try:
-            async with self._writer_turn(), self.engine.connect() as connection:
-                driver = (await connection.get_raw_connection()).driver_connection
-                assert driver is not None, "a connection just checked out is open"
-                # Straight to the driver: through SQLAlchemy the statement would begin a
-                # write transaction, inside which SQLite cannot checkpoint.
-                await driver.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
-        except Exception:
-            log.warning("SQLite checkpoint failed; the next one will try again", exc_info=True)
-        finally:
-            self._checkpointing = None
+        async with self._writer_turn(), self.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None, "a connection just checked out is open"
+            # Straight to the driver: through SQLAlchemy the statement would begin a
+            # write transaction, inside which SQLite cannot checkpoint.
+            if wait_ms is not None:
+                await driver.execute_fetchall(f"PRAGMA busy_timeout={wait_ms}")
+            try:
+                ((busy, _pages, _copied),) = await driver.execute_fetchall(
+                    f"PRAGMA wal_checkpoint({mode})"
+                )
+            finally:
+                if wait_ms is not None:
+                    await driver.execute_fetchall(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        return not busy
 
     def _begin_on_loop(self) -> Session | None:
         """A session on the loop engine with the write lock taken; None if that cannot be had at

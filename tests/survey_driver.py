@@ -123,10 +123,15 @@ class Respondent:
         return await self.press(f"s:{self.current_item}")
 
     async def complete(
-        self, payload: str, answers: dict[str, str] | None = None, default: str = "4"
+        self,
+        payload: str,
+        answers: dict[str, str] | None = None,
+        default: str = "4",
+        comment: str | None = None,
     ) -> list[Reply]:
         """Start, consent and answer everything: `answers` by item code, scale items `default`,
-        screeners and gates 'no', other choices their first option, the comment skipped."""
+        screeners and gates 'no', other choices their first option, the comment typed when
+        given, else skipped."""
         answers = answers or {}
         await self.begin(payload)
         for _ in range(80):
@@ -137,6 +142,8 @@ class Respondent:
                 await self.answer(answers[item])
             elif item.isdigit():
                 await self.answer(default)
+            elif item == "y_kien_khac" and comment is not None:
+                await self.type(comment)
             elif item == "y_kien_khac":
                 await self.skip()
             elif item in ("ket_qua_nhan", "pakn_da_tung", "uu_tien"):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 
-from storage.db import Database
+from storage.db import Database, _configure_sqlite
 from storage.migrate import upgrade
 from storage.models import DirtyDay
 
@@ -102,3 +103,17 @@ async def test_a_dry_run_keeps_nothing_it_wrote_and_an_error_inside_it_still_sur
     async with sqlite_database.reading() as tx:
         assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 0
     await sqlite_database.dispose()
+
+
+def test_every_connection_zeroes_deleted_content_even_where_sqlite_is_built_not_to(
+    tmp_path: Path,
+) -> None:
+    # Debian builds SQLite with secure_delete on by default, other builds (python.org's,
+    # macOS) do not: the connection set-up must not rely on either.
+    connection = sqlite3.connect(tmp_path / "built-without.db")
+    try:
+        connection.execute("PRAGMA secure_delete=OFF")
+        _configure_sqlite(connection, busy_timeout_ms=0)
+        assert connection.execute("PRAGMA secure_delete").fetchone() == (1,)
+    finally:
+        connection.close()
