@@ -14,12 +14,19 @@ from questionnaires import Questionnaire, load_bundled, load_questionnaire
 from storage.db import Database
 
 
-def questionnaire_for(settings: Settings) -> Questionnaire:
-    """The questionnaire in use: a file or bundled id named by SIPAS_QUESTIONNAIRE, else the default."""
+def questionnaire_definition(settings: Settings) -> Questionnaire:
+    """The questionnaire named by SIPAS_QUESTIONNAIRE (a file or bundled id), else the default,
+    as defined: every sensitive item in it."""
     name = settings.questionnaire
     if name and name.endswith((".yaml", ".yml")):
         return load_questionnaire(name)
     return load_bundled(name)
+
+
+def questionnaire_for(settings: Settings) -> Questionnaire:
+    """The questionnaire in use: its definition with only the sensitive items
+    SIPAS_SENSITIVE_ITEMS switches on."""
+    return questionnaire_definition(settings).asking(settings.sensitive_items)
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -29,6 +36,9 @@ def engine_config(settings: Settings) -> EngineConfig:
         zone=settings.zone,
         default_language=settings.default_language,
         data_controller=settings.data_controller,
+        data_controller_province=settings.data_controller_province,
+        data_controller_contact=settings.data_controller_contact,
+        retention_months=settings.retention_months,
         resume_window=timedelta(hours=settings.resume_window_hours),
         reminder_after=timedelta(minutes=reminder) if reminder is not None else None,
         max_comment_length=settings.max_comment_length,

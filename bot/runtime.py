@@ -54,11 +54,11 @@ def settings_or_exit() -> Settings:
 def _definition_problems(settings: Settings) -> list[Problem]:
     """The questionnaire and method named by the settings must load, before any work starts."""
     # Imported here: assembly pulls in the whole engine, which `--help` does not need.
-    from bot.assembly import method_for, questionnaire_for
+    from bot.assembly import method_for, questionnaire_definition
 
     problems: list[Problem] = []
     try:
-        questionnaire_for(settings)
+        questionnaire = questionnaire_definition(settings)
     except (KeyError, OSError, ValueError) as error:
         problems.append(
             Problem(
@@ -66,6 +66,11 @@ def _definition_problems(settings: Settings) -> list[Problem]:
                 message=f"no questionnaire {settings.questionnaire!r} ({error})",
             )
         )
+    else:
+        try:
+            questionnaire.asking(settings.sensitive_items)
+        except ValueError as error:
+            problems.append(f"SIPAS_SENSITIVE_ITEMS: {error}")
     try:
         method_for(settings)
     except (KeyError, OSError, ValueError) as error:

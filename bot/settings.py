@@ -10,7 +10,7 @@ import stat
 from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from problems import Problem, ProblemsFound, tally
 
@@ -64,7 +64,14 @@ class Settings(BaseSettings):
 
     # The survey
     questionnaire: str | None = None
+    # Sensitive items of the questionnaire to ask (ethnicity: dan_toc); none by default.
+    sensitive_items: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # The privacy notice
     data_controller: str = "Sở Nội vụ"
+    data_controller_province: str | None = None
+    data_controller_contact: str | None = None
+    retention_months: int = Field(24, ge=1, le=120)
     resume_window_hours: int = Field(48, ge=1, le=24 * 30)
     invitation_ttl_hours: int = Field(72, ge=1, le=24 * 365)
     reminder_after_minutes: int | None = Field(None, ge=5, le=48 * 60)
@@ -109,6 +116,18 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("an IANA time zone such as Asia/Ho_Chi_Minh") from None
         return value
+
+    @field_validator("sensitive_items", mode="before")
+    @classmethod
+    def _item_codes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(code.strip() for code in value.split(",") if code.strip())
+        return value
+
+    @field_validator("data_controller_province", "data_controller_contact")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("database_url")
     @classmethod

@@ -17,12 +17,13 @@ class InboundKind(StrEnum):
 
 
 class Command(StrEnum):
-    """Commands every channel offers (Telegram: /help, /language, /cancel, /delete)."""
+    """Commands every channel offers (Telegram: /help, /language, /cancel, /delete, /privacy)."""
 
     HELP = "help"
     LANGUAGE = "language"
     CANCEL = "cancel"
     DELETE = "delete"
+    PRIVACY = "privacy"  # the full privacy notice
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from handlers.catalog import Catalog, load_catalog
 from handlers.events import Button, Command, Inbound, InboundKind, Reply
+from handlers.privacy_notice import PrivacyNotice
 from questionnaires import InvalidAnswer, Item, ItemType, Questionnaire
 from questionnaires.choices import ANSWER, BACK, SKIP, answer_data, choice_data
 from storage import sessions as store
@@ -64,6 +65,9 @@ class EngineConfig:
     zone: ZoneInfo
     default_language: str = "vi"
     data_controller: str = "Sở Nội vụ"
+    data_controller_province: str | None = None
+    data_controller_contact: str | None = None
+    retention_months: int = 24
     resume_window: timedelta = timedelta(hours=48)
     reminder_after: timedelta | None = None
     max_comment_length: int = 1000
@@ -142,6 +146,15 @@ class SurveyEngine:
         self.simulated = simulated
         self._cipher = AddressCipher(config.secret)
         self._counter_short_codes = CounterShortCodes(config.secret)
+        self.notice = PrivacyNotice(
+            controller=config.data_controller,
+            province=config.data_controller_province,
+            contact=config.data_controller_contact,
+            retention_months=config.retention_months,
+            resume_window_hours=int(config.resume_window.total_seconds() // 3600),
+            sensitive=[item.text for item in questionnaire.sensitive_items()],
+            catalog=self.catalog,
+        )
 
     # --- entry point ---------------------------------------------------------------------
 
@@ -254,6 +267,8 @@ class SurveyEngine:
             return [Reply(self._text(turn.language, "help")), *await self._current(turn)]
         if name == Command.LANGUAGE:
             return await self._switch_language(turn, None)
+        if name == Command.PRIVACY:
+            return await self._full_notice(turn)
         if name == Command.CANCEL:
             if survey is None:
                 return [Reply(self._text(turn.language, "nothing_open"))]
@@ -303,7 +318,7 @@ class SurveyEngine:
         turn.answers = {}
         turn.tx.add(turn.survey)
         await turn.tx.flush()
-        return [*notice, self._consent(turn.survey)]
+        return [*notice, self._short_notice(turn.language), self._consent(turn.survey)]
 
     async def _resolve(self, turn: Turn, payload: str) -> StartTarget:
         """The counter (and invitation) a start payload or short code names, or why not."""
@@ -354,6 +369,8 @@ class SurveyEngine:
             return await self._delete(turn, confirmed=argument == "yes")
         if action == "lang":
             return await self._switch_language(turn, argument)
+        if action == "privacy":
+            return await self._full_notice(turn)
         survey = turn.survey
         if survey is None:
             return [Reply(self._text(turn.language, "nothing_open"))]
@@ -431,6 +448,8 @@ class SurveyEngine:
             turn.answers = {}
             return [Reply(self._text(turn.language, "consent.declined"))]
         survey.status = "active"
+        survey.consent_at = turn.now
+        survey.notice_version = self.notice.version
         return await self._advance(turn, survey, {})
 
     async def _answer(
@@ -534,6 +553,9 @@ class SurveyEngine:
             return [*replies, Reply(self._text(wanted, "welcome"))]
         turn.survey.language = wanted
         self._touch(turn.survey, turn.now)
+        if turn.survey.status == "consent":
+            # Consent is asked in the language the notice is read in.
+            replies.append(self._short_notice(wanted))
         return [*replies, *await self._current(turn)]
 
     def _deletion_code(self, key: str, now: datetime, windows_ago: int = 0) -> str:
@@ -570,6 +592,19 @@ class SurveyEngine:
             return self._consent(survey)
         return self._question(survey, self.questionnaire.item(survey.current_item), answers)
 
+    def _short_notice(self, language: str) -> Reply:
+        """The short privacy notice: a message of its own, never edited into a question, with
+        the button (on text-only channels the command) that shows the full text."""
+        button = Button(self.notice.button(language), "privacy:full", f"/{Command.PRIVACY}")
+        return Reply(self.notice.short(language), ((button,),))
+
+    async def _full_notice(self, turn: Turn) -> list[Reply]:
+        """The full privacy notice, then the step the respondent is on (if a survey is open)."""
+        full = Reply(self.notice.full(turn.language))
+        if turn.survey is None:
+            return [full]
+        return [full, *await self._current(turn)]
+
     def _consent(self, survey: SurveySession) -> Reply:
         language = survey.language
         consent = self.questionnaire.consent
@@ -580,7 +615,7 @@ class SurveyEngine:
         ]
         if other:
             rows.append((Button(self._text(other[0], "language.button"), f"lang:{other[0]}", "3"),))
-        text = consent.render(language, self.config.data_controller)
+        text = consent.render(language, self.notice.controller_name)
         return Reply(text, tuple(rows), question=True)
 
     def _question(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -12,7 +12,16 @@ import yaml
 
 from problems import Problem, ProblemsFound, tally
 from questionnaires.choices import BACK, MAX_CHOICE_DATA_BYTES, SKIP, answer_data, choice_data
-from questionnaires.conditions import AllOf, Answered, AnyOf, Condition, Equals, IsIn, Not
+from questionnaires.conditions import (
+    AllOf,
+    Answered,
+    AnyOf,
+    Condition,
+    Equals,
+    IsIn,
+    Not,
+    referenced_items,
+)
 from questionnaires.model import (
     DEFAULT_TEXT_MAX_LENGTH,
     Consent,
@@ -396,6 +405,7 @@ _ITEM_FIELDS = {
     "show_if",
     "max_length",
     "intro",
+    "sensitive",
 }
 
 
@@ -438,6 +448,14 @@ def _read_items(
             if "show_if" in fields and condition is None:
                 continue
             items.append(_with_condition(item, condition))
+    sensitive = {item.code for item in items if item.sensitive}
+    for item in items:
+        read = referenced_items(item.show_if) if item.show_if is not None else []
+        for code in (code for code in read if code in sensitive):
+            checker.problem(
+                f"items[{positions[item.code]}].show_if",
+                f"refers to sensitive item {code}, which a deployment may leave out",
+            )
     if checker.problems:
         return None
     return tuple(items)
@@ -461,19 +479,7 @@ def _check_choice_data(checker: _Checker, path: str, item: Item) -> None:
 
 
 def _with_condition(item: Item, condition: Condition | None) -> Item:
-    return Item(
-        code=item.code,
-        type=item.type,
-        text=item.text,
-        element=item.element,
-        options=item.options,
-        scale=item.scale,
-        required=item.required,
-        skippable=item.skippable,
-        show_if=condition,
-        max_length=item.max_length,
-        intro=item.intro,
-    )
+    return replace(item, show_if=condition)
 
 
 def _read_item(
@@ -506,6 +512,15 @@ def _read_item(
     )
     if required and skippable:
         checker.problem(path, "an item cannot be both required and skippable")
+        ok = False
+    sensitive = (
+        checker.boolean(fields["sensitive"], f"{path}.sensitive")
+        if "sensitive" in fields
+        else False
+    )
+    if sensitive and required:
+        # A deployment may leave it out, and nobody may be made to give sensitive data.
+        checker.problem(path, "a sensitive item cannot be required")
         ok = False
 
     element: str | None = None
@@ -542,6 +557,7 @@ def _read_item(
         or text is None
         or required is None
         or skippable is None
+        or sensitive is None
     ):
         return None
     return Item(
@@ -555,6 +571,7 @@ def _read_item(
         skippable=skippable,
         max_length=max_length,
         intro=intro,
+        sensitive=sensitive,
     )
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -61,7 +61,8 @@ class Element:
 
 @dataclass(frozen=True)
 class Consent:
-    """The privacy notice shown before the first item, and the two explicit choices."""
+    """The request for consent, shown after the privacy notice and before the first item, and
+    the two explicit choices."""
 
     text: LocalizedText
     accept: LocalizedText
@@ -80,6 +81,8 @@ class Item:
     `required`: a response is incomplete without a real answer (the handler offers no skip).
     `skippable`: the handler offers "Không trả lời / Skip", which records None.
     An item with neither carries its own "prefer not to say" option.
+    `sensitive`: it asks for sensitive personal data (Law 91/2025/QH15), such as ethnicity;
+    it is asked only where a deployment switches it on (`Questionnaire.asking`).
     """
 
     code: str
@@ -93,6 +96,7 @@ class Item:
     show_if: Condition | None = None
     max_length: int = DEFAULT_TEXT_MAX_LENGTH
     intro: LocalizedText | None = None  # shown above the text, e.g. the stem of a block of items
+    sensitive: bool = False
 
     def option_values(self) -> list[str]:
         """The values an answer may take (empty for text items)."""
@@ -152,6 +156,31 @@ class Questionnaire:
             if element.code == code:
                 return element
         raise KeyError(code)
+
+    def sensitive_items(self) -> list[Item]:
+        """The items asking for sensitive personal data, in order."""
+        return [item for item in self.items if item.sensitive]
+
+    def asking(self, sensitive: Iterable[str] = ()) -> Questionnaire:
+        """This questionnaire with only the sensitive items named in `sensitive` left in.
+
+        The others are absent, not skipped: never asked, never shown in progress, and an
+        answer to one is not accepted from an import. ValueError names a code that is not a
+        sensitive item here.
+        """
+        wanted = set(sensitive)
+        known = {item.code for item in self.sensitive_items()}
+        unknown = sorted(wanted - known)
+        if unknown:
+            offered = ", ".join(sorted(known)) or "none"
+            raise ValueError(
+                f"not a sensitive item of {self.id}: {', '.join(unknown)} (sensitive items: {offered})"
+            )
+        if wanted == known:
+            return self
+        return replace(
+            self, items=tuple(i for i in self.items if not i.sensitive or i.code in wanted)
+        )
 
     def options(self, item: Item) -> list[Option]:
         """The answer options of an item (from its scale or inline; yes/no for yes_no; none for text)."""
@@ -321,4 +350,5 @@ def _item_to_json(item: Item) -> dict[str, Any]:
         ],
         "show_if": None if item.show_if is None else condition_to_json(item.show_if),
         "max_length": item.max_length if item.type is ItemType.TEXT else None,
+        "sensitive": item.sensitive,
     }

@@ -184,6 +184,9 @@ class SurveySession(Base):
     reminder_sent_at: Mapped[datetime | None]
     unreachable_at: Mapped[datetime | None]
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the respondent agreed, and to which privacy notice (a hash of its text): never who.
+    consent_at: Mapped[datetime | None]
+    notice_version: Mapped[str | None] = mapped_column(String(16))
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True
@@ -237,6 +240,25 @@ class Response(Base):
     scale_answers: Mapped[int | None] = mapped_column(Integer)
     uniform_value: Mapped[str | None] = mapped_column(String(64))
     median_gap_seconds: Mapped[float | None] = mapped_column(Float)
+    # The consent its session recorded; empty for imported responses (consent given on paper)
+    # and those completed before consent was recorded.
+    consent_at: Mapped[datetime | None]
+    notice_version: Mapped[str | None] = mapped_column(String(16))
+
+
+class RetentionRun(Base):
+    """One application of the retention period: the day before which responses were deleted,
+    and how many rows went. The latest `cutoff_day` is also where recounting stops: the
+    daily counts of earlier days are all that remains of them."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ran_at: Mapped[datetime]
+    cutoff_day: Mapped[date] = mapped_column(Date, index=True)
+    responses: Mapped[int] = mapped_column(Integer)
+    unfinished_sessions: Mapped[int] = mapped_column(Integer)
+    invitations: Mapped[int] = mapped_column(Integer)
 
 
 class DirtyDay(Base):

@@ -87,6 +87,8 @@ _SESSION_CHANGES = (
     "completed_at",
     "address_ciphertext",
     "version",
+    "consent_at",
+    "notice_version",
 )
 _SAVE_SESSION = (
     update(_SESSIONS)
@@ -362,6 +364,8 @@ async def record_response(
         scale_answers=facts.scale_answers,
         uniform_value=facts.uniform_value,
         median_gap_seconds=facts.median_gap_seconds,
+        consent_at=survey.consent_at,
+        notice_version=survey.notice_version,
     )
     session.add(response)
     survey.completed_at = completed_at

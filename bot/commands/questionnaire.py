@@ -27,6 +27,7 @@ from questionnaires import (
 )
 
 __all__ = [
+    "asked_questionnaire",
     "chosen_questionnaire",
     "describe_condition",
     "open_questionnaire",
@@ -53,19 +54,30 @@ def open_questionnaire(name: str) -> Questionnaire:
         ) from None
 
 
-def _configured_name() -> str | None:
-    """SIPAS_QUESTIONNAIRE, read without load_settings: showing must not create a secret file."""
+def _configured() -> Settings:
+    """The settings, read without load_settings: showing must not create a secret file."""
     try:
-        return Settings().questionnaire
+        return Settings()
     except ValidationError:
         settings_or_exit()  # reports every bad setting and exits
         raise
 
 
 def chosen_questionnaire(name: str | None) -> Questionnaire:
-    """The questionnaire `name` names, else the one the bot uses (SIPAS_QUESTIONNAIRE or the default)."""
-    name = name or _configured_name()
+    """The questionnaire `name` names, else the one the bot uses (SIPAS_QUESTIONNAIRE or the
+    default), as defined: with every sensitive item."""
+    name = name or _configured().questionnaire
     return open_questionnaire(name) if name else load_bundled()
+
+
+def asked_questionnaire(name: str | None) -> Questionnaire:
+    """`chosen_questionnaire` with only the sensitive items this deployment asks
+    (SIPAS_SENSITIVE_ITEMS): the items a response may have answers to."""
+    questionnaire = chosen_questionnaire(name)
+    try:
+        return questionnaire.asking(_configured().sensitive_items)
+    except ValueError as error:
+        raise click.ClickException(f"SIPAS_SENSITIVE_ITEMS: {error}") from None
 
 
 def describe_condition(condition: Condition) -> str:
@@ -119,6 +131,10 @@ def render_questionnaire(questionnaire: Questionnaire, language: str) -> str:
         lines += ["", f"  {item.code} · {item.type.value}{element_code}{_flags(item)}"]
         if item.show_if is not None:
             lines.append(f"    shown only if: {describe_condition(item.show_if)}")
+        if item.sensitive:
+            lines.append(
+                "    sensitive personal data: asked only where SIPAS_SENSITIVE_ITEMS names it"
+            )
         if item.intro:
             lines.append(f"    ({item.intro[language]})")
         lines.append(f"    {item.text[language]}")

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from bot.commands.questionnaire import chosen_questionnaire
+from bot.commands.questionnaire import asked_questionnaire
 from bot.runtime import open_database, settings_or_exit
 from handlers.response_import import (
     ImportReport,
@@ -88,7 +88,7 @@ def responses_group() -> None:
 @_QUESTIONNAIRE_OPTION
 def template_command(questionnaire_name: str | None) -> None:
     """Print the header row of an import file for the questionnaire."""
-    questionnaire = chosen_questionnaire(questionnaire_name)
+    questionnaire = asked_questionnaire(questionnaire_name)
     line = io.StringIO()
     csv.writer(line, lineterminator="").writerow(template_columns(questionnaire))
     click.echo(line.getvalue())
@@ -106,7 +106,7 @@ def import_command(file: Path, questionnaire_name: str | None, dry_run: bool) ->
     left alone, so importing a file again adds nothing.
     """
     settings = settings_or_exit()
-    questionnaire = chosen_questionnaire(questionnaire_name)
+    questionnaire = asked_questionnaire(questionnaire_name)
 
     async def run() -> ImportReport:
         async with open_database(settings) as database:

@@ -104,12 +104,23 @@ class Deliver:
 POLLING = Deliver()
 
 
+def answered_in_full(user: FakeUser) -> bool:
+    """Whether the bot's messages for the last update have all arrived: the privacy notice,
+    a message of its own, is always followed by the consent question."""
+    last = user.last_message()
+    return last is None or [data for row in last.buttons for _, data in row] != ["privacy:full"]
+
+
 async def act(
     telegram: FakeTelegram, user: FakeUser, update: dict[str, Any], deliver: Deliver, before: Any
 ) -> None:
     await deliver(update)
     await telegram.wait_for(
-        lambda: screen(user) != before and not telegram.unanswered_callbacks(),
+        lambda: (
+            screen(user) != before
+            and answered_in_full(user)
+            and not telegram.unanswered_callbacks()
+        ),
         what="the bot's answer",
     )
 

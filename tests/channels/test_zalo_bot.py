@@ -137,8 +137,9 @@ async def test_webhook_mode_registers_the_secret_and_takes_wrapped_or_bare_updat
     assert [first.status_code, second.status_code, again.status_code] == [200, 200, 200]
     assert again.json() == {"detail": "duplicate"}
     texts = [m.text for m in minh.messages()]
-    assert len(texts) == 2
-    assert "Tôi đồng ý tham gia" in texts[0] and "Người dân" in texts[1]
+    assert len(texts) == 3  # the privacy notice, the consent question, the first question
+    assert "[/privacy]" in texts[0] and "Tôi đồng ý tham gia" in texts[1]
+    assert "Người dân" in texts[2]
 
 
 async def test_long_replies_are_cut_within_2000_characters_with_the_choices_last(

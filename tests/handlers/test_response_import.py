@@ -25,7 +25,7 @@ from storage.privacy import PHONE_MARK, keyed_hash
 from tests.conftest import TEST_SECRET
 from tests.survey_driver import OTHER_POINT, POINT, ZONE, add_counters
 
-QUESTIONNAIRE = load_bundled()
+QUESTIONNAIRE = load_bundled().asking()  # as deployed: no sensitive item unless switched on
 HEADER = template_columns(QUESTIONNAIRE)
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SATISFACTION = [item.code for item in QUESTIONNAIRE.scale_items()]
@@ -348,3 +348,27 @@ def test_the_cli_imports_reports_counts_and_refuses_a_bad_file(
     assert refused.exit_code == 1
     assert f"{bad}:2: 15: '9' is not an option" in refused.stderr
     assert "nothing was imported" in refused.stderr
+
+
+def test_ethnicity_is_a_column_only_where_the_deployment_asks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["units", "load", "--sample"]).exit_code == 0
+    asked = template_columns(load_bundled())
+    with_ethnicity = write_csv(
+        tmp_path / "with-ethnicity.csv",
+        [[*row("E-1", "HN-SNV-01")[:-1], "kinh", ""]],
+        header=[*HEADER[:-1], "dan_toc", HEADER[-1]],
+    )
+
+    assert "dan_toc" not in runner.invoke(cli, ["responses", "template"]).stdout
+    refused = runner.invoke(cli, ["responses", "import", str(with_ethnicity)])
+    assert refused.exit_code == 1 and "dan_toc: unknown column" in refused.stderr
+
+    monkeypatch.setenv("SIPAS_SENSITIVE_ITEMS", "dan_toc")
+    assert runner.invoke(cli, ["responses", "template"]).stdout.strip() == ",".join(asked)
+    imported = runner.invoke(cli, ["responses", "import", str(with_ethnicity)])
+    assert imported.exit_code == 0, imported.output

@@ -81,8 +81,9 @@ async def test_a_counter_token_leads_through_consent_and_every_question_to_a_sto
 ) -> None:
     citizen = person(engine, clock)
     replies = await citizen.start(COUNTER)
-    assert "Luật Bảo vệ dữ liệu cá nhân" in replies[0].text or "dữ liệu" in replies[0].text
-    assert [b.data for b in replies[0].choices()][:2] == ["consent:yes", "consent:no"]
+    notice, consent = replies
+    assert "DỮ LIỆU CÁ NHÂN" in notice.text and not notice.question  # a message of its own
+    assert [b.data for b in consent.choices()][:2] == ["consent:yes", "consent:no"]
 
     await citizen.press("consent:yes")
     assert citizen.question.text.startswith("Câu 1/")
@@ -260,7 +261,7 @@ async def test_an_abandoned_session_expires_and_keeps_only_its_non_completion(
         None,
     )
     replies = await citizen.start(COUNTER)
-    assert replies[0].choices()[0].data == "consent:yes"  # a fresh survey, not a resume
+    assert replies[-1].choices()[0].data == "consent:yes"  # a fresh survey, not a resume
 
 
 async def test_a_return_after_the_window_expires_the_old_survey_before_anything_else(
@@ -271,7 +272,7 @@ async def test_a_return_after_the_window_expires_the_old_survey_before_anything_
     await citizen.answer("citizen")
     clock.advance(hours=49)  # no maintenance round ran meanwhile
     replies = await citizen.start(COUNTER)
-    assert replies[0].choices()[0].data == "consent:yes"
+    assert replies[-1].choices()[0].data == "consent:yes"
     async with database.reading() as tx:
         first = (await tx.execute(select(SurveySession).order_by(SurveySession.id))).scalar()
     assert first is not None
@@ -334,7 +335,7 @@ async def test_an_english_phone_gets_english_from_the_start(
     engine: SurveyEngine, clock: Clock
 ) -> None:
     replies = await person(engine, clock, locale="en").start(COUNTER)
-    assert replies[0].choices()[0].label == "I agree to take part"
+    assert replies[-1].choices()[0].label == "I agree to take part"
 
 
 # --- idempotency and concurrency ---------------------------------------------------------
@@ -457,7 +458,7 @@ async def test_a_per_dossier_invitation_is_claimed_by_the_first_respondent_only(
 ) -> None:
     payload, _ = await mint(database, clock, dossier_ref="000.00.00.H01-261120-0001")
     first, second = person(engine, clock, "1"), person(engine, clock, "2")
-    assert (await first.start(payload))[0].choices()[0].data == "consent:yes"
+    assert (await first.start(payload))[-1].choices()[0].data == "consent:yes"
     refused = await second.start(payload)
     assert "người khác" in refused[0].text
     await first.complete(payload)
@@ -484,7 +485,7 @@ async def test_a_short_code_typed_as_the_first_message_starts_the_survey(
 ) -> None:
     _, short_code = await mint(engine.database, clock)
     replies = await person(engine, clock, channel="zalo_oa").type(f"start {short_code.lower()}")
-    assert replies[0].choices()[0].data == "consent:yes"
+    assert replies[-1].choices()[0].data == "consent:yes"
 
 
 async def test_a_counter_short_code_starts_a_survey_at_that_counter(
@@ -520,7 +521,7 @@ async def test_a_closed_counter_says_it_takes_no_surveys_though_its_code_worked_
     engine: SurveyEngine, database: Database, clock: Clock, way: str
 ) -> None:
     opened = await STARTS[way](person(engine, clock, "1001", channel="zalo_oa"), OTHER_POINT)
-    assert opened[0].choices()[0].data == "consent:yes"
+    assert opened[-1].choices()[0].data == "consent:yes"
     await set_active(database, OTHER_POINT, False)
 
     replies = await STARTS[way](person(engine, clock, "1002", channel="zalo_oa"), OTHER_POINT)
@@ -542,7 +543,7 @@ async def test_a_counter_opened_while_the_service_runs_is_found_by_its_short_cod
         counter_short_code(TEST_SECRET, NEW_POINT)
     )
 
-    assert replies[0].choices()[0].data == "consent:yes"
+    assert replies[-1].choices()[0].data == "consent:yes"
     async with database.reading() as tx:
         points = await tx.scalars(select(SurveySession.service_point_code))
         assert sorted(points) == [OTHER_POINT, NEW_POINT]
@@ -574,7 +575,7 @@ async def test_a_second_survey_at_the_same_counter_on_the_same_day_is_refused_ki
     replies = await citizen.start(COUNTER)
     assert "hôm nay" in replies[0].text
     clock.advance(days=1)
-    assert (await citizen.start(COUNTER))[0].choices()[0].data == "consent:yes"
+    assert (await citizen.start(COUNTER))[-1].choices()[0].data == "consent:yes"
 
 
 async def test_scanning_another_counter_mid_survey_says_the_unfinished_one_is_closed(
@@ -688,4 +689,4 @@ async def test_declining_unbinds_the_respondent_and_frees_the_invitation(
         survey = (await tx.execute(select(SurveySession))).scalar_one()
     assert (invitation.claimed_by, survey.respondent_key, survey.status) == (None, "", "declined")
     replies = await person(engine, clock, "2").start(payload)
-    assert replies[0].choices()[0].data == "consent:yes"
+    assert replies[-1].choices()[0].data == "consent:yes"

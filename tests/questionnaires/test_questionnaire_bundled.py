@@ -1,5 +1,7 @@
 """The bundled SIPAS 2023 questionnaire carries the official wording, elements and scales."""
 
+import pytest
+
 from questionnaires import (
     DEFAULT_QUESTIONNAIRE_ID,
     ItemType,
@@ -107,13 +109,13 @@ def test_consent_names_the_controller_as_a_placeholder_and_offers_two_explicit_c
     consent = load_bundled().consent
     for language in ("vi", "en"):
         assert "{controller}" in consent.text[language]
-        assert "/delete" in consent.text[language]
-        assert "91/2025/QH15" in consent.text[language]
+        # The notice comes before it (handlers/privacy_notice.py); this asks the question.
+        assert consent.text[language].rstrip().endswith("?")
     assert consent.accept == {"vi": "Tôi đồng ý tham gia", "en": "I agree to take part"}
     assert consent.decline["vi"] != consent.accept["vi"]
     rendered = consent.render("vi", "Sở Nội vụ thành phố Hà Nội")
     assert "{controller}" not in rendered
-    assert "Bên kiểm soát dữ liệu cá nhân: Sở Nội vụ thành phố Hà Nội." in rendered
+    assert rendered.startswith("Sở Nội vụ thành phố Hà Nội mời Ông/Bà")
 
 
 def test_respondent_type_comes_first_and_is_required():
@@ -204,3 +206,16 @@ def test_nothing_identifying_is_ever_asked():
     assert [item.code for item in questionnaire.items if item.type is ItemType.TEXT] == [
         "y_kien_khac"
     ]
+
+
+def test_ethnicity_is_sensitive_and_absent_unless_a_deployment_asks_it():
+    questionnaire = load_bundled()
+    assert [item.code for item in questionnaire.sensitive_items()] == ["dan_toc"]
+
+    default = questionnaire.asking()
+    assert "dan_toc" not in [item.code for item in default.items]
+    assert len(default.items) == len(questionnaire.items) - 1
+    assert default.scale_values() == questionnaire.scale_values()  # indices are unchanged
+    assert questionnaire.asking(["dan_toc"]) is questionnaire
+    with pytest.raises(ValueError, match="not a sensitive item of sipas-2023: gioi_tinh"):
+        questionnaire.asking(["gioi_tinh"])

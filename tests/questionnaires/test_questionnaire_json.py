@@ -49,6 +49,7 @@ def test_json_item_carries_type_options_and_skip_condition():
         "options",
         "show_if",
         "max_length",
+        "sensitive",
     }
     assert item_28["type"] == "scale"
     assert item_28["element"] == "KET_QUA"

@@ -320,3 +320,19 @@ def test_missing_languages_is_reported_once(tmp_path: Path):
     data = minimal()
     del data["languages"]
     assert problems_of(tmp_path, data) == ["q.yaml: languages: required field is missing"]
+
+
+def test_a_sensitive_item_must_be_optional(tmp_path: Path):
+    data = minimal()
+    data["items"][0] |= {"sensitive": True, "required": True}
+    problems = problems_of(tmp_path, data)
+    assert problems == ["q.yaml: items[0]: a sensitive item cannot be required"]
+
+
+def test_no_condition_may_depend_on_a_sensitive_item(tmp_path: Path):
+    data = minimal()
+    data["items"][0]["sensitive"] = True
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: items[1].show_if: refers to sensitive item ket_qua_nhan, "
+        "which a deployment may leave out"
+    ]
