@@ -17,6 +17,7 @@ from analytics.method import DEFAULT_METHOD_ID, load_method
 from storage.db import Database
 from storage.leases import acquire_lease, default_holder, release_lease
 from storage.models import AggregationRun
+from storage.retention import retained_from
 
 AGGREGATION_LEASE = "aggregation"
 log = logging.getLogger(__name__)
@@ -121,6 +122,11 @@ async def _aggregate_leased(
                 # A repeat is judged over the 24 h before a response, which can reach back
                 # into the previous day: a change on day D may change flags on D + 1.
                 todo = sorted(set(marked) | {day + timedelta(days=1) for day in marked})
+            # The responses of days before the retention cutoff are deleted: their counts are
+            # all that remains of them, and a recount would empty them.
+            kept_from = await retained_from(session)
+            if kept_from is not None:
+                todo = [day for day in todo if day >= kept_from]
         if progress:
             progress(len(todo), None)
         counter = DayCounter(layout, rules, sqlite=database.is_sqlite)

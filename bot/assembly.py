@@ -8,8 +8,9 @@ from analytics.counting import QualityRules
 from analytics.layout import bundled_layout
 from analytics.method import Method, load_method
 from bot.settings import Settings
+from handlers.privacy_notice import PrivacyNotice
 from handlers.staff import StaffCommands
-from handlers.survey import EngineConfig, SurveyEngine
+from handlers.survey import EngineConfig, SurveyEngine, survey_notice
 from questionnaires import Questionnaire, load_bundled, load_questionnaire
 from storage.db import Database
 
@@ -51,6 +52,11 @@ def build_engine(
     return SurveyEngine(
         database, questionnaire_for(settings), engine_config(settings), simulated=simulated
     )
+
+
+def privacy_notice(settings: Settings) -> PrivacyNotice:
+    """The privacy notice respondents are shown (the one `build_engine`'s engine shows)."""
+    return survey_notice(engine_config(settings), questionnaire_for(settings))
 
 
 def method_for(settings: Settings) -> Method:

@@ -65,6 +65,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "invite_command",
         "Mint a single-use invitation and print its payload, short code and Telegram link.",
     ),
+    "privacy": Subcommand(
+        "bot.commands.privacy",
+        "privacy_group",
+        "The privacy notice of Law 91/2025/QH15 shown before the survey.",
+    ),
     "qr": Subcommand(
         "bot.commands.qr",
         "qr_command",
@@ -79,6 +84,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "bot.commands.responses",
         "responses_group",
         "Responses collected outside the chat: on paper, or on a kiosk.",
+    ),
+    "retention": Subcommand(
+        "bot.commands.retention",
+        "retention_group",
+        "The retention period of completed answers (SIPAS_RETENTION_MONTHS, default 24).",
     ),
     "serve": Subcommand(
         "bot.commands.serve", "serve_command", "Run the bot until SIGINT or SIGTERM."

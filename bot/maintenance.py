@@ -1,4 +1,5 @@
-"""Periodic upkeep inside `sipas serve`: expire abandoned surveys, forget old event ids, remind."""
+"""Periodic upkeep inside `sipas serve`: expire abandoned surveys, forget old event ids, remind,
+delete what the retention period has let go."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 
 from handlers.events import Reply
 from handlers.survey import SurveyEngine
+from storage.retention import RetentionPolicy, apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +19,15 @@ MAINTENANCE_INTERVAL_SECONDS = 300.0
 Sender = Callable[[str, list[Reply]], Awaitable[object]]
 
 
-async def maintain_once(engine: SurveyEngine, senders: Mapping[str, Sender], now: datetime) -> None:
+async def maintain_once(
+    engine: SurveyEngine,
+    senders: Mapping[str, Sender],
+    now: datetime,
+    *,
+    retention: RetentionPolicy | None = None,
+) -> None:
     """One round: purge what the resume window has let go and event ids no platform will
-    deliver again, then deliver the reminders owed.
+    deliver again, then deliver the reminders owed; once a day, apply the `retention` period.
 
     A reminder is marked sent before delivery (in the engine's transaction), so a
     crash can lose a reminder but never send one twice; a failed delivery is logged
@@ -31,6 +39,17 @@ async def maintain_once(engine: SurveyEngine, senders: Mapping[str, Sender], now
     forgotten = await engine.forget_old_events(now)
     if forgotten:
         log.info("forgot %d processed event id(s) older than a week", forgotten)
+    if retention is not None:
+        kept = await apply_retention(engine.database, retention, now)
+        if kept.applied:
+            log.info(
+                "retention: deleted %d response(s) of days before %s, %d unfinished session(s), "
+                "%d expired invitation(s)",
+                kept.responses,
+                kept.cutoff_day,
+                kept.unfinished_sessions,
+                kept.invitations,
+            )
     for reminder in await engine.due_reminders(now):
         sender = senders.get(reminder.channel)
         if sender is None:

@@ -73,6 +73,22 @@ class EngineConfig:
     max_comment_length: int = 1000
 
 
+def survey_notice(
+    config: EngineConfig, questionnaire: Questionnaire, catalog: Catalog | None = None
+) -> PrivacyNotice:
+    """The privacy notice of a survey run with `config`, announcing the sensitive items of
+    `questionnaire` it asks."""
+    return PrivacyNotice(
+        controller=config.data_controller,
+        province=config.data_controller_province,
+        contact=config.data_controller_contact,
+        retention_months=config.retention_months,
+        resume_window_hours=int(config.resume_window.total_seconds() // 3600),
+        sensitive=[item.text for item in questionnaire.sensitive_items()],
+        catalog=catalog or load_catalog(),
+    )
+
+
 class Outcome(StrEnum):
     """How the engine dealt with one event, as reported to an `EngineObserver`."""
 
@@ -146,15 +162,7 @@ class SurveyEngine:
         self.simulated = simulated
         self._cipher = AddressCipher(config.secret)
         self._counter_short_codes = CounterShortCodes(config.secret)
-        self.notice = PrivacyNotice(
-            controller=config.data_controller,
-            province=config.data_controller_province,
-            contact=config.data_controller_contact,
-            retention_months=config.retention_months,
-            resume_window_hours=int(config.resume_window.total_seconds() // 3600),
-            sensitive=[item.text for item in questionnaire.sensitive_items()],
-            catalog=self.catalog,
-        )
+        self.notice = survey_notice(config, questionnaire, self.catalog)
 
     # --- entry point ---------------------------------------------------------------------
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bot.assembly import build_engine
 from bot.cli import cli
 from bot.settings import SettingsError, load_settings
+from storage.db import Database
 from tests.conftest import TEST_SECRET
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -158,3 +160,52 @@ def test_an_unknown_questionnaire_or_method_stops_a_command_before_any_work(
     assert result.exit_code == 1
     assert "SIPAS_QUESTIONNAIRE: no questionnaire 'nope'" in result.output
     assert "SIPAS_METHOD: no method '/nonexistent.yaml'" in result.output
+
+
+def test_the_privacy_notice_settings_and_the_sensitive_items_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIPAS_DATA_CONTROLLER_PROVINCE", "tỉnh Quảng Ninh")
+    monkeypatch.setenv("SIPAS_DATA_CONTROLLER_CONTACT", "  ")
+    monkeypatch.setenv("SIPAS_RETENTION_MONTHS", "36")
+    monkeypatch.setenv("SIPAS_SENSITIVE_ITEMS", " dan_toc ,")
+    settings = load_settings()
+    assert settings.data_controller_province == "tỉnh Quảng Ninh"
+    assert settings.data_controller_contact is None  # blank: the notice names the one-stop shop
+    assert (settings.retention_months, settings.sensitive_items) == (36, ("dan_toc",))
+    assert load_settings(retention_months=24, sensitive_items=()).sensitive_items == ()
+
+    monkeypatch.setenv("SIPAS_RETENTION_MONTHS", "0")
+    with pytest.raises(SettingsError, match="SIPAS_RETENTION_MONTHS"):
+        load_settings()
+
+
+def test_a_sensitive_item_the_questionnaire_lacks_stops_a_command_before_any_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIPAS_SENSITIVE_ITEMS", "dan_toc,gioi_tinh")
+    result = CliRunner().invoke(cli, ["chat", "--service-point", "HN-00004-01"])
+    assert result.exit_code == 1
+    assert "SIPAS_SENSITIVE_ITEMS: not a sensitive item of sipas-2023: gioi_tinh" in result.output
+
+
+async def test_the_engine_built_from_the_settings_tells_their_notice_and_asks_what_they_allow() -> (
+    None
+):
+    settings = load_settings(
+        data_controller_province="tỉnh Quảng Ninh",
+        data_controller_contact="0203 3835 000",
+        retention_months=18,
+    )
+    database = Database(settings.database_url)
+    try:
+        engine = build_engine(settings, database)
+        asking = build_engine(load_settings(sensitive_items=("dan_toc",)), database)
+    finally:
+        await database.dispose()
+    notice = engine.notice.short("vi")
+    assert "Sở Nội vụ tỉnh Quảng Ninh" in notice and "0203 3835 000" in notice
+    assert "18 tháng" in notice
+    assert "dan_toc" not in [item.code for item in engine.questionnaire.items]
+    assert "dan_toc" in [item.code for item in asking.questionnaire.items]
+    assert asking.notice.version != engine.notice.version

@@ -34,6 +34,7 @@ from handlers.staff import StaffCommands
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.db import Database
+from storage.retention import RetentionPolicy
 from web.app import create_app
 from web.dashboard.figures import questionnaire_labels
 from web.dashboard.routes import dashboard_router
@@ -134,7 +135,8 @@ async def _nightly_aggregation(service: Service) -> None:
 
 
 async def _maintenance(service: Service) -> None:
-    """Expire abandoned sessions and send reminders through the channel each came from.
+    """Expire abandoned sessions, send reminders through the channel each came from, and
+    apply the retention period (SIPAS_RETENTION_MONTHS) once a day.
 
     Under a lease: with several workers, one of them does the rounds.
     """
@@ -147,10 +149,11 @@ async def _maintenance(service: Service) -> None:
         senders["zalo_oa"] = zalo.oa.send_reminder
     if zalo.bot is not None:
         senders["zalo_bot"] = zalo.bot.send_reminder
+    retention = RetentionPolicy(service.settings.retention_months, service.settings.zone)
     await run_leased(
         service.database,
         MAINTENANCE_LEASE,
-        lambda: maintain_once(service.engine, senders, datetime.now(UTC)),
+        lambda: maintain_once(service.engine, senders, datetime.now(UTC), retention=retention),
         interval=MAINTENANCE_INTERVAL_SECONDS,
     )
 
@@ -258,6 +261,11 @@ async def serve(
         try:
             await _until_listening(server, web)
             log.info("web app on http://%s:%d", settings.http_host, settings.http_port)
+            if settings.data_controller_contact is None:
+                log.warning(
+                    "SIPAS_DATA_CONTROLLER_CONTACT is not set: the privacy notice names the "
+                    "one-stop shop as the contact for questions and complaints"
+                )
             if telegram is None:
                 log.info("Telegram is off: SIPAS_TELEGRAM_TOKEN is not set")
             else:

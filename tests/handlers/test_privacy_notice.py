@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from bot.assembly import engine_config as engine_config_of
+from bot.cli import cli
+from bot.settings import load_settings
 from handlers.events import Command
 from handlers.privacy_notice import PrivacyNotice
-from handlers.survey import SurveyEngine
+from handlers.survey import SurveyEngine, survey_notice
 from questionnaires import load_bundled
 from storage.db import Database
 from storage.invitations import counter_payload
@@ -184,3 +188,19 @@ async def test_ethnicity_is_never_asked_unless_switched_on_and_then_announced_as
 def _first(citizen: Respondent) -> str:
     """The first answer offered: 1 on a scale, 'yes' at a gate (so every block is asked)."""
     return citizen.question.choices()[0].data
+
+
+def test_the_command_prints_the_notice_under_the_version_responses_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("SIPAS_DATA_CONTROLLER_PROVINCE", "thành phố Hà Nội")
+    settings = load_settings()
+    expected = survey_notice(engine_config_of(settings), load_bundled().asking())
+
+    full = CliRunner().invoke(cli, ["privacy", "notice"])
+    short = CliRunner().invoke(cli, ["privacy", "notice", "--short", "--language", "en"])
+
+    assert full.exit_code == 0, full.output
+    assert full.output == f"version {expected.version}\n\n{expected.full('vi')}\n"
+    assert short.output == f"version {expected.version}\n\n{expected.short('en')}\n"
