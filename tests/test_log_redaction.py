@@ -30,7 +30,7 @@ __all__ = ["sqlite_url"]  # a fixture, used by name
 
 
 async def test_serve_logs_no_password_code_payload_api_key_webhook_secret_or_bot_token(
-    sqlite_url: str, caplog: pytest.LogCaptureFixture
+    sqlite_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.DEBUG)
     database = Database(sqlite_url)
@@ -51,6 +51,11 @@ async def test_serve_logs_no_password_code_payload_api_key_webhook_secret_or_bot
             telegram_webhook_secret=WEBHOOK_SECRET,
         )
         person = telegram.user()
+        # As in a `sipas serve` process of its own: the fake Bot API's uvicorn configured its
+        # loggers for itself (not propagating, access lines as warnings only).
+        for name in ("uvicorn", "uvicorn.access"):
+            monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        caplog.set_level(logging.DEBUG, logger="uvicorn.access")
         async with serving(settings) as base, httpx.AsyncClient(base_url=base) as client:
             page = await client.get("/dashboard/password", params={"code": staff.password_code})
             assert page.status_code == 200 and "Lan" in page.text  # the code was taken
