@@ -384,7 +384,7 @@ async def test_two_respondents_claiming_one_invitation_at_once_exactly_one_wins(
         engine.handle(second.inbound(InboundKind.START, payload)),
     )
     consented = [
-        r for r in replies if r and r[0].choices() and r[0].choices()[0].data == "consent:yes"
+        r for r in replies if r and r[-1].choices() and r[-1].choices()[0].data == "consent:yes"
     ]
     refused = [r for r in replies if r and "người khác" in r[0].text]
     assert len(consented) == 1 and len(refused) == 1
