@@ -41,7 +41,7 @@ async def maintain_once(
         log.info("forgot %d processed event id(s) older than a week", forgotten)
     if retention is not None:
         kept = await apply_retention(engine.database, retention, now)
-        if kept.applied:
+        if kept.responses or kept.unfinished_sessions or kept.invitations:
             log.info(
                 "retention: deleted %d response(s) of days before %s, %d unfinished session(s), "
                 "%d expired invitation(s)",
