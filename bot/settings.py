@@ -67,15 +67,16 @@ class Settings(BaseSettings):
     # Sensitive items of the questionnaire to ask (ethnicity: dan_toc); none by default.
     sensitive_items: Annotated[tuple[str, ...], NoDecode] = ()
 
-    # The privacy notice
-    data_controller: str = "Sở Nội vụ"
-    data_controller_province: str | None = None
-    data_controller_contact: str | None = None
-    retention_months: int = Field(24, ge=1, le=120)
     resume_window_hours: int = Field(48, ge=1, le=24 * 30)
     invitation_ttl_hours: int = Field(72, ge=1, le=24 * 365)
     reminder_after_minutes: int | None = Field(None, ge=5, le=48 * 60)
     max_comment_length: int = Field(1000, ge=50, le=4000)
+
+    # The privacy notice and retention
+    data_controller: str = "Sở Nội vụ"
+    data_controller_province: str | None = None
+    data_controller_contact: str | None = None
+    retention_months: int = Field(24, ge=1, le=120)
 
     # Telegram
     telegram_token: SecretStr | None = None

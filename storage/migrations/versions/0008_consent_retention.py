@@ -1,7 +1,7 @@
 """Consent recorded per response (when, and which privacy notice), and the runs of the retention period.
 
-Revision ID: 0007_consent_retention
-Revises: 0006
+Revision ID: 0008_consent_retention
+Revises: 0007
 Create Date: 2026-12-04
 
 Law 91/2025/QH15 asks a controller to be able to show consent: each session, and the
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_consent_retention"
-down_revision: str | None = "0006"
+revision: str = "0008_consent_retention"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
