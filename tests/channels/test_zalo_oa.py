@@ -173,10 +173,12 @@ async def test_a_complete_survey_from_the_counter_short_code(
     assert zalo.refresh_calls() == 1, "one rotation: the first send had no access token yet"
     assert zalo.send_errors() == []
     assert stack.channel.delivery.failed == 0
-    # Each step's replies answered the respondent's message, packed into one message.
+    # Each step's replies answered the respondent's message, packed into one message; the
+    # first step's privacy notice is a message of its own, with its button.
     assert all(message.free for message in lan.messages())
     assert stack.channel.delivery.proactive == 0
-    assert len(lan.messages()) == zalo.messages_from(lan)
+    assert lan.messages()[0].titles == ["Xem toàn văn thông báo"]
+    assert len(lan.messages()) == zalo.messages_from(lan) + 1
     stored = await database_text(database)
     assert lan.id not in stored and lan.id not in caplog.text
 
