@@ -70,7 +70,7 @@ def _definition_problems(settings: Settings) -> list[Problem]:
         try:
             questionnaire.asking(settings.sensitive_items)
         except ValueError as error:
-            problems.append(f"SIPAS_SENSITIVE_ITEMS: {error}")
+            problems.append(Problem(column="SIPAS_SENSITIVE_ITEMS", message=str(error)))
     try:
         method_for(settings)
     except (KeyError, OSError, ValueError) as error:

@@ -10,7 +10,8 @@ import click
 from pydantic import ValidationError
 
 from bot.runtime import settings_or_exit
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
+from problems import Problem
 from questionnaires import (
     AllOf,
     Answered,
@@ -77,7 +78,7 @@ def asked_questionnaire(name: str | None) -> Questionnaire:
     try:
         return questionnaire.asking(_configured().sensitive_items)
     except ValueError as error:
-        raise click.ClickException(f"SIPAS_SENSITIVE_ITEMS: {error}") from None
+        raise SettingsError([Problem(column="SIPAS_SENSITIVE_ITEMS", message=str(error))]) from None
 
 
 def describe_condition(condition: Condition) -> str:

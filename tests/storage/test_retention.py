@@ -51,7 +51,7 @@ async def counts_of(database: Database, day: date) -> list[tuple[str, str | None
             .where(DailyCount.day == day)
             .order_by(DailyCount.item_code, DailyCount.value)
         )
-        return [tuple(row) for row in result.all()]  # type: ignore[misc]
+        return [tuple(row) for row in result.all()]
 
 
 def invitation(code: str, expires_at: datetime) -> Invitation:
