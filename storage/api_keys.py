@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from problems import ProblemsFound
-from storage.models import ApiKey, ServicePoint
+from storage.models import ApiKey, Invitation, ServicePoint
 from storage.staff import Scope, scope_of, unknown_scope_codes
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "create_api_key",
     "get_api_key",
     "hash_api_key",
+    "invitation_in_scope",
     "key_scope",
     "list_api_keys",
     "revoke_api_key",
@@ -146,6 +147,14 @@ async def service_point_in_scope(
 ) -> bool:
     """Whether the key may mint and read invitations of this counter."""
     return (await key_scope(session, api_key)).allows("service_point", service_point.code)
+
+
+async def invitation_in_scope(
+    session: AsyncSession, api_key: ApiKey, invitation: Invitation
+) -> bool:
+    """Whether the key may see an invitation (another of the same dossier, say): its counter's."""
+    point = await session.get(ServicePoint, invitation.service_point_code)
+    return point is not None and await service_point_in_scope(session, api_key, point)
 
 
 class RateLimiter:

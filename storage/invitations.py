@@ -240,6 +240,11 @@ async def issue_invitation(
     raise RuntimeError("could not mint a unique invitation after 5 attempts")
 
 
+async def invitation_by_id(session: AsyncSession, invitation_id: str) -> Invitation | None:
+    """The invitation with this public id, or None."""
+    return await session.get(Invitation, invitation_id)
+
+
 async def find_invitation(session: Transaction, secret: str, text: str) -> Invitation | None:
     """The invitation named by a payload (`i_…`) or a short code, if any."""
     if text.startswith(INVITATION_PREFIX):

@@ -45,13 +45,16 @@ __all__ = [
     "disable_staff",
     "enrol_chat",
     "find_staff",
+    "hash_new_password",
     "issue_codes",
     "list_staff",
     "normalise_enrolment_code",
     "password_code",
     "scope_of",
     "set_password",
+    "spend_password_code",
     "staff_by_chat",
+    "staff_by_id",
     "staff_scope",
     "unit_level",
     "unknown_scope_codes",
@@ -233,6 +236,11 @@ async def find_staff(session: AsyncSession, name_or_id: str) -> StaffAccount | N
     return account
 
 
+async def staff_by_id(session: AsyncSession, account_id: int) -> StaffAccount | None:
+    """The account with this id (enabled or not: check `disabled_at`), or None."""
+    return await session.get(StaffAccount, account_id)
+
+
 async def list_staff(session: AsyncSession) -> list[StaffAccount]:
     """Every account, by id."""
     return list((await session.scalars(select(StaffAccount).order_by(StaffAccount.id))).all())
@@ -261,10 +269,30 @@ def _check_password(password: str) -> None:
         raise StaffError(f"the password may have at most {MAX_PASSWORD_LENGTH} characters")
 
 
+def hash_new_password(password: str) -> str:
+    """The argon2 hash to store for a new password; StaffError if its length is refused.
+
+    Tens of milliseconds of CPU by design: a server calls it in a worker thread, outside
+    any transaction, as `authenticate` checks one.
+    """
+    _check_password(password)
+    return _HASHER.hash(password)
+
+
 def set_password(account: StaffAccount, password: str) -> None:
     """Store an argon2 hash of a new password (which also spends every password code)."""
-    _check_password(password)
-    account.password_hash = _HASHER.hash(password)
+    account.password_hash = hash_new_password(password)
+
+
+async def spend_password_code(
+    session: AsyncSession, secret: str, code: str, password_hash: str, now: datetime
+) -> StaffAccount | None:
+    """Give the account a password code is valid for `password_hash` (from `hash_new_password`),
+    which spends the code; None if the code is no good, spent since it was checked included."""
+    account = await account_by_password_code(session, secret, code, now)
+    if account is not None:
+        account.password_hash = password_hash
+    return account
 
 
 async def authenticate(database: Database, name: str, password: str) -> StaffAccount | None:

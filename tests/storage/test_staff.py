@@ -18,8 +18,10 @@ from storage.staff import (
     authenticate,
     disable_staff,
     enrol_chat,
+    hash_new_password,
     issue_codes,
     set_password,
+    spend_password_code,
     staff_by_chat,
     staff_scope,
 )
@@ -118,6 +120,28 @@ async def test_new_codes_end_the_older_password_code(database: Database) -> None
         )
         found = await account_by_password_code(session, TEST_SECRET, second.password_code, later)
         assert found is not None and found.name == "lan"
+
+
+async def test_a_password_hashed_outside_the_transaction_spends_its_code_once(
+    database: Database,
+) -> None:
+    await Survey(database).units()
+    async with database.transaction() as session:
+        issued = await add_staff(
+            session, TEST_SECRET, name="lan", role="viewer", unit_codes=["00004"], now=NOW
+        )
+    with pytest.raises(StaffError, match="at least 10"):
+        hash_new_password("short")
+    first, second = hash_new_password("the first password"), hash_new_password("another one!")
+    async with database.transaction() as session:
+        spent = await spend_password_code(session, TEST_SECRET, issued.password_code, first, NOW)
+        assert spent is not None and spent.password_hash == first
+    async with database.transaction() as session:
+        # The second of two requests hashed with the same code finds it spent.
+        again = await spend_password_code(session, TEST_SECRET, issued.password_code, second, NOW)
+        assert again is None
+    assert await authenticate(database, "lan", "the first password") is not None
+    assert await authenticate(database, "lan", "another one!") is None
 
 
 async def test_admins_and_agency_viewers(database: Database) -> None:
