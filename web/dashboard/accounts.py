@@ -1,0 +1,164 @@
+"""The dashboard's sign-in and accounts: sign in (rate-limited), sign out, set a password with
+a one-time code, choose the language."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
+
+import math
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from storage.staff import (
+    MIN_PASSWORD_LENGTH,
+    StaffError,
+    account_by_password_code,
+    authenticate,
+    set_password,
+)
+from storage.staff_logins import begin_login_attempt, end_staff_session, login_succeeded
+from web.dashboard.auth import CSRF_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE, new_csrf_seed
+from web.dashboard.deps import CheckedForm, Language, SessionStaff, Site, checked_form
+from web.dashboard.paths import DASHBOARD_PREFIX, LOGIN_PATH
+from web.dashboard.site import DashboardRoute, secured
+from web.dashboard.text import LANGUAGES, TEXT
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=DashboardRoute)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a dashboard path may be a redirect target (no open redirect)."""
+    if not target:
+        return DASHBOARD_PREFIX + "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(DASHBOARD_PREFIX):
+        return DASHBOARD_PREFIX + "/"
+    return target
+
+
+@router.get("/login")
+async def login_page(request: Request, site: Site) -> Response:
+    next_page = _safe_next(request.query_params.get("next"))
+    return site.render(request, "login.html", None, next=next_page, error=None)
+
+
+@router.post("/login")
+async def login(request: Request, site: Site, form: CheckedForm, language: Language) -> Response:
+    name = form.get("name", "").strip()[:100]
+    target = _safe_next(form.get("next"))
+    client = request.client.host if request.client else "?"
+    words = TEXT[language]
+    # Counted in the database, so that every worker counts the same failures.
+    subjects = (f"client:{client}", f"name:{name.lower()}")
+    async with site.database.transaction() as session:
+        attempt = await begin_login_attempt(
+            session,
+            site.secret,
+            subjects,
+            attempts=site.login_attempts,
+            window=site.login_window,
+            now=site.clock(),
+        )
+    if attempt.wait > timedelta(0):
+        minutes = math.ceil(attempt.wait / timedelta(minutes=1))
+        message = words["too_many"].format(minutes=minutes)
+        return site.render(request, "login.html", None, status=429, next=target, error=message)
+    async with site.password_checks:
+        account = await authenticate(site.database, name, form.get("password", ""))
+    if account is None:
+        failed = words["login_failed"]
+        return site.render(request, "login.html", None, status=401, next=target, error=failed)
+    async with site.database.transaction() as session:
+        await login_succeeded(session, site.secret, attempt, subjects[1])
+    response = RedirectResponse(target, status_code=303)
+    session_cookie = site.sessions.issue(account, site.clock())
+    site.set_cookie(response, SESSION_COOKIE, session_cookie, site.session_hours * 3600)
+    site.set_cookie(response, CSRF_COOKIE, new_csrf_seed(), None)  # a new session, a new token
+    return secured(response)
+
+
+# The form is checked first: a forged logout ends nothing.
+@router.post("/logout", dependencies=[Depends(checked_form)])
+async def logout(site: Site, staff: SessionStaff) -> Response:
+    if staff is not None:  # only a live cookie: nobody fills the table with made-up ones
+        async with site.database.transaction() as session:
+            await end_staff_session(
+                session,
+                site.secret,
+                staff.token,
+                expires_at=site.sessions.expires_at(staff.token),
+                now=site.clock(),
+            )
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    response.delete_cookie(
+        SESSION_COOKIE, path=DASHBOARD_PREFIX, secure=site.cookie_secure, httponly=True
+    )
+    return secured(response)
+
+
+@router.get("/password")
+async def password_page(request: Request, site: Site, language: Language) -> Response:
+    code = request.query_params.get("code", "")
+    async with site.database.reading() as session:
+        account = (
+            await account_by_password_code(session, site.secret, code, site.clock())
+            if code
+            else None
+        )
+    return site.render(
+        request,
+        "password.html",
+        None,
+        code=code,
+        account_name=account.name if account else None,
+        error=TEXT[language]["bad_code"] if code and account is None else None,
+        minimum=MIN_PASSWORD_LENGTH,
+    )
+
+
+@router.post("/password")
+async def password(request: Request, site: Site, form: CheckedForm, language: Language) -> Response:
+    words = TEXT[language]
+    code = form.get("code", "").strip()
+    problem: str | None = None
+    async with site.database.transaction() as session:
+        account = await account_by_password_code(session, site.secret, code, site.clock())
+        if account is None:
+            problem = words["bad_code"]
+        elif form.get("password", "") != form.get("repeat", ""):
+            problem = words["password_mismatch"]
+        else:
+            try:
+                set_password(account, form.get("password", ""))
+            except StaffError:
+                problem = words["new_password"].format(min=MIN_PASSWORD_LENGTH)
+    if problem is not None:
+        return site.render(
+            request,
+            "password.html",
+            None,
+            status=400,
+            code=code,
+            account_name=account.name if account else None,
+            error=problem,
+            minimum=MIN_PASSWORD_LENGTH,
+        )
+    return site.render(
+        request,
+        "login.html",
+        None,
+        next=DASHBOARD_PREFIX + "/",
+        error=None,
+        notice=words["password_set"],
+    )
+
+
+@router.get("/language/{language}")
+async def switch_language(request: Request, site: Site, language: str) -> Response:
+    response = RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    if language in LANGUAGES:
+        site.set_cookie(response, LANGUAGE_COOKIE, language, 365 * 24 * 3600)
+    return secured(response)

@@ -1,0 +1,152 @@
+"""The dashboard routes' FastAPI dependencies: the dashboard, the language, the staff member
+signed in, a posted form that passed the CSRF check, the chosen period and level, a unit in
+the staff member's scope.
+
+FastAPI solves a route's dependencies in the order its parameters name them, and the first
+to refuse answers; routes name them in the order of the checks: the session first (no
+session: to the sign-in page), then the unit (404, 403), then the period and level (400).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads these functions' annotations.
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from analytics.days import Period, parse_period, period_of, reporting_day
+from analytics.levels import LEVELS
+from storage.staff import staff_by_id, staff_scope, unit_level
+from storage.staff_logins import staff_session_ended
+from web.dashboard import figures
+from web.dashboard.auth import CSRF_COOKIE, SESSION_COOKIE, csrf_token
+from web.dashboard.site import Dashboard, Refused, SignInNeeded, Staff, dashboard_of, language_of
+
+__all__ = [
+    "CheckedForm",
+    "Choice",
+    "Chosen",
+    "Language",
+    "PageUnit",
+    "QueryUnit",
+    "ScopedUnit",
+    "SessionStaff",
+    "SignedIn",
+    "Site",
+]
+
+Site = Annotated[Dashboard, Depends(dashboard_of)]
+Language = Annotated[str, Depends(language_of)]
+
+
+async def session_staff(request: Request, site: Site) -> Staff | None:
+    """The staff member whose live session cookie came with the request, or None."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    account_id = site.sessions.account_id(token)
+    if account_id is None:
+        return None
+    async with site.database.reading() as session:
+        account = await staff_by_id(session, account_id)
+        if account is None or not site.sessions.valid(token, account, site.clock()):
+            return None
+        if await staff_session_ended(session, site.secret, token):
+            return None
+        return Staff(account, await staff_scope(session, account), token)
+
+
+SessionStaff = Annotated[Staff | None, Depends(session_staff)]
+
+
+async def signed_in(staff: SessionStaff) -> Staff:
+    """The staff member signed in; without one, the browser goes to the sign-in page."""
+    if staff is None:
+        raise SignInNeeded
+    return staff
+
+
+SignedIn = Annotated[Staff, Depends(signed_in)]
+
+
+async def checked_form(request: Request, site: Site) -> dict[str, str]:
+    """The posted form, after the Origin and CSRF checks (400 when they fail)."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        expected = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if origin.rstrip("/") != expected:
+            raise Refused(400, "bad_request")
+    form = await request.form()
+    values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    seed = request.cookies.get(CSRF_COOKIE, "")
+    if not seed or not values.get("csrf") or values["csrf"] != csrf_token(site.secret, seed):
+        raise Refused(400, "bad_request")
+    return values
+
+
+CheckedForm = Annotated[dict[str, str], Depends(checked_form)]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The period and the level a page or download is for."""
+
+    period: Period
+    level: str
+
+
+async def _default_period(site: Dashboard) -> Period:
+    """The month of the latest data (today's month when there is none)."""
+    latest = await figures.latest_data_day(site.database)
+    day = latest or reporting_day(site.clock(), site.zone)
+    return period_of(day, "month")
+
+
+async def chosen(request: Request, site: Site, staff: SignedIn) -> Choice:
+    """`?period=` (default: the latest data's month) and `?level=` (default: communes)."""
+    text = request.query_params.get("period", "").strip()
+    try:
+        period = parse_period(text) if text else await _default_period(site)
+    except ValueError:
+        raise Refused(400, "bad_period", staff) from None
+    level = request.query_params.get("level", "commune")
+    if level not in LEVELS:
+        raise Refused(400, "bad_request", staff)
+    return Choice(period, level)
+
+
+Chosen = Annotated[Choice, Depends(chosen)]
+
+
+@dataclass(frozen=True)
+class ScopedUnit:
+    """A unit, agency or counter the staff member may see, and the level it counts at."""
+
+    level: str
+    code: str
+
+
+async def _in_scope(site: Dashboard, staff: Staff, code: str) -> ScopedUnit:
+    async with site.database.reading() as session:
+        level = await unit_level(session, code)
+    if level is None:
+        raise Refused(404, "not_found", staff)
+    if not staff.scope.allows(level, code):
+        raise Refused(403, "forbidden", staff)
+    return ScopedUnit(level, code)
+
+
+async def page_unit(code: str, site: Site, staff: SignedIn) -> ScopedUnit:
+    """The unit of a unit's page (`/units/{code}`): 404 if unknown, 403 if out of scope."""
+    return await _in_scope(site, staff, code)
+
+
+PageUnit = Annotated[ScopedUnit, Depends(page_unit)]
+
+
+async def query_unit(request: Request, site: Site, staff: SignedIn) -> ScopedUnit | None:
+    """The unit a download is narrowed to (`?unit=`), if any: 404 if unknown, 403 if out of
+    scope."""
+    code = request.query_params.get("unit")
+    return None if code is None else await _in_scope(site, staff, code)
+
+
+QueryUnit = Annotated[ScopedUnit | None, Depends(query_unit)]
