@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy.engine import make_url
 
 from storage.db import Database
 from storage.staff import (
@@ -27,6 +25,7 @@ from storage.staff import (
 )
 from tests.analytics.survey_rows import Survey
 from tests.conftest import TEST_SECRET
+from tests.write_lock import another_process_could_write
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 
@@ -175,16 +174,8 @@ async def test_a_password_is_checked_off_the_event_loop_and_without_the_write_lo
     verify = PasswordHasher.verify
 
     def watched(self: PasswordHasher, stored: str, password: str) -> bool:
-        other = sqlite3.connect(make_url(database.url).database or "", timeout=0)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.rollback()
-            writable = True
-        except sqlite3.OperationalError:
-            writable = False
-        finally:
-            other.close()
-        seen.append((threading.current_thread() is threading.main_thread(), writable))
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        seen.append((on_main_thread, another_process_could_write(database)))
         return verify(self, stored, password)
 
     monkeypatch.setattr(PasswordHasher, "verify", watched)

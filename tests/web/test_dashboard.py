@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy import update
@@ -29,6 +31,7 @@ from storage.staff import add_staff, set_password
 from tests import hanoi
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
 from tests.conftest import TEST_SECRET
+from tests.write_lock import another_process_could_write
 from web.app import create_app
 from web.dashboard.auth import SessionSigner
 from web.dashboard.routes import dashboard_router
@@ -336,6 +339,30 @@ async def test_a_one_time_code_sets_the_password_once(
     assert done.status_code == 200 and "Đã đặt mật khẩu" in done.text
     again = await client.post("/dashboard/password", data=form | {"repeat": "a new password"})
     assert again.status_code == 400 and "đã dùng" in again.text
+    assert (await log_in(client, "new.staff", "a new password")).status_code == 303
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_new_password_is_hashed_off_the_event_loop_and_without_the_write_lock(
+    client: httpx.AsyncClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hashing takes tens of milliseconds of CPU: on the event loop it would stop every
+    survey event for as long, and inside a transaction hold SQLite's one write lock too."""
+    event_loop_thread = threading.get_ident()
+    seen: list[tuple[bool, bool]] = []  # (on the event loop's thread, could another process write)
+    hash_password = PasswordHasher.hash
+
+    def watched(self: PasswordHasher, password: str | bytes, *, salt: bytes | None = None) -> str:
+        on_loop = threading.get_ident() == event_loop_thread
+        seen.append((on_loop, another_process_could_write(seeded.database)))
+        return hash_password(self, password, salt=salt)
+
+    monkeypatch.setattr(PasswordHasher, "hash", watched)
+    page = await client.get(f"/dashboard/password?code={seeded.password_code}")
+    form = {"code": seeded.password_code, "password": "a new password", "csrf": csrf_of(page.text)}
+    done = await client.post("/dashboard/password", data=form | {"repeat": "a new password"})
+    assert done.status_code == 200 and "Đã đặt mật khẩu" in done.text
+    assert seen == [(False, True)]
     assert (await log_in(client, "new.staff", "a new password")).status_code == 303
 
 

@@ -3,6 +3,7 @@ a one-time code, choose the language."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
+import asyncio
 import math
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -10,18 +11,20 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from storage.models import StaffAccount
 from storage.staff import (
     MIN_PASSWORD_LENGTH,
     StaffError,
     account_by_password_code,
     authenticate,
-    set_password,
+    hash_new_password,
+    spend_password_code,
 )
 from storage.staff_logins import begin_login_attempt, end_staff_session, login_succeeded
 from web.dashboard.auth import CSRF_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE, new_csrf_seed
 from web.dashboard.deps import CheckedForm, Language, SessionStaff, Site, checked_form
 from web.dashboard.paths import DASHBOARD_PREFIX, LOGIN_PATH
-from web.dashboard.site import DashboardRoute, secured
+from web.dashboard.site import Dashboard, DashboardRoute, secured
 from web.dashboard.text import LANGUAGES, TEXT
 
 __all__ = ["router"]
@@ -119,29 +122,45 @@ async def password_page(request: Request, site: Site, language: Language) -> Res
     )
 
 
+async def _set_password(
+    site: Dashboard, form: dict[str, str], words: dict[str, str]
+) -> tuple[StaffAccount | None, str | None]:
+    """Set the password the form asks for: the account its code is valid for (None: no
+    account, or none any more), and what is wrong (None: the password is set).
+
+    argon2 hashes in a worker thread, between two transactions: it takes tens of milliseconds
+    of CPU, which on the event loop would stop every survey event for as long and, inside a
+    transaction on SQLite, hold the one write lock too. The code is checked again as the
+    hash is stored, so a code spent meanwhile sets nothing.
+    """
+    code, new_password = form.get("code", "").strip(), form.get("password", "")
+    async with site.database.reading() as session:
+        account = await account_by_password_code(session, site.secret, code, site.clock())
+    if account is None:
+        return None, words["bad_code"]
+    if new_password != form.get("repeat", ""):
+        return account, words["password_mismatch"]
+    try:
+        async with site.password_checks:  # sign-in's limit, for every argon2 computation
+            password_hash = await asyncio.to_thread(hash_new_password, new_password)
+    except StaffError:
+        return account, words["new_password"].format(min=MIN_PASSWORD_LENGTH)
+    async with site.database.transaction() as session:
+        account = await spend_password_code(session, site.secret, code, password_hash, site.clock())
+    return account, None if account is not None else words["bad_code"]
+
+
 @router.post("/password")
 async def password(request: Request, site: Site, form: CheckedForm, language: Language) -> Response:
     words = TEXT[language]
-    code = form.get("code", "").strip()
-    problem: str | None = None
-    async with site.database.transaction() as session:
-        account = await account_by_password_code(session, site.secret, code, site.clock())
-        if account is None:
-            problem = words["bad_code"]
-        elif form.get("password", "") != form.get("repeat", ""):
-            problem = words["password_mismatch"]
-        else:
-            try:
-                set_password(account, form.get("password", ""))
-            except StaffError:
-                problem = words["new_password"].format(min=MIN_PASSWORD_LENGTH)
+    account, problem = await _set_password(site, form, words)
     if problem is not None:
         return site.render(
             request,
             "password.html",
             None,
             status=400,
-            code=code,
+            code=form.get("code", "").strip(),
             account_name=account.name if account else None,
             error=problem,
             minimum=MIN_PASSWORD_LENGTH,
