@@ -1,0 +1,64 @@
+"""The invitation API's request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["MAX_TTL_HOURS", "InvitationOut", "InvitationRequest", "InvitationStatus"]
+
+MAX_TTL_HOURS = 24 * 365
+
+
+class InvitationRequest(BaseModel):
+    """What to invite: a counter, and optionally the dossier whose transaction it was."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_point: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Z0-9-]+$",
+        description="The service point (counter) code, as listed by `sipas units points`.",
+        examples=["HN-00004-01"],
+    )
+    dossier_ref: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The dossier (hồ sơ) reference. Stored only as a keyed hash. The same "
+        "dossier again returns the same open invitation; an answered dossier gets 409.",
+        examples=["000.00.01.H26-250101-0001"],
+    )
+    ttl_hours: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_TTL_HOURS,
+        description="Hours until the invitation expires (default: the deployment's setting).",
+    )
+
+
+InvitationStatus = Literal["open", "claimed", "completed", "expired"]
+
+
+class InvitationOut(BaseModel):
+    """An invitation: how a citizen opens it, and where it stands."""
+
+    id: str = Field(examples=["3f9c2a7d1b4e8f60"])
+    service_point: str
+    status: InvitationStatus = Field(
+        description="open: not yet used; claimed: a respondent started it; completed: "
+        "answered; expired: past `expires_at` unanswered"
+    )
+    payload: str | None = Field(description="The Telegram start payload (null: not recoverable)")
+    short_code: str | None = Field(description="What to send on Zalo instead of scanning")
+    telegram_link: str | None = Field(description="The deep link the QR code carries")
+    qr_png_url: str
+    qr_svg_url: str
+    has_dossier: bool
+    created_at: datetime
+    expires_at: datetime
+    claimed_at: datetime | None
+    completed_at: datetime | None

@@ -1,0 +1,252 @@
+"""The invitation API's invitations: mint one (idempotent per dossier), read it, and its QR
+code as PNG or SVG."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from storage.api_keys import invitation_in_scope, service_point_in_scope
+from storage.invitations import (
+    DossierAnswered,
+    DossierElsewhere,
+    InvitationNotRecoverable,
+    IssuedInvitation,
+    invitation_by_id,
+    invitation_status,
+    issue_invitation,
+    recover_credentials,
+    telegram_link,
+)
+from storage.models import ApiKey, Invitation, ServicePoint
+from storage.units import get_service_point
+from web.invitation_api.bodies import InvitationOut, InvitationRequest, InvitationStatus
+from web.invitation_api.deps import Api, Authenticated, InvitationApi, InvitationId
+from web.invitation_api.paths import API_PREFIX
+from web.invitation_api.problems import ApiProblem, ProblemRoute, problem_responses
+from web.posters import qr_png, qr_svg
+
+__all__ = ["router"]
+
+QR_HEADERS = {"Cache-Control": "no-store"}  # the image carries a live single-use token
+
+router = APIRouter(prefix=API_PREFIX, route_class=ProblemRoute)
+
+
+def _out_of_scope(api_key: ApiKey, point: ServicePoint) -> ApiProblem:
+    of_agency = f" and agency {point.agency_code}" if point.agency_code else ""
+    return ApiProblem(
+        "out-of-scope",
+        f"Key {api_key.name!r} covers {', '.join(api_key.unit_codes)} (units with those "
+        f"below them, agencies with their counters); service point {point.code} "
+        f"belongs to unit {point.unit_code}{of_agency}.",
+    )
+
+
+def _answered(invitation: Invitation, visible: bool) -> ApiProblem:
+    if not visible:
+        return ApiProblem("dossier-answered", "This dossier was answered.")
+    return ApiProblem(
+        "dossier-answered",
+        f"This dossier was answered at {invitation.completed_at:%Y-%m-%dT%H:%MZ} "
+        f"(invitation {invitation.id}).",
+        extensions={"invitation_id": invitation.id},
+    )
+
+
+def _elsewhere(invitation: Invitation, visible: bool) -> ApiProblem:
+    if not visible:
+        # Another system's invitation: say that it exists, not what or where it is.
+        return ApiProblem(
+            "dossier-elsewhere",
+            "This dossier has an open invitation at a service point outside your key's units.",
+        )
+    return ApiProblem(
+        "dossier-elsewhere",
+        f"This dossier has invitation {invitation.id} at service point "
+        f"{invitation.service_point_code}, open until {invitation.expires_at:%Y-%m-%dT%H:%MZ}.",
+        extensions={"invitation_id": invitation.id},
+    )
+
+
+def _status(invitation: Invitation, api: InvitationApi) -> InvitationStatus:
+    status = invitation_status(invitation, api.clock())
+    assert status in ("open", "claimed", "completed", "expired")
+    return status  # type: ignore[return-value]
+
+
+def _absolute(api: InvitationApi, request: Request, name: str, invitation_id: str) -> str:
+    if api.public_url:
+        return api.public_url + str(request.app.url_path_for(name, invitation_id=invitation_id))
+    return str(request.url_for(name, invitation_id=invitation_id))
+
+
+def _view(api: InvitationApi, request: Request, invitation: Invitation) -> InvitationOut:
+    credentials = recover_credentials(api.secret, invitation)
+    payload, short_code = credentials if credentials else (None, None)
+    return InvitationOut(
+        id=invitation.id,
+        service_point=invitation.service_point_code,
+        status=_status(invitation, api),
+        payload=payload,
+        short_code=short_code,
+        telegram_link=telegram_link(api.bot_username, payload) if payload else None,
+        qr_png_url=_absolute(api, request, "invitation_qr_png", invitation.id),
+        qr_svg_url=_absolute(api, request, "invitation_qr_svg", invitation.id),
+        has_dossier=invitation.dossier_hash is not None,
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        claimed_at=invitation.claimed_at,
+        completed_at=invitation.completed_at,
+    )
+
+
+async def _issue(api: InvitationApi, api_key: ApiKey, body: InvitationRequest) -> IssuedInvitation:
+    """The invitation the body asks for, or the problem that stops it."""
+    ttl = timedelta(hours=body.ttl_hours) if body.ttl_hours else api.default_ttl
+    async with api.database.transaction() as tx:
+        point = await get_service_point(tx, body.service_point)
+        if point is None:
+            raise ApiProblem(
+                "unknown-service-point", f"There is no service point {body.service_point!r}."
+            )
+        if not await service_point_in_scope(tx, api_key, point):
+            raise _out_of_scope(api_key, point)
+        if not point.active:
+            raise ApiProblem("inactive-service-point", f"Service point {point.code} is closed.")
+        try:
+            return await issue_invitation(
+                tx,
+                api.secret,
+                service_point_code=point.code,
+                now=api.clock(),
+                ttl=ttl,
+                dossier_ref=body.dossier_ref,
+                api_key_id=api_key.id,
+            )
+        except DossierAnswered as answered:
+            visible = await invitation_in_scope(tx, api_key, answered.invitation)
+            raise _answered(answered.invitation, visible) from None
+        except DossierElsewhere as elsewhere:
+            visible = await invitation_in_scope(tx, api_key, elsewhere.invitation)
+            raise _elsewhere(elsewhere.invitation, visible) from None
+        except InvitationNotRecoverable as lost:
+            raise ApiProblem(
+                "invitation-not-recoverable",
+                f"This dossier's open invitation {lost.invitation.id} was minted outside the API.",
+                extensions={"invitation_id": lost.invitation.id},
+            ) from None
+
+
+@router.post(
+    "/invitations",
+    status_code=201,
+    response_model=InvitationOut,
+    summary="Mint an invitation (idempotent per dossier)",
+    responses={
+        200: {
+            "description": "The dossier's open invitation, returned again",
+            "model": InvitationOut,
+        },
+        **problem_responses(401, 403, 404, 409, 422, 429),
+    },
+)
+async def create_invitation(
+    body: InvitationRequest, request: Request, response: Response, api: Api, api_key: Authenticated
+) -> InvitationOut:
+    """A single-use invitation for one transaction at a counter.
+
+    Returns 201 with a new invitation, or 200 with the dossier's open invitation
+    when the same `dossier_ref` is sent again for the same counter. Show
+    `telegram_link` as a QR code (or fetch `qr_png_url`), and print `short_code`
+    for Zalo users.
+    """
+    issued = await _issue(api, api_key, body)
+    if not issued.created:
+        response.status_code = 200
+    response.headers["Location"] = str(
+        request.app.url_path_for("get_invitation", invitation_id=issued.invitation.id)
+    )
+    return _view(api, request, issued.invitation)
+
+
+async def _visible(api: InvitationApi, api_key: ApiKey, invitation_id: str) -> Invitation:
+    """The invitation with this id, if the key may see it."""
+    async with api.database.reading() as tx:
+        invitation = await invitation_by_id(tx, invitation_id)
+        if invitation is None:
+            raise ApiProblem("unknown-invitation", f"There is no invitation {invitation_id!r}.")
+        point = await get_service_point(tx, invitation.service_point_code)
+        assert point is not None  # a foreign key guarantees it
+        if not await service_point_in_scope(tx, api_key, point):
+            raise _out_of_scope(api_key, point)
+    return invitation
+
+
+@router.get(
+    "/invitations/{invitation_id}",
+    response_model=InvitationOut,
+    summary="An invitation and its status",
+    responses=problem_responses(401, 403, 404, 429),
+)
+async def get_invitation(
+    invitation_id: InvitationId, request: Request, api: Api, api_key: Authenticated
+) -> InvitationOut:
+    """The invitation: status open, claimed, completed or expired."""
+    return _view(api, request, await _visible(api, api_key, invitation_id))
+
+
+async def _qr_link(api: InvitationApi, api_key: ApiKey, invitation_id: str) -> str:
+    """The Telegram link an open invitation's QR code carries."""
+    invitation = await _visible(api, api_key, invitation_id)
+    status = invitation_status(invitation, api.clock())
+    if status in ("completed", "expired"):
+        raise ApiProblem("invitation-closed", f"Invitation {invitation_id} is {status}.")
+    credentials = recover_credentials(api.secret, invitation)
+    if credentials is None:
+        raise ApiProblem(
+            "invitation-not-recoverable",
+            f"Invitation {invitation_id} was minted outside the API.",
+        )
+    return telegram_link(api.bot_username, credentials[0])
+
+
+@router.get(
+    "/invitations/{invitation_id}/qr.png",
+    name="invitation_qr_png",
+    summary="The invitation's QR code as PNG",
+    response_class=Response,
+    responses={
+        200: {"description": "A black-and-white PNG", "content": {"image/png": {}}},
+        **problem_responses(401, 403, 404, 409, 410, 429),
+    },
+)
+async def invitation_qr_png(
+    invitation_id: InvitationId,
+    api: Api,
+    api_key: Authenticated,
+    scale: Annotated[int, Query(ge=2, le=40)] = 8,
+) -> Response:
+    """The QR code of the invitation's Telegram link (`scale` pixels per module)."""
+    link = await _qr_link(api, api_key, invitation_id)
+    return Response(qr_png(link, scale=scale), media_type="image/png", headers=QR_HEADERS)
+
+
+@router.get(
+    "/invitations/{invitation_id}/qr.svg",
+    name="invitation_qr_svg",
+    summary="The invitation's QR code as SVG",
+    response_class=Response,
+    responses={
+        200: {"description": "An SVG image", "content": {"image/svg+xml": {}}},
+        **problem_responses(401, 403, 404, 409, 410, 429),
+    },
+)
+async def invitation_qr_svg(
+    invitation_id: InvitationId, api: Api, api_key: Authenticated
+) -> Response:
+    """The QR code of the invitation's Telegram link, for a counter screen or a printer."""
+    link = await _qr_link(api, api_key, invitation_id)
+    return Response(qr_svg(link), media_type="image/svg+xml", headers=QR_HEADERS)
