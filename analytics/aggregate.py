@@ -7,16 +7,16 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
-from analytics.counting import DayCount, DayCounter, QualityRules, counted_days, dirty_days
 from analytics.layout import ItemLayout, bundled_layout
 from analytics.method import DEFAULT_METHOD_ID, load_method
+from storage.aggregation_runs import data_as_of, finish_run, start_run
+from storage.counts import DayCount, DayCounter, QualityRules, counted_days, dirty_days
 from storage.db import Database
 from storage.leases import acquire_lease, default_holder, release_lease
-from storage.models import AggregationRun
+from storage.response_facts import ScaleValues
 from storage.retention import retained_from
 
 AGGREGATION_LEASE = "aggregation"
@@ -96,20 +96,13 @@ async def _aggregate_leased(
     progress: Callable[[int, DayCount | None], None] | None,
 ) -> RunResult:
     mode = "full" if full else "days" if days is not None else "dirty"
-    async with database.transaction() as session:
-        run = AggregationRun(
-            mode=mode,
-            holder=holder,
-            questionnaire_id=layout.questionnaire_id,
-            status="running",
-            started_at=datetime.now(UTC),
-            days=0,
-            responses=0,
-            flagged_responses=0,
-        )
-        session.add(run)
-        await session.flush()
-        run_id = run.id
+    run_id = await start_run(
+        database,
+        mode=mode,
+        holder=holder,
+        questionnaire_id=layout.questionnaire_id,
+        now=datetime.now(UTC),
+    )
     result = RunResult(run_id, mode)
     try:
         async with database.reading() as session:
@@ -129,7 +122,13 @@ async def _aggregate_leased(
                 todo = [day for day in todo if day >= kept_from]
         if progress:
             progress(len(todo), None)
-        counter = DayCounter(layout, rules, sqlite=database.is_sqlite)
+        counter = DayCounter(
+            layout.questionnaire_id,
+            layout.item_codes,
+            _scale_values(layout.questionnaire_id),
+            rules,
+            sqlite=database.is_sqlite,
+        )
         for day in todo:
             async with database.transaction() as session:
                 counted = await counter.recount(session, day)
@@ -151,41 +150,22 @@ async def _aggregate_leased(
 
 
 async def _finish(database: Database, result: RunResult, status: str, message: str | None) -> None:
-    async with database.transaction() as session:
-        run = await session.get(AggregationRun, result.run_id)
-        assert run is not None
-        run.status = status
-        run.finished_at = datetime.now(UTC)
-        run.days = len(result.days)
-        run.first_day = min((day.day for day in result.days), default=None)
-        run.last_day = max((day.day for day in result.days), default=None)
-        run.responses = result.responses
-        run.flagged_responses = result.flagged
-        run.message = message
+    await finish_run(
+        database,
+        result.run_id,
+        status=status,
+        days=result.days,
+        message=message,
+        now=datetime.now(UTC),
+    )
 
 
-async def last_success(database: Database) -> AggregationRun | None:
-    """The most recent successful run (its finish time is the data's as-of time)."""
-    async with database.reading() as session:
-        run: AggregationRun | None = await session.scalar(
-            select(AggregationRun)
-            .where(AggregationRun.status == "succeeded")
-            .order_by(AggregationRun.finished_at.desc(), AggregationRun.id.desc())
-            .limit(1)
-        )
-    return run
+@cache
+def _scale_values(questionnaire_id: str) -> ScaleValues:
+    """What a bundled questionnaire's quality facts are judged on (as the engine records them)."""
+    from questionnaires import load_bundled
 
-
-async def data_as_of(database: Database) -> datetime | None:
-    """When the counts were last brought up to date: the start of the latest successful run
-    that covered every changed day (a dirty-days or full run, not one of chosen days)."""
-    async with database.reading() as session:
-        started: datetime | None = await session.scalar(
-            select(func.max(AggregationRun.started_at)).where(
-                AggregationRun.status == "succeeded", AggregationRun.mode.in_(("dirty", "full"))
-            )
-        )
-    return started
+    return load_bundled(questionnaire_id).scale_values()
 
 
 # --- The nightly job ---------------------------------------------------------------------

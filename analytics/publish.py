@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from analytics.aggregate import data_as_of
 from analytics.days import Period, period_of
 from analytics.export import ExportedFile, write_export
 from analytics.indices import RESPONDENT_TYPES
@@ -17,6 +16,7 @@ from analytics.levels import LEVELS
 from analytics.method import Method
 from analytics.report import index_table
 from analytics.schemes import ScoringScheme
+from storage.aggregation_runs import data_as_of
 from storage.db import Database
 
 NIGHTLY_PERIODS = ("month", "quarter", "year")

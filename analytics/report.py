@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Iterable
 
 import pandas as pd
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.days import Period
 from analytics.indices import (
@@ -19,14 +17,14 @@ from analytics.indices import (
 from analytics.layout import ItemLayout
 from analytics.levels import unit_map
 from analytics.method import Method
-from storage.db import Database
-from storage.models import DailyCount, DailyRespondents
+from storage.counts import summed_counts
+from storage.db import Database, Transaction
 
 RESPONSE_SETS = ("cleaned", "raw")
 
 
 async def period_counts(
-    session: AsyncSession, period: Period, responses: str = "cleaned"
+    session: Transaction, period: Period, responses: str = "cleaned"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The answer counts and respondent counts of a period, summed over its days and channels.
 
@@ -34,40 +32,11 @@ async def period_counts(
     """
     if responses not in RESPONSE_SETS:
         raise ValueError(f"responses must be cleaned or raw, not {responses!r}")
-    count_query = (
-        select(
-            DailyCount.service_point_code,
-            DailyCount.respondent_type,
-            DailyCount.item_code,
-            DailyCount.value,
-            func.sum(DailyCount.answers),
-        )
-        .where(DailyCount.day >= period.start, DailyCount.day <= period.end)
-        .group_by(
-            DailyCount.service_point_code,
-            DailyCount.respondent_type,
-            DailyCount.item_code,
-            DailyCount.value,
-        )
+    answer_rows, respondent_rows = await summed_counts(
+        session, period.start, period.end, cleaned=responses == "cleaned"
     )
-    people_query = (
-        select(
-            DailyRespondents.service_point_code,
-            DailyRespondents.respondent_type,
-            func.sum(DailyRespondents.respondents),
-        )
-        .where(DailyRespondents.day >= period.start, DailyRespondents.day <= period.end)
-        .group_by(DailyRespondents.service_point_code, DailyRespondents.respondent_type)
-    )
-    if responses == "cleaned":
-        count_query = count_query.where(DailyCount.flagged.is_(False))
-        people_query = people_query.where(DailyRespondents.flagged.is_(False))
-    counts = pd.DataFrame(
-        (await session.execute(count_query)).tuples().all(), columns=COUNT_COLUMNS
-    )
-    people = pd.DataFrame(
-        (await session.execute(people_query)).tuples().all(), columns=RESPONDENT_COLUMNS
-    )
+    counts = pd.DataFrame(answer_rows, columns=COUNT_COLUMNS)
+    people = pd.DataFrame(respondent_rows, columns=RESPONDENT_COLUMNS)
     counts["answers"] = counts["answers"].astype("int64")
     people["respondents"] = people["respondents"].astype("int64")
     return counts, people

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from analytics.counting import QualityRules
 from analytics.layout import bundled_layout
 from analytics.method import Method, load_method
 from bot.settings import Settings
@@ -12,6 +11,7 @@ from handlers.privacy_notice import PrivacyNotice
 from handlers.staff import StaffCommands
 from handlers.survey import EngineConfig, SurveyEngine, survey_notice
 from questionnaires import Questionnaire, load_bundled, load_questionnaire
+from storage.counts import QualityRules
 from storage.db import Database
 
 

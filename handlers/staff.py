@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import select
 
-from analytics.aggregate import data_as_of
 from analytics.days import Period, parse_period, period_of, reporting_day
 from analytics.layout import ItemLayout
 from analytics.method import Method
@@ -32,6 +31,7 @@ from analytics.report import index_table
 from analytics.xlsx_report import figure, report_filename, report_tables, xlsx_report
 from handlers.catalog import load_catalog
 from handlers.events import Reply
+from storage.aggregation_runs import data_as_of
 from storage.db import Database
 from storage.models import AdminUnit, StaffAccount
 from storage.privacy import keyed_hash

@@ -447,7 +447,7 @@ _FACTS_BATCH = 2_000
 
 
 async def record_missing_facts(
-    session: AsyncSession, day: date, questionnaire_id: str, scale_values: ScaleValues
+    session: Transaction, day: date, questionnaire_id: str, scale_values: ScaleValues
 ) -> int:
     """Record the quality facts of a day's responses that have none (responses stored before
     facts were recorded at completion); how many were filled in."""

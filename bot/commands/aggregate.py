@@ -10,11 +10,11 @@ from typing import Any
 import click
 
 from analytics.aggregate import AggregationError, LeaseBusy, aggregate, days_between
-from analytics.counting import DayCount
 from analytics.layout import ItemLayout, bundled_layout
 from analytics.method import Method, load_method
 from bot.assembly import quality_rules
 from bot.runtime import open_database, settings_or_exit
+from storage.counts import DayCount
 
 DAY = click.DateTime(["%Y-%m-%d"])
 

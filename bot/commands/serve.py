@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import APIRouter
 from telegram.error import InvalidToken, NetworkError
 
-from analytics.aggregate import last_success, nightly_loop
+from analytics.aggregate import nightly_loop
 from analytics.layout import bundled_layout
 from bot.assembly import build_engine, method_for, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
@@ -33,6 +33,7 @@ from channels.telegram_delivery import RetryingRateLimiter
 from handlers.staff import StaffCommands
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
+from storage.aggregation_runs import last_success
 from storage.db import Database
 from storage.retention import RetentionPolicy
 from web.app import create_app

@@ -9,13 +9,13 @@ import click
 from rich.console import Console
 from sqlalchemy import select
 
-from analytics.aggregate import data_as_of
 from analytics.days import parse_period, period_of, reporting_day
 from analytics.levels import LEVELS
 from analytics.report import RESPONSE_SETS, index_table
 from analytics.summary import footnote, unit_detail, units_table
 from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
+from storage.aggregation_runs import data_as_of
 from storage.db import Database
 from storage.models import AdminUnit, Agency, ServicePoint
 

@@ -9,11 +9,11 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from analytics.aggregate import aggregate
-from analytics.counting import QualityRules
 from analytics.days import parse_period, reporting_day
 from analytics.export import table_bytes
 from analytics.method import load_method
 from analytics.report import index_table
+from storage.counts import QualityRules
 from storage.db import Database
 from storage.models import (
     AggregationRun,

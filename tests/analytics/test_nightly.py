@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 
 from analytics.aggregate import (
     NIGHT_RETRY,
-    data_as_of,
     next_run_at,
     nightly_loop,
     previous_run_at,
     run_nightly,
 )
+from storage.aggregation_runs import data_as_of
 from storage.db import Database
 from storage.models import AggregationRun, Lease
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from analytics.aggregate import aggregate
-from analytics.counting import QualityRules
 from analytics.method import load_method
+from storage.counts import QualityRules
 from storage.db import Database
 from storage.models import DailyCount, DailyRespondents, Response, ResponseQuality
 from tests.analytics.survey_rows import SIPAS_LAYOUT, Survey, answers

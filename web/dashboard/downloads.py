@@ -12,11 +12,11 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from analytics.aggregate import data_as_of
 from analytics.export import table_bytes
 from analytics.publish import export_period
 from analytics.report import index_table
 from analytics.xlsx_report import report_filename, report_tables, xlsx_report
+from storage.aggregation_runs import data_as_of
 from web.dashboard.deps import Choice, Chosen, Language, QueryUnit, ScopedUnit, SignedIn, Site
 from web.dashboard.site import Dashboard, DashboardRoute, Refused, Staff, secured
 

@@ -9,9 +9,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from analytics.aggregate import data_as_of
 from analytics.days import Period
 from analytics.levels import LEVELS
+from storage.aggregation_runs import data_as_of
 from storage.staff import unit_level
 from storage.units import list_units
 from web.dashboard import figures

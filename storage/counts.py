@@ -1,4 +1,5 @@
-"""Counting in the database: quality flags per response and daily counts per cell, item and value.
+"""The daily counts: counting a reporting day in the database (quality flags per response,
+answers per cell, item and value), and reading them back summed over a period.
 
 Everything heavy happens in SQL, a day at a time (`INSERT … SELECT … GROUP BY`), so
 millions of answers never pass through Python (except once, for responses stored before
@@ -7,20 +8,23 @@ SQLite and PostgreSQL: flags from the facts recorded with each response, then on
 over the day's answers for the counts, then the respondents per cell.
 A day is recomputed as a whole inside one transaction: delete its rows, insert them again.
 That makes a run idempotent and a half-finished run harmless.
+
+Which days to count, the run record and the lease are the aggregation job's
+(`analytics.aggregate`); indices are pandas arithmetic on the sums (`analytics.report`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 
-from sqlalchemy import Boolean, Date, Float, TextClause, bindparam, delete, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Boolean, Date, Float, TextClause, bindparam, delete, func, select, text
 
-from analytics.layout import ItemLayout
-from storage.models import DirtyDay
+from storage.db import Transaction
+from storage.models import DailyCount, DailyRespondents, DirtyDay
+from storage.response_facts import ScaleValues
 from storage.sessions import record_missing_facts
 
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -108,7 +112,7 @@ FROM checks
 """  # noqa: S608
 
 
-def counts_sql(layout: ItemLayout) -> str:
+def counts_sql(item_codes: Sequence[str]) -> str:
     """The statement that counts one day's answers per cell, item and value: the one pass
     over the day's answers."""
     return f"""
@@ -120,7 +124,7 @@ FROM responses r
 JOIN response_quality q ON q.response_id = r.id
 JOIN answers a ON a.session_id = r.session_id
 WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
-  AND a.item_code IN ({_sql_list(layout.item_codes)})
+  AND a.item_code IN ({_sql_list(list(item_codes))})
 GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged,
          a.item_code, a.value
 """  # noqa: S608
@@ -136,18 +140,22 @@ GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.
 """
 
 
-@cache
-def _scale_values(questionnaire_id: str) -> dict[str, frozenset[str]]:
-    from questionnaires import load_bundled
-
-    return load_bundled(questionnaire_id).scale_values()
-
-
 class DayCounter:
-    """Recomputes the quality flags and daily counts of one reporting day at a time."""
+    """Recomputes the quality flags and daily counts of one reporting day at a time, for the
+    responses to one questionnaire: the answers to its `item_codes` are counted, and
+    `scale_values` are what its quality facts are judged on."""
 
-    def __init__(self, layout: ItemLayout, rules: QualityRules, *, sqlite: bool) -> None:
-        self.layout = layout
+    def __init__(
+        self,
+        questionnaire_id: str,
+        item_codes: Sequence[str],
+        scale_values: ScaleValues,
+        rules: QualityRules,
+        *,
+        sqlite: bool,
+    ) -> None:
+        self.questionnaire_id = questionnaire_id
+        self.scale_values = scale_values
         self.rules = rules
         day = bindparam("day", type_=Date())
         typed = (
@@ -176,7 +184,7 @@ class DayCounter:
             self._before = [text("SET LOCAL jit = off"), text("SET LOCAL work_mem = '256MB'")]
         self._work = [
             statement(quality_sql(sqlite)),
-            statement(counts_sql(layout)),
+            statement(counts_sql(item_codes)),
             statement(RESPONDENTS_SQL),
         ]
         self._tally = text(
@@ -184,7 +192,7 @@ class DayCounter:
             "FROM response_quality WHERE reporting_day = :day"
         ).bindparams(day)
 
-    async def recount(self, session: AsyncSession, day: date) -> DayCount:
+    async def recount(self, session: Transaction, day: date) -> DayCount:
         """Replace one day's flags and counts; clear its dirty mark if nobody re-marked it meanwhile."""
         seen: datetime | None = await session.scalar(
             select(DirtyDay.marked_at).where(DirtyDay.day == day)
@@ -192,14 +200,12 @@ class DayCounter:
         for setting in self._before:
             await session.execute(setting)
         # Facts are the questionnaire's (its scale values), as the engine records them.
-        await record_missing_facts(
-            session, day, self.layout.questionnaire_id, _scale_values(self.layout.questionnaire_id)
-        )
+        await record_missing_facts(session, day, self.questionnaire_id, self.scale_values)
         for clear in self._clear:
             await session.execute(clear, {"day": day})
         parameters = {
             "day": day,
-            "questionnaire_id": self.layout.questionnaire_id,
+            "questionnaire_id": self.questionnaire_id,
             "speeding_seconds": self.rules.speeding_seconds_per_item,
             "straight_min": self.rules.straight_lining_min_items,
             "repeat_seconds": self.rules.repeat_window_hours * 3600.0,
@@ -216,12 +222,12 @@ class DayCounter:
         return DayCount(day, int(responses), int(flagged))
 
 
-async def dirty_days(session: AsyncSession) -> list[date]:
+async def dirty_days(session: Transaction) -> list[date]:
     """The reporting days marked changed since they were last counted."""
     return list((await session.scalars(select(DirtyDay.day).order_by(DirtyDay.day))).all())
 
 
-async def counted_days(session: AsyncSession) -> list[date]:
+async def counted_days(session: Transaction) -> list[date]:
     """Every day that has responses or counts (what a full run recomputes)."""
     rows = await session.execute(
         text(
@@ -230,3 +236,55 @@ async def counted_days(session: AsyncSession) -> list[date]:
         ).columns(reporting_day=Date())
     )
     return sorted({row[0] for row in rows})
+
+
+# --- Reading the counts back -------------------------------------------------------------------
+
+AnswerCountRow = tuple[str, str, str, str | None, int]
+"""(service point, respondent type, item code, value, answers) summed over a period."""
+RespondentCountRow = tuple[str, str, int]
+"""(service point, respondent type, respondents) summed over a period."""
+
+
+async def summed_counts(
+    session: Transaction, first: date, last: date, *, cleaned: bool
+) -> tuple[list[AnswerCountRow], list[RespondentCountRow]]:
+    """The answer counts and respondent counts of the days `first` to `last` (both included),
+    summed over days and channels; `cleaned` leaves out responses with a quality flag."""
+    count_query = (
+        select(
+            DailyCount.service_point_code,
+            DailyCount.respondent_type,
+            DailyCount.item_code,
+            DailyCount.value,
+            func.sum(DailyCount.answers),
+        )
+        .where(DailyCount.day >= first, DailyCount.day <= last)
+        .group_by(
+            DailyCount.service_point_code,
+            DailyCount.respondent_type,
+            DailyCount.item_code,
+            DailyCount.value,
+        )
+    )
+    people_query = (
+        select(
+            DailyRespondents.service_point_code,
+            DailyRespondents.respondent_type,
+            func.sum(DailyRespondents.respondents),
+        )
+        .where(DailyRespondents.day >= first, DailyRespondents.day <= last)
+        .group_by(DailyRespondents.service_point_code, DailyRespondents.respondent_type)
+    )
+    if cleaned:
+        count_query = count_query.where(DailyCount.flagged.is_(False))
+        people_query = people_query.where(DailyRespondents.flagged.is_(False))
+    counts = list((await session.execute(count_query)).tuples().all())
+    people = list((await session.execute(people_query)).tuples().all())
+    return counts, people
+
+
+async def latest_counted_day(session: Transaction) -> date | None:
+    """The last reporting day with counted responses."""
+    day: date | None = await session.scalar(select(func.max(DailyRespondents.day)))
+    return day
