@@ -13,11 +13,10 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AdminUnit, Agency, ServicePoint
-from storage.units import former_district_map
+from storage.db import AsyncSession
+from storage.models import AdminUnit
+from storage.units import former_district_map, load_geography
 
 LEVELS = ("service_point", "commune", "district", "agency", "province")
 UNIT_MAP_COLUMNS = ["service_point_code", "unit_code", "unit_name", "groups"]
@@ -38,12 +37,11 @@ async def unit_map(session: AsyncSession, level: str) -> pd.DataFrame:
     `groups`, the totals the unit is part of (for secondary suppression)."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
-    units = {unit.code: unit for unit in (await session.scalars(select(AdminUnit))).all()}
-    agencies = {agency.code: agency for agency in (await session.scalars(select(Agency))).all()}
-    points = (await session.scalars(select(ServicePoint).order_by(ServicePoint.code))).all()
+    geography = await load_geography(session)
+    units, agencies = geography.units, geography.agencies
     districts = await former_district_map(session) if level == "district" else {}
     rows: list[tuple[str, str, str, tuple[str, ...]]] = []
-    for point in points:
+    for point in geography.service_points:
         unit = units.get(point.unit_code)
         province = _province_of(point.unit_code, units) or ""
         if level == "service_point":

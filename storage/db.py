@@ -18,10 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+# What `Database.transaction()` and `reading()` yield: the layers above name it from here, so
+# that none of them imports SQLAlchemy, not even for a type.
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import Session
 
 from storage.sqlite_connection import connect_args as one_trip_connect_args

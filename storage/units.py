@@ -45,6 +45,7 @@ __all__ = [
     "SAMPLE_DIR",
     "Counts",
     "DistrictShare",
+    "Geography",
     "LoadReport",
     "Loader",
     "ServicePointListing",
@@ -60,6 +61,7 @@ __all__ = [
     "list_units",
     "load_all_or_nothing",
     "load_crosswalk_csv",
+    "load_geography",
     "load_sample",
     "load_units_csv",
     "service_point_codes",
@@ -790,6 +792,24 @@ async def list_units(
         query = query.where(AdminUnit.parent_code == parent_code)
     units = (await session.scalars(query)).all()
     return sorted(units, key=lambda unit: (_LEVEL_RANK.get(unit.level, 99), unit.code))
+
+
+@dataclass(frozen=True)
+class Geography:
+    """Every unit and agency by code, and every service point in code order: what
+    aggregation reads to place each counter under a unit at each level."""
+
+    units: dict[str, AdminUnit]
+    agencies: dict[str, Agency]
+    service_points: list[ServicePoint]
+
+
+async def load_geography(session: AsyncSession) -> Geography:
+    """Every unit, agency and service point (retired and closed ones too)."""
+    units = {unit.code: unit for unit in (await session.scalars(select(AdminUnit))).all()}
+    agencies = {agency.code: agency for agency in (await session.scalars(select(Agency))).all()}
+    points = (await session.scalars(select(ServicePoint).order_by(ServicePoint.code))).all()
+    return Geography(units, agencies, list(points))
 
 
 @dataclass(frozen=True)
