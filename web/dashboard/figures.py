@@ -2,7 +2,7 @@
 
 Indices come only from `analytics.report.index_table` (the rows `sipas export` writes, with
 their suppression); this module picks rows, it computes no index. Counters that are not
-indices (invitations, quality flags, comments) are counted here, per unit and period.
+indices (invitations, quality flags, comments) come from `storage.reporting`, per unit and period.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Integer, cast, func, select
 
 from analytics.days import Period
 from analytics.layout import ItemLayout
@@ -21,17 +20,11 @@ from analytics.levels import unit_map
 from analytics.method import Method
 from analytics.report import index_table
 from analytics.xlsx_report import figure, monthly_tables
+from storage import reporting
+from storage.counts import latest_counted_day
 from storage.db import Database
-from storage.models import (
-    Answer,
-    DailyRespondents,
-    Invitation,
-    Response,
-    ResponseQuality,
-    ServicePoint,
-    SurveySession,
-)
 from storage.privacy import scrub
+from storage.reporting import Coverage, Quality
 from storage.staff import Scope
 
 __all__ = [
@@ -80,32 +73,6 @@ class UnitRow:
     overall: Cell
     elements: dict[str, Cell] = field(default_factory=dict)
     items: dict[str, Cell] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Quality:
-    """Quality flags of a unit's completed responses in a period (None when too few to show)."""
-
-    responses: int
-    flagged: int
-    straight_lining: int
-    speeding: int
-    repeated: int
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """Invitations of one counter in a period: minted, started, completed, response rate."""
-
-    service_point_code: str
-    name: str
-    minted: int
-    started: int
-    completed: int
-
-    @property
-    def rate(self) -> float | None:
-        return 100.0 * self.completed / self.minted if self.minted else None
 
 
 def _cell(row: pd.Series) -> Cell:
@@ -216,8 +183,7 @@ def _instants(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
 async def latest_data_day(database: Database) -> date | None:
     """The last reporting day with counted responses (a sensible default period)."""
     async with database.reading() as session:
-        day: date | None = await session.scalar(select(func.max(DailyRespondents.day)))
-    return day
+        return await latest_counted_day(session)
 
 
 async def comments(
@@ -234,47 +200,17 @@ async def comments(
     """
     if not service_points or not item_codes:
         return []
-    query = (
-        select(Answer.value)
-        .join(SurveySession, Answer.session_id == SurveySession.id)
-        .join(Response, Response.session_id == SurveySession.id)
-        .where(
-            Response.service_point_code.in_(service_points),
-            Response.reporting_day >= period.start,
-            Response.reporting_day <= period.end,
-            Answer.item_code.in_(item_codes),
-            Answer.value.is_not(None),
-        )
-        .order_by(Response.reporting_day.desc(), Answer.id.desc())
-        .limit(MAX_COMMENTS)
-    )
     async with database.reading() as session:
-        values = (await session.scalars(query)).all()
-    return [
-        text for text in (scrub(value or "", max_length=max_length) for value in values) if text
-    ]
+        values = await reporting.comment_answers(
+            session, period.start, period.end, service_points, item_codes, limit=MAX_COMMENTS
+        )
+    return [text for text in (scrub(value, max_length=max_length) for value in values) if text]
 
 
 async def quality(database: Database, period: Period, service_points: Sequence[str]) -> Quality:
     """Counts of quality flags among the period's completed responses at these counters."""
-    query = (
-        select(
-            func.count(ResponseQuality.response_id),
-            func.sum(cast(ResponseQuality.flagged, Integer)),
-            func.sum(cast(ResponseQuality.straight_lining, Integer)),
-            func.sum(cast(ResponseQuality.speeding, Integer)),
-            func.sum(cast(ResponseQuality.repeated, Integer)),
-        )
-        .join(Response, Response.id == ResponseQuality.response_id)
-        .where(
-            Response.service_point_code.in_(service_points),
-            ResponseQuality.reporting_day >= period.start,
-            ResponseQuality.reporting_day <= period.end,
-        )
-    )
     async with database.reading() as session:
-        row = (await session.execute(query)).one()
-    return Quality(*(int(value or 0) for value in row))
+        return await reporting.quality_flags(session, period.start, period.end, service_points)
 
 
 async def invitation_coverage(
@@ -282,29 +218,8 @@ async def invitation_coverage(
 ) -> list[Coverage]:
     """Per counter: invitations minted in the period, how many were started and completed."""
     start, end = _instants(period, zone)
-    query = (
-        select(
-            ServicePoint.code,
-            ServicePoint.name,
-            func.count(Invitation.id),
-            func.count(Invitation.claimed_at),
-            func.count(Invitation.completed_at),
-        )
-        .outerjoin(
-            Invitation,
-            (Invitation.service_point_code == ServicePoint.code)
-            & (Invitation.created_at >= start)
-            & (Invitation.created_at < end),
-        )
-        .where(ServicePoint.code.in_(service_points))
-        .group_by(ServicePoint.code, ServicePoint.name)
-        .order_by(ServicePoint.code)
-    )
     async with database.reading() as session:
-        rows = (await session.execute(query)).tuples().all()
-    return [
-        Coverage(code, name, minted, started, done) for code, name, minted, started, done in rows
-    ]
+        return await reporting.invitation_coverage(session, start, end, service_points)
 
 
 def element_labels(
