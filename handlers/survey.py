@@ -22,8 +22,6 @@ from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from handlers.catalog import Catalog, load_catalog
 from handlers.events import Button, Command, Inbound, InboundKind, Reply
 from handlers.privacy_notice import PrivacyNotice
@@ -43,8 +41,9 @@ from storage.invitations import (
     normalise_short_code,
     parse_counter_payload,
 )
-from storage.models import ServicePoint, SurveySession
+from storage.models import SurveySession
 from storage.privacy import AddressCipher, keyed_hash, respondent_key, scrub
+from storage.units import get_service_point
 
 SKIP_KEY = "0"
 BACK_KEY = "<"
@@ -221,23 +220,10 @@ class SurveyEngine:
             return []
         reminders: list[Reminder] = []
         async with self.database.transaction() as tx:
-            due = (
-                (
-                    await tx.execute(
-                        select(SurveySession).where(
-                            SurveySession.status == "active",
-                            SurveySession.address_ciphertext.is_not(None),
-                            SurveySession.reminder_sent_at.is_(None),
-                            SurveySession.last_activity_at <= now - delay,
-                            SurveySession.last_activity_at > now - self.config.resume_window,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+            due = await store.sessions_to_remind(
+                tx, now - delay, now - self.config.resume_window, now
             )
             for survey in due:
-                survey.reminder_sent_at = now
                 address = self._cipher.decrypt(survey.address_ciphertext or "")
                 if address is None:
                     continue
@@ -324,8 +310,7 @@ class SurveyEngine:
             notice = [Reply(self._text(turn.language, "replaced"))]
         turn.survey = self._new_session(turn, target)
         turn.answers = {}
-        turn.tx.add(turn.survey)
-        await turn.tx.flush()
+        await store.add_session(turn.tx, turn.survey)
         return [*notice, self._short_notice(turn.language), self._consent(turn.survey)]
 
     async def _resolve(self, turn: Turn, payload: str) -> StartTarget:
@@ -346,7 +331,7 @@ class SurveyEngine:
 
     async def _counter(self, turn: Turn, service_point_code: str) -> StartTarget:
         """The counter a token or short code named, if it takes surveys; else why not."""
-        point = await turn.tx.get(ServicePoint, service_point_code)
+        point = await get_service_point(turn.tx, service_point_code)
         if point is None:
             raise InvitationRefused(InvitationProblem.UNKNOWN)
         if not point.active:

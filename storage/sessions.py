@@ -255,6 +255,12 @@ async def save_session(session: Transaction, survey: SurveySession, read: int) -
         raise SessionChanged(f"survey session {survey.id} changed since version {read}")
 
 
+async def add_session(session: Transaction, survey: SurveySession) -> None:
+    """Store a new session; its id is set on return."""
+    session.add(survey)
+    await session.flush()
+
+
 async def load_answers(session: Transaction, session_id: int) -> dict[str, str | None]:
     rows = await session.execute(
         select(Answer.item_code, Answer.value).where(Answer.session_id == session_id)
@@ -420,6 +426,44 @@ async def withdraw_respondent(session: Transaction, respondent_key: str, now: da
     for day in days:
         await mark_dirty(session, day, now)
     return sum(1 for _id, status in sessions if status == "completed") or len(ids)
+
+
+async def sessions_to_remind(
+    session: Transaction, idle_since: datetime, resumable_after: datetime, now: datetime
+) -> list[SurveySession]:
+    """Active sessions owed their one reminder: they keep the chat address, were never reminded,
+    and were last active at or before `idle_since` but after `resumable_after` (so they can
+    still be resumed). Each is marked as reminded at `now`, in the caller's transaction."""
+    due = (
+        (
+            await session.execute(
+                select(SurveySession).where(
+                    SurveySession.status == "active",
+                    SurveySession.address_ciphertext.is_not(None),
+                    SurveySession.reminder_sent_at.is_(None),
+                    SurveySession.last_activity_at <= idle_since,
+                    SurveySession.last_activity_at > resumable_after,
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for survey in due:
+        survey.reminder_sent_at = now
+    return list(due)
+
+
+async def count_open_sessions(session: Transaction) -> int:
+    """How many sessions are open now (consent or active), anyone's."""
+    count: int = (
+        await session.execute(
+            select(func.count())
+            .select_from(SurveySession)
+            .where(SurveySession.status.in_(OPEN_STATUSES))
+        )
+    ).scalar_one()
+    return count
 
 
 async def expire_abandoned(session: AsyncSession, idle_before: datetime, now: datetime) -> int:

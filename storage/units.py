@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from problems import Problem, ProblemsFound, tally
-from storage.db import Database
+from storage.db import Database, Transaction
 from storage.models import AdminUnit, Agency, ServicePoint, UnitCrosswalk
 from storage.spreadsheets import csv_rows
 from storage.unit_formats import (
@@ -770,7 +770,7 @@ async def get_agency(session: AsyncSession, code: str) -> Agency | None:
     return await session.get(Agency, code)
 
 
-async def get_service_point(session: AsyncSession, code: str) -> ServicePoint | None:
+async def get_service_point(session: Transaction, code: str) -> ServicePoint | None:
     """The service point (counter) with this code, or None (active or not: check `.active`)."""
     return await session.get(ServicePoint, code)
 
@@ -779,6 +779,12 @@ async def service_point_codes(database: Database) -> set[str]:
     """The code of every service point, open or closed."""
     async with database.reading() as session:
         return set((await session.scalars(select(ServicePoint.code))).all())
+
+
+async def active_service_point_codes(session: AsyncSession) -> list[str]:
+    """The codes of the service points that take surveys (active), in code order."""
+    statement = select(ServicePoint.code).where(ServicePoint.active).order_by(ServicePoint.code)
+    return list((await session.scalars(statement)).all())
 
 
 async def list_units(

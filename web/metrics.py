@@ -28,12 +28,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import func, select
 
 from handlers.survey import Outcome
 from storage.db import Database
-from storage.models import SurveySession
-from storage.sessions import OPEN_STATUSES
+from storage.sessions import count_open_sessions
 
 __all__ = ["METRICS_PATH", "MULTIPROCESS_DIR_VARIABLE", "ServiceMetrics", "metrics_router"]
 
@@ -109,12 +107,7 @@ async def database_exposition(database: Database, last_aggregation: LastAggregat
         registry=registry,
     )
     async with database.reading() as session:
-        count = await session.execute(
-            select(func.count())
-            .select_from(SurveySession)
-            .where(SurveySession.status.in_(OPEN_STATUSES))
-        )
-        open_sessions.set(count.scalar_one())
+        open_sessions.set(await count_open_sessions(session))
     last = await last_aggregation(database)
     last_success.set(last.timestamp() if last is not None else 0)
     return generate_latest(registry)
