@@ -5,7 +5,7 @@ would deliver (start with a counter token or a minted invitation, consent, one t
 question, sometimes a comment) to `SurveyEngine.handle`, stamped with plausible times:
 office hours over the last days, a few seconds per question. The engine must be built
 with `simulated=True`, so that every session and response it stores is marked and
-`remove_simulated` can take them all out again.
+`storage.simulated.remove_simulated` can take them all out again.
 
 Answers are drawn from a population fixed by the seed: each element has its own mean
 satisfaction and each counter its own offsets, so rankings differ; screeners open their
@@ -22,17 +22,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, cast
-
-from sqlalchemy import delete, select
-from sqlalchemy.engine import CursorResult
 
 from handlers.events import Inbound, InboundKind, Reply
 from handlers.survey import SurveyEngine
 from problems import ProblemsFound
 from questionnaires import Item, ItemType, Questionnaire
 from questionnaires.choices import ANSWER, SKIP, answer_data, choice_data
-from storage.db import Database
 from storage.invitations import (
     InvitationRefused,
     counter_payload,
@@ -40,27 +35,10 @@ from storage.invitations import (
     issue_invitation,
     parse_counter_payload,
 )
-from storage.models import (
-    Answer,
-    Invitation,
-    ProcessedEvent,
-    Response,
-    ResponseQuality,
-    ServicePoint,
-    SurveySession,
-)
-from storage.sessions import mark_dirty
+from storage.simulated import SIMULATED_CHANNEL
+from storage.units import active_service_point_codes
 
-__all__ = [
-    "SIMULATED_CHANNEL",
-    "NoServicePoints",
-    "RemovalReport",
-    "SimulationReport",
-    "remove_simulated",
-    "simulate",
-]
-
-SIMULATED_CHANNEL = "simulated"
+__all__ = ["NoServicePoints", "SimulationReport", "simulate"]
 
 # Shares of the synthetic population; plausible, not measured.
 ORGANISATION_SHARE = 0.15
@@ -111,16 +89,6 @@ class SimulationReport:
     invitations: int
     first_day: date
     last_day: date
-
-
-@dataclass(frozen=True)
-class RemovalReport:
-    """What removing the simulated data deleted."""
-
-    sessions: int
-    responses: int
-    invitations: int
-    days: tuple[date, ...]  # marked dirty, so the next aggregation drops them from every figure
 
 
 @dataclass(frozen=True)
@@ -242,12 +210,6 @@ def _counter_start(secret: str, point: str) -> str:
     return payload
 
 
-async def _active_points(database: Database) -> list[str]:
-    async with database.reading() as tx:
-        statement = select(ServicePoint.code).where(ServicePoint.active).order_by(ServicePoint.code)
-        return list((await tx.scalars(statement)).all())
-
-
 def _start_time(rng: random.Random, now: datetime, days: int, engine: SurveyEngine) -> datetime:
     """An instant during office hours on one of the last `days` local days, before now."""
     zone = engine.config.zone
@@ -322,7 +284,8 @@ async def simulate(
     if respondents < 0 or days < 1:
         raise ValueError("respondents must be 0 or more and days at least 1")
     now = now or datetime.now(UTC)
-    points = await _active_points(engine.database)
+    async with engine.database.reading() as session:
+        points = await active_service_point_codes(session)
     if not points:
         raise NoServicePoints(
             "no active service point to simulate respondents at: "
@@ -374,53 +337,3 @@ async def simulate(
         min(completed_days, default=today),
         max(completed_days, default=today),
     )
-
-
-async def remove_simulated(database: Database, now: datetime | None = None) -> RemovalReport:
-    """Delete every simulated session, answer and response (and their invitations and events).
-
-    The reporting days they counted on are marked dirty, so the next aggregation
-    drops them from every figure.
-    """
-    now = now or datetime.now(UTC)
-    simulated_sessions = select(SurveySession.id).where(SurveySession.simulated)
-    simulated_responses = select(Response.id).where(Response.simulated)
-    async with database.transaction() as tx:
-        days = tuple(
-            (
-                await tx.scalars(
-                    select(Response.reporting_day)
-                    .where(Response.simulated)
-                    .distinct()
-                    .order_by(Response.reporting_day)
-                )
-            ).all()
-        )
-        invitation_ids = list(
-            (
-                await tx.scalars(
-                    select(SurveySession.invitation_id)
-                    .where(SurveySession.simulated, SurveySession.invitation_id.is_not(None))
-                    .distinct()
-                )
-            ).all()
-        )
-        await tx.execute(
-            delete(ResponseQuality).where(ResponseQuality.response_id.in_(simulated_responses))
-        )
-        responses = cast(
-            CursorResult[Any], await tx.execute(delete(Response).where(Response.simulated))
-        ).rowcount
-        await tx.execute(delete(Answer).where(Answer.session_id.in_(simulated_sessions)))
-        sessions = cast(
-            CursorResult[Any],
-            await tx.execute(delete(SurveySession).where(SurveySession.simulated)),
-        ).rowcount
-        # Chunked: both backends limit the number of bound parameters per statement.
-        for start in range(0, len(invitation_ids), 1000):
-            chunk = invitation_ids[start : start + 1000]
-            await tx.execute(delete(Invitation).where(Invitation.id.in_(chunk)))
-        await tx.execute(delete(ProcessedEvent).where(ProcessedEvent.channel == SIMULATED_CHANNEL))
-        for day in days:
-            await mark_dirty(tx, day, now)
-    return RemovalReport(sessions, responses, len(invitation_ids), days)

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import select
 
 from analytics.days import Period, parse_period, period_of, reporting_day
 from analytics.layout import ItemLayout
@@ -33,9 +32,10 @@ from handlers.catalog import load_catalog
 from handlers.events import Reply
 from storage.aggregation_runs import data_as_of
 from storage.db import Database
-from storage.models import AdminUnit, StaffAccount
+from storage.models import StaffAccount
 from storage.privacy import keyed_hash
 from storage.staff import Scope, enrol_chat, staff_by_chat, staff_scope, unit_level
+from storage.units import list_units
 
 __all__ = ["STAFF_COMMANDS", "StaffCommands", "StaffReply", "element_chart_png"]
 
@@ -243,10 +243,8 @@ class StaffCommands:
         if account.unit_codes:
             return str(account.unit_codes[0])
         async with self.database.reading() as session:
-            code: str | None = await session.scalar(
-                select(AdminUnit.code).where(AdminUnit.level == "province").order_by(AdminUnit.code)
-            )
-        return code
+            provinces = await list_units(session, level="province")
+        return provinces[0].code if provinces else None
 
     # --- /summary [unit] [period] -----------------------------------------------------------
 

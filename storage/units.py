@@ -50,6 +50,7 @@ __all__ = [
     "Loader",
     "ServicePointListing",
     "UnitDataError",
+    "active_service_point_codes",
     "former_district_map",
     "former_district_of",
     "former_districts_of",

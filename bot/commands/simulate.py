@@ -10,12 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.assembly import build_engine
 from bot.runtime import open_database, settings_or_exit
-from handlers.simulation import (
-    RemovalReport,
-    SimulationReport,
-    remove_simulated,
-    simulate,
-)
+from handlers.simulation import SimulationReport, simulate
+from storage.simulated import RemovalReport, remove_simulated
 
 __all__ = ["simulate_command"]
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from bot.cli import cli
-from handlers.simulation import NoServicePoints, remove_simulated, simulate
+from handlers.simulation import NoServicePoints, simulate
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.db import Database
@@ -23,6 +23,7 @@ from storage.models import (
     Response,
     SurveySession,
 )
+from storage.simulated import remove_simulated
 from tests.conftest import TEST_SECRET
 from tests.survey_driver import ZONE, add_counters, engine_config
 
