@@ -1,4 +1,5 @@
-"""The layer rule of the design, checked on the source: imports point down only."""
+"""The layer rule of the design, checked on the source: imports point down only, and only
+storage speaks SQL."""
 
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ FORBIDDEN = {
     "problems": OURS - {"problems"} | PLATFORM_AND_WEB | {"sqlalchemy"},
     "storage": PLATFORM_AND_WEB | {"bot", "web", "channels", "handlers", "analytics"},
     "questionnaires": PLATFORM_AND_WEB
-    | {"bot", "web", "channels", "handlers", "analytics", "storage", "sqlalchemy"},
+    | {"bot", "web", "channels", "handlers", "analytics", "storage"},
     "analytics": PLATFORM_AND_WEB | {"bot", "web", "channels", "handlers"},
     "handlers": PLATFORM_AND_WEB | {"bot", "web", "channels"},
     "channels": {"bot", "web", "fastapi", "starlette", "uvicorn", "sqlalchemy"},
     "web": {"bot"},
 }
+# Above storage, only the module that assembles the database from the settings may reach
+# for SQLAlchemy itself; every query, and every type a session is named by, comes from storage.
+ENGINE_ASSEMBLY = {"bot/runtime.py"}
 
 
 def imported_roots(path: Path) -> set[str]:
@@ -79,3 +83,17 @@ def test_no_module_imports_one_that_imports_it_back_even_inside_a_function() -> 
         if name not in done:
             visit([name])
     assert cycles == []
+
+
+@pytest.mark.parametrize("layer", sorted(set(FORBIDDEN) - {"storage"} | {"bot"}))
+def test_only_storage_speaks_sql(layer: str) -> None:
+    speaking = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / layer).rglob("*.py"))
+        if "sqlalchemy" in imported_roots(path)
+    ]
+    assert [module for module in speaking if module not in ENGINE_ASSEMBLY] == []
+
+
+def test_the_engine_assembly_named_above_exists() -> None:
+    assert all((ROOT / module).is_file() for module in ENGINE_ASSEMBLY)

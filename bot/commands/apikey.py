@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import open_database, settings_or_exit
 from storage.api_keys import (
@@ -19,6 +18,7 @@ from storage.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
+from storage.db import AsyncSession
 from storage.models import ApiKey
 
 T = TypeVar("T")

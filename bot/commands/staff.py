@@ -10,10 +10,10 @@ from typing import TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
+from storage.db import AsyncSession
 from storage.models import StaffAccount
 from storage.staff import (
     ROLES,

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import click
 from rich.console import Console
-from sqlalchemy import select
 
 from analytics.days import parse_period, period_of, reporting_day
 from analytics.levels import LEVELS
@@ -16,21 +15,7 @@ from analytics.summary import footnote, unit_detail, units_table
 from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
 from storage.aggregation_runs import data_as_of
-from storage.db import Database
-from storage.models import AdminUnit, Agency, ServicePoint
-
-
-async def level_of(database: Database, code: str) -> str | None:
-    """The level a unit code is counted at: a counter, an agency, or an administrative unit."""
-    async with database.reading() as session:
-        if await session.get(ServicePoint, code) is not None:
-            return "service_point"
-        if await session.get(Agency, code) is not None:
-            return "agency"
-        level: str | None = await session.scalar(
-            select(AdminUnit.level).where(AdminUnit.code == code)
-        )
-        return level
+from storage.staff import unit_level
 
 
 @click.command("summary")
@@ -78,7 +63,8 @@ def summary_command(
         async with open_database(settings) as database:
             chosen = level
             if unit_code is not None and chosen is None:
-                chosen = await level_of(database, unit_code)
+                async with database.reading() as session:
+                    chosen = await unit_level(session, unit_code)
                 if chosen is None:
                     raise click.BadParameter(
                         f"no unit, agency or counter {unit_code!r}", param_hint="--unit"
