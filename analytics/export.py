@@ -13,18 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from analytics.days import Period
-from analytics.layout import ItemLayout
-from analytics.method import Method
+from analytics.query import ReportQuery
 from analytics.schemes import ScoringScheme
 from problems import ProblemsFound
 
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
 FORMATS = ("csv", "json", "xlsx", "parquet")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # xlsx is a zip: fixed entry times keep the bytes stable
+_FIXED_TIME = datetime(2000, 1, 1)  # the workbook's created and modified times
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
 class ExportError(ProblemsFound):
@@ -101,26 +104,26 @@ def _xlsx(table: pd.DataFrame) -> bytes:
     sheet.append(list(table.columns))
     for row in _records(table):
         sheet.append(row)
-    fixed = datetime(2000, 1, 1)
-    workbook.properties.created = fixed
-    workbook.properties.modified = fixed
-    raw = io.BytesIO()
-    workbook.save(raw)
-    # openpyxl stamps every zip entry with the current time; rewrite them with a fixed one.
+    return workbook_bytes(workbook)
+
+
+def workbook_bytes(workbook: Workbook) -> bytes:
+    """An openpyxl workbook's XLSX bytes, the same for the same content whenever it is saved."""
+    workbook.properties.created = _FIXED_TIME
+    workbook.properties.modified = _FIXED_TIME
+    saved = io.BytesIO()
+    workbook.save(saved)
+    # openpyxl stamps every zip entry with the current time, and the document's "modified"
+    # with the time of saving whatever the properties say: both are rewritten, fixed.
     stable = io.BytesIO()
-    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(stable, "w") as target:
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(stable, "w") as target:
         for entry in source.infolist():
             info = zipfile.ZipInfo(entry.filename, date_time=_ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = entry.external_attr
             content = source.read(entry.filename)
             if entry.filename == "docProps/core.xml":
-                # openpyxl stamps the save time as "modified", whatever the properties say.
-                content = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>2000-01-01T00:00:00Z\g<2>",
-                    content,
-                )
+                content = _MODIFIED.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
             target.writestr(info, content)
     return stable.getvalue()
 
@@ -149,15 +152,12 @@ def write_export(
     out: Path,
     fmt: str,
     *,
-    method: Method,
-    layout: ItemLayout,
-    period: Period,
-    level: str,
-    min_cell_size: int,
+    query: ReportQuery,
     data_as_of: datetime | None,
     scheme: ScoringScheme | None = None,
 ) -> tuple[list[ExportedFile], Path]:
-    """Write the cleaned table to `out`, the raw one (if given) beside it, and the manifest."""
+    """Write the cleaned table to `out`, the raw one (if given) beside it, and the manifest of
+    the query they answer."""
     out.parent.mkdir(parents=True, exist_ok=True)
     written: list[ExportedFile] = []
     for responses, path in (("cleaned", out), ("raw", raw_path(out))):
@@ -168,6 +168,7 @@ def write_export(
         written.append(
             ExportedFile(path, responses, len(tables[responses]), hashlib.sha256(data).hexdigest())
         )
+    method, layout, period = query.method, query.layout, query.period
     manifest = {
         "generated_by": f"sipas-bot {_package_version()}",
         "method": {"id": method.id, "version": method.version, "sha256": method.sha256},
@@ -178,9 +179,9 @@ def write_export(
             "start": period.start.isoformat(),
             "end": period.end.isoformat(),
         },
-        "level": level,
+        "level": query.level,
         "format": fmt,
-        "min_cell_size": min_cell_size,
+        "min_cell_size": query.min_cell_size,
         "scheme": None if scheme is None else {"id": scheme.id, "example": scheme.example},
         "data_as_of": data_as_of.isoformat() if data_as_of else None,
         "rows": written[0].rows if written else 0,

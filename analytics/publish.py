@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
 from analytics.days import Period, period_of
 from analytics.export import ExportedFile, write_export
-from analytics.indices import RESPONDENT_TYPES
 from analytics.layout import ItemLayout
 from analytics.levels import LEVELS
 from analytics.method import Method
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from analytics.schemes import ScoringScheme
 from storage.aggregation_runs import data_as_of
@@ -36,44 +36,21 @@ async def export_period(
     database: Database,
     out: Path,
     fmt: str,
+    query: ReportQuery,
     *,
-    period: Period,
-    level: str,
-    layout: ItemLayout,
-    method: Method,
-    min_cell_size: int,
-    respondent_types: Iterable[str] = RESPONDENT_TYPES,
     include_raw: bool = True,
     scheme: ScoringScheme | None = None,
 ) -> Published:
-    """Write the index table of one period and level (cleaned, and raw beside it) and its manifest."""
+    """Write the index table a query asks for, on cleaned responses (whatever its `responses`
+    say) and on raw ones beside it, and their manifest."""
     tables = {}
     for responses in ("cleaned", "raw") if include_raw else ("cleaned",):
-        table = await index_table(
-            database,
-            period=period,
-            level=level,
-            layout=layout,
-            method=method,
-            min_cell_size=min_cell_size,
-            responses=responses,
-            respondent_types=tuple(respondent_types),
-        )
+        table = await index_table(database, replace(query, responses=responses))
         tables[responses] = scheme.add_points(table) if scheme else table
     as_of = await data_as_of(database)
     # Written in a worker thread, like the tables are computed: see `index_table`.
     files, manifest = await asyncio.to_thread(
-        write_export,
-        tables,
-        out,
-        fmt,
-        method=method,
-        layout=layout,
-        period=period,
-        level=level,
-        min_cell_size=min_cell_size,
-        data_as_of=as_of,
-        scheme=scheme,
+        write_export, tables, out, fmt, query=query, data_as_of=as_of, scheme=scheme
     )
     return Published(files, manifest, as_of)
 
@@ -102,16 +79,10 @@ async def publish_nightly(
     for kind in NIGHTLY_PERIODS:
         period = period_of(day, kind)
         for level in levels:
+            query = ReportQuery(period, level, layout, method, min_cell_size)
             published.append(
                 await export_period(
-                    database,
-                    nightly_path(directory, period, level),
-                    NIGHTLY_FORMAT,
-                    period=period,
-                    level=level,
-                    layout=layout,
-                    method=method,
-                    min_cell_size=min_cell_size,
+                    database, nightly_path(directory, period, level), NIGHTLY_FORMAT, query
                 )
             )
     return published

@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 
 import pandas as pd
 
-from analytics.days import Period
-from analytics.indices import (
-    COUNT_COLUMNS,
-    RESPONDENT_COLUMNS,
-    RESPONDENT_TYPES,
-    compute_index_table,
-)
-from analytics.layout import ItemLayout
+from analytics.indices import COUNT_COLUMNS, RESPONDENT_COLUMNS, compute_index_table
 from analytics.levels import unit_map
-from analytics.method import Method
+from analytics.query import ReportQuery
 from storage.counts import summed_counts
 from storage.db import Database, Transaction
 
-RESPONSE_SETS = ("cleaned", "raw")
-
 
 async def period_counts(
-    session: Transaction, period: Period, responses: str = "cleaned"
+    session: Transaction, query: ReportQuery
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The answer counts and respondent counts of a period, summed over its days and channels.
-
-    `responses` "cleaned" leaves out responses with a quality flag; "raw" keeps all.
-    """
-    if responses not in RESPONSE_SETS:
-        raise ValueError(f"responses must be cleaned or raw, not {responses!r}")
+    """The answer counts and respondent counts of the query's period and responses, summed
+    over its days and channels."""
     answer_rows, respondent_rows = await summed_counts(
-        session, period.start, period.end, cleaned=responses == "cleaned"
+        session, query.period.start, query.period.end, cleaned=query.responses == "cleaned"
     )
     counts = pd.DataFrame(answer_rows, columns=COUNT_COLUMNS)
     people = pd.DataFrame(respondent_rows, columns=RESPONDENT_COLUMNS)
@@ -43,25 +29,16 @@ async def period_counts(
 
 
 async def index_table(
-    database: Database,
-    *,
-    period: Period,
-    level: str,
-    layout: ItemLayout,
-    method: Method,
-    min_cell_size: int,
-    responses: str = "cleaned",
-    respondent_types: Iterable[str] = RESPONDENT_TYPES,
-    unit_code: str | None = None,
+    database: Database, query: ReportQuery, *, unit_code: str | None = None
 ) -> pd.DataFrame:
-    """Index results for a period and level (export columns), on cleaned or raw responses.
+    """The index results a query asks for (export columns).
 
     `unit_code` keeps one unit's rows; suppression is decided over all units first, so
     the rows are the same as in the full table.
     """
     async with database.reading() as session:
-        counts, people = await period_counts(session, period, responses)
-        units = await unit_map(session, level)
+        counts, people = await period_counts(session, query)
+        units = await unit_map(session, query.level)
     # Computed in a worker thread: pandas holds the CPU for a second or more on a large
     # period, and `sipas serve` answers respondents on this event loop meanwhile.
     table = await asyncio.to_thread(
@@ -69,12 +46,12 @@ async def index_table(
         counts,
         people,
         units,
-        layout,
-        method,
-        period=period.label,
-        level=level,
-        min_cell_size=min_cell_size,
-        respondent_types=respondent_types,
+        query.layout,
+        query.method,
+        period=query.period.label,
+        level=query.level,
+        min_cell_size=query.min_cell_size,
+        respondent_types=query.respondent_types,
     )
     if unit_code is not None:
         table = table[table["unit_code"] == unit_code].reset_index(drop=True)

@@ -7,12 +7,10 @@ deterministic for equal tables (fixed document times and zip entry times).
 
 from __future__ import annotations
 
-import io
 import math
 import re
-import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,9 +22,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from analytics.days import Period, parse_period
-from analytics.layout import ItemLayout
+from analytics.export import workbook_bytes
 from analytics.levels import unit_map
-from analytics.method import Method
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from storage.db import Database
 
@@ -42,10 +40,7 @@ __all__ = [
 ]
 
 TREND_MONTHS = 12
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_FIXED_TIME = datetime(2000, 1, 1)
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 _HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
 
 # Allowed: which (level, code) a reader may see. None = everything.
@@ -169,15 +164,22 @@ NOTES: dict[str, list[str]] = {
 
 @dataclass(frozen=True)
 class ReportTables:
-    """What the report shows: the index table at a level, its counters and monthly trend."""
+    """What the report shows: the index table a query asks for, its counters and monthly trend."""
 
-    period: Period
-    level: str
-    units: pd.DataFrame  # index_table rows at `level`
+    query: ReportQuery
+    units: pd.DataFrame  # index_table rows at the query's level
     counters: pd.DataFrame  # index_table rows at service_point level
-    counter_unit: dict[str, str]  # service point code -> unit code at `level`
-    trend: list[tuple[Period, pd.DataFrame]]  # monthly index tables at `level`, oldest first
+    counter_unit: dict[str, str]  # service point code -> unit code at the query's level
+    trend: list[tuple[Period, pd.DataFrame]]  # monthly index tables, oldest first
     data_as_of: datetime | None
+
+    @property
+    def period(self) -> Period:
+        return self.query.period
+
+    @property
+    def level(self) -> str:
+        return self.query.level
 
 
 def figure(value: Any) -> float | None:
@@ -199,29 +201,13 @@ def months_before(period: Period, count: int = TREND_MONTHS) -> list[Period]:
 
 
 async def monthly_tables(
-    database: Database,
-    *,
-    period: Period,
-    level: str,
-    layout: ItemLayout,
-    method: Method,
-    min_cell_size: int,
-    months: int = TREND_MONTHS,
+    database: Database, query: ReportQuery, months: int = TREND_MONTHS
 ) -> list[tuple[Period, pd.DataFrame]]:
-    """The index table of each month up to the period's last month (same suppression as exports)."""
+    """The query's index table for each month up to its period's last month (same
+    suppression as exports)."""
     return [
-        (
-            month,
-            await index_table(
-                database,
-                period=month,
-                level=level,
-                layout=layout,
-                method=method,
-                min_cell_size=min_cell_size,
-            ),
-        )
-        for month in months_before(period, months)
+        (month, await index_table(database, replace(query, period=month)))
+        for month in months_before(query.period, months)
     ]
 
 
@@ -234,25 +220,20 @@ def _in_scope(table: pd.DataFrame, level: str, allowed: ScopeCheck | None) -> pd
 
 async def report_tables(
     database: Database,
+    query: ReportQuery,
     *,
-    period: Period,
-    level: str,
-    layout: ItemLayout,
-    method: Method,
-    min_cell_size: int,
     data_as_of: datetime | None,
     allowed: ScopeCheck | None = None,
 ) -> ReportTables:
     """The tables of a report, kept to what `allowed` lets the reader see."""
-    options: dict[str, Any] = {"layout": layout, "method": method, "min_cell_size": min_cell_size}
-    units = await index_table(database, period=period, level=level, **options)
-    counters = await index_table(database, period=period, level="service_point", **options)
+    units = await index_table(database, query)
+    counters = await index_table(database, replace(query, level="service_point"))
     async with database.reading() as session:
-        points = await unit_map(session, level)
-    trend = await monthly_tables(database, period=period, level=level, **options)
+        points = await unit_map(session, query.level)
+    trend = await monthly_tables(database, query)
+    level = query.level
     return ReportTables(
-        period=period,
-        level=level,
+        query=query,
         units=_in_scope(units, level, allowed),
         counters=_in_scope(counters, "service_point", allowed),
         counter_unit=dict(zip(points["service_point_code"], points["unit_code"], strict=True)),
@@ -295,10 +276,8 @@ def _overall_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[(table["respondent_type"] == "all") & (table["scope"] == "overall")]
 
 
-def _summary_sheet(
-    sheet: Worksheet, tables: ReportTables, layout: ItemLayout, method: Method, text: dict[str, str]
-) -> None:
-    period = tables.period
+def _summary_sheet(sheet: Worksheet, tables: ReportTables, text: dict[str, str]) -> None:
+    period, method, layout = tables.period, tables.query.method, tables.query.layout
     sheet["A1"] = f"{text['title']} — {period.label} ({period.start} – {period.end})"
     sheet["A1"].font = Font(bold=True, size=14)
     as_of = tables.data_as_of.isoformat(timespec="minutes") if tables.data_as_of else text["never"]
@@ -367,10 +346,9 @@ def _unit_sheet(
     unit_code: str,
     unit_rows: pd.DataFrame,
     tables: ReportTables,
-    layout: ItemLayout,
     text: dict[str, str],
 ) -> None:
-    labels = dict(layout.elements)
+    labels = dict(tables.query.layout.elements)
     overall = unit_rows[(unit_rows["respondent_type"] == "all") & (unit_rows["scope"] == "overall")]
     name = str(overall.iloc[0]["unit_name"]) if not overall.empty else unit_code
     sheet["A1"] = f"{unit_code} {name} — {tables.period.label}"
@@ -496,16 +474,10 @@ def _unit_sheet(
         )
 
 
-def _notes_sheet(
-    sheet: Worksheet,
-    tables: ReportTables,
-    layout: ItemLayout,
-    method: Method,
-    min_cell_size: int,
-    language: str,
-) -> None:
+def _notes_sheet(sheet: Worksheet, tables: ReportTables, language: str) -> None:
     text = TEXT[language]
-    period = tables.period
+    period, method, layout = tables.period, tables.query.method, tables.query.layout
+    min_cell_size = tables.query.min_cell_size
     as_of = tables.data_as_of.isoformat(timespec="minutes") if tables.data_as_of else text["never"]
     facts = [
         (text["period"], f"{period.label} ({period.start} – {period.end})"),
@@ -532,14 +504,7 @@ def _notes_sheet(
     _widths(sheet, [22, 100])
 
 
-def xlsx_report(
-    tables: ReportTables,
-    *,
-    layout: ItemLayout,
-    method: Method,
-    min_cell_size: int,
-    language: str = "vi",
-) -> bytes:
+def xlsx_report(tables: ReportTables, *, language: str = "vi") -> bytes:
     """The report workbook's bytes: summary, a sheet per unit, notes (language vi or en)."""
     text = TEXT.get(language, TEXT["vi"])
     language = language if language in TEXT else "vi"
@@ -547,36 +512,14 @@ def xlsx_report(
     summary = workbook.active
     summary.title = text["summary"]
     taken = {summary.title.lower(), text["notes"].lower()}
-    _summary_sheet(summary, tables, layout, method, text)
+    _summary_sheet(summary, tables, text)
     for unit_code, unit_rows in tables.units.groupby("unit_code", sort=False):
         name = str(unit_rows.iloc[0]["unit_name"])
         sheet = workbook.create_sheet(_sheet_name(f"{unit_code} {name}", taken))
-        _unit_sheet(sheet, str(unit_code), unit_rows, tables, layout, text)
-    _notes_sheet(
-        workbook.create_sheet(text["notes"]), tables, layout, method, min_cell_size, language
-    )
-    workbook.properties.created = _FIXED_TIME
-    workbook.properties.modified = _FIXED_TIME
+        _unit_sheet(sheet, str(unit_code), unit_rows, tables, text)
+    _notes_sheet(workbook.create_sheet(text["notes"]), tables, language)
     workbook.properties.title = f"SIPAS {tables.period.label} {tables.level}"
-    raw = io.BytesIO()
-    workbook.save(raw)
-    return _stable_zip(raw.getvalue())
-
-
-def _stable_zip(data: bytes) -> bytes:
-    # openpyxl stamps every zip entry with the current time; rewrite them with a fixed one.
-    stable = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(stable, "w") as target:
-        for entry in source.infolist():
-            info = zipfile.ZipInfo(entry.filename, date_time=_ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = entry.external_attr
-            content = source.read(entry.filename)
-            if entry.filename == "docProps/core.xml":
-                # openpyxl sets "modified" to the time of saving, whatever was asked.
-                content = _MODIFIED.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
-            target.writestr(info, content)
-    return stable.getvalue()
+    return workbook_bytes(workbook)
 
 
 def report_filename(period: Period, level: str) -> str:

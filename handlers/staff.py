@@ -26,6 +26,7 @@ import pandas as pd
 from analytics.days import Period, parse_period, period_of, reporting_day
 from analytics.layout import ItemLayout
 from analytics.method import Method
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from analytics.xlsx_report import figure, report_filename, report_tables, xlsx_report
 from handlers.catalog import load_catalog
@@ -226,18 +227,13 @@ class StaffCommands:
             return text["never"]
         return text["as_of"].format(when=f"{when.astimezone(self.zone):%Y-%m-%d %H:%M}")
 
+    def _query(self, period: Period, level: str) -> ReportQuery:
+        return ReportQuery(period, level, self.layout, self.method, self.min_cell_size)
+
     async def _table(
         self, period: Period, level: str, unit_code: str | None = None
     ) -> pd.DataFrame:
-        return await index_table(
-            self.database,
-            period=period,
-            level=level,
-            layout=self.layout,
-            method=self.method,
-            min_cell_size=self.min_cell_size,
-            unit_code=unit_code,
-        )
+        return await index_table(self.database, self._query(period, level), unit_code=unit_code)
 
     async def _default_unit(self, account: StaffAccount) -> str | None:
         if account.unit_codes:
@@ -395,22 +391,11 @@ class StaffCommands:
         level = "agency" if scope.agencies and not scope.units else "commune"
         tables = await report_tables(
             self.database,
-            period=period,
-            level=level,
-            layout=self.layout,
-            method=self.method,
-            min_cell_size=self.min_cell_size,
+            self._query(period, level),
             data_as_of=await data_as_of(self.database),
             allowed=None if scope.everything else scope.allows,
         )
-        document = await asyncio.to_thread(
-            xlsx_report,
-            tables,
-            layout=self.layout,
-            method=self.method,
-            min_cell_size=self.min_cell_size,
-            language=language,
-        )
+        document = await asyncio.to_thread(xlsx_report, tables, language=language)
         return [
             StaffReply(
                 text["export"].format(period=period.label, level=text[level]),

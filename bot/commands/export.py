@@ -12,6 +12,7 @@ from analytics.export import FORMATS
 from analytics.indices import RESPONDENT_TYPES
 from analytics.levels import LEVELS
 from analytics.publish import export_period
+from analytics.query import ReportQuery
 from analytics.schemes import SchemeError, load_scheme
 from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
@@ -80,22 +81,19 @@ def export_command(
     except SchemeError as error:
         raise click.BadParameter(str(error), param_hint="--scheme") from None
     target = out or settings.export_dir / f"sipas-{period.label}-{level}.{fmt}"
-    types = respondent_types or RESPONDENT_TYPES
+    query = ReportQuery(
+        period,
+        level,
+        layout,
+        method,
+        settings.min_cell_size,
+        respondent_types=respondent_types or RESPONDENT_TYPES,
+    )
 
     async def run() -> None:
         async with open_database(settings) as database:
             published = await export_period(
-                database,
-                target,
-                fmt,
-                period=period,
-                level=level,
-                layout=layout,
-                method=method,
-                min_cell_size=settings.min_cell_size,
-                respondent_types=types,
-                include_raw=not no_raw,
-                scheme=scoring,
+                database, target, fmt, query, include_raw=not no_raw, scheme=scoring
             )
         written, manifest, as_of = published.files, published.manifest, published.data_as_of
         for item in written:

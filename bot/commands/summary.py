@@ -10,7 +10,8 @@ from rich.console import Console
 
 from analytics.days import parse_period, period_of, reporting_day
 from analytics.levels import LEVELS
-from analytics.report import RESPONSE_SETS, index_table
+from analytics.query import RESPONSE_SETS, ReportQuery
+from analytics.report import index_table
 from analytics.summary import footnote, unit_detail, units_table
 from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
@@ -70,16 +71,10 @@ def summary_command(
                         f"no unit, agency or counter {unit_code!r}", param_hint="--unit"
                     )
             chosen = chosen or "commune"
-            table = await index_table(
-                database,
-                period=period,
-                level=chosen,
-                layout=layout,
-                method=method,
-                min_cell_size=settings.min_cell_size,
-                responses=responses,
-                unit_code=unit_code,
+            query = ReportQuery(
+                period, chosen, layout, method, settings.min_cell_size, responses=responses
             )
+            table = await index_table(database, query, unit_code=unit_code)
             as_of = await data_as_of(database)
         console = Console()
         heading = (

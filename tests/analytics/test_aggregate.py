@@ -12,6 +12,7 @@ from analytics.aggregate import aggregate
 from analytics.days import parse_period, reporting_day
 from analytics.export import table_bytes
 from analytics.method import load_method
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from storage.counts import QualityRules
 from storage.db import Database
@@ -38,15 +39,8 @@ async def run(database: Database, **options: object) -> None:
 async def indices(
     database: Database, period: str = "2026-11", level: str = "commune", responses: str = "cleaned"
 ) -> pd.DataFrame:
-    return await index_table(
-        database,
-        period=parse_period(period),
-        level=level,
-        layout=SIPAS_LAYOUT,
-        method=METHOD,
-        min_cell_size=10,
-        responses=responses,
-    )
+    query = ReportQuery(parse_period(period), level, SIPAS_LAYOUT, METHOD, 10, responses=responses)
+    return await index_table(database, query)
 
 
 def overall(table: pd.DataFrame, unit: str, kind: str = "all") -> pd.Series:

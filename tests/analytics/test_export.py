@@ -16,6 +16,7 @@ from analytics.export import manifest_path, raw_path, table_bytes, write_export
 from analytics.indices import EXPORT_COLUMNS, compute_index_table
 from analytics.layout import bundled_layout
 from analytics.method import MethodError, load_method, parse_method
+from analytics.query import ReportQuery
 from analytics.schemes import SchemeError, load_scheme, parse_scheme
 from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.clock import built_at_two_instants
@@ -97,11 +98,7 @@ def test_manifest_lists_method_questionnaire_rows_and_hashes(tmp_path: Path) -> 
         {"cleaned": sample_table(), "raw": sample_table()},
         out,
         "csv",
-        method=METHOD,
-        layout=SIPAS_LAYOUT,
-        period=parse_period("2026-Q4"),
-        level="commune",
-        min_cell_size=10,
+        query=ReportQuery(parse_period("2026-Q4"), "commune", SIPAS_LAYOUT, METHOD, 10),
         data_as_of=as_of,
     )
     assert manifest == manifest_path(out) == tmp_path / "q4.csv.manifest.json"

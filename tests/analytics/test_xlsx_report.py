@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from analytics.aggregate import aggregate
 from analytics.days import parse_period
 from analytics.method import load_method
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from analytics.xlsx_report import report_tables, xlsx_report
 from storage.db import Database
@@ -20,6 +21,7 @@ from tests.clock import built_at_two_instants
 METHOD = load_method()
 PERIOD = parse_period("2026-11")
 AS_OF = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)
+QUERY = ReportQuery(PERIOD, "commune", SIPAS_LAYOUT, METHOD, 10)
 
 
 async def seeded(survey: Survey) -> Database:
@@ -35,16 +37,8 @@ async def seeded(survey: Survey) -> Database:
 
 async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey) -> None:
     database = await seeded(survey)
-    tables = await report_tables(
-        database,
-        period=PERIOD,
-        level="commune",
-        layout=SIPAS_LAYOUT,
-        method=METHOD,
-        min_cell_size=10,
-        data_as_of=AS_OF,
-    )
-    data = xlsx_report(tables, layout=SIPAS_LAYOUT, method=METHOD, min_cell_size=10)
+    tables = await report_tables(database, QUERY, data_as_of=AS_OF)
+    data = xlsx_report(tables)
     book = load_workbook(io.BytesIO(data))
     assert book.sheetnames == [
         "Tổng hợp",
@@ -53,14 +47,7 @@ async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey)
         "Ghi chú",
     ]
 
-    export = await index_table(
-        database,
-        period=PERIOD,
-        level="commune",
-        layout=SIPAS_LAYOUT,
-        method=METHOD,
-        min_cell_size=10,
-    )
+    export = await index_table(database, QUERY)
     overall = export[(export["respondent_type"] == "all") & (export["scope"] == "overall")]
     summary = book["Tổng hợp"]
     rows = {row[0]: row for row in summary.iter_rows(min_row=5, values_only=True)}
@@ -85,9 +72,7 @@ async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey)
     )
     assert "sipas-2023-default" in notes and "ít hơn 10 người trả lời" in notes
 
-    first, later = built_at_two_instants(
-        lambda: xlsx_report(tables, layout=SIPAS_LAYOUT, method=METHOD, min_cell_size=10)
-    )
+    first, later = built_at_two_instants(lambda: xlsx_report(tables))
     assert first == later == data  # the same bytes whenever the report is built
 
 
@@ -95,18 +80,7 @@ async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey)
 async def test_report_kept_to_a_scope_and_in_english(survey: Survey) -> None:
     database = await seeded(survey)
     tables = await report_tables(
-        database,
-        period=PERIOD,
-        level="commune",
-        layout=SIPAS_LAYOUT,
-        method=METHOD,
-        min_cell_size=10,
-        data_as_of=None,
-        allowed=lambda level, code: code == "00004",
+        database, QUERY, data_as_of=None, allowed=lambda level, code: code == "00004"
     )
-    book = load_workbook(
-        io.BytesIO(
-            xlsx_report(tables, layout=SIPAS_LAYOUT, method=METHOD, min_cell_size=10, language="en")
-        )
-    )
+    book = load_workbook(io.BytesIO(xlsx_report(tables, language="en")))
     assert book.sheetnames == ["Summary", "00004 Phường Ba Đình", "Notes"]

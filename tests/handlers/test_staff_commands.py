@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from analytics.aggregate import aggregate
 from analytics.days import parse_period
 from analytics.method import load_method
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from handlers.staff import StaffCommands
 from storage.db import Database
@@ -108,11 +109,7 @@ async def test_summary_ranking_and_export_for_a_ward_viewer_and_an_admin(
     text = replies[0].text
     table = await index_table(
         staff.database,
-        period=parse_period("2026-11"),
-        level="commune",
-        layout=SIPAS_LAYOUT,
-        method=METHOD,
-        min_cell_size=10,
+        ReportQuery(parse_period("2026-11"), "commune", SIPAS_LAYOUT, METHOD, 10),
         unit_code="00004",
     )
     overall = table[(table["respondent_type"] == "all") & (table["scope"] == "overall")].iloc[0]

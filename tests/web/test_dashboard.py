@@ -24,6 +24,7 @@ from analytics.aggregate import aggregate
 from analytics.days import parse_period
 from analytics.export import table_bytes
 from analytics.method import load_method
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from storage.db import Database
 from storage.models import Answer, Invitation, StaffAccount
@@ -259,12 +260,7 @@ async def test_overview_figures_are_the_exports(client: httpx.AsyncClient, seede
     assert page.status_code == 200
     shown = shown_values(page.text)
     export = await index_table(
-        seeded.database,
-        period=parse_period(PERIOD),
-        level="commune",
-        layout=SIPAS_LAYOUT,
-        method=METHOD,
-        min_cell_size=10,
+        seeded.database, ReportQuery(parse_period(PERIOD), "commune", SIPAS_LAYOUT, METHOD, 10)
     )
     rows = list(csv.DictReader(io.StringIO(table_bytes(export, "csv").decode())))
     checked = 0

@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 
 from analytics.days import parse_period
 from analytics.export import table_bytes
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from storage.db import Database
 from storage.migrate import upgrade
@@ -82,14 +83,8 @@ def served(tmp_path: Path) -> Iterator[tuple[DashboardServer, bytes]]:
         database = Database(url)
         try:
             await seed(database)
-            table = await index_table(
-                database,
-                period=parse_period(PERIOD),
-                level="commune",
-                layout=SIPAS_LAYOUT,
-                method=METHOD,
-                min_cell_size=10,
-            )
+            query = ReportQuery(parse_period(PERIOD), "commune", SIPAS_LAYOUT, METHOD, 10)
+            table = await index_table(database, query)
             return table_bytes(table, "csv")
         finally:
             await database.dispose()

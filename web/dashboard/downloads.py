@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from analytics.export import table_bytes
 from analytics.publish import export_period
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from analytics.xlsx_report import report_filename, report_tables, xlsx_report
 from storage.aggregation_runs import data_as_of
@@ -43,6 +44,11 @@ class Asked:
         """The unit's level when the download is of one unit, else the chosen level."""
         return self.unit.level if self.unit else self.choice.level
 
+    @property
+    def query(self) -> ReportQuery:
+        """The index table the download shows (all of it: kept to the reader's scope after)."""
+        return self.site.report_query(self.choice.period, self.level)
+
 
 @dataclass(frozen=True)
 class File:
@@ -53,15 +59,7 @@ class File:
 
 async def _indices_csv(asked: Asked) -> File:
     site, period, level, unit = asked.site, asked.choice.period, asked.level, asked.unit
-    data = await index_table(
-        site.database,
-        period=period,
-        level=level,
-        layout=site.layout,
-        method=site.method,
-        min_cell_size=site.min_cell_size,
-        unit_code=unit.code if unit else None,
-    )
+    data = await index_table(site.database, asked.query, unit_code=unit.code if unit else None)
     mine = data[data["unit_code"].map(lambda code: asked.staff.scope.allows(level, str(code)))]
     body = table_bytes(mine.reset_index(drop=True), "csv")
     return File(body, f"sipas-{period.label}-{level}{'-' + unit.code if unit else ''}.csv", CSV)
@@ -71,11 +69,7 @@ async def _report_xlsx(asked: Asked) -> File:
     site, scope, unit = asked.site, asked.staff.scope, asked.unit
     tables = await report_tables(
         site.database,
-        period=asked.choice.period,
-        level=asked.level,
-        layout=site.layout,
-        method=site.method,
-        min_cell_size=site.min_cell_size,
+        asked.query,
         data_as_of=await data_as_of(site.database),
         allowed=(
             (lambda lvl, code: code == unit.code)
@@ -84,14 +78,7 @@ async def _report_xlsx(asked: Asked) -> File:
         ),
     )
     # In a worker thread, off the event loop that answers respondents.
-    body = await asyncio.to_thread(
-        xlsx_report,
-        tables,
-        layout=site.layout,
-        method=site.method,
-        min_cell_size=site.min_cell_size,
-        language=asked.language,
-    )
+    body = await asyncio.to_thread(xlsx_report, tables, language=asked.language)
     return File(body, report_filename(asked.choice.period, asked.level), XLSX)
 
 
@@ -106,11 +93,7 @@ async def _scoring_export(asked: Asked, *, manifest: bool) -> File:
             site.database,
             Path(folder) / f"sipas-{period.label}-{level}.csv",
             "csv",
-            period=period,
-            level=level,
-            layout=site.layout,
-            method=site.method,
-            min_cell_size=site.min_cell_size,
+            asked.query,
             scheme=site.scheme,
         )
         if manifest:

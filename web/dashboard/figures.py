@@ -17,8 +17,7 @@ import pandas as pd
 from analytics.days import Period
 from analytics.layout import ItemLayout
 from analytics.levels import unit_map
-from analytics.method import Method
-from analytics.report import index_table
+from analytics.query import ReportQuery
 from analytics.xlsx_report import figure, monthly_tables
 from storage import reporting
 from storage.counts import latest_counted_day
@@ -41,7 +40,6 @@ __all__ = [
     "quality",
     "questionnaire_labels",
     "rows_of",
-    "table",
     "trend",
 ]
 
@@ -118,47 +116,10 @@ def rows_of(table: pd.DataFrame, level: str, scope: Scope) -> list[UnitRow]:
     return rows
 
 
-async def table(
-    database: Database,
-    period: Period,
-    level: str,
-    layout: ItemLayout,
-    method: Method,
-    min_cell_size: int,
-    unit_code: str | None = None,
-) -> pd.DataFrame:
-    """The export's index table (cleaned responses) of a period and level."""
-    return await index_table(
-        database,
-        period=period,
-        level=level,
-        layout=layout,
-        method=method,
-        min_cell_size=min_cell_size,
-        unit_code=unit_code,
-    )
-
-
-async def trend(
-    database: Database,
-    period: Period,
-    level: str,
-    code: str,
-    layout: ItemLayout,
-    method: Method,
-    min_cell_size: int,
-) -> list[tuple[str, Cell | None]]:
-    """The overall cell of one unit in each of the 12 months up to the period's end."""
-    months = await monthly_tables(
-        database,
-        period=period,
-        level=level,
-        layout=layout,
-        method=method,
-        min_cell_size=min_cell_size,
-    )
+async def trend(database: Database, query: ReportQuery, code: str) -> list[tuple[str, Cell | None]]:
+    """The overall cell of one unit in each of the 12 months up to the query's period's end."""
     points: list[tuple[str, Cell | None]] = []
-    for month, month_table in months:
+    for month, month_table in await monthly_tables(database, query):
         found = month_table[
             (month_table["unit_code"] == code)
             & (month_table["respondent_type"] == "all")

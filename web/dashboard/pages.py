@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from analytics.days import Period
 from analytics.levels import LEVELS
+from analytics.report import index_table
 from storage.aggregation_runs import data_as_of
 from storage.staff import unit_level
 from storage.units import list_units
@@ -45,8 +46,7 @@ async def _rows(
     site: Dashboard, staff: Staff, period: Period, level: str, unit_code: str | None = None
 ) -> list[figures.UnitRow]:
     """The rows of a level's table the staff member may see (of one unit, if given)."""
-    options = (site.layout, site.method, site.min_cell_size)
-    table = await figures.table(site.database, period, level, *options, unit_code=unit_code)
+    table = await index_table(site.database, site.report_query(period, level), unit_code=unit_code)
     return figures.rows_of(table, level, staff.scope)
 
 
@@ -125,9 +125,10 @@ async def overview(
     communes = level_rows if level == "commune" else await _rows(site, staff, period, "commune")
     homes = await _homes(site, staff, period)
     first = next(((lvl, code, row) for lvl, code, row in homes if row is not None), None)
-    options = (site.layout, site.method, site.min_cell_size)
     trend = (
-        await figures.trend(site.database, period, first[0], first[1], *options) if first else []
+        await figures.trend(site.database, site.report_query(period, first[0]), first[1])
+        if first
+        else []
     )
     return site.render(
         request,
@@ -207,7 +208,6 @@ async def unit_page(
         and not row.overall.suppressed
         and row.overall.n_respondents >= comment_minimum
     )
-    options = (site.layout, site.method, site.min_cell_size)
     quality = await figures.quality(site.database, period, points)
     return site.render(
         request,
@@ -221,7 +221,7 @@ async def unit_page(
         element_codes=[element for element, _ in site.layout.elements],
         items_of={element: site.layout.items_of(element) for element, _ in site.layout.elements},
         labels=figures.element_labels(site.labels, site.layout, language),
-        trend=await figures.trend(site.database, period, level, code, *options),
+        trend=await figures.trend(site.database, site.report_query(period, level), code),
         counters=await _counters(site, staff, period, level, points),
         comments=(
             await figures.comments(site.database, period, points, site.comment_items)

@@ -23,8 +23,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 
+from analytics.days import Period
 from analytics.layout import ItemLayout
 from analytics.method import Method
+from analytics.query import ReportQuery
 from analytics.schemes import ScoringScheme
 from storage.db import Database
 from storage.models import StaffAccount
@@ -149,6 +151,10 @@ class Dashboard:
     # of logins queues here instead of taking every thread and the memory with it.
     password_checks: asyncio.Semaphore
     templates: jinja2.Environment
+
+    def report_query(self, period: Period, level: str) -> ReportQuery:
+        """The index table of a period and level, by this dashboard's method and cell size."""
+        return ReportQuery(period, level, self.layout, self.method, self.min_cell_size)
 
     def bind(self, request: Request) -> None:
         """The dependency `dashboard_router` puts before every route: the request is ours."""
