@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 PERIOD_KINDS = ("day", "week", "month", "quarter", "year")
 
 
 def reporting_day(instant: datetime, zone: ZoneInfo | str) -> date:
-    """The local calendar day an instant falls on in `zone` (Asia/Ho_Chi_Minh by default setting)."""
+    """The local calendar day an instant falls on in `zone` (SIPAS_TIMEZONE, Asia/Ho_Chi_Minh by
+    default). A naive instant is in UTC, as the database keeps instants; never the clock of the
+    machine this runs on."""
     if instant.tzinfo is None:
-        raise ValueError("reporting_day needs a timezone-aware instant")
+        instant = instant.replace(tzinfo=UTC)
     return instant.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone).date()
 
 

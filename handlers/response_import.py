@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from handlers.survey import reporting_day
+from analytics.days import reporting_day
 from problems import Problem, ProblemsFound, tally
 from questionnaires import (
     Condition,

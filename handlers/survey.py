@@ -17,11 +17,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from analytics.days import reporting_day
 from handlers.catalog import Catalog, load_catalog
 from handlers.events import Button, Command, Inbound, InboundKind, Reply
 from handlers.privacy_notice import PrivacyNotice
@@ -132,11 +133,6 @@ class Turn:
     @property
     def now(self) -> datetime:
         return self.inbound.received_at
-
-
-def reporting_day(instant: datetime, zone: ZoneInfo) -> date:
-    """The day an instant counts on: the local calendar day in the reporting time zone."""
-    return instant.astimezone(zone).date()
 
 
 class SurveyEngine:

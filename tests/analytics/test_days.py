@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,8 +19,22 @@ def test_reporting_day_is_the_local_day() -> None:
     assert reporting_day(datetime(2026, 11, 27, 23, 30, tzinfo=UTC), "Asia/Ho_Chi_Minh") == date(
         2026, 11, 28
     )
-    with pytest.raises(ValueError, match="timezone-aware"):
-        reporting_day(datetime(2026, 11, 27, 23, 30), HCM)
+
+
+def test_a_naive_instant_is_utc_as_stored_whatever_the_machine_clock_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The machine's own zone must not matter: a naive value read back from the database is UTC.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        # 14:00 UTC is 21:00 in Hà Nội; 14:00 in New York would be 02:00 the next day there.
+        naive = datetime(2026, 11, 27, 14, 0)
+        assert reporting_day(naive, HCM) == date(2026, 11, 27)
+        assert reporting_day(naive, HCM) == reporting_day(naive.replace(tzinfo=UTC), HCM)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.mark.parametrize(
