@@ -50,7 +50,7 @@ class DayCount:
     flagged: int
 
 
-def _sql_list(values: list[str]) -> str:
+def _sql_list(values: Sequence[str]) -> str:
     # Codes are inlined, not bound: the same list appears several times in one statement,
     # and each code is checked to be a plain token first.
     for value in values:
@@ -124,7 +124,7 @@ FROM responses r
 JOIN response_quality q ON q.response_id = r.id
 JOIN answers a ON a.session_id = r.session_id
 WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
-  AND a.item_code IN ({_sql_list(list(item_codes))})
+  AND a.item_code IN ({_sql_list(item_codes)})
 GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged,
          a.item_code, a.value
 """  # noqa: S608
