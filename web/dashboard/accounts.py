@@ -21,11 +21,12 @@ from storage.staff import (
     spend_password_code,
 )
 from storage.staff_logins import begin_login_attempt, end_staff_session, login_succeeded
-from web.dashboard.auth import CSRF_COOKIE, LANGUAGE_COOKIE, SESSION_COOKIE, new_csrf_seed
+from web.dashboard.auth import LANGUAGE_COOKIE, SESSION_COOKIE
 from web.dashboard.deps import CheckedForm, Language, SessionStaff, Site, checked_form
 from web.dashboard.paths import DASHBOARD_PREFIX, LOGIN_PATH
-from web.dashboard.site import Dashboard, DashboardRoute, secured
+from web.dashboard.site import Dashboard, DashboardRoute
 from web.dashboard.text import LANGUAGES, TEXT
+from web.forms import CSRF_COOKIE, new_csrf_seed, secured
 
 __all__ = ["router"]
 

@@ -1,4 +1,4 @@
-"""Dashboard session cookies and CSRF tokens (no server-side session table).
+"""Dashboard session cookies (no server-side session table).
 
 - Session cookie: `ID.ISSUED.NONCE.SIGNATURE`, signed with the deployment secret over the
   account id, the issue time, a random nonce (two logins in one second get two cookies,
@@ -6,8 +6,7 @@
   password ends every earlier session; disabled accounts are refused on every request.
   Logout ends the cookie in the database too (`storage.staff_logins`), so a copied cookie
   stops working on every worker.
-- CSRF: a random `sipas_csrf` cookie, and each form carries a keyed hash of it (a signed
-  double-submit token), plus an Origin check when the browser sends one.
+- CSRF tokens are those of every form page of the web app (`web.forms`).
 """
 
 from __future__ import annotations
@@ -20,28 +19,14 @@ from storage.models import StaffAccount
 from storage.privacy import keyed_hash, same_digest
 
 __all__ = [
-    "CSRF_COOKIE",
     "LANGUAGE_COOKIE",
     "SESSION_COOKIE",
     "SessionSigner",
-    "csrf_token",
-    "new_csrf_seed",
 ]
 
 SESSION_COOKIE = "sipas_staff"
-CSRF_COOKIE = "sipas_csrf"
 LANGUAGE_COOKIE = "sipas_lang"
 CLOCK_SLACK_SECONDS = 60  # between the clocks of the workers (or hosts) that issue and check
-
-
-def new_csrf_seed() -> str:
-    """The random value of a fresh CSRF cookie."""
-    return secrets.token_urlsafe(24)
-
-
-def csrf_token(secret: str, seed: str) -> str:
-    """The form token that goes with a CSRF cookie value."""
-    return keyed_hash(secret, "staff-csrf", seed)[:40]
 
 
 @dataclass

@@ -18,8 +18,9 @@ from analytics.days import Period, parse_period, period_of, reporting_day
 from analytics.levels import LEVELS
 from storage.staff import staff_by_id, staff_scope, unit_level
 from storage.staff_logins import staff_session_ended
+from web import forms as web_forms
 from web.dashboard import figures
-from web.dashboard.auth import CSRF_COOKIE, SESSION_COOKIE, csrf_token
+from web.dashboard.auth import SESSION_COOKIE
 from web.dashboard.site import Dashboard, Refused, SignInNeeded, Staff, dashboard_of, language_of
 
 __all__ = [
@@ -69,17 +70,10 @@ SignedIn = Annotated[Staff, Depends(signed_in)]
 
 async def checked_form(request: Request, site: Site) -> dict[str, str]:
     """The posted form, after the Origin and CSRF checks (400 when they fail)."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        expected = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        if origin.rstrip("/") != expected:
-            raise Refused(400, "bad_request")
-    form = await request.form()
-    values = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-    seed = request.cookies.get(CSRF_COOKIE, "")
-    if not seed or not values.get("csrf") or values["csrf"] != csrf_token(site.secret, seed):
-        raise Refused(400, "bad_request")
-    return values
+    try:
+        return await web_forms.checked_form(request, site.secret)
+    except web_forms.FormRefused:
+        raise Refused(400, "bad_request") from None
 
 
 CheckedForm = Annotated[dict[str, str], Depends(checked_form)]

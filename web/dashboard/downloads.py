@@ -19,7 +19,8 @@ from analytics.report import index_table
 from analytics.xlsx_report import report_filename, report_tables, xlsx_report
 from storage.aggregation_runs import data_as_of
 from web.dashboard.deps import Choice, Chosen, Language, QueryUnit, ScopedUnit, SignedIn, Site
-from web.dashboard.site import Dashboard, DashboardRoute, Refused, Staff, secured
+from web.dashboard.site import Dashboard, DashboardRoute, Refused, Staff
+from web.forms import secured
 
 __all__ = ["router"]
 

@@ -1,5 +1,6 @@
 """One staff dashboard's settings, and how its routes answer: HTML pages with their security
-headers, cookies, error pages and the redirect to the sign-in page.
+headers (those of every page of the web app, `web.forms`), cookies, error pages and the
+redirect to the sign-in page.
 
 The routes are module-level functions (`accounts`, `pages`, `downloads`); `dashboard_router`
 builds one `Dashboard` and binds it to each request it serves, where the routes' dependencies
@@ -31,18 +32,12 @@ from analytics.schemes import ScoringScheme
 from storage.db import Database
 from storage.models import StaffAccount
 from storage.staff import Scope
-from web.dashboard.auth import (
-    CSRF_COOKIE,
-    LANGUAGE_COOKIE,
-    SessionSigner,
-    csrf_token,
-    new_csrf_seed,
-)
+from web.dashboard.auth import LANGUAGE_COOKIE, SessionSigner
 from web.dashboard.paths import DASHBOARD_PREFIX, LOGIN_PATH
 from web.dashboard.text import LANGUAGES, TEXT
+from web.forms import CSRF_COOKIE, csrf_seed, csrf_token, secured
 
 __all__ = [
-    "SECURITY_HEADERS",
     "Dashboard",
     "DashboardRoute",
     "Refused",
@@ -50,23 +45,11 @@ __all__ = [
     "Staff",
     "dashboard_of",
     "language_of",
-    "secured",
     "sign_in_redirect",
     "templates",
 ]
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-SECURITY_HEADERS = {
-    # No script at all; styles and images from this origin (SVG is inline markup).
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",  # the password page's URL carries a one-time code
-    "Cache-Control": "no-store",
-}
 
 
 @dataclass(frozen=True)
@@ -110,13 +93,6 @@ def language_of(request: Request) -> str:
     """The language the visitor chose (a cookie), Vietnamese unless English."""
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
     return chosen if chosen in LANGUAGES else "vi"
-
-
-def secured(response: Response) -> Response:
-    """`response` with the security headers every dashboard answer carries."""
-    for header, value in SECURITY_HEADERS.items():
-        response.headers[header] = value
-    return response
 
 
 def _here(request: Request) -> str:
@@ -181,10 +157,7 @@ class Dashboard:
     ) -> Response:
         """A page: the template with what every page shows, and a CSRF cookie if it lacks one."""
         language = language_of(request)
-        seed = request.cookies.get(CSRF_COOKIE, "")
-        fresh = not 20 <= len(seed) <= 64
-        if fresh:
-            seed = new_csrf_seed()
+        seed, fresh = csrf_seed(request)
         html = self.templates.get_template(template).render(
             t=TEXT[language],
             lang=language,
