@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -158,26 +158,49 @@ async def invitation_in_scope(
 
 
 class RateLimiter:
-    """A token bucket per key, in this process's memory.
+    """A token bucket per key (an API key's id, a keyed hash of a client address), in this
+    process's memory.
 
     Each worker process keeps its own buckets, so N workers allow up to N times the
-    limit in total; that bounds abuse well enough for minting invitations, and needs
-    no shared state. The clock is passed in (monotonic seconds) so tests control it.
+    limit in total; that bounds abuse well enough for minting invitations or starting
+    web surveys, and needs no shared state. `burst` (default: `per_minute`) is how many
+    requests may come at once. A bucket that has filled up again is forgotten once many
+    keys were seen, so memory follows the keys of the last window, not of all time. The
+    clock is passed in (monotonic seconds) so tests control it.
     """
 
-    def __init__(self, per_minute: int) -> None:
-        if per_minute < 1:
-            raise ValueError("a rate limit is at least 1 request per minute")
-        self.capacity = float(per_minute)
-        self.refill_per_second = per_minute / 60.0
-        self._buckets: dict[int, tuple[float, float]] = {}  # key id -> (tokens, at)
+    FORGET_FROM = 1024  # buckets kept before refilled ones are looked for
 
-    def acquire(self, key_id: int, now: float) -> int | None:
+    def __init__(self, per_minute: float, *, burst: int | None = None) -> None:
+        if per_minute <= 0 or (burst if burst is not None else per_minute) < 1:
+            raise ValueError("a rate limit allows at least 1 request in a burst, and refills")
+        self.capacity = float(burst if burst is not None else per_minute)
+        self.refill_per_second = per_minute / 60.0
+        self._buckets: dict[Hashable, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._forget_at = self.FORGET_FROM
+
+    def acquire(self, key: Hashable, now: float) -> int | None:
         """Take one request from the key's bucket: None if allowed, else seconds to wait."""
-        tokens, at = self._buckets.get(key_id, (self.capacity, now))
+        tokens, at = self._buckets.get(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - at) * self.refill_per_second)
         if tokens >= 1.0:
-            self._buckets[key_id] = (tokens - 1.0, now)
+            self._buckets[key] = (tokens - 1.0, now)
+            self._forget_refilled(now)
             return None
-        self._buckets[key_id] = (tokens, now)
+        self._buckets[key] = (tokens, now)
         return max(1, math.ceil((1.0 - tokens) / self.refill_per_second))
+
+    def __len__(self) -> int:
+        """How many keys' buckets are kept."""
+        return len(self._buckets)
+
+    def _forget_refilled(self, now: float) -> None:
+        """Drop the buckets that are full again: a new bucket for their key is the same."""
+        if len(self._buckets) < self._forget_at:
+            return
+        self._buckets = {
+            key: (tokens, at)
+            for key, (tokens, at) in self._buckets.items()
+            if tokens + (now - at) * self.refill_per_second < self.capacity
+        }
+        self._forget_at = max(self.FORGET_FROM, 2 * len(self._buckets))

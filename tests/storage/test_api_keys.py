@@ -122,3 +122,17 @@ def test_the_rate_limiter_allows_a_burst_then_says_how_long_to_wait() -> None:
     assert limiter.acquire(2, 100.0) is None  # each key has its own bucket
     assert limiter.acquire(1, 110.0) == 10
     assert limiter.acquire(1, 120.0) is None
+
+
+def test_a_burst_larger_than_the_rate_and_memory_for_recent_keys_only() -> None:
+    limiter = RateLimiter(per_minute=0.5, burst=3)  # 30 an hour, 3 at once
+    assert [limiter.acquire("a", 0.0) for _ in range(3)] == [None, None, None]
+    assert limiter.acquire("a", 0.0) == 120
+    # A new address every second for almost three hours: a bucket fills up again within
+    # two minutes, and is forgotten, so what is kept stays bounded.
+    kept = []
+    for second in range(1, 10_000):
+        assert limiter.acquire(("address", second), float(second)) is None
+        kept.append(len(limiter))
+    assert max(kept) < 2 * RateLimiter.FORGET_FROM
+    assert limiter.acquire("a", 10_000.0) is None
