@@ -155,6 +155,22 @@ class Invitation(Base):
     completed_at: Mapped[datetime | None]
 
 
+class Kiosk(Base):
+    """A tablet at a counter running the web survey for one respondent after another.
+
+    Its URL carries a random token; only the token's keyed hash is stored, so a lost
+    URL is ended by revoking the kiosk, and a new one is issued.
+    """
+
+    __tablename__ = "kiosks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    service_point_code: Mapped[str] = mapped_column(ForeignKey("service_points.code"), index=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 class SurveySession(Base):
     """One respondent's pass through a questionnaire, open or finished.
 
