@@ -14,6 +14,7 @@ class InboundKind(StrEnum):
     CHOICE = "choice"  # tapped a button: payload = that button's `data`
     TEXT = "text"  # typed text (a number typed on a text-only channel counts as a choice)
     COMMAND = "command"  # payload = a `Command` value
+    SHOW = "show"  # asked for the current step again (a web page reloaded): changes nothing
 
 
 class Command(StrEnum):

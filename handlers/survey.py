@@ -249,6 +249,8 @@ class SurveyEngine:
             return await self._start(turn, turn.inbound.payload.strip())
         if kind is InboundKind.CHOICE:
             return await self._choice(turn, turn.inbound.payload)
+        if kind is InboundKind.SHOW:
+            return await self._current(turn)
         return await self._text_input(turn, turn.inbound.payload)
 
     async def _command(self, turn: Turn, name: str) -> list[Reply]:

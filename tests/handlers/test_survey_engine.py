@@ -352,6 +352,29 @@ async def test_the_same_event_delivered_twice_changes_nothing(
     assert await answers_of(database) == {"respondent_type": "citizen"}
 
 
+async def test_asking_for_the_current_step_again_shows_it_and_moves_nothing(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock, channel="web")
+    assert [reply.text for reply in await citizen.send(citizen.inbound(InboundKind.SHOW))] == [
+        engine.catalog.text("vi", "nothing_open")
+    ]
+    await citizen.begin(COUNTER)
+    step = await citizen.answer("citizen")
+    async with database.reading() as tx:
+        before = (await tx.scalars(select(SurveySession))).one()
+    shown = await citizen.send(citizen.inbound(InboundKind.SHOW))
+    assert shown == step
+    async with database.reading() as tx:
+        after = (await tx.scalars(select(SurveySession))).one()
+    assert (after.current_item, after.version, after.last_activity_at) == (
+        before.current_item,
+        before.version,
+        before.last_activity_at,
+    )
+    assert await answers_of(database) == {"respondent_type": "citizen"}
+
+
 async def test_two_taps_processed_at_once_record_one_answer(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
