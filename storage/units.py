@@ -56,6 +56,7 @@ __all__ = [
     "former_districts_of",
     "get_agency",
     "get_service_point",
+    "get_service_point_listing",
     "get_unit",
     "import_official",
     "list_service_points",
@@ -828,20 +829,29 @@ class ServicePointListing:
     agency: Agency | None
 
 
+_LISTINGS = (
+    select(ServicePoint, AdminUnit, Agency)
+    .join(AdminUnit, ServicePoint.unit_code == AdminUnit.code)
+    .outerjoin(Agency, ServicePoint.agency_code == Agency.code)
+    .order_by(ServicePoint.code)
+)
+
+
 async def list_service_points(
     session: AsyncSession, *, within: str | None = None
 ) -> list[ServicePointListing]:
     """Service points by code; with `within`, only those in that unit or any unit below it."""
-    query = (
-        select(ServicePoint, AdminUnit, Agency)
-        .join(AdminUnit, ServicePoint.unit_code == AdminUnit.code)
-        .outerjoin(Agency, ServicePoint.agency_code == Agency.code)
-        .order_by(ServicePoint.code)
-    )
+    query = _LISTINGS
     if within is not None:
         query = query.where(ServicePoint.unit_code.in_(await units_below(session, within)))
     result = await session.execute(query)
     return [ServicePointListing(point, unit, agency) for point, unit, agency in result.tuples()]
+
+
+async def get_service_point_listing(session: AsyncSession, code: str) -> ServicePointListing | None:
+    """The service point with this code, with its unit and agency, or None."""
+    found = (await session.execute(_LISTINGS.where(ServicePoint.code == code))).tuples().first()
+    return ServicePointListing(*found) if found is not None else None
 
 
 async def units_below(session: AsyncSession, code: str) -> set[str]:
