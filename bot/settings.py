@@ -36,6 +36,7 @@ MAX_VERIFICATION_FILE_BYTES = 64 * 1024
 # The two databases a URL may name (its scheme and driver), told apart without SQLAlchemy.
 EMBEDDED_DATABASE = "sqlite+aiosqlite://"
 SERVER_DATABASE = "postgresql+asyncpg://"
+ZALO_OA_ID = re.compile(r"^[0-9]{5,32}$")
 
 
 class SettingsError(ProblemsFound):
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
 
     # Web app
     metrics_token: SecretStr | None = None
+    web_starts_per_hour: int = Field(30, ge=1, le=100_000)
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
 
@@ -100,6 +102,7 @@ class Settings(BaseSettings):
 
     # Zalo: the OA is on when its app id is set; then both of its secret keys are required.
     zalo_oa_app_id: str | None = None
+    zalo_oa_id: str | None = None
     zalo_oa_secret_key: SecretStr | None = Field(None, validate_default=True)
     zalo_app_secret_key: SecretStr | None = Field(None, validate_default=True)
     zalo_domain_verification_file: Path | None = None
@@ -229,6 +232,14 @@ class Settings(BaseSettings):
             raise ValueError("no readable file there (download it again from Zalo)") from None
         if size > MAX_VERIFICATION_FILE_BYTES:
             raise ValueError("larger than a verification page can be (64 KB)")
+        return value
+
+    @field_validator("zalo_oa_id")
+    @classmethod
+    def _numeric_oa_id(cls, value: str | None) -> str | None:
+        # The link https://zalo.me/<OA id> opens the OA's chat.
+        if value is not None and not ZALO_OA_ID.match(value):
+            raise ValueError("the Official Account's numeric id, as in https://zalo.me/<OA id>")
         return value
 
     @field_validator("public_url")

@@ -41,6 +41,7 @@ from web.dashboard.figures import questionnaire_labels
 from web.dashboard.routes import dashboard_router
 from web.invitation_api import invitation_router
 from web.metrics import ServiceMetrics, metrics_router
+from web.survey.routes import survey_router
 from web.telegram_webhook import WEBHOOK_PATH, telegram_webhook_router
 
 __all__ = [
@@ -107,6 +108,24 @@ def _dashboard(service: Service) -> APIRouter:
     )
 
 
+def _web_survey(service: Service) -> APIRouter:
+    """The citizens' pages (/s): QR landing pages, the web survey and counter kiosks."""
+    settings = service.settings
+    return survey_router(
+        service.engine.handle,
+        service.database,
+        secret=settings.secret(),
+        data_controller=settings.data_controller,
+        bot_username=settings.telegram_bot_username if service.telegram is not None else None,
+        # Offered only where an OA answers the short code.
+        zalo_oa_id=settings.zalo_oa_id if zalo_channels(service).oa is not None else None,
+        resume_window=timedelta(hours=settings.resume_window_hours),
+        default_language=settings.default_language,
+        starts_per_hour=settings.web_starts_per_hour,
+        cookie_secure=(settings.public_url or "").startswith("https://"),
+    )
+
+
 def _metrics(service: Service) -> APIRouter:
     """Prometheus figures (/metrics), only when a scraper token is configured."""
     token = service.settings.metrics_token
@@ -161,7 +180,13 @@ async def _maintenance(service: Service) -> None:
 
 # The wiring point of the features: a router factory per web feature and a coroutine
 # factory per background job; each gets the `Service` that `serve` has built.
-ROUTERS: tuple[RouterFactory, ...] = (_invitation_api, _dashboard, zalo_router, _metrics)
+ROUTERS: tuple[RouterFactory, ...] = (
+    _invitation_api,
+    _dashboard,
+    _web_survey,
+    zalo_router,
+    _metrics,
+)
 BACKGROUND_TASKS: tuple[TaskFactory, ...] = (_nightly_aggregation, _maintenance, zalo_task)
 
 
