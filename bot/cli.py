@@ -65,6 +65,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "invite_command",
         "Mint a single-use invitation and print its payload, short code and Telegram link.",
     ),
+    "kiosk": Subcommand(
+        "bot.commands.kiosk",
+        "kiosk_group",
+        "Print a new kiosk URL for a counter's tablet (`sipas kiosk --service-point CODE`).",
+    ),
     "privacy": Subcommand(
         "bot.commands.privacy",
         "privacy_group",

@@ -1,4 +1,5 @@
-"""`sipas invite`, `qr`, `apikey` and `staff codes`, run as an operator runs them, on a SQLite file."""
+"""`sipas invite`, `qr`, `kiosk`, `apikey` and `staff codes`, run as an operator runs them, on a
+SQLite file."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bot.cli import cli
 from storage.api_keys import verify_api_key
 from storage.db import Database
 from storage.invitations import counter_payload, counter_short_code, find_invitation
+from storage.kiosks import live_kiosk
 from storage.migrate import upgrade
 from storage.models import Invitation, ServicePoint
 from tests.conftest import TEST_SECRET
@@ -146,6 +148,21 @@ def test_qr_writes_a_poster_whose_code_opens_the_counter(database_url: str, tmp_
     assert [barcode.text for barcode in zxingcpp.read_barcodes(image)] == [link]
 
 
+def test_with_a_public_url_the_posters_code_opens_the_counters_landing_page(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIPAS_PUBLIC_URL", "https://survey.example.gov.vn/")
+    out = tmp_path / "quay-1.png"
+    result = sipas("qr", "--service-point", POINT, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    landing = f"https://survey.example.gov.vn/s/{counter_payload(TEST_SECRET, POINT)}"
+    image = Image.open(io.BytesIO(out.read_bytes()))
+    assert [barcode.text for barcode in zxingcpp.read_barcodes(image)] == [landing]
+    shown = fields(sipas("invite", "--service-point", POINT, "--counter"))
+    assert shown["page"] == landing
+    assert shown["link"] == f"https://t.me/{BOT}?start={counter_payload(TEST_SECRET, POINT)}"
+
+
 def test_qr_all_writes_one_poster_per_open_counter(database_url: str, tmp_path: Path) -> None:
     result = sipas("qr", "--all", "--out", str(tmp_path / "posters"), "--format", "svg")
     assert result.exit_code == 0, result.output
@@ -166,6 +183,63 @@ def test_qr_wrong_calls_fail_clearly(
     database_url: str, args: list[str], code: int, message: str
 ) -> None:
     result = sipas("qr", *args)
+    assert result.exit_code == code and message in result.output
+
+
+# --- sipas kiosk ------------------------------------------------------------------------------
+
+
+def test_kiosk_prints_a_url_once_list_never_and_revoke_ends_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIPAS_PUBLIC_URL", "https://survey.example.gov.vn")
+    shown = fields(sipas("kiosk", "--service-point", POINT))
+    kiosk_id, url = shown["kiosk"], shown["url"]
+    token = url.removeprefix("https://survey.example.gov.vn/s/kiosk/")
+    assert len(token) == 43
+
+    def live() -> bool:
+        async def look() -> bool:
+            database = Database(database_url)
+            async with database.reading() as tx:
+                found = await live_kiosk(tx, TEST_SECRET, token)
+            await database.dispose()
+            return found is not None
+
+        return asyncio.run(look())
+
+    assert live()
+    listed = sipas("kiosk", "list")
+    assert kiosk_id in listed.stdout and POINT in listed.stdout and token not in listed.stdout
+    revoked = sipas("kiosk", "revoke", kiosk_id)
+    assert revoked.exit_code == 0 and f"revoked kiosk {kiosk_id} at {POINT}" in revoked.stdout
+    assert not live()
+    assert '"revoked_at": "20' in sipas("kiosk", "list", "--json").stdout
+
+
+def test_without_a_public_url_the_kiosk_url_names_where_the_app_listens(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIPAS_HTTP_HOST", "10.0.0.5")
+    assert fields(sipas("kiosk", "--service-point", POINT))["url"].startswith(
+        "http://10.0.0.5:8080/s/kiosk/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ([], 2, "give --service-point CODE"),
+        (["--service-point", "NOPE"], 1, "no service point 'NOPE'"),
+        (["--service-point", OTHER_POINT], 1, "is closed"),
+        (["revoke", "nothere"], 1, "no kiosk 'nothere'"),
+        (["--service-point", POINT, "list"], 2, "without a subcommand"),
+    ],
+)
+def test_kiosk_wrong_calls_fail_clearly(
+    database_url: str, args: list[str], code: int, message: str
+) -> None:
+    result = sipas("kiosk", *args)
     assert result.exit_code == code and message in result.output
 
 

@@ -82,6 +82,8 @@ def test_channel_settings_are_checked_where_the_platforms_would_refuse_them(
     monkeypatch.setenv("SIPAS_TELEGRAM_BOT_USERNAME", "not a bot")
     monkeypatch.setenv("SIPAS_TELEGRAM_WEBHOOK_SECRET", "bad secret!")
     monkeypatch.setenv("SIPAS_ZALO_BOT_WEBHOOK_SECRET", "short")
+    monkeypatch.setenv("SIPAS_ZALO_OA_ID", "https://zalo.me/579745863508352884")
+    monkeypatch.setenv("SIPAS_WEB_STARTS_PER_HOUR", "0")
     monkeypatch.setenv("SIPAS_PUBLIC_URL", "http://survey.example.gov.vn")
     monkeypatch.setenv("SIPAS_LOG_LEVEL", "debug")  # any case is fine
     with pytest.raises(SettingsError) as refused:
@@ -91,8 +93,17 @@ def test_channel_settings_are_checked_where_the_platforms_would_refuse_them(
         "SIPAS_PUBLIC_URL",
         "SIPAS_TELEGRAM_BOT_USERNAME",
         "SIPAS_TELEGRAM_WEBHOOK_SECRET",
+        "SIPAS_WEB_STARTS_PER_HOUR",
         "SIPAS_ZALO_BOT_WEBHOOK_SECRET",
+        "SIPAS_ZALO_OA_ID",
     ]
+    monkeypatch.setenv("SIPAS_ZALO_OA_ID", "579745863508352884")
+    for name in ("BOT_USERNAME", "WEBHOOK_SECRET"):
+        monkeypatch.delenv(f"SIPAS_TELEGRAM_{name}")
+    for name in ("ZALO_BOT_WEBHOOK_SECRET", "WEB_STARTS_PER_HOUR", "PUBLIC_URL"):
+        monkeypatch.delenv(f"SIPAS_{name}")
+    settings = load_settings()
+    assert (settings.zalo_oa_id, settings.web_starts_per_hour) == ("579745863508352884", 30)
 
 
 def test_the_zalo_oa_needs_its_two_different_secret_keys(monkeypatch: pytest.MonkeyPatch) -> None:
