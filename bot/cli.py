@@ -63,7 +63,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "invite": Subcommand(
         "bot.commands.invite",
         "invite_command",
-        "Mint a single-use invitation and print its payload, short code and Telegram link.",
+        "Mint a single-use invitation and print its payload, short code and links.",
     ),
     "kiosk": Subcommand(
         "bot.commands.kiosk",

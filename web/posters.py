@@ -128,6 +128,7 @@ class PosterContent:
     zalo_oa_name: str | None  # None: Zalo is off, the poster does not mention it
     counter_name_en: str | None = None
     agency_name: str | None = None
+    opens_landing_page: bool = False  # the link is the landing page, not Telegram's
 
 
 @dataclass(frozen=True)
@@ -241,13 +242,24 @@ def _layout(content: PosterContent, paper: Paper) -> _Layout:
     texts.append(_Text(content.link, cursor, link_size, "mono"))
     cursor += 6 * scale
 
-    add("1. Quét mã QR bằng camera điện thoại: Telegram sẽ mở cuộc trò chuyện.", 12.5)
+    if content.opens_landing_page:
+        zalo = content.zalo_oa_name is not None
+        scan_vi = "1. Quét mã QR bằng camera điện thoại, rồi chọn nơi trả lời: " + (
+            "trình duyệt, Zalo hoặc Telegram." if zalo else "trình duyệt hoặc Telegram."
+        )
+        scan_en = "1. Scan the QR code with your phone camera, then choose where to answer: " + (
+            "the browser, Zalo or Telegram." if zalo else "the browser or Telegram."
+        )
+    else:
+        scan_vi = "1. Quét mã QR bằng camera điện thoại: Telegram sẽ mở cuộc trò chuyện."
+        scan_en = "1. Scan the QR code with your phone camera: Telegram opens the chat."
+    add(scan_vi, 12.5)
     add(
         "2. Trả lời vài câu hỏi trong khoảng 3 phút. Không cần cho biết Ông/Bà là ai.",
         12.5,
         gap=0.6,
     )
-    add("1. Scan the QR code with your phone camera: Telegram opens the chat.", 11)
+    add(scan_en, 11)
     add("2. Answer a few questions in about 3 minutes. We never ask who you are.", 11, gap=0.9)
     if content.zalo_oa_name is not None:
         oa = content.zalo_oa_name

@@ -20,6 +20,7 @@ from storage.invitations import (
     telegram_link,
 )
 from storage.units import get_service_point
+from web.survey.paths import landing_link
 
 
 @click.command("invite")
@@ -37,13 +38,14 @@ from storage.units import get_service_point
 def invite_command(
     code: str, dossier_ref: str | None, ttl_hours: int | None, counter: bool, as_json: bool
 ) -> None:
-    """Mint a single-use invitation and print its payload, short code and Telegram link.
+    """Mint a single-use invitation and print its payload, short code and links.
 
     With --dossier, asking again for the same dossier shows the same open
     invitation, and a dossier already answered is refused: one transaction, one
     response. Without it, each call mints a new single-use invitation. With
     --counter, nothing is minted: the counter's static token is shown (the one
-    on its poster, see `sipas qr`).
+    on its poster, see `sipas qr`). With SIPAS_PUBLIC_URL, `page` is the
+    landing page a QR code should open (browser, Zalo or Telegram).
     """
     if counter and (dossier_ref or ttl_hours):
         raise click.UsageError("--counter shows the static token: no --dossier or --ttl-hours")
@@ -103,6 +105,8 @@ def invite_command(
             }
 
     shown = asyncio.run(run())
+    public_url = settings.public_url
+    shown["landing_page"] = landing_link(public_url, str(shown["payload"])) if public_url else None
     if as_json:
         click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
         return
@@ -118,3 +122,5 @@ def invite_command(
     click.echo(f"payload      {shown['payload']}")
     click.echo(f"short code   {shown['short_code']}  (Zalo: send it to the OA)")
     click.echo(f"link         {shown['telegram_link']}")
+    if shown["landing_page"]:
+        click.echo(f"page         {shown['landing_page']}  (for the QR code)")

@@ -9,7 +9,7 @@ import click
 
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
-from storage.invitations import counter_payload, counter_short_code, telegram_link
+from storage.invitations import counter_payload, counter_short_code
 from storage.units import ServicePointListing, get_service_point, list_service_points
 from web.posters import (
     Paper,
@@ -18,6 +18,7 @@ from web.posters import (
     poster_format_for,
     render_poster,
 )
+from web.survey.paths import qr_target
 
 
 def _content(
@@ -31,7 +32,10 @@ def _content(
         counter_name_en=point.name_en,
         unit_name=listing.unit.full_name,
         agency_name=listing.agency.name if listing.agency else None,
-        link=telegram_link(settings.telegram_bot_username, counter_payload(secret, point.code)),
+        link=qr_target(
+            settings.public_url, settings.telegram_bot_username, counter_payload(secret, point.code)
+        ),
+        opens_landing_page=settings.public_url is not None,
         short_code=counter_short_code(secret, point.code),
         zalo_oa_name=zalo_oa or (settings.data_controller if _zalo_on(settings) else None),
     )
@@ -84,12 +88,14 @@ def qr_command(
 ) -> None:
     """Make a counter's QR poster (or one per counter with --all).
 
-    The poster carries the QR code of the counter's Telegram link, the counter's
-    and unit's names, instructions in Vietnamese and English, the Zalo short
-    code (when a Zalo OA is configured or --zalo-oa given), and the link in
-    plain text. It is black on white: print it on any printer. Each counter's
-    token is signed with the deployment secret: reprint posters if
-    SIPAS_SECRET_KEY changes.
+    The poster carries the QR code of the counter's link, the counter's and
+    unit's names, instructions in Vietnamese and English, the Zalo short code
+    (when a Zalo OA is configured or --zalo-oa given), and the link in plain
+    text. With SIPAS_PUBLIC_URL the code opens the counter's landing page
+    (answer in the browser, on Zalo or on Telegram); without it, Telegram.
+    It is black on white: print it on any printer. Each counter's token is
+    signed with the deployment secret: reprint posters if SIPAS_SECRET_KEY
+    changes.
     """
     if every == (code is not None):
         raise click.UsageError("give --service-point CODE or --all")

@@ -154,6 +154,7 @@ async def test_a_developer_reads_the_spec_mints_shows_and_follows_an_invitation_
         assert invitation["status"] == "open" and invitation["has_dossier"] is True
         assert invitation["payload"].startswith("i_") and len(invitation["payload"]) == 24
         assert invitation["telegram_link"] == f"https://t.me/{BOT}?start={invitation['payload']}"
+        assert invitation["landing_url"] is None  # no public URL: the QR code opens Telegram
         assert len(invitation["short_code"]) == 8
         assert minted.headers["location"] == f"/api/v1/invitations/{invitation['id']}"
         again = await client.post("/api/v1/invitations", json=body, headers=auth)
@@ -346,13 +347,20 @@ async def test_the_same_dossier_minted_twice_at_once_gives_one_invitation(api: A
         assert len((await tx.scalars(select(Invitation))).all()) == 1
 
 
-async def test_qr_urls_use_the_public_url_when_set(database: Database) -> None:
+async def test_with_a_public_url_the_qr_code_opens_the_landing_page_at_absolute_urls(
+    database: Database,
+) -> None:
     api = await make_api(database, public_url="https://khaosat.example.gov.vn")
     async with api.client:
         minted = (await api.mint()).json()
+        png = await api.client.get(minted["qr_png_url"], headers=api.auth())
     assert minted["qr_png_url"] == (
         f"https://khaosat.example.gov.vn/api/v1/invitations/{minted['id']}/qr.png"
     )
+    landing = f"https://khaosat.example.gov.vn/s/{minted['payload']}"
+    assert minted["landing_url"] == landing
+    assert minted["telegram_link"] == f"https://t.me/{BOT}?start={minted['payload']}"
+    assert decoded(png.content) == [landing]
 
 
 async def test_an_unknown_problem_type_is_404_listing_the_known_ones(api: Api) -> None:

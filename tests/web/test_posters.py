@@ -94,6 +94,22 @@ def test_without_zalo_the_poster_does_not_mention_it() -> None:
     assert LINK in text
 
 
+@pytest.mark.parametrize("paper", list(Paper))
+def test_a_poster_opening_the_landing_page_says_where_one_can_answer(paper: Paper) -> None:
+    landing = "https://survey.example.gov.vn/s/c_HN-00004-01_Zq3xY0a9bC8dE7fG"
+    content = PosterContent(**{**CONTENT.__dict__, "link": landing, "opens_landing_page": True})
+    page = pdf_page(render_poster(content, format=PosterFormat.PDF, paper=paper))
+    text = " ".join(page.get_textpage().get_text_range().split())
+    assert "rồi chọn nơi trả lời: trình duyệt, Zalo hoặc Telegram." in text
+    assert "then choose where to answer: the browser, Zalo or Telegram." in text
+    assert "Telegram sẽ mở" not in text and landing in text
+    assert decoded(page.render(scale=2).to_pil().convert("L")) == [landing]
+    without_zalo = PosterContent(**{**content.__dict__, "zalo_oa_name": None})
+    page = pdf_page(render_poster(without_zalo, format=PosterFormat.PDF, paper=paper))
+    text = " ".join(page.get_textpage().get_text_range().split())
+    assert "trình duyệt hoặc Telegram." in text and "Zalo" not in text
+
+
 def test_an_svg_poster_is_well_formed_and_names_the_counter() -> None:
     data = render_poster(CONTENT, format=PosterFormat.SVG, paper=Paper.A5)
     root = ET.fromstring(data)

@@ -54,7 +54,12 @@ class InvitationOut(BaseModel):
     )
     payload: str | None = Field(description="The Telegram start payload (null: not recoverable)")
     short_code: str | None = Field(description="What to send on Zalo instead of scanning")
-    telegram_link: str | None = Field(description="The deep link the QR code carries")
+    telegram_link: str | None = Field(description="The Telegram deep link")
+    landing_url: str | None = Field(
+        description="The landing page (answer in the browser, on Zalo or on Telegram) the QR "
+        "code carries when the service has a public URL; null without one (the QR code then "
+        "carries `telegram_link`)"
+    )
     qr_png_url: str
     qr_svg_url: str
     has_dossier: bool

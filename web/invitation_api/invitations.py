@@ -27,6 +27,7 @@ from web.invitation_api.deps import Api, Authenticated, InvitationApi, Invitatio
 from web.invitation_api.paths import API_PREFIX
 from web.invitation_api.problems import ApiProblem, ProblemRoute, problem_responses
 from web.posters import qr_png, qr_svg
+from web.survey.paths import landing_link, qr_target
 
 __all__ = ["router"]
 
@@ -93,6 +94,7 @@ def _view(api: InvitationApi, request: Request, invitation: Invitation) -> Invit
         payload=payload,
         short_code=short_code,
         telegram_link=telegram_link(api.bot_username, payload) if payload else None,
+        landing_url=(landing_link(api.public_url, payload) if payload and api.public_url else None),
         qr_png_url=_absolute(api, request, "invitation_qr_png", invitation.id),
         qr_svg_url=_absolute(api, request, "invitation_qr_svg", invitation.id),
         has_dossier=invitation.dossier_hash is not None,
@@ -159,9 +161,9 @@ async def create_invitation(
     """A single-use invitation for one transaction at a counter.
 
     Returns 201 with a new invitation, or 200 with the dossier's open invitation
-    when the same `dossier_ref` is sent again for the same counter. Show
-    `telegram_link` as a QR code (or fetch `qr_png_url`), and print `short_code`
-    for Zalo users.
+    when the same `dossier_ref` is sent again for the same counter. Show the QR
+    code of `qr_png_url` (it carries `landing_url`, or `telegram_link` without a
+    public URL), and print `short_code` for Zalo users.
     """
     issued = await _issue(api, api_key, body)
     if not issued.created:
@@ -199,7 +201,8 @@ async def get_invitation(
 
 
 async def _qr_link(api: InvitationApi, api_key: ApiKey, invitation_id: str) -> str:
-    """The Telegram link an open invitation's QR code carries."""
+    """The link an open invitation's QR code carries: its landing page when the service has
+    a public URL, else its Telegram link."""
     invitation = await _visible(api, api_key, invitation_id)
     status = invitation_status(invitation, api.clock())
     if status in ("completed", "expired"):
@@ -210,7 +213,7 @@ async def _qr_link(api: InvitationApi, api_key: ApiKey, invitation_id: str) -> s
             "invitation-not-recoverable",
             f"Invitation {invitation_id} was minted outside the API.",
         )
-    return telegram_link(api.bot_username, credentials[0])
+    return qr_target(api.public_url, api.bot_username, credentials[0])
 
 
 @router.get(
@@ -229,7 +232,8 @@ async def invitation_qr_png(
     api_key: Authenticated,
     scale: Annotated[int, Query(ge=2, le=40)] = 8,
 ) -> Response:
-    """The QR code of the invitation's Telegram link (`scale` pixels per module)."""
+    """The QR code of the invitation's link (`scale` pixels per module): its landing page
+    when the service has a public URL, else its Telegram link."""
     link = await _qr_link(api, api_key, invitation_id)
     return Response(qr_png(link, scale=scale), media_type="image/png", headers=QR_HEADERS)
 
@@ -247,6 +251,6 @@ async def invitation_qr_png(
 async def invitation_qr_svg(
     invitation_id: InvitationId, api: Api, api_key: Authenticated
 ) -> Response:
-    """The QR code of the invitation's Telegram link, for a counter screen or a printer."""
+    """The QR code of the invitation's link, for a counter screen or a printer."""
     link = await _qr_link(api, api_key, invitation_id)
     return Response(qr_svg(link), media_type="image/svg+xml", headers=QR_HEADERS)

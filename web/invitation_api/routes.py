@@ -38,8 +38,9 @@ def invitation_router(
 ) -> APIRouter:
     """The `/api/v1` router: invitations, their QR codes, and the problem descriptions.
 
-    `public_url` (SIPAS_PUBLIC_URL) makes the QR image URLs absolute behind a proxy;
-    without it they are built from the request. `clock` and `monotonic` are for tests.
+    `public_url` (SIPAS_PUBLIC_URL) makes the QR image URLs absolute behind a proxy, and
+    the QR codes open the invitation's landing page; without it the URLs are built from
+    the request and the QR codes open Telegram. `clock` and `monotonic` are for tests.
     """
     api = InvitationApi(
         database=database,

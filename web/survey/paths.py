@@ -12,7 +12,7 @@ __all__ = [
     "SURVEY_PATH",
     "kiosk_link",
     "landing_link",
-    "qr_link",
+    "qr_target",
 ]
 
 LANDING_PREFIX = "/s"  # /s/<payload>: a counter's or invitation's landing page
@@ -31,7 +31,7 @@ def kiosk_link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}{KIOSK_PREFIX}/{token}"
 
 
-def qr_link(public_url: str | None, bot_username: str, payload: str) -> str:
+def qr_target(public_url: str | None, bot_username: str, payload: str) -> str:
     """What a QR code opens: the landing page (browser, Zalo or Telegram) when the service has
     a public URL, else the Telegram deep link."""
     if public_url:
