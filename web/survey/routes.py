@@ -100,6 +100,8 @@ def survey_router(
     default_language: str = "vi",
     starts_per_hour: int = 30,
     cookie_secure: bool = True,
+    kiosk_idle_seconds: int = KIOSK_IDLE_SECONDS,
+    kiosk_thanks_seconds: int = KIOSK_THANKS_SECONDS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
 ) -> APIRouter:
@@ -110,7 +112,8 @@ def survey_router(
     the respondent cookie lasts that long after the last answer, and at least a day, so
     that one device rates a counter once a day. `starts_per_hour` limits the surveys
     started from one client address. `cookie_secure` should be True whenever the site is
-    reached over HTTPS.
+    reached over HTTPS. A kiosk page goes back to the start after `kiosk_idle_seconds`
+    without use, and `kiosk_thanks_seconds` after the thanks.
     """
     router = APIRouter(include_in_schema=False)
     templates = _templates()
@@ -307,7 +310,7 @@ def survey_router(
         except BadForm:
             return bad_request(request)
         page = page_of(await converse(inbound))
-        seconds = KIOSK_THANKS_SECONDS if page.finished else KIOSK_IDLE_SECONDS
+        seconds = kiosk_thanks_seconds if page.finished else kiosk_idle_seconds
         response = render(
             request,
             "step.html",
