@@ -26,6 +26,7 @@ from bot.settings import Settings
 from channels.console import ConsoleSession
 from storage.invitations import counter_payload
 from storage.staff import add_staff, set_password
+from web.survey.paths import landing_link
 
 DEMO_COUNTER = "HN-00004-01"
 DEMO_STAFF = "demo.admin"
@@ -62,8 +63,9 @@ def demo_command(
     Loads the Hà Nội sample units, lets simulated respondents take the survey
     through the real engine for a month, runs the nightly aggregation, prints this
     month's figures and writes the scoring export; then serves the web app (the
-    staff dashboard with a printed demo login, the invitation API, Telegram too when
-    SIPAS_TELEGRAM_TOKEN is set) and offers you the survey in this terminal.
+    staff dashboard with a printed demo login, a counter's landing page and the web
+    survey, the invitation API, Telegram too when SIPAS_TELEGRAM_TOKEN is set) and
+    offers you the survey in this terminal.
     Nothing touches your configured database.
     """
     folder = directory or Path(tempfile.mkdtemp(prefix="sipas-demo-"))
@@ -110,6 +112,8 @@ def demo_command(
     _section("6. The service")
     base = f"http://{settings.http_host}:{settings.http_port}"
     click.echo(f"dashboard        {base}/dashboard   (login {DEMO_STAFF} / {password})")
+    counter = counter_payload(settings.secret(), DEMO_COUNTER)
+    click.echo(f"web survey       {landing_link(base, counter)}   (a counter's QR code page)")
     click.echo(f"invitation API   {base}/docs")
     click.echo(
         "  a key for it:  "
