@@ -452,7 +452,9 @@ async def test_a_kiosk_runs_one_respondent_after_another_and_keeps_nothing_betwe
     assert kept == [sessions[0].id, sessions[2].id] or set(kept) <= {sessions[0].id, sessions[2].id}
 
 
-async def test_a_revoked_or_unknown_kiosk_url_says_so(service: Service) -> None:
+async def test_a_revoked_or_unknown_kiosk_url_says_so_and_a_forgotten_respondent_starts_over(
+    service: Service,
+) -> None:
     async with service.database.transaction() as tx:
         kiosk = await issue_kiosk(tx, TEST_SECRET, service_point_code=POINT, now=service.clock.now)
     tablet = service.phone()
@@ -461,7 +463,17 @@ async def test_a_revoked_or_unknown_kiosk_url_says_so(service: Service) -> None:
         await revoke_kiosk(tx, kiosk.kiosk.id, datetime.now(UTC))
     refused = await tablet.tap("Bắt đầu khảo sát")
     assert refused.status == 404 and "không còn hoạt động" in refused.text
+    async with service.database.transaction() as tx:
+        live = await issue_kiosk(tx, TEST_SECRET, service_point_code=POINT, now=service.clock.now)
+    await tablet.open(f"/s/kiosk/{live.token}")
+    await tablet.tap("Bắt đầu khảo sát")
+    agree = tablet.form_fields("Tôi đồng ý tham gia")
+    tablet.http.cookies.delete("sipas_kiosk")  # the tablet's browser forgot its respondent
+    forgotten = await tablet.http.post(f"/s/kiosk/{live.token}", data=agree)
+    assert forgotten.status_code == 303
+    assert forgotten.headers["location"] == f"/s/kiosk/{live.token}"
     unknown = await tablet.open("/s/kiosk/" + "A" * 43)
     assert unknown.status == 404 and unknown.buttons() == []
     async with service.database.reading() as tx:
-        assert (await tx.scalars(select(SurveySession))).all() == []
+        statuses = (await tx.scalars(select(SurveySession.status))).all()
+    assert statuses == ["consent"]  # the live kiosk's respondent only: the revoked one began none

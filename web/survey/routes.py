@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import jinja2
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from channels.web_form import (
     KIOSK,
@@ -260,6 +260,13 @@ def survey_router(
             listing = await get_service_point_listing(session, kiosk.service_point_code)
         return listing if listing is not None and listing.point.active else None
 
+    async def forget_kiosk_respondent(request: Request) -> None:
+        """End the survey of the tablet's last respondent, if unfinished: its answers go with
+        them (a finished survey is a response already, and stays)."""
+        before = respondent_of(request, KIOSK_COOKIE)
+        if before is not None:
+            await handle(own_event(KIOSK, before, InboundKind.COMMAND, Command.CANCEL))
+
     @router.get(f"{KIOSK_PREFIX}/{{token}}")
     async def kiosk_start(request: Request, token: str) -> Response:
         """The kiosk's start screen; the respondent before, if any, is forgotten here."""
@@ -269,11 +276,7 @@ def survey_router(
         if counter is None:
             return message(request, language, TEXT[language]["kiosk_revoked"], 404)
         home = f"{KIOSK_PREFIX}/{token}"
-        before = respondent_of(request, KIOSK_COOKIE)
-        if before is not None:
-            # Unfinished answers go with the respondent who left them; a finished survey
-            # is a response already, and stays.
-            await handle(own_event(KIOSK, before, InboundKind.COMMAND, Command.CANCEL))
+        await forget_kiosk_respondent(request)
         response = render(
             request,
             "kiosk.html",
@@ -301,10 +304,14 @@ def survey_router(
         home = f"{KIOSK_PREFIX}/{token}"
         chat = respondent_of(request, KIOSK_COOKIE)
         try:
-            if "start" in form or chat is None:
+            if "start" in form:
+                await forget_kiosk_respondent(request)
                 chat = secrets.token_urlsafe(32)  # a new respondent: nothing carries over
                 payload = counter_payload(secret, counter.point.code)
                 inbound = start_of(KIOSK, chat, payload, form, locale=language, received_at=clock())
+            elif chat is None:
+                # A step of a respondent the tablet has forgotten: back to the start.
+                return secured(RedirectResponse(home, status_code=303))
             else:
                 inbound = inbound_of(KIOSK, chat, form, locale=language, received_at=clock())
         except BadForm:
