@@ -5,9 +5,10 @@ values into something to show; here a page of a form:
 
 - `page_of(replies)`: the replies before the last are notices; the last is the step the
   respondent is on, whose buttons become submit buttons posting their `data` back
-  (`choice`). Back and skip are set apart from the answers, and the language button goes
-  to the page's header. A step whose only buttons are back and skip waits for typed text
-  (`text`); a step without buttons ends the conversation (thanks, a refusal).
+  (`choice`). Back and skip are set apart from the answers; the engine's language
+  button is left out, since every page's header has the switch (`lang:<code>`). A
+  step whose only buttons are back and skip waits for typed text (`text`); a step
+  without buttons ends the conversation (thanks, a refusal).
 - `inbound_of(...)`, `start_of(...)`: a posted form as an `Inbound`. Every form carries a
   random `event` id, so a form posted twice (a reload, a double tap) is one event to the
   engine.
@@ -76,7 +77,6 @@ class Page:
     options: tuple[Button, ...]
     back: Button | None
     skip: Button | None
-    language: Button | None  # the engine's language switch, for the header
     typed: bool  # the step waits for typed text (a comment)
 
     @property
@@ -113,18 +113,16 @@ def page_of(replies: Sequence[Reply]) -> Page:
     if step.question and len(text) > 1:
         lead, text = " ".join(line.text for line in text[0]), text[1:]
     options: list[Button] = []
-    back = skip = language = None
+    back = skip = None
     for button in step.choices():
         if button.key == BACK_KEY:
             back = button
         elif button.key == SKIP_KEY:
             skip = button
-        elif button.data.startswith(LANGUAGE_DATA):
-            language = button
-        else:
+        elif not button.data.startswith(LANGUAGE_DATA):
             options.append(button)
     typed = step.question and not options and (back is not None or skip is not None)
-    return Page(tuple(notices), lead, text, tuple(options), back, skip, language, typed)
+    return Page(tuple(notices), lead, text, tuple(options), back, skip, typed)
 
 
 def new_event_id() -> str:
