@@ -181,6 +181,9 @@ def test_a_citizen_scans_answers_by_taps_comes_back_and_a_kiosk_resets(
             telegram = page.get_by_role("link", name="Mở Telegram")
             assert telegram.get_attribute("href") == f"https://t.me/{BOT}?start={payload}"
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            page.set_viewport_size({"width": 360, "height": 740})  # the narrowest common phone
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
+            page.set_viewport_size(PHONE)
 
             # Consent, then questions, by taps.
             page.get_by_role("button", name="Trả lời ngay trên trình duyệt").tap()
