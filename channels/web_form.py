@@ -27,6 +27,7 @@ from datetime import datetime
 
 from handlers.events import Button, Command, Inbound, InboundKind, Reply
 from handlers.survey import BACK_KEY, SKIP_KEY
+from questionnaires.choices import MAX_CHOICE_DATA_BYTES
 
 __all__ = [
     "KIOSK",
@@ -46,7 +47,6 @@ KIOSK = "kiosk"  # a tablet at the counter, a new respondent after each reset
 # Typed answers longer than this are refused as a whole: the engine cuts comments to its
 # own, smaller limit, and a form is no way to post megabytes.
 MAX_TYPED_LENGTH = 8000
-MAX_CHOICE_LENGTH = 64  # a button's data (Telegram's callback_data limit)
 EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 BULLET = "• "
 LANGUAGE_DATA = "lang:"
@@ -164,7 +164,7 @@ def inbound_of(
     event_id = _event_id(form)
     choice, command, typed = form.get("choice"), form.get("command"), form.get("text")
     if choice is not None:
-        if not choice or len(choice) > MAX_CHOICE_LENGTH or not choice.isascii():
+        if not choice or not choice.isascii() or len(choice) > MAX_CHOICE_DATA_BYTES:
             raise BadForm("not a button of this channel")
         kind, payload = InboundKind.CHOICE, choice
     elif command is not None:
