@@ -190,8 +190,9 @@ def test_a_citizen_scans_answers_by_taps_comes_back_and_a_kiosk_resets(
             expect(page.get_by_role("group")).to_contain_text("Bên kiểm soát dữ liệu cá nhân")
             page.get_by_role("button", name="Tôi đồng ý tham gia").tap()
             expect(page.locator(".lead")).to_have_text("Câu 1/38")
-            for box in page.locator("button.option").all():
-                assert (box.bounding_box() or {}).get("height", 0) >= 48
+            for button in page.locator("button.option").all():
+                box = button.bounding_box()
+                assert box is not None and box["height"] >= 48
             page.get_by_role("button", name="Người dân").tap()
             expect(page.locator(".lead")).to_have_text("Câu 2/38 · Tiếp cận")
             page.get_by_role("button", name="Hài lòng", exact=True).tap()
