@@ -3,8 +3,9 @@
 Like the console, it turns what a person did into an `Inbound` and the engine's `Reply`
 values into something to show; here a page of a form:
 
-- `page_of(replies)`: the replies before the last are notices; the last is the step the
-  respondent is on, whose buttons become submit buttons posting their `data` back
+- `page_of(replies)`: the replies before the last are notices (with their own buttons, as
+  the privacy notice's "full text"); the last is the step the respondent is on, whose
+  buttons become submit buttons posting their `data` back
   (`choice`). Back and skip are set apart from the answers; the engine's language
   button is left out, since every page's header has the switch (`lang:<code>`). A
   step whose only buttons are back and skip waits for typed text (`text`); a step
@@ -35,6 +36,7 @@ __all__ = [
     "WEB",
     "BadForm",
     "Line",
+    "Notice",
     "Page",
     "inbound_of",
     "new_event_id",
@@ -68,10 +70,18 @@ Paragraph = tuple[Line, ...]
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A message shown above the step (a notice, a confirmation), and its buttons if any."""
+
+    text: tuple[Paragraph, ...]
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
 class Page:
     """What one page shows: notices, then the current step and its controls."""
 
-    notices: tuple[Paragraph, ...]
+    notices: tuple[Notice, ...]
     lead: str | None  # the step's first paragraph when more follow: where the respondent is
     text: tuple[Paragraph, ...]
     options: tuple[Button, ...]
@@ -105,9 +115,9 @@ def page_of(replies: Sequence[Reply]) -> Page:
     if not replies:
         raise ValueError("a page shows at least one reply")
     *before, step = replies
-    notices = [paragraph for reply in before for paragraph in _paragraphs(reply.text)]
+    notices = [Notice(_paragraphs(reply.text), tuple(reply.choices())) for reply in before]
     if step.notice:
-        notices.insert(0, (Line(step.notice),))
+        notices.insert(0, Notice(((Line(step.notice),),)))
     text = _paragraphs(step.text)
     lead = None
     if step.question and len(text) > 1:

@@ -250,7 +250,7 @@ class SurveyEngine:
         if kind is InboundKind.CHOICE:
             return await self._choice(turn, turn.inbound.payload)
         if kind is InboundKind.SHOW:
-            return await self._current(turn)
+            return await self._shown_again(turn)
         return await self._text_input(turn, turn.inbound.payload)
 
     async def _command(self, turn: Turn, name: str) -> list[Reply]:
@@ -582,6 +582,14 @@ class SurveyEngine:
         if survey.status == "consent" or survey.current_item is None:
             return self._consent(survey)
         return self._question(survey, self.questionnaire.item(survey.current_item), answers)
+
+    async def _shown_again(self, turn: Turn) -> list[Reply]:
+        """The current step for a page shown again, which has no messages above it: the
+        consent question comes with the notice it refers to ("as the notice above")."""
+        current = await self._current(turn)
+        if turn.survey is not None and turn.survey.status == "consent":
+            return [self._short_notice(turn.language), *current]
+        return current
 
     def _short_notice(self, language: str) -> Reply:
         """The short privacy notice: a message of its own, never edited into a question, with

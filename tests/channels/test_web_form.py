@@ -11,6 +11,7 @@ from channels.web_form import (
     WEB,
     BadForm,
     Line,
+    Notice,
     inbound_of,
     new_event_id,
     page_of,
@@ -30,7 +31,7 @@ SCALE = (
 def test_a_question_page_has_its_lead_text_answers_and_controls_apart() -> None:
     question = Reply("Câu 2/38 · Tiếp cận\n\nXin Ông/Bà cho biết.\nCâu hỏi?", SCALE, question=True)
     page = page_of([Reply("Đã chuyển sang tiếng Việt."), question])
-    assert page.notices == ((Line("Đã chuyển sang tiếng Việt."),),)
+    assert page.notices == (Notice(((Line("Đã chuyển sang tiếng Việt."),),)),)
     assert page.lead == "Câu 2/38 · Tiếp cận"
     assert page.text == ((Line("Xin Ông/Bà cho biết."), Line("Câu hỏi?")),)
     assert [button.data for button in page.options] == ["a:15:1", "a:15:5"]
@@ -38,7 +39,7 @@ def test_a_question_page_has_its_lead_text_answers_and_controls_apart() -> None:
     assert not page.typed and not page.finished
 
 
-def test_the_notice_bullets_and_language_switch_of_a_consent_page() -> None:
+def test_a_consent_page_keeps_the_notices_button_its_bullets_and_drops_the_language_one() -> None:
     consent = Reply(
         "Mời Ông/Bà.\n• Thu thập gì: câu trả lời.\n• Quyền: tự nguyện.\nCăn cứ: Luật 91.",
         (
@@ -49,8 +50,18 @@ def test_the_notice_bullets_and_language_switch_of_a_consent_page() -> None:
         question=True,
         notice="Câu hỏi đó đã qua.",
     )
-    page = page_of([consent])
-    assert page.notices == ((Line("Câu hỏi đó đã qua."),),)
+    short_notice = Reply(
+        "THÔNG BÁO\n• Không hỏi họ tên.",
+        ((Button("Xem toàn văn thông báo", "privacy:full", "/privacy"),),),
+    )
+    page = page_of([short_notice, consent])
+    assert page.notices == (
+        Notice(((Line("Câu hỏi đó đã qua."),),)),
+        Notice(
+            ((Line("THÔNG BÁO"), Line("Không hỏi họ tên.", bullet=True)),),
+            (Button("Xem toàn văn thông báo", "privacy:full", "/privacy"),),
+        ),
+    )
     assert page.lead is None
     assert page.text == (
         (

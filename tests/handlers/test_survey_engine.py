@@ -359,7 +359,12 @@ async def test_asking_for_the_current_step_again_shows_it_and_moves_nothing(
     assert [reply.text for reply in await citizen.send(citizen.inbound(InboundKind.SHOW))] == [
         engine.catalog.text("vi", "nothing_open")
     ]
-    await citizen.begin(COUNTER)
+    started = await citizen.start(COUNTER)
+    # At the consent question, the notice it refers to comes with it, as when it was first
+    # shown: a page shown again has no messages above it.
+    assert await citizen.send(citizen.inbound(InboundKind.SHOW)) == started[-2:]
+    assert [button.data for row in started[-2].buttons for button in row] == ["privacy:full"]
+    await citizen.press("consent:yes")
     step = await citizen.answer("citizen")
     async with database.reading() as tx:
         before = (await tx.scalars(select(SurveySession))).one()

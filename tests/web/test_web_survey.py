@@ -119,7 +119,11 @@ async def test_a_counters_landing_page_names_who_asks_and_offers_browser_zalo_an
     assert page.response.headers["content-security-policy"].startswith("default-src 'none'")
     assert page.response.headers["x-frame-options"] == "DENY"
     assert '<html lang="vi">' in page.response.text
-    assert "Quầy 01" in page.text and "Sở Tư pháp" in page.text and "Phường Ba Đình" in page.text
+    assert (
+        "Quầy HN-00004-01" in page.text
+        and "Sở Tư pháp" in page.text
+        and "Phường Ba Đình" in page.text
+    )
     assert CONTROLLER in page.text
     assert page.buttons() == ["Trả lời ngay trên trình duyệt"]
     assert page.links["Mở Zalo"] == f"https://zalo.me/{OA_ID}"
@@ -202,19 +206,29 @@ async def test_a_web_survey_completes_by_taps_and_is_counted_with_channel_web(
     phone = service.phone()
     await phone.open(f"/s/{COUNTER}")
     consent = await phone.tap("Trả lời ngay trên trình duyệt")
-    assert "Bên kiểm soát dữ liệu cá nhân: Sở Nội vụ thành phố Hà Nội" in consent.text
+    assert consent.text.startswith("THÔNG BÁO VỀ DỮ LIỆU CÁ NHÂN")
+    assert f"{CONTROLLER} dùng câu trả lời của Ông/Bà chỉ để đánh giá" in consent.text
+    assert "như thông báo trên không?" in consent.text
     assert consent.buttons() == [
         "English",
+        "Xem toàn văn thông báo",
         "Tôi đồng ý tham gia",
         "Tôi không đồng ý",
+        "Thông báo về dữ liệu cá nhân",
         "Xoá câu trả lời của tôi",
     ]
+    full = await phone.tap("Xem toàn văn thông báo")
+    assert f"1. Bên kiểm soát dữ liệu cá nhân: {CONTROLLER}." in full.text
+    assert "Tôi đồng ý tham gia" in full.buttons()
+    # Reloaded, the consent page still shows the notice it refers to.
+    reloaded = await phone.open("/s/survey")
+    assert reloaded.text.startswith("THÔNG BÁO VỀ DỮ LIỆU CÁ NHÂN")
     first = await phone.tap("Tôi đồng ý tham gia")
     assert first.text.startswith("Câu 1/38") and "Ông/Bà là:" in first.text
     await phone.tap("Người dân")
     thanks = await finish(phone)
     assert "Cảm ơn Ông/Bà đã dành thời gian tham gia khảo sát!" in thanks.text
-    assert thanks.buttons() == ["Xoá câu trả lời của tôi"]
+    assert thanks.buttons() == ["Thông báo về dữ liệu cá nhân", "Xoá câu trả lời của tôi"]
     async with service.database.reading() as tx:
         response = (await tx.scalars(select(Response))).one()
     assert (response.channel, response.service_point_code) == ("web", POINT)
@@ -291,7 +305,12 @@ async def test_in_english_then_withdrawn_after_the_thanks(service: Service) -> N
     await phone.tap("Trả lời ngay trên trình duyệt")
     english = await phone.tap("English")
     assert '<html lang="en">' in english.response.text
-    assert english.buttons()[:3] == ["Tiếng Việt", "I agree to take part", "I do not agree"]
+    assert english.buttons()[:4] == [
+        "Tiếng Việt",
+        "Read the full notice",
+        "I agree to take part",
+        "I do not agree",
+    ]
     await phone.tap("I agree to take part")
     await phone.tap("A citizen")
     await finish(phone)
@@ -324,7 +343,7 @@ async def test_one_survey_per_counter_per_device_and_day(service: Service) -> No
     await phone.open(f"/s/{COUNTER}")
     again = await phone.tap("Trả lời ngay trên trình duyệt")
     assert "Ông/Bà đã đánh giá quầy này hôm nay" in again.text
-    assert again.buttons() == ["Xoá câu trả lời của tôi"]
+    assert again.buttons() == ["Thông báo về dữ liệu cá nhân", "Xoá câu trả lời của tôi"]
 
 
 async def test_a_form_without_its_csrf_token_from_another_site_or_garbled_changes_nothing(
@@ -414,7 +433,7 @@ async def test_a_kiosk_runs_one_respondent_after_another_and_keeps_nothing_betwe
     home = f"/s/kiosk/{kiosk.token}"
     tablet = service.phone()
     start = await tablet.open(home)
-    assert start.status == 200 and "Quầy 01" in start.text
+    assert start.status == 200 and "Quầy HN-00004-01" in start.text
     assert start.buttons() == ["Bắt đầu khảo sát"]
 
     # The first respondent finishes: the thanks goes back to the start by itself.

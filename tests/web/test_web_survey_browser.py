@@ -172,7 +172,7 @@ def test_a_citizen_scans_answers_by_taps_comes_back_and_a_kiosk_resets(
             # The landing page: who asks, where, and the three ways to answer.
             page.goto(link)
             expect(page.locator("h1")).to_have_text("Đánh giá sự hài lòng")
-            expect(page.locator(".counter")).to_contain_text("Quầy 01")
+            expect(page.locator(".counter")).to_contain_text(f"Quầy {POINT}")
             expect(page.locator(".counter")).to_contain_text("Sở Tư pháp")
             expect(page.locator("main")).to_contain_text(CONTROLLER)
             zalo = page.get_by_role("link", name="Mở Zalo")
@@ -187,7 +187,8 @@ def test_a_citizen_scans_answers_by_taps_comes_back_and_a_kiosk_resets(
 
             # Consent, then questions, by taps.
             page.get_by_role("button", name="Trả lời ngay trên trình duyệt").tap()
-            expect(page.get_by_role("group")).to_contain_text("Bên kiểm soát dữ liệu cá nhân")
+            expect(page.locator(".notices")).to_contain_text("THÔNG BÁO VỀ DỮ LIỆU CÁ NHÂN")
+            expect(page.get_by_role("group")).to_contain_text("như thông báo trên")
             page.get_by_role("button", name="Tôi đồng ý tham gia").tap()
             expect(page.locator(".lead")).to_have_text("Câu 1/38")
             for button in page.locator("button.option").all():
@@ -287,6 +288,8 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_citizens_pages(
             page.goto(f"{served.url}/s/{counter_payload(TEST_SECRET, POINT)}")
             page.get_by_role("button", name="Trả lời ngay trên trình duyệt").click()
             check(page, "consent")
+            page.get_by_role("button", name="Xem toàn văn thông báo").click()
+            check(page, "full privacy notice")
             page.get_by_role("button", name="Tôi đồng ý tham gia").click()
             page.get_by_role("button", name="Người dân").click()
             check(page, "scale question")
@@ -302,4 +305,4 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_citizens_pages(
         finally:
             browser.close()
     assert found == {name: [] for name in found}
-    assert len(found) == 9
+    assert len(found) == 10

@@ -30,6 +30,7 @@ TEXT: dict[str, dict[str, str]] = {
         "answer": "Ý kiến của Ông/Bà",
         "send": "Gửi ý kiến",
         "withdraw": "Xoá câu trả lời của tôi",
+        "privacy": "Thông báo về dữ liệu cá nhân",
         "too_many": "Có quá nhiều lượt bắt đầu khảo sát từ mạng này. "
         "Ông/Bà vui lòng thử lại sau {minutes} phút.",
         "bad_request": "Trang này đã cũ. Ông/Bà vui lòng quay lại, tải lại trang và thử lại.",
@@ -63,6 +64,7 @@ TEXT: dict[str, dict[str, str]] = {
         "answer": "Your comment",
         "send": "Send comment",
         "withdraw": "Delete my answers",
+        "privacy": "Personal data notice",
         "too_many": "Too many surveys were started from this network. "
         "Please try again in {minutes} minutes.",
         "bad_request": "This page is out of date. Please go back, reload the page and try again.",
