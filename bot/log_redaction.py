@@ -2,7 +2,7 @@
 
 The access log writes every request's path and query, and httpx every URL it calls:
 a one-time password link (`/dashboard/password?code=…`), an invitation payload in a
-survey link, a webhook secret placed in a path, the bot token inside a Bot API URL.
+survey link, a kiosk's token in its URL, a webhook secret placed in a path, the bot token inside a Bot API URL.
 `SecretRedaction` rewrites those before any handler formats the line, whatever the
 route: it knows no route's parameters, only what a secret looks like and where one
 travels in a URL.
@@ -15,6 +15,7 @@ import re
 
 from storage.api_keys import KEY_PREFIX
 from storage.invitations import COUNTER_PREFIX, INVITATION_PREFIX
+from web.survey.paths import KIOSK_PREFIX, LANDING_PREFIX
 
 __all__ = ["REDACTED", "REDACTED_LOGGERS", "SecretRedaction", "redact", "redact_secrets_in_logs"]
 
@@ -28,8 +29,9 @@ _URL_CHARACTER = r"[^\s\"'&#?/]"
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # Every query value, whatever its name: a route's parameters are its own business.
     (re.compile(r"([?&][^\s\"'&#=]+=)[^\s\"'&#]+"), rf"\1{REDACTED}"),
-    # A survey link carries the invitation payload or short code as its last segment.
-    (re.compile(rf"(/s/){_URL_CHARACTER}+"), rf"\1{REDACTED}"),
+    # A survey link carries the invitation payload or short code as its last segment, and a
+    # kiosk's URL its long-lived token after the kiosk prefix.
+    (re.compile(rf"((?:{KIOSK_PREFIX}|{LANDING_PREFIX})/){_URL_CHARACTER}+"), rf"\1{REDACTED}"),
     # A webhook route is named by its platform; anything beyond the name can only be a secret.
     (re.compile(rf"(/webhooks/{_URL_CHARACTER}+/)[^\s\"'?#]+"), rf"\1{REDACTED}"),
     # The Bot API puts the bot token into the path: /bot<id>:<secret>/method.

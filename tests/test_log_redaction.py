@@ -108,6 +108,10 @@ async def test_serve_logs_no_password_code_payload_api_key_webhook_secret_or_bot
         ),
         ("GET /s/AB3DEF7H HTTP/1.1", f"GET /s/{REDACTED} HTTP/1.1"),
         (
+            "POST /s/kiosk/704WmoD0gyuv2S50OZmJoYwsFMr3l64DCNmCpEpisRQ HTTP/1.1",
+            f"POST /s/kiosk/{REDACTED} HTTP/1.1",
+        ),
+        (
             "POST /webhooks/zalo-bot/s3cret-value HTTP/1.1",
             f"POST /webhooks/zalo-bot/{REDACTED} HTTP/1.1",
         ),
