@@ -23,7 +23,8 @@ from tests.conftest import TEST_SECRET
 from tests.survey_driver import OTHER_POINT, POINT, Clock, add_counters, engine_config
 from tests.web.citizen import Citizen, Page
 from web.app import create_app
-from web.survey.routes import KIOSK_IDLE_SECONDS, KIOSK_THANKS_SECONDS, survey_router
+from web.survey.kiosk import KIOSK_IDLE_SECONDS, KIOSK_THANKS_SECONDS
+from web.survey.routes import survey_router
 
 OA_ID = "579745863508352884"
 BOT = "sipas_hanoi_bot"

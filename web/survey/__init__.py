@@ -1,0 +1,1 @@
+"""The citizens' pages: a QR code's landing page, the web survey and counter kiosks (see routes)."""

@@ -1,0 +1,78 @@
+"""A QR code's landing page (`/s/<payload>`): who runs the survey, the counter, and the three
+ways to answer; and its "answer here" button, which starts the web survey on this device.
+
+Reading the page changes nothing (link previewers open it too); a forged, unknown, expired or
+used payload gets a page saying so. Starts are limited per client address, counted under a
+keyed hash of it, in memory, against ballot stuffing.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
+
+import secrets
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from channels.web_form import WEB, start_of
+from storage.invitations import InvitationProblem, InvitationRefused, telegram_link
+from storage.landing import landing_for
+from storage.privacy import keyed_hash
+from web.survey.paths import LANDING_PREFIX
+from web.survey.site import CitizenRoute, Pages, PostedForm, other_language
+from web.survey.steps import RESPONDENT_COOKIE, web_step
+from web.survey.text import TEXT
+
+__all__ = ["router"]
+
+# A payload that names nothing is 404; one that named something no longer usable is 410.
+NOT_FOUND = {InvitationProblem.MALFORMED, InvitationProblem.FORGED, InvitationProblem.UNKNOWN}
+
+router = APIRouter(route_class=CitizenRoute)
+
+
+@router.get(f"{LANDING_PREFIX}/{{payload}}")
+async def landing(request: Request, payload: str, pages: Pages) -> Response:
+    """Who runs the survey, the counter, and the three ways to answer."""
+    language = pages.language_of(
+        request, request.query_params.get("lang") or pages.default_language
+    )
+    switch = f"{LANDING_PREFIX}/{quote(payload)}?lang={other_language(language)}"
+    try:
+        async with pages.database.reading() as session:
+            found = await landing_for(session, pages.secret, payload, pages.clock())
+    except InvitationRefused as refused:
+        problem = refused.problem
+        text = pages.catalog.text(language, f"invitation.{problem.value}")
+        status = 404 if problem in NOT_FOUND else 410
+        return pages.message(request, language, text, status, switch=switch)
+    zalo = pages.zalo_oa_id
+    return pages.render(
+        request,
+        "landing.html",
+        language,
+        counter=found.listing,
+        controller=pages.data_controller,
+        action=f"{LANDING_PREFIX}/{found.payload}",
+        switch=switch,
+        zalo=f"https://zalo.me/{quote(zalo)}" if zalo else None,
+        short_code=found.short_code,
+        telegram=telegram_link(pages.bot_username, found.payload) if pages.bot_username else None,
+    )
+
+
+@router.post(f"{LANDING_PREFIX}/{{payload}}")
+async def start(request: Request, payload: str, pages: Pages, form: PostedForm) -> Response:
+    """Answer here in the browser: the survey starts (or resumes) on this device."""
+    language = pages.language_of(request, form.get("lang"))
+    client = request.client.host if request.client else ""
+    wait = pages.starts.acquire(keyed_hash(pages.secret, "web-start", client), pages.monotonic())
+    if wait is not None:
+        minutes = -(-wait // 60)
+        text = TEXT[language]["too_many"].format(minutes=minutes)
+        response = pages.message(request, language, text, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    chat = pages.respondent_of(request, RESPONDENT_COOKIE) or secrets.token_urlsafe(32)
+    inbound = start_of(WEB, chat, payload, form, locale=language, received_at=pages.clock())
+    return web_step(pages, request, await pages.converse(inbound), chat, language)
