@@ -27,15 +27,15 @@ class Band:
 
 
 @dataclass(frozen=True)
-class ScoringScheme:
-    """Maximum points and the mapping from an index (0–100) to points, per scope and levels."""
+class PointsMapping:
+    """How an index (0–100) becomes points out of `max_points`: linear between `from_index`
+    (0 points) and `to_index` (all of them), or banded (the first band reached wins).
 
-    id: str
-    description: str
-    example: bool
+    Scoring schemes use one for the satisfaction criterion; the PAR criteria trees use one
+    per survey-sourced criterion (`par.criteria`), written the same way.
+    """
+
     max_points: float
-    scope: str
-    levels: tuple[str, ...]
     kind: str  # linear | banded
     from_index: float = 0.0
     to_index: float = 100.0
@@ -50,6 +50,26 @@ class ScoringScheme:
             if index_pct >= band.min_index:
                 return round(band.points, 2)
         return 0.0
+
+
+@dataclass(frozen=True)
+class ScoringScheme:
+    """Maximum points and the mapping from an index (0–100) to points, per scope and levels."""
+
+    id: str
+    description: str
+    example: bool
+    scope: str
+    levels: tuple[str, ...]
+    mapping: PointsMapping
+
+    @property
+    def max_points(self) -> float:
+        return self.mapping.max_points
+
+    def points(self, index_pct: float) -> float:
+        """The points one index earns, rounded to 2 decimals."""
+        return self.mapping.points(index_pct)
 
     def add_points(self, table: pd.DataFrame) -> pd.DataFrame:
         """The table with a `points` column: filled where the scheme applies and an index is shown."""
@@ -81,6 +101,38 @@ def load_scheme(name_or_path: str | Path) -> ScoringScheme:
     return parse_scheme(path.read_text(encoding="utf-8"), source=str(path))
 
 
+def parse_mapping(raw: object, max_points: float) -> PointsMapping:
+    """A `mapping:` block (kind linear with from_index/to_index, or banded with bands) giving
+    at most `max_points`; SchemeError saying what is wrong with it otherwise."""
+    if not isinstance(raw, dict):
+        raise SchemeError("expected a mapping with kind linear or banded")
+    try:
+        kind = str(raw["kind"])
+        low = float(raw.get("from_index", 0))
+        high = float(raw.get("to_index", 100))
+        bands = tuple(
+            sorted(
+                (Band(float(band["min_index"]), float(band["points"])) for band in raw["bands"]),
+                key=lambda band: -band.min_index,
+            )
+            if kind == "banded"
+            else ()
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise SchemeError(f"missing or malformed field {error}") from None
+    if kind == "linear":
+        if not low < high:
+            raise SchemeError("from_index must be below to_index")
+        return PointsMapping(max_points, kind, from_index=low, to_index=high)
+    if kind == "banded":
+        if not bands:
+            raise SchemeError("bands: give at least one band")
+        if any(not 0 <= band.points <= max_points for band in bands):
+            raise SchemeError(f"a band gives points outside 0–{max_points:g}")
+        return PointsMapping(max_points, kind, bands=bands)
+    raise SchemeError(f"kind must be linear or banded, not {kind!r}")
+
+
 def parse_scheme(data: str, *, source: str = "<scheme>") -> ScoringScheme:
     """A scheme from its YAML text, checked field by field."""
     raw = yaml.safe_load(data)
@@ -92,48 +144,23 @@ def parse_scheme(data: str, *, source: str = "<scheme>") -> ScoringScheme:
         applies = raw["applies_to"]
         mapping = raw["mapping"]
         max_points = float(raw["max_points"])
-        kind = str(mapping["kind"])
         scheme_id = str(raw["id"])
         scope = str(applies.get("scope", "overall"))
         levels = tuple(str(level) for level in applies["levels"])
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise SchemeError(f"{source}: missing or malformed field {error}") from None
-    if kind == "linear":
-        low = float(mapping.get("from_index", 0))
-        high = float(mapping.get("to_index", 100))
-        if not low < high:
-            raise SchemeError(f"{source}: mapping: from_index must be below to_index")
-        return ScoringScheme(
-            scheme_id,
-            str(raw.get("description", "")).strip(),
-            bool(raw.get("example", False)),
-            max_points,
-            scope,
-            levels,
-            kind,
-            from_index=low,
-            to_index=high,
-        )
-    if kind == "banded":
-        bands = tuple(
-            sorted(
-                (
-                    Band(float(band["min_index"]), float(band["points"]))
-                    for band in mapping["bands"]
-                ),
-                key=lambda band: -band.min_index,
-            )
-        )
-        if any(band.points > max_points for band in bands):
-            raise SchemeError(f"{source}: mapping: a band gives more than max_points")
-        return ScoringScheme(
-            scheme_id,
-            str(raw.get("description", "")).strip(),
-            bool(raw.get("example", False)),
-            max_points,
-            scope,
-            levels,
-            kind,
-            bands=bands,
-        )
-    raise SchemeError(f"{source}: mapping: kind must be linear or banded, not {kind!r}")
+    return ScoringScheme(
+        scheme_id,
+        str(raw.get("description", "")).strip(),
+        bool(raw.get("example", False)),
+        scope,
+        levels,
+        _mapping(mapping, max_points, source),
+    )
+
+
+def _mapping(raw: object, max_points: float, source: str) -> PointsMapping:
+    try:
+        return parse_mapping(raw, max_points)
+    except SchemeError as error:
+        raise SchemeError(f"{source}: mapping: {error}") from None
