@@ -459,3 +459,69 @@ class AggregationRun(Base):
     responses: Mapped[int] = mapped_column(Integer, default=0)
     flagged_responses: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+# --- PAR Index scorecards ------------------------------------------------------------------
+
+
+class ParYear(Base):
+    """An assessment year of the PAR Index: the criteria it was opened with, kept whole (text
+    and SHA-256), so that its scorecards never change under it when a file does."""
+
+    __tablename__ = "par_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    scheme_id: Mapped[str] = mapped_column(String(64))
+    criteria_sha256: Mapped[str] = mapped_column(String(64))
+    criteria_text: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime]
+
+
+class ParScorecard(Base):
+    """One assessed unit's scorecard in one year: a Sở (tree `department`, an agency code) or
+    a UBND xã/phường (tree `commune`, a unit code); its name as it was when opened."""
+
+    __tablename__ = "par_scorecards"
+    __table_args__ = (UniqueConstraint("year", "unit_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(ForeignKey("par_years.year"))
+    tree: Mapped[str] = mapped_column(String(16))  # department | commune
+    unit_code: Mapped[str] = mapped_column(String(32))
+    unit_name: Mapped[str] = mapped_column(String(250))
+    opened_at: Mapped[datetime]
+
+
+class ParSelfScore(Base):
+    """A unit's own score of one criterion, with its evidence (document number or link) and
+    note, as last imported from the unit's file."""
+
+    __tablename__ = "par_self_scores"
+    __table_args__ = (UniqueConstraint("scorecard_id", "criterion_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("par_scorecards.id"))
+    criterion_code: Mapped[str] = mapped_column(String(32))
+    points: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    source_file: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[datetime]
+
+
+class ParAppraisal(Base):
+    """One adjustment of the appraisal council to a criterion: the points it sets, why, and
+    which staff admin recorded it. Rows are only ever added (the newest counts), so the
+    history of a score is never lost."""
+
+    __tablename__ = "par_appraisals"
+    __table_args__ = (Index("ix_par_appraisals_criterion", "scorecard_id", "criterion_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scorecard_id: Mapped[int] = mapped_column(ForeignKey("par_scorecards.id"))
+    criterion_code: Mapped[str] = mapped_column(String(32))
+    points: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    staff_account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # cli | file | dashboard
+    recorded_at: Mapped[datetime]
