@@ -88,9 +88,9 @@ trees:
                 - {min_index: 0, points: 0}
 """
 
-DISSATISFIED = answers(
-    TIEP_CAN="2", TTHC="2", CONG_CHUC="2", KET_QUA="2", PAKN="2"
-) | {"15": "1"}  # not all one value: not straight-lining
+DISSATISFIED = answers(TIEP_CAN="2", TTHC="2", CONG_CHUC="2", KET_QUA="2", PAKN="2") | {
+    "15": "1"
+}  # not all one value: not straight-lining
 DAY = date(2026, 11, 10)
 
 

@@ -65,9 +65,7 @@ def test_the_bundled_structure_is_qd_5666_with_example_points() -> None:
         assert {leaf.scoring for leaf in last.leaves()} == {"bonus", "penalty"}
         assert any(leaf.scoring == "survey" for leaf in tree.leaves())
     assert {
-        leaf.source.level
-        for leaf in scheme.trees["department"].leaves()
-        if leaf.source is not None
+        leaf.source.level for leaf in scheme.trees["department"].leaves() if leaf.source is not None
     } == {"agency"}
 
 
@@ -84,7 +82,10 @@ def test_every_problem_of_a_broken_file_is_reported_at_once() -> None:
     assert found == {
         ("colour", "unknown field"),
         ("trees.department", "code '1.1' appears 2 times (one node, one code)"),
-        ("trees.department.contents[0].max_points", "10, but its criteria add up to 8 (penalties aside)"),
+        (
+            "trees.department.contents[0].max_points",
+            "10, but its criteria add up to 8 (penalties aside)",
+        ),
         ("trees.department.contents", "the content areas add up to 30, not max_points 100"),
         (
             "trees.department.contents[1].criteria[0].source.figure",
@@ -103,7 +104,10 @@ def test_every_problem_of_a_broken_file_is_reported_at_once() -> None:
             "trees.department.contents[1].criteria[2].scoring",
             "expected self, bonus, penalty, survey (or criteria below it), got 'guess'",
         ),
-        ("trees.department.contents[1].criteria[3].mapping", "only a survey criterion has a mapping"),
+        (
+            "trees.department.contents[1].criteria[3].mapping",
+            "only a survey criterion has a mapping",
+        ),
         ("trees.ward", "unknown tree (expected department or commune)"),
         ("classification", "min_index 90 appears 2 times"),
     }
