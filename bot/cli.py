@@ -70,6 +70,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "kiosk_group",
         "Print a new kiosk URL for a counter's tablet (`sipas kiosk --service-point CODE`).",
     ),
+    "par": Subcommand(
+        "bot.commands.par",
+        "par_group",
+        "The PAR Index scorecard: criteria, self-assessment, appraisal, results.",
+    ),
     "privacy": Subcommand(
         "bot.commands.privacy",
         "privacy_group",
