@@ -1,4 +1,4 @@
-"""Staff chat commands, channel-agnostic: `/staff CODE`, `/summary`, `/ranking`, `/export`.
+"""Staff chat commands, channel-agnostic: `/staff CODE`, `/summary`, `/ranking`, `/export`, `/par`.
 
     staff = StaffCommands(database, secret=..., zone=..., layout=..., method=...,
                           min_cell_size=settings.min_cell_size)
@@ -31,6 +31,7 @@ from analytics.report import index_table
 from analytics.xlsx_report import figure, report_filename, report_tables, xlsx_report
 from handlers.catalog import load_catalog
 from handlers.events import Reply
+from handlers.par_chat import par_text
 from storage.aggregation_runs import data_as_of
 from storage.db import Database
 from storage.models import StaffAccount
@@ -40,7 +41,7 @@ from storage.units import list_units
 
 __all__ = ["STAFF_COMMANDS", "StaffCommands", "StaffReply", "element_chart_png"]
 
-STAFF_COMMANDS = ("staff", "summary", "ranking", "export")
+STAFF_COMMANDS = ("staff", "summary", "ranking", "export", "par")
 ENROLMENT_TRIES = 5  # wrong codes per chat user and hour before /staff is ignored
 ENROLMENT_WINDOW_SECONDS = 3600.0
 MAX_TEXT = 3800  # Telegram allows 4096 characters; keep room for the footer
@@ -169,6 +170,17 @@ class StaffCommands:
             return await self._summary(account, scope, args, text)
         if command == "ranking":
             return await self._ranking(scope, args, text)
+        if command == "par":
+            reply = await par_text(
+                self.database,
+                scope,
+                args,
+                text,
+                layout=self.layout,
+                method=self.method,
+                min_cell_size=self.min_cell_size,
+            )
+            return [StaffReply(reply)]
         return await self._export(scope, args, text, _language(locale))
 
     # --- /staff CODE ------------------------------------------------------------------------
