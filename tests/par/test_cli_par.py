@@ -196,3 +196,19 @@ def test_a_year_from_opening_to_the_vietnamese_report(database_url: str, tmp_pat
         ("00070", 5.0, 2),
         ("00082", 0.0, 3),
     ]
+
+    # The council's file: the unit's scores so far, its latest adjustments, its own columns.
+    council = tmp_path / "council-00004.xlsx"
+    code, output = sipas("template", "--unit", "00004", "--appraisal", "--out", str(council))
+    assert code == 0, output
+    workbook = load_workbook(council)
+    sheet = workbook.active
+    assert [cell.value for cell in sheet[1]][-2:] == ["Điểm thẩm định", "Lý do điều chỉnh"]
+    rows = {row[1]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["B1"][5] == 5 and rows["B1"][-2:] == (4, "Thiếu minh chứng")
+    sheet["J2"], sheet["K2"] = 2, "Kế hoạch ban hành muộn"  # A1
+    workbook.save(council)
+    code, output = sipas("appraise", str(council), "--by", "council")
+    assert code == 0, output
+    assert "1 adjustment recorded by council, 1 as recorded already" in output
+    assert "16/20 points" in sipas("show", "--unit", "00004")[1]
