@@ -51,6 +51,7 @@ __all__ = [
     "import_self_assessment",
     "template_bytes",
     "template_rows",
+    "unit_template",
 ]
 
 SELF_COLUMNS = {
