@@ -25,10 +25,10 @@ from par.assessment import (
 )
 from par.files import Columns, read_rows
 from par.self_assessment import APPRAISAL_COLUMNS, MAX_TEXT, SELF_COLUMNS
+from problems import Problem
 from storage.db import Database
 from storage.par import AppraisalInput, AppraisalRecord, add_appraisals, appraisals
 from storage.staff import find_staff
-from storage.units import Problem
 
 __all__ = ["AppraisalResult", "Appraiser", "appraise", "appraise_file", "appraiser"]
 
@@ -131,16 +131,14 @@ async def appraise_file(
     assessment = await load_assessment(database, year)
     source = str(path)
     rows, problems = read_rows(path)
-    if not problems and not rows:
-        problems = [Problem(source, 1, "(header)", "empty file (expected a header row)")]
     if problems:
-        raise ParFileError(problems)
+        raise ParFileError(problems, outcome="nothing was recorded")
     columns = Columns(SELF_COLUMNS | APPRAISAL_COLUMNS)
     problems = columns.find(
         rows[0][1], source, required=("unit", "criterion", "appraised", "reason")
     )
     if problems:
-        raise ParFileError(problems)
+        raise ParFileError(problems, outcome="nothing was recorded")
     entries: list[AppraisalInput] = []
     first_row: dict[tuple[str, str], int] = {}
     for number, cells in rows[1:]:
@@ -154,16 +152,23 @@ async def appraise_file(
                 raise EntryProblem("appraised", "empty, but a reason is given: add the points")
             entry = _entry(assessment, unit, code, points, reason)
         except EntryProblem as problem:
-            problems.append(Problem(source, number, columns.label(problem.column), problem.message))
+            problems.append(
+                Problem(
+                    file=source,
+                    row=number,
+                    column=columns.label(problem.column),
+                    message=problem.message,
+                )
+            )
             continue
         key = (entry.unit_code, entry.criterion_code)
         if key in first_row:
             problems.append(
                 Problem(
-                    source,
-                    number,
-                    columns.label("criterion"),
-                    f"{code} of {unit} is appraised on row {first_row[key]} already "
+                    file=source,
+                    row=number,
+                    column=columns.label("criterion"),
+                    message=f"{code} of {unit} is appraised on row {first_row[key]} already "
                     "(one row per criterion)",
                 )
             )
@@ -172,8 +177,12 @@ async def appraise_file(
         entries.append(entry)
     if not problems and not entries:
         problems.append(
-            Problem(source, None, columns.label("appraised"), "no appraised points in the file")
+            Problem(
+                file=source,
+                column=columns.label("appraised"),
+                message="no appraised points in the file",
+            )
         )
     if problems:
-        raise ParFileError(problems)
+        raise ParFileError(problems, outcome="nothing was recorded")
     return await _record(database, assessment, entries, by, "file", now)

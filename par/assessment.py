@@ -9,6 +9,7 @@ from datetime import datetime
 
 from par.criteria import SELF_SCORED, CriteriaScheme, CriteriaTree, Criterion, parse_criteria
 from par.files import number_or_none
+from problems import Problem, ProblemsFound, tally
 from storage.db import Database
 from storage.par import (
     ScorecardRecord,
@@ -19,7 +20,6 @@ from storage.par import (
     scorecards,
     year_record,
 )
-from storage.units import Problem
 
 __all__ = [
     "Assessment",
@@ -33,16 +33,19 @@ __all__ = [
 ]
 
 
-class ParError(Exception):
+class ParError(ProblemsFound):
     """A PAR operation refused; the message says what is wrong and what to do."""
 
 
-class ParFileError(Exception):
-    """A file was refused; `problems` lists every problem found, in file order."""
+class ParFileError(ProblemsFound):
+    """A file was refused: every problem found in it, in file order, and what became of it
+    (`outcome`: nothing stored, nothing recorded)."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(problem) for problem in self.problems))
+    def __init__(self, problems: Sequence[Problem], *, outcome: str) -> None:
+        super().__init__(
+            problems,
+            summary=f"{tally(problems)}; {outcome}. Fix them and run the command again.",
+        )
 
 
 @dataclass(frozen=True)

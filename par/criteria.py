@@ -47,7 +47,7 @@ import yaml
 
 from analytics.levels import LEVELS
 from analytics.schemes import PointsMapping, SchemeError, parse_mapping
-from storage.units import Problem
+from problems import Problem, ProblemsFound, tally
 
 __all__ = [
     "FIGURES",
@@ -90,12 +90,15 @@ _CODE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _TOLERANCE = 0.005  # points are written with at most 2 decimals
 
 
-class CriteriaError(ValueError):
+class CriteriaError(ProblemsFound, ValueError):
     """A criteria file that cannot be used; `problems` lists every problem found."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(problem) for problem in problems))
-        self.problems = problems
+        super().__init__(
+            problems,
+            summary=f"{tally(problems)}: not a usable criteria file "
+            "(`sipas par check FILE` after fixing it)",
+        )
 
 
 @dataclass(frozen=True)
@@ -217,26 +220,31 @@ def load_criteria(
     """
     text = str(name_or_path)
     if text.endswith((".yaml", ".yml")):
-        path = Path(text)
+        name, path = text, Path(text)
     else:
-        stem = text if year is None or text.endswith(f"-{year}") else f"{text}-{year}"
-        path = SCHEMES_DIR / f"{stem}.yaml"
+        name = text if year is None or text.endswith(f"-{year}") else f"{text}-{year}"
+        path = SCHEMES_DIR / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(bundled_criteria()) or "none"
         raise CriteriaError(
             [
                 Problem(
-                    text,
-                    None,
-                    "(file)",
-                    f"no criteria file (bundled: {known}; or give a .yaml path)",
+                    file=name,
+                    message="no such criteria file",
+                    hint=f"bundled: {known}; or give a .yaml path",
                 )
             ]
         )
     scheme = parse_criteria(path.read_text(encoding="utf-8"), source=str(path), elements=elements)
     if year is not None and scheme.year != year:
         raise CriteriaError(
-            [Problem(str(path), None, "year", f"the file is for {scheme.year}, not {year}")]
+            [
+                Problem(
+                    file=str(path),
+                    column="year",
+                    message=f"the file is for {scheme.year}, not {year}",
+                )
+            ]
         )
     return scheme
 
@@ -253,7 +261,7 @@ def parse_criteria(
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise CriteriaError([Problem(source, None, "(file)", f"not YAML: {error}")]) from None
+        raise CriteriaError([Problem(file=source, message=f"not YAML: {error}")]) from None
     scheme = checker.scheme(raw, text)
     if checker.problems or scheme is None:
         raise CriteriaError(checker.problems)
@@ -269,7 +277,9 @@ class _Checker:
         self.problems: list[Problem] = []
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append(Problem(self.source, None, path or "(document)", message))
+        self.problems.append(
+            Problem(file=self.source, column=path or "(document)", message=message)
+        )
 
     def fields(
         self, raw: object, path: str, required: tuple[str, ...], optional: tuple[str, ...]

@@ -1,76 +1,38 @@
-"""The files units and the council hand in, read as spreadsheets show them: rows numbered from
-the header (row 1), cells as text, columns found by their Vietnamese or English name."""
+"""The files units and the council hand in, read as spreadsheets show them (through
+`storage.spreadsheets`): columns found by their Vietnamese or English name, points as typed."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 import unicodedata
-import zipfile
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 
-from storage.spreadsheet_csv import delimiter_of
-from storage.units import Problem
+from problems import Problem
+from storage.spreadsheets import Row, spreadsheet_rows
 
 __all__ = ["Columns", "number_or_none", "read_rows"]
 
-SUFFIXES = (".csv", ".xlsx")
 _DECIMALS = re.compile(r"-?\d+([.,]\d{1,2})?")
 
 
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # 4.0 typed as 4 in a number-formatted cell
-    if isinstance(value, datetime):
-        return value.isoformat()
-    # Text typed in different tools arrives in different Unicode forms; NFC makes them one.
-    return unicodedata.normalize("NFC", str(value)).strip()
-
-
-def read_rows(path: Path) -> tuple[list[tuple[int, list[str]]], list[Problem]]:
-    """(row number, cells) of a .csv (UTF-8, `,` or `;`) or an .xlsx file's first sheet, and
-    the problem that stopped the reading, if any."""
-    source = str(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        return [], [Problem(source, None, "(file)", "not a .csv or .xlsx file (save it as one)")]
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        if suffix == ".csv":
-            text = path.read_text(encoding="utf-8-sig")  # the BOM spreadsheets write
-            reader = csv.reader(
-                io.StringIO(text, newline=""), delimiter=delimiter_of(text.split("\n", 1)[0])
+def read_rows(path: Path) -> tuple[list[Row], list[Problem]]:
+    """The rows of a .csv or .xlsx file (header first), and the problem that stopped the
+    reading, if any: an empty file is one."""
+    problems: list[Problem] = []
+    rows = list(spreadsheet_rows(path, problems))
+    if not problems and not rows:
+        problems.append(
+            Problem(
+                file=str(path),
+                row=1,
+                column="(header)",
+                message="empty file",
+                hint="a header row is expected",
             )
-            rows = [
-                (number, [_cell_text(cell) for cell in cells])
-                for number, cells in enumerate(reader, 1)
-            ]
-        else:
-            from openpyxl import load_workbook  # only XLSX files pay for it
-
-            workbook = load_workbook(path, read_only=True, data_only=True)
-            try:
-                rows = [
-                    (number, [_cell_text(cell) for cell in cells])
-                    for number, cells in enumerate(
-                        workbook.worksheets[0].iter_rows(values_only=True), 1
-                    )
-                ]
-            finally:
-                workbook.close()
-    except UnicodeDecodeError:
-        return [], [Problem(source, None, "(file)", "not UTF-8 text (save the file as CSV UTF-8)")]
-    except csv.Error as error:
-        return [], [Problem(source, None, "(file)", f"not readable as CSV: {error}")]
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        return [], [Problem(source, None, "(file)", f"not readable as an .xlsx workbook: {error}")]
-    return rows, []
+        )
+    return rows, problems
 
 
 class Columns:
@@ -92,13 +54,25 @@ class Columns:
                 continue
             if key in self.position:
                 problems.append(
-                    Problem(source, 1, cell, "column appears more than once (name it once)")
+                    Problem(
+                        file=source,
+                        row=1,
+                        column=cell,
+                        message="column appears more than once",
+                        hint="name it once",
+                    )
                 )
             self.position[key] = position
         for key in required:
             if key not in self.position:
                 problems.append(
-                    Problem(source, 1, self.names[key], f"column missing from the header ({key})")
+                    Problem(
+                        file=source,
+                        row=1,
+                        column=self.names[key],
+                        message="column missing from the header",
+                        hint=f"add it, named {self.names[key]!r} or {key!r}",
+                    )
                 )
         return problems
 

@@ -31,6 +31,7 @@ from par.assessment import (
 )
 from par.criteria import Criterion
 from par.files import Columns, read_rows
+from problems import Problem
 from storage.db import Database
 from storage.par import (
     AppraisalRecord,
@@ -41,7 +42,6 @@ from storage.par import (
     save_self_scores,
     self_scores,
 )
-from storage.units import Problem
 
 __all__ = [
     "APPRAISAL_COLUMNS",
@@ -235,16 +235,14 @@ async def import_self_assessment(
     assessment = await load_assessment(database, year)
     source = str(path)
     rows, problems = read_rows(path)
-    if not problems and not rows:
-        problems = [Problem(source, 1, "(header)", "empty file (expected a header row)")]
     if problems:
-        raise ParFileError(problems)
+        raise ParFileError(problems, outcome="nothing was stored")
     columns = Columns(SELF_COLUMNS)
     problems = columns.find(
         rows[0][1], source, required=("unit", "criterion", "self_score", "evidence")
     )
     if problems:
-        raise ParFileError(problems)
+        raise ParFileError(problems, outcome="nothing was stored")
     scores: list[SelfScoreInput] = []
     first_row: dict[tuple[str, str], int] = {}
     for number, cells in rows[1:]:
@@ -253,7 +251,14 @@ async def import_self_assessment(
         try:
             score = _self_score(assessment, columns, cells)
         except EntryProblem as problem:
-            problems.append(Problem(source, number, columns.label(problem.column), problem.message))
+            problems.append(
+                Problem(
+                    file=source,
+                    row=number,
+                    column=columns.label(problem.column),
+                    message=problem.message,
+                )
+            )
             continue
         if score is None:
             continue
@@ -261,10 +266,10 @@ async def import_self_assessment(
         if key in first_row:
             problems.append(
                 Problem(
-                    source,
-                    number,
-                    columns.label("criterion"),
-                    f"{score.criterion_code} of {score.unit_code} is scored on row "
+                    file=source,
+                    row=number,
+                    column=columns.label("criterion"),
+                    message=f"{score.criterion_code} of {score.unit_code} is scored on row "
                     f"{first_row[key]} already (one row per criterion)",
                 )
             )
@@ -273,10 +278,15 @@ async def import_self_assessment(
         scores.append(score)
     if not problems and not scores:
         problems.append(
-            Problem(source, None, columns.label("self_score"), "no scores in the file (fill it in)")
+            Problem(
+                file=source,
+                column=columns.label("self_score"),
+                message="no scores in the file",
+                hint="fill the column in",
+            )
         )
     if problems:
-        raise ParFileError(problems)
+        raise ParFileError(problems, outcome="nothing was stored")
     saved = await save_self_scores(
         database, assessment.year, scores, source_file=path.name[:255], now=now
     )

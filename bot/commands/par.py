@@ -18,8 +18,8 @@ from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
 from bot.settings import Settings
 from par.appraisal import appraise, appraise_file, appraiser
-from par.assessment import EntryProblem, ParError, ParFileError, open_assessment
-from par.criteria import TREES, CriteriaError, CriteriaScheme, load_criteria
+from par.assessment import EntryProblem, open_assessment
+from par.criteria import TREES, CriteriaScheme, load_criteria
 from par.export import FORMATS, write_par_export
 from par.publish import ParResults, par_results
 from par.report import TREE_NAMES, figure_text, state_text
@@ -44,41 +44,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _refused(problems: list[object], what: str, file: Path) -> click.ClickException:
-    for problem in problems:
-        click.echo(str(problem), err=True)
-    count = len(problems)
-    return click.ClickException(
-        f"{count} problem{'s' if count != 1 else ''} in {file}; {what}. Fix them and run the "
-        "command again."
-    )
-
-
 def _run(settings: Settings, work: Callable[[Database], Awaitable[_T]]) -> _T:
-    """Run `work` on the configured database; a refused operation is a clean error."""
+    """Run `work` on the configured database."""
 
     async def run() -> _T:
         async with open_database(settings) as database:
             return await work(database)
 
-    try:
-        return asyncio.run(run())
-    except ParError as error:
-        raise click.ClickException(str(error)) from None
+    return asyncio.run(run())
 
 
 def _criteria(name: str, year: int | None, method_name: str) -> CriteriaScheme:
     _method, layout = method_and_layout(method_name)
-    try:
-        return load_criteria(name, year=year, elements=[code for code, _ in layout.elements])
-    except CriteriaError as error:
-        for problem in error.problems:
-            click.echo(str(problem), err=True)
-        count = len(error.problems)
-        raise click.ClickException(
-            f"{count} problem{'s' if count != 1 else ''}: {name} is not a usable criteria file "
-            f"(`sipas par check FILE` after fixing it)"
-        ) from None
+    return load_criteria(name, year=year, elements=[code for code, _ in layout.elements])
 
 
 @click.group("par")
@@ -174,12 +152,9 @@ def template_command(unit_code: str, year: int | None, out: Path | None, apprais
 def import_command(file: Path, year: int | None) -> None:
     """Import a filled self-assessment FILE (.xlsx or .csv): checked whole, stored all or nothing."""
     settings = settings_or_exit()
-    try:
-        report = _run(
-            settings, lambda database: import_self_assessment(database, file, now=_now(), year=year)
-        )
-    except ParFileError as error:
-        raise _refused(list(error.problems), "nothing was stored", file) from None
+    report = _run(
+        settings, lambda database: import_self_assessment(database, file, now=_now(), year=year)
+    )
     saved = report.saved
     click.echo(
         f"imported {file} into {report.year}: {report.rows} scores of {', '.join(report.units)} "
@@ -236,9 +211,6 @@ def appraise_command(
 
     try:
         done_year, recorded, unchanged = _run(settings, work)
-    except ParFileError as error:
-        assert file is not None
-        raise _refused(list(error.problems), "nothing was recorded", file) from None
     except EntryProblem as problem:
         raise click.BadParameter(problem.message, param_hint=_OPTIONS[problem.column]) from None
     click.echo(

@@ -68,7 +68,7 @@ def test_check_says_what_a_file_holds_or_every_problem_in_it(tmp_path: Path) -> 
         f"{broken}: trees.department.contents[1].criteria[0].source.figure: unknown source"
         in output
     )
-    assert "Error: 12 problems:" in output
+    assert f"Error: 12 problems in {broken}: not a usable criteria file" in output
 
 
 def test_a_year_from_opening_to_the_vietnamese_report(database_url: str, tmp_path: Path) -> None:

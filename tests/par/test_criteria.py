@@ -70,7 +70,7 @@ def test_the_bundled_structure_is_qd_5666_with_example_points() -> None:
 
 
 def test_a_year_that_is_not_the_files_is_refused() -> None:
-    with pytest.raises(CriteriaError, match="no criteria file"):
+    with pytest.raises(CriteriaError, match=r"^hn-qd5666-2031: no such criteria file"):
         load_criteria("hn-qd5666", year=2031)
 
 
