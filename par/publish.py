@@ -8,12 +8,12 @@ from datetime import datetime
 
 import pandas as pd
 
-from analytics.aggregate import data_as_of
 from analytics.layout import ItemLayout
 from analytics.method import Method
 from par.assessment import Assessment, load_assessment
 from par.results import ScorecardResult, score_assessment
 from par.survey import survey_figures
+from storage.aggregation_runs import data_as_of
 from storage.db import Database
 from storage.par import AppraisalRecord, appraisals, self_scores
 

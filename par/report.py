@@ -4,7 +4,6 @@ unit's own score, the council's, the survey's, evidence and notes), and a notes 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 from openpyxl import Workbook
@@ -12,6 +11,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from analytics.export import workbook_bytes
 from par.criteria import TREES
 from par.publish import ParResults
 from par.results import CriterionLine, ScorecardResult
@@ -211,7 +211,7 @@ def _sheet_name(code: str, taken: set[str]) -> str:
 
 
 def xlsx_report(published: ParResults) -> bytes:
-    """The report's bytes."""
+    """The report's bytes: the same results give the same bytes."""
     workbook = Workbook()
     first = True
     taken = {"ghi chú"}
@@ -228,6 +228,4 @@ def xlsx_report(published: ParResults) -> bytes:
     notes = workbook.active if first else workbook.create_sheet()
     notes.title = "Ghi chú"
     _notes_sheet(notes, published)
-    raw = io.BytesIO()
-    workbook.save(raw)
-    return raw.getvalue()
+    return workbook_bytes(workbook)

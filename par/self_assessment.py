@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from analytics.export import workbook_bytes
 from par.assessment import (
     Assessment,
     EntryProblem,
@@ -169,9 +170,7 @@ def template_bytes(
     for line in guide:
         notes.append([line])
     notes.column_dimensions["A"].width = 120
-    raw = io.BytesIO()
-    workbook.save(raw)
-    return raw.getvalue()
+    return workbook_bytes(workbook)
 
 
 async def unit_template(

@@ -12,6 +12,7 @@ from typing import Any
 from analytics.days import parse_period
 from analytics.layout import ItemLayout
 from analytics.method import Method
+from analytics.query import ReportQuery
 from analytics.report import index_table
 from par.criteria import CriteriaScheme, SurveySource
 from storage.db import Database
@@ -70,15 +71,8 @@ async def survey_figures(
     figures: dict[FigureKey, SurveyFigure] = {}
     sources = _sources(scheme)
     for level in sorted({source.level for source in sources}):
-        table = await index_table(
-            database,
-            period=period,
-            level=level,
-            layout=layout,
-            method=method,
-            min_cell_size=min_cell_size,
-            respondent_types=("all",),
-        )
+        query = ReportQuery(period, level, layout, method, min_cell_size, respondent_types=("all",))
+        table = await index_table(database, query)
         table = table[table["unit_code"].isin(wanted) & table["scope"].isin(("overall", "element"))]
         rows = {
             (str(row["unit_code"]), str(row["scope"]), str(row["code"])): row

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from openpyxl import Workbook
 from analytics.days import parse_period
 from analytics.method import load_method
 from analytics.publish import export_period
+from analytics.query import ReportQuery
 from par.appraisal import appraise, appraise_file, appraiser
 from par.assessment import EntryProblem, ParError, ParFileError, load_assessment, open_assessment
 from par.criteria import load_criteria, parse_criteria
+from par.export import FORMATS, write_par_export
 from par.publish import ParResults, par_results
 from par.results import in_scope
 from par.self_assessment import import_self_assessment, template_rows
@@ -24,6 +27,7 @@ from storage.db import Database
 from storage.par import appraisals, self_scores
 from storage.staff import add_staff, scope_of
 from tests.analytics.survey_rows import SIPAS_LAYOUT
+from tests.clock import built_at_two_instants
 from tests.conftest import TEST_SECRET
 from tests.par.scorecards import SCHEME, scheme_file, units_and_responses
 
@@ -226,11 +230,7 @@ async def test_survey_criteria_are_the_mapping_of_the_exported_indices(
         year,
         tmp_path / "2026.csv",
         "csv",
-        period=parse_period("2026"),
-        level="commune",
-        layout=SIPAS_LAYOUT,
-        method=METHOD,
-        min_cell_size=10,
+        ReportQuery(parse_period("2026"), "commune", SIPAS_LAYOUT, METHOD, min_cell_size=10),
         include_raw=False,
     )
     exported = {
@@ -319,3 +319,21 @@ async def test_a_viewer_sees_only_the_scorecards_of_their_units(year: Database) 
         "department": ["HN-STP"],
         "city": ["00004", "00070", "00082"],
     }
+
+
+async def test_the_same_results_give_the_same_files_whenever_they_are_written(
+    year: Database, tmp_path: Path
+) -> None:
+    published = await results(year)
+
+    def files(fmt: str) -> Callable[[], list[bytes]]:
+        def write() -> list[bytes]:
+            out = tmp_path / f"{fmt}-{datetime.now(UTC):%Y}"
+            paths, manifest = write_par_export(published, out, fmt)
+            return [path.read_bytes() for path in [*paths, manifest]]
+
+        return write
+
+    for fmt in FORMATS:
+        first, later = built_at_two_instants(files(fmt))
+        assert first == later, fmt
