@@ -19,8 +19,9 @@ from par.report import xlsx_report
 from par.results import ScorecardResult, in_scope
 from web.dashboard.deps import CheckedForm, Language, SignedIn, Site
 from web.dashboard.paths import DASHBOARD_PREFIX
-from web.dashboard.site import Dashboard, DashboardRoute, Refused, Staff, secured
+from web.dashboard.site import Dashboard, DashboardRoute, Refused, Staff
 from web.dashboard.text import TEXT
+from web.forms import secured
 
 __all__ = ["router"]
 

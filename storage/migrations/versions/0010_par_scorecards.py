@@ -1,8 +1,8 @@
 """PAR Index scorecards: assessment years with their criteria, a scorecard per assessed unit,
 self-scores with evidence, and the appraisal council's adjustments (append-only).
 
-Revision ID: 0009_par_scorecards
-Revises: 0008_consent_retention
+Revision ID: 0010_par_scorecards
+Revises: 0009
 Create Date: 2026-12-05
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_par_scorecards"
-down_revision: str | None = "0008_consent_retention"
+revision: str = "0010_par_scorecards"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
