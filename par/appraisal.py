@@ -19,11 +19,11 @@ from par.assessment import (
     Assessment,
     EntryProblem,
     ParError,
-    ParFileError,
+    entries_of_file,
     load_assessment,
     points_within,
 )
-from par.files import Columns, read_rows
+from par.files import Columns
 from par.self_assessment import APPRAISAL_COLUMNS, MAX_TEXT, SELF_COLUMNS
 from problems import Problem
 from storage.db import Database
@@ -123,66 +123,40 @@ async def appraise(
     return await _record(database, assessment, [entry], by, channel, now)
 
 
+def _appraisal_row(
+    assessment: Assessment, columns: Columns, cells: list[str]
+) -> AppraisalInput | None:
+    """The adjustment a row makes, or None for a criterion left unadjusted; EntryProblem for a
+    bad one."""
+    points = columns.cell(cells, "appraised")
+    reason = columns.cell(cells, "reason")
+    if not points and not reason:
+        return None
+    if not points:
+        raise EntryProblem("appraised", "empty, but a reason is given: add the points")
+    return _entry(
+        assessment, columns.cell(cells, "unit"), columns.cell(cells, "criterion"), points, reason
+    )
+
+
 async def appraise_file(
     database: Database, path: Path, *, by: Appraiser, now: datetime, year: int | None = None
 ) -> AppraisalResult:
     """Check an appraisal file whole, then record its adjustments in one transaction;
     ParFileError lists every problem (row, column, what is wrong) and nothing is recorded."""
     assessment = await load_assessment(database, year)
-    source = str(path)
-    rows, problems = read_rows(path)
-    if problems:
-        raise ParFileError(problems, outcome="nothing was recorded")
     columns = Columns(SELF_COLUMNS | APPRAISAL_COLUMNS)
-    problems = columns.find(
-        rows[0][1], source, required=("unit", "criterion", "appraised", "reason")
+    entries = entries_of_file(
+        path,
+        columns,
+        required=("unit", "criterion", "appraised", "reason"),
+        entry_of=lambda cells: _appraisal_row(assessment, columns, cells),
+        done="appraised",
+        outcome="nothing was recorded",
+        empty=Problem(
+            file=str(path),
+            column=columns.label("appraised"),
+            message="no appraised points in the file",
+        ),
     )
-    if problems:
-        raise ParFileError(problems, outcome="nothing was recorded")
-    entries: list[AppraisalInput] = []
-    first_row: dict[tuple[str, str], int] = {}
-    for number, cells in rows[1:]:
-        points = columns.cell(cells, "appraised")
-        reason = columns.cell(cells, "reason")
-        if not points and not reason:
-            continue  # not adjusted
-        unit, code = columns.cell(cells, "unit"), columns.cell(cells, "criterion")
-        try:
-            if not points:
-                raise EntryProblem("appraised", "empty, but a reason is given: add the points")
-            entry = _entry(assessment, unit, code, points, reason)
-        except EntryProblem as problem:
-            problems.append(
-                Problem(
-                    file=source,
-                    row=number,
-                    column=columns.label(problem.column),
-                    message=problem.message,
-                )
-            )
-            continue
-        key = (entry.unit_code, entry.criterion_code)
-        if key in first_row:
-            problems.append(
-                Problem(
-                    file=source,
-                    row=number,
-                    column=columns.label("criterion"),
-                    message=f"{code} of {unit} is appraised on row {first_row[key]} already "
-                    "(one row per criterion)",
-                )
-            )
-            continue
-        first_row[key] = number
-        entries.append(entry)
-    if not problems and not entries:
-        problems.append(
-            Problem(
-                file=source,
-                column=columns.label("appraised"),
-                message="no appraised points in the file",
-            )
-        )
-    if problems:
-        raise ParFileError(problems, outcome="nothing was recorded")
     return await _record(database, assessment, entries, by, "file", now)

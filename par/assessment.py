@@ -3,12 +3,14 @@ UBND xã/phường of the loaded units; everything later reads the criteria the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from par.criteria import SELF_SCORED, CriteriaScheme, CriteriaTree, Criterion, parse_criteria
-from par.files import number_or_none
+from par.files import Columns, number_or_none, read_rows
 from problems import Problem, ProblemsFound, tally
 from storage.db import Database
 from storage.par import (
@@ -109,6 +111,77 @@ class EntryProblem(Exception):
         super().__init__(message)
         self.column = column
         self.message = message
+
+
+class CriterionEntry(Protocol):
+    """An entry of a file handed in: one unit's one criterion."""
+
+    @property
+    def unit_code(self) -> str: ...
+
+    @property
+    def criterion_code(self) -> str: ...
+
+
+EntryT = TypeVar("EntryT", bound=CriterionEntry)
+
+
+def entries_of_file(
+    path: Path,
+    columns: Columns,
+    *,
+    required: tuple[str, ...],
+    entry_of: Callable[[list[str]], EntryT | None],
+    done: str,
+    outcome: str,
+    empty: Problem,
+) -> list[EntryT]:
+    """The entries of a file handed in (self-scores, appraisals), one row per criterion, checked
+    whole: `entry_of` reads a row (None for a row that gives nothing, EntryProblem for a bad
+    one); ParFileError lists every problem by row and column, and `outcome` says what became of
+    the file (nothing stored, nothing recorded)."""
+    source = str(path)
+    rows, problems = read_rows(path)
+    if not problems:
+        problems = columns.find(rows[0][1], source, required=required)
+    if problems:
+        raise ParFileError(problems, outcome=outcome)
+    entries: list[EntryT] = []
+    first_row: dict[tuple[str, str], int] = {}
+    for number, cells in rows[1:]:
+        try:
+            entry = entry_of(cells)
+        except EntryProblem as problem:
+            problems.append(
+                Problem(
+                    file=source,
+                    row=number,
+                    column=columns.label(problem.column),
+                    message=problem.message,
+                )
+            )
+            continue
+        if entry is None:
+            continue
+        key = (entry.unit_code, entry.criterion_code)
+        if key in first_row:
+            problems.append(
+                Problem(
+                    file=source,
+                    row=number,
+                    column=columns.label("criterion"),
+                    message=f"{entry.criterion_code} of {entry.unit_code} is {done} on row "
+                    f"{first_row[key]} already (one row per criterion)",
+                )
+            )
+            continue
+        first_row[key] = number
+        entries.append(entry)
+    if not problems and not entries:
+        problems.append(empty)
+    if problems:
+        raise ParFileError(problems, outcome=outcome)
+    return entries
 
 
 def points_within(criterion: Criterion, text: str, column: str) -> float:

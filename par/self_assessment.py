@@ -26,12 +26,12 @@ from par.assessment import (
     Assessment,
     EntryProblem,
     ParError,
-    ParFileError,
+    entries_of_file,
     load_assessment,
     points_within,
 )
 from par.criteria import Criterion
-from par.files import Columns, read_rows
+from par.files import Columns
 from problems import Problem
 from storage.db import Database
 from storage.par import (
@@ -232,60 +232,22 @@ async def import_self_assessment(
     nothing is stored.
     """
     assessment = await load_assessment(database, year)
-    source = str(path)
-    rows, problems = read_rows(path)
-    if problems:
-        raise ParFileError(problems, outcome="nothing was stored")
     columns = Columns(SELF_COLUMNS)
-    problems = columns.find(
-        rows[0][1], source, required=("unit", "criterion", "self_score", "evidence")
+    scores = entries_of_file(
+        path,
+        columns,
+        required=("unit", "criterion", "self_score", "evidence"),
+        # Blank lines are harmless.
+        entry_of=lambda cells: _self_score(assessment, columns, cells) if any(cells) else None,
+        done="scored",
+        outcome="nothing was stored",
+        empty=Problem(
+            file=str(path),
+            column=columns.label("self_score"),
+            message="no scores in the file",
+            hint="fill the column in",
+        ),
     )
-    if problems:
-        raise ParFileError(problems, outcome="nothing was stored")
-    scores: list[SelfScoreInput] = []
-    first_row: dict[tuple[str, str], int] = {}
-    for number, cells in rows[1:]:
-        if not any(cells):
-            continue  # blank lines are harmless
-        try:
-            score = _self_score(assessment, columns, cells)
-        except EntryProblem as problem:
-            problems.append(
-                Problem(
-                    file=source,
-                    row=number,
-                    column=columns.label(problem.column),
-                    message=problem.message,
-                )
-            )
-            continue
-        if score is None:
-            continue
-        key = (score.unit_code, score.criterion_code)
-        if key in first_row:
-            problems.append(
-                Problem(
-                    file=source,
-                    row=number,
-                    column=columns.label("criterion"),
-                    message=f"{score.criterion_code} of {score.unit_code} is scored on row "
-                    f"{first_row[key]} already (one row per criterion)",
-                )
-            )
-            continue
-        first_row[key] = number
-        scores.append(score)
-    if not problems and not scores:
-        problems.append(
-            Problem(
-                file=source,
-                column=columns.label("self_score"),
-                message="no scores in the file",
-                hint="fill the column in",
-            )
-        )
-    if problems:
-        raise ParFileError(problems, outcome="nothing was stored")
     saved = await save_self_scores(
         database, assessment.year, scores, source_file=path.name[:255], now=now
     )
