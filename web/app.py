@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, FastAPI
 from starlette.types import Lifespan
+
+from web.body_limit import BODY_LIMITS, BodyLimit
 
 __all__ = ["HEALTH_PATH", "create_app"]
 
@@ -17,14 +19,17 @@ def create_app(
     *,
     lifespan: Lifespan[FastAPI] | None = None,
     title: str = "sipas-bot",
+    body_limits: Mapping[str, int] = BODY_LIMITS,
 ) -> FastAPI:
     """The app serving `routers` (webhooks, invitation API, dashboard) plus `GET /healthz`.
 
     Each feature builds its own router from what it needs; `bot.commands.serve`
     decides which are on. `lifespan` runs around the server's life (start-up and
-    shutdown of whatever the routers depend on).
+    shutdown of whatever the routers depend on). Every request's body is bounded by
+    `body_limits` (path prefix → bytes, `web.body_limit`) before any route sees it.
     """
     app = FastAPI(title=title, lifespan=lifespan)
+    app.add_middleware(BodyLimit, limits=body_limits)
     app.include_router(_health_router())
     for router in routers:
         app.include_router(router)

@@ -1,16 +1,17 @@
-"""The `/webhooks/telegram` route: Telegram's POSTed updates, authenticated, bounded, de-duplicated."""
+"""The `/webhooks/telegram` route: Telegram's POSTed updates, authenticated, de-duplicated (and
+bounded, as every body is, to `MAX_BODY_BYTES` by `web.body_limit`)."""
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from web.webhooks import RecentIds, bounded_body, hand_off, status
+from web.json_body import NotJson, json_of
+from web.webhooks import RecentIds, hand_off, status
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -35,15 +36,15 @@ def telegram_webhook_router(
     secret: str,
     *,
     ready: Callable[[], bool] = lambda: True,
-    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> APIRouter:
     """The webhook route handing each new update's JSON to `process` (the Telegram channel).
 
     Statuses: 403 without the secret header or with a wrong one, 503 while `ready()` is
     false (the service is still connecting to Telegram after a start: updates queued at
-    Telegram during a restart arrive at once), 413 for a body over `max_body_bytes`, 400
-    for anything that is not an update's JSON, 500 when processing failed, 200 otherwise,
-    including for an update already seen. Telegram delivers again whatever got no 2xx.
+    Telegram during a restart arrive at once), 400 for anything that is not an update's
+    JSON, 500 when processing failed, 200 otherwise, including for an update already seen.
+    Telegram delivers again whatever got no 2xx. A body over `MAX_BODY_BYTES` gets 413
+    from the app's `web.body_limit` before this route runs.
     """
     if not secret:
         raise ValueError("a webhook without a secret would accept anyone's updates")
@@ -60,12 +61,10 @@ def telegram_webhook_router(
         if not ready():
             log.info("Telegram update refused with 503: still connecting to Telegram")
             return status(503, "starting up")
-        body = await bounded_body(request, max_body_bytes)
-        if body is None:
-            return status(413, "request body too large")
+        body = await request.body()  # bounded already (`web.body_limit`)
         try:
-            update = json.loads(body)
-        except ValueError:
+            update = json_of(body)
+        except NotJson:
             return status(400, "body is not JSON")
         update_id = update.get("update_id") if isinstance(update, dict) else None
         if type(update_id) is not int:

@@ -1,4 +1,5 @@
-"""What every platform webhook route shares: a bounded body, a recent-ids guard, the hand-off."""
+"""What every platform webhook route shares: a recent-ids guard, the JSON of a checked body, the
+hand-off. (Bodies are bounded for every route alike: `web.body_limit`.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Response
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,6 @@ class RecentIds:
     def forget(self, event_id: str) -> None:
         """Let a failed event be processed when the platform delivers it again."""
         self._ids.pop(event_id, None)
-
-
-async def bounded_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def status(code: int, detail: str) -> Response:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-import json
 import logging
 import re
 import time
@@ -24,7 +23,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from web.webhooks import RecentIds, bounded_body, hand_off, status
+from web.json_body import NotJson, json_of
+from web.webhooks import RecentIds, hand_off, status
 
 __all__ = [
     "BOT_SECRET_HEADER",
@@ -86,7 +86,6 @@ def zalo_oa_webhook_router(
     app_id: str,
     oa_secret_key: str,
     max_age_seconds: float = MAX_EVENT_AGE_SECONDS,
-    max_body_bytes: int = MAX_BODY_BYTES,
     clock: Callable[[], float] = time.time,
 ) -> APIRouter:
     """The OA webhook route handing each verified, new, recent event to `sink` (the OA channel's queue).
@@ -95,9 +94,10 @@ def zalo_oa_webhook_router(
     test body when the webhook URL is saved; so whatever Zalo itself may send gets 200.
     Statuses: 200 and nothing done for a body without `X-ZEvent-Signature` (the test),
     with a signature that does not verify, or signed but older than `max_age_seconds`
-    (a retry of long ago; a recent one is stopped by its `msg_id`); 413 for a body over
-    `max_body_bytes`; 400 for a correctly signed body that is not a JSON object; 500 when
-    `sink` failed (Zalo delivers it again); 200 otherwise, including for a duplicate.
+    (a retry of long ago; a recent one is stopped by its `msg_id`); 400 for a correctly
+    signed body that is not a JSON object; 500 when `sink` failed (Zalo delivers it
+    again); 200 otherwise, including for a duplicate. A body over `MAX_BODY_BYTES`, signed
+    or not, gets 413 from the app's `web.body_limit` before this route runs.
     """
     if not app_id or not oa_secret_key:
         raise ValueError("the OA webhook needs SIPAS_ZALO_OA_APP_ID and SIPAS_ZALO_OA_SECRET_KEY")
@@ -111,9 +111,7 @@ def zalo_oa_webhook_router(
         if not given:
             log.info("Zalo OA: an unsigned POST (Zalo's test of a saved webhook URL) ignored")
             return status(200, "ignored: not signed")
-        body = await bounded_body(request, max_body_bytes)
-        if body is None:
-            return status(413, "request body too large")
+        body = await request.body()  # bounded already (`web.body_limit`)
         mac = given.removeprefix("mac=").strip().lower()
         stamp = signed_timestamp(body, mac, app_id, oa_secret_key)
         if stamp is None:
@@ -123,8 +121,8 @@ def zalo_oa_webhook_router(
             )
             return status(200, "ignored: signature does not verify")
         try:
-            event = json.loads(body)
-        except (ValueError, RecursionError):
+            event = json_of(body)
+        except NotJson:
             return status(400, "signed body is not JSON")
         if not isinstance(event, dict):
             return status(400, "signed body is not a Zalo event")
@@ -158,13 +156,11 @@ def zalo_domain_verification_router(page: Path) -> APIRouter:
     return router
 
 
-def zalo_bot_webhook_router(
-    sink: EventSink, secret: str, *, max_body_bytes: int = MAX_BODY_BYTES
-) -> APIRouter:
+def zalo_bot_webhook_router(sink: EventSink, secret: str) -> APIRouter:
     """The bot webhook route handing each new update (bare or wrapped in `{"ok", "result"}`) to `sink`.
 
     Statuses: 403 without the secret header or with a wrong one, 413 for a body
-    over `max_body_bytes`, 400 for a body that is not a JSON object, 500 when `sink`
+    over `MAX_BODY_BYTES` (the app's `web.body_limit`), 400 for a body that is not a JSON object, 500 when `sink`
     failed, 200 otherwise, including for a duplicate and for an update without a
     `message` (another kind of event), which is not handed on.
     """
@@ -180,12 +176,10 @@ def zalo_bot_webhook_router(
         given = request.headers.get(BOT_SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, expected):
             return status(403, "forbidden")
-        body = await bounded_body(request, max_body_bytes)
-        if body is None:
-            return status(413, "request body too large")
+        body = await request.body()  # bounded already (`web.body_limit`)
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
+            data = json_of(body)
+        except NotJson:
             return status(400, "body is not JSON")
         wrapped = isinstance(data, dict) and "result" in data and "message" not in data
         update = data["result"] if wrapped else data

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from web.app import create_app
+from web.body_limit import BODY_LIMITS
 from web.telegram_webhook import SECRET_HEADER, WEBHOOK_PATH, telegram_webhook_router
 
 SECRET = "s3cret-token_for-webhook"
@@ -37,7 +38,9 @@ def sink() -> Sink:
 
 @pytest.fixture
 async def client(sink: Sink) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app([telegram_webhook_router(sink, SECRET, max_body_bytes=LIMIT)])
+    app = create_app(
+        [telegram_webhook_router(sink, SECRET)], body_limits={**BODY_LIMITS, WEBHOOK_PATH: LIMIT}
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
@@ -109,6 +112,24 @@ async def test_what_is_not_an_update_is_400(
 
     assert response.status_code == 400
     assert sink.updates == []
+
+
+async def test_a_deeply_nested_body_is_400_without_a_traceback(
+    sink: Sink, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The production body limit (1 MiB): 60,000 brackets are well inside it.
+    app = create_app([telegram_webhook_router(sink, SECRET)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        responses = [
+            await http.post(WEBHOOK_PATH, content=body, headers={SECRET_HEADER: SECRET})
+            for body in (b"[" * 60_000, b'{"update_id": 1, "a": ' + b"[" * 60_000)
+        ]
+
+    assert [response.status_code for response in responses] == [400, 400]
+    assert sink.updates == []
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
 
 
 async def test_a_redelivered_update_is_processed_once(

@@ -3,17 +3,18 @@ each a URI under `/api/v1/problems/` that resolves to what the problem means and
 
 # No `from __future__ import annotations`: FastAPI reads `describe_problem`'s annotations.
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from web.invitation_api.paths import API_PREFIX
+from web.json_body import NotJson, json_of
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -23,11 +24,15 @@ __all__ = [
     "ProblemDescription",
     "ProblemRoute",
     "ProblemType",
+    "body_of",
     "problem_responses",
+    "request_body_schema",
     "router",
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,20 @@ PROBLEM_TYPES = {
             429,
             "Too many requests",
             "Wait the number of seconds in the Retry-After header, then retry.",
+        ),
+        ProblemType(
+            "body-too-large",
+            413,
+            "Request body too large",
+            "An invitation request is a few hundred bytes of JSON: send the fields listed in "
+            "the OpenAPI document and nothing else.",
+        ),
+        ProblemType(
+            "invalid-json",
+            400,
+            "Body is not JSON",
+            "Send one JSON object (UTF-8, `Content-Type: application/json`), nested a few "
+            'levels at most, such as {"service_point": "HN-00004-01"}.',
         ),
         ProblemType(
             "invalid-request",
@@ -181,14 +200,14 @@ class ApiProblem(Exception):
         return JSONResponse(body, kind.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def _validation_problem(error: RequestValidationError) -> ApiProblem:
+def _validation_problem(issues: Sequence[Mapping[str, Any]], *within: str) -> ApiProblem:
     errors = [
         {
-            "location": ".".join(str(part) for part in issue.get("loc", ())),
+            "location": ".".join(str(part) for part in (*within, *issue.get("loc", ()))),
             "message": str(issue.get("msg", "invalid")),
             "type": str(issue.get("type", "invalid")),
         }
-        for issue in error.errors()
+        for issue in issues
     ]
     first = errors[0] if errors else {"location": "body", "message": "invalid"}
     return ApiProblem(
@@ -197,6 +216,33 @@ def _validation_problem(error: RequestValidationError) -> ApiProblem:
         'A valid body: {"service_point": "HN-00004-01", "dossier_ref": "000.00.01.H26-250101-0001"}.',
         extensions={"errors": errors},
     )
+
+
+def body_of(model: type[ModelT], body: bytes) -> ModelT:
+    """The request's JSON body as `model`; 400 (`invalid-json`) when it is not JSON or is
+    nested too deeply, 422 (`invalid-request`) naming each field that is wrong.
+
+    A route reads its body with this after checking the caller's key: a body, however
+    hostile, is parsed only for a caller with a key (and it is small: `web.body_limit`).
+    """
+    try:
+        value = json_of(body)
+    except NotJson as error:
+        raise ApiProblem("invalid-json", f"The body is not JSON ({error}).") from None
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        raise _validation_problem(error.errors(), "body") from None
+
+
+def request_body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI `requestBody` of a route that reads its body with `body_of`."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
 
 
 class ProblemRoute(APIRoute):
@@ -211,7 +257,7 @@ class ProblemRoute(APIRoute):
             except ApiProblem as problem:
                 return problem.response(request)
             except RequestValidationError as error:
-                return _validation_problem(error).response(request)
+                return _validation_problem(error.errors()).response(request)
 
         return handle
 
@@ -234,11 +280,13 @@ class Problem(BaseModel):
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     schema = Problem.model_json_schema()
     described = {
+        400: "The body is not JSON, or is nested too deeply",
         401: "No API key, or a key unknown or revoked",
         403: "The service point is outside the key's scope",
         404: "Unknown service point or invitation",
         409: "Conflict: closed counter, dossier already answered or invited elsewhere",
         410: "The invitation was answered or has expired",
+        413: "The request body is too large",
         422: "Invalid request body (see `errors`)",
         429: "Rate limit exceeded (see the Retry-After header)",
     }
