@@ -35,11 +35,11 @@ __all__ = [
     "create_api_key",
     "get_api_key",
     "hash_api_key",
-    "invitation_in_scope",
     "key_scope",
     "list_api_keys",
     "revoke_api_key",
     "service_point_in_scope",
+    "shared_dossier_invitations",
     "verify_api_key",
 ]
 
@@ -149,12 +149,37 @@ async def service_point_in_scope(
     return (await key_scope(session, api_key)).allows("service_point", service_point.code)
 
 
-async def invitation_in_scope(
-    session: AsyncSession, api_key: ApiKey, invitation: Invitation
-) -> bool:
-    """Whether the key may see an invitation (another of the same dossier, say): its counter's."""
-    point = await session.get(ServicePoint, invitation.service_point_code)
-    return point is not None and await service_point_in_scope(session, api_key, point)
+async def shared_dossier_invitations(
+    session: AsyncSession,
+    api_key: ApiKey | None,
+    service_point_code: str,
+    earlier: Sequence[Invitation],
+) -> list[Invitation]:
+    """Those of a dossier's `earlier` invitations that a new one at this counter, asked for
+    with `api_key` (None: by the operator, whose scope is everything), must reckon with.
+
+    An earlier invitation counts when both systems could have minted where the other did:
+    its counter is in the asking key's scope (else telling of it, answered or open, would
+    tie someone else's transaction to the survey) and this counter is in the scope of the
+    key that minted it (else any key could hold a reference for up to a year and refuse
+    it to the counters that own it). Keys whose scopes do not reach each other's counters
+    never meet over a reference, as if each had its own; a city's key and a ward's key
+    meet at the ward's counters, which both serve.
+    """
+    asking = Scope(everything=True) if api_key is None else await key_scope(session, api_key)
+    minters: dict[int | None, Scope] = {None: Scope(everything=True)}
+    shared = []
+    for invitation in earlier:
+        if not asking.allows("service_point", invitation.service_point_code):
+            continue
+        if invitation.api_key_id not in minters:
+            minter = await session.get(ApiKey, invitation.api_key_id)
+            minters[invitation.api_key_id] = (
+                await key_scope(session, minter) if minter else Scope(everything=False)
+            )
+        if minters[invitation.api_key_id].allows("service_point", service_point_code):
+            shared.append(invitation)
+    return shared
 
 
 class RateLimiter:

@@ -26,8 +26,9 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.api_keys import shared_dossier_invitations
 from storage.db import Transaction
-from storage.models import Invitation, ServicePoint
+from storage.models import ApiKey, Invitation, ServicePoint
 from storage.privacy import keyed_hash, same_digest
 
 COUNTER_PREFIX = "c_"
@@ -39,6 +40,15 @@ INVITATION_ID_BYTES = 8
 PAYLOAD_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SHORT_CODE_PATTERN = re.compile(rf"^[{SHORT_CODE_ALPHABET}]{{{SHORT_CODE_LENGTH}}}$")
 SERVICE_POINT_CODE_PATTERN = re.compile(r"^[A-Z0-9-]{1,40}$")
+DOSSIER_REF_MAX_LENGTH = 100
+# What one-stop systems number dossiers with (000.00.01.H26-250101-0001 under TT 01/2018),
+# and nothing that could make two references look alike: no spaces, no other characters.
+DOSSIER_REF_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._/:-]{{0,{DOSSIER_REF_MAX_LENGTH - 1}}}")
+DOSSIER_REF_RULE = (
+    f"a dossier reference is 1 to {DOSSIER_REF_MAX_LENGTH} characters: letters A-Z and a-z, "
+    "digits, and . - _ / : after the first (no spaces inside), "
+    "e.g. 000.00.01.H26-250101-0001"
+)
 
 
 class InvitationProblem(enum.StrEnum):
@@ -105,9 +115,18 @@ def parse_counter_payload(secret: str, payload: str) -> str:
     return code
 
 
+def dossier_reference(text: str) -> str:
+    """The dossier reference `text` gives, surrounding spaces dropped; ValueError (saying what a
+    reference must look like) when it is not one, e.g. nothing but spaces."""
+    reference = text.strip()
+    if not DOSSIER_REF_PATTERN.fullmatch(reference):
+        raise ValueError(DOSSIER_REF_RULE)
+    return reference
+
+
 def dossier_hash(secret: str, dossier_ref: str) -> str:
-    """The only form in which a dossier reference is stored."""
-    return keyed_hash(secret, "dossier", dossier_ref.strip())
+    """The only form in which a dossier reference is stored (ValueError if it is not one)."""
+    return keyed_hash(secret, "dossier", dossier_reference(dossier_ref))
 
 
 # --- Issuing per-dossier invitations ----------------------------------------------------
@@ -189,35 +208,44 @@ async def issue_invitation(
     now: datetime,
     ttl: timedelta,
     dossier_ref: str | None = None,
-    api_key_id: int | None = None,
+    api_key: ApiKey | None = None,
 ) -> IssuedInvitation:
     """A single-use invitation; for a dossier with a live one at this counter, that one.
 
-    A dossier already answered raises DossierAnswered; a dossier whose invitations all
-    expired unanswered gets a new one (the citizen may still answer).
+    `api_key` is the key of the system asking (None: the operator). Of the dossier's earlier
+    invitations only those it shares with this request count (`shared_dossier_invitations`):
+    another system's invitation of the same reference neither blocks this one nor shows
+    that it exists. A dossier already answered raises DossierAnswered; one live at another
+    counter DossierElsewhere; a dossier whose invitations all expired unanswered gets a new
+    one (the citizen may still answer).
     """
-    digest = dossier_hash(secret, dossier_ref) if dossier_ref else None
+    digest = dossier_hash(secret, dossier_ref) if dossier_ref is not None else None
     if digest is not None:
         await _lock_dossier(session, digest)
-        earlier = (
-            await session.scalars(
-                select(Invitation)
-                .where(Invitation.dossier_hash == digest)
-                .order_by(Invitation.created_at.desc())
-            )
-        ).all()
+        earlier = await shared_dossier_invitations(
+            session,
+            api_key,
+            service_point_code,
+            (
+                await session.scalars(
+                    select(Invitation)
+                    .where(Invitation.dossier_hash == digest)
+                    .order_by(Invitation.created_at.desc())
+                )
+            ).all(),
+        )
         for invitation in earlier:
             if invitation.completed_at is not None:
                 raise DossierAnswered(invitation)
-        for invitation in earlier:
-            if invitation_status(invitation, now) == "expired":
-                continue
-            if invitation.service_point_code != service_point_code:
-                raise DossierElsewhere(invitation)
-            credentials = recover_credentials(secret, invitation)
-            if credentials is None:
-                raise InvitationNotRecoverable(invitation)
-            return IssuedInvitation(invitation, *credentials, created=False)
+        live = [item for item in earlier if invitation_status(item, now) != "expired"]
+        for invitation in live:
+            if invitation.service_point_code == service_point_code:
+                credentials = recover_credentials(secret, invitation)
+                if credentials is None:
+                    raise InvitationNotRecoverable(invitation)
+                return IssuedInvitation(invitation, *credentials, created=False)
+        if live:
+            raise DossierElsewhere(live[0])
     for _attempt in range(5):
         invitation_id = secrets.token_hex(INVITATION_ID_BYTES)
         payload, short_code = invitation_credentials(secret, invitation_id)
@@ -227,7 +255,7 @@ async def issue_invitation(
             short_code_hash=keyed_hash(secret, "short-code", short_code),
             service_point_code=service_point_code,
             dossier_hash=digest,
-            api_key_id=api_key_id,
+            api_key_id=api_key.id if api_key is not None else None,
             created_at=now,
             expires_at=now + ttl,
         )

@@ -13,7 +13,7 @@ import pytest
 import zxingcpp
 from click.testing import CliRunner, Result
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.cli import cli
 from storage.api_keys import verify_api_key
@@ -116,6 +116,21 @@ def test_invite_refuses_a_dossier_already_answered(database_url: str) -> None:
     assert in_database(database_url, payload) is not None
     result = sipas("invite", "--service-point", POINT, "--dossier", DOSSIER)
     assert result.exit_code == 1 and "already answered" in result.output
+
+
+@pytest.mark.parametrize("dossier", ["   ", "", "000 00 01", "x" * 101, "hồ-sơ-1", "-1"])
+def test_invite_refuses_what_is_not_a_dossier_reference(database_url: str, dossier: str) -> None:
+    result = sipas("invite", "--service-point", POINT, "--dossier", dossier)
+    assert result.exit_code == 2 and "a dossier reference is 1 to 100 characters" in result.output
+
+    async def stored() -> list[Invitation]:
+        database = Database(database_url)
+        async with database.reading() as tx:
+            found = list((await tx.scalars(select(Invitation))).all())
+        await database.dispose()
+        return found
+
+    assert asyncio.run(stored()) == []
 
 
 def test_invite_counter_shows_the_static_poster_token(database_url: str) -> None:

@@ -15,6 +15,7 @@ from storage.invitations import (
     InvitationNotRecoverable,
     counter_payload,
     counter_short_code,
+    dossier_reference,
     invitation_status,
     issue_invitation,
     telegram_link,
@@ -23,9 +24,21 @@ from storage.units import get_service_point
 from web.survey.paths import landing_link
 
 
+def _dossier(_context: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return None if value is None else dossier_reference(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @click.command("invite")
 @click.option("--service-point", "code", required=True, help="Counter code, e.g. HN-00004-01.")
-@click.option("--dossier", "dossier_ref", help="Dossier reference (stored only as a keyed hash).")
+@click.option(
+    "--dossier",
+    "dossier_ref",
+    callback=_dossier,
+    help="Dossier reference, e.g. 000.00.01.H26-250101-0001 (stored only as a keyed hash).",
+)
 @click.option(
     "--ttl-hours",
     type=click.IntRange(1, 24 * 365),

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handlers.events import InboundKind
 from handlers.survey import SurveyEngine
@@ -266,26 +266,65 @@ INVALID_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"service_point": "hn-00004-01"}, "body.service_point"),
     ({"service_point": POINT, "ttl_hours": 0}, "body.ttl_hours"),
     ({"service_point": POINT, "ttl_hours": "soon"}, "body.ttl_hours"),
+    ({"service_point": POINT, "ttl_hours": "12"}, "body.ttl_hours"),
+    ({"service_point": POINT, "ttl_hours": True}, "body.ttl_hours"),
+    ({"service_point": POINT, "ttl_hours": 12.5}, "body.ttl_hours"),
+    ({"service_point": POINT, "ttl_hours": 8761}, "body.ttl_hours"),
     ({"service_point": POINT, "dossier_ref": ""}, "body.dossier_ref"),
-    ({"service_point": POINT, "dossier_ref": "x" * 201}, "body.dossier_ref"),
+    ({"service_point": POINT, "dossier_ref": "   "}, "body.dossier_ref"),
+    ({"service_point": POINT, "dossier_ref": "\t\n"}, "body.dossier_ref"),
+    ({"service_point": POINT, "dossier_ref": "000 00 01"}, "body.dossier_ref"),
+    ({"service_point": POINT, "dossier_ref": "x" * 101}, "body.dossier_ref"),
+    ({"service_point": POINT, "dossier_ref": 42}, "body.dossier_ref"),
     ({"service_point": POINT, "extra": 1}, "body.extra"),
 ]
 
 
-async def test_an_invalid_body_is_422_naming_the_field(api: Api) -> None:
+async def test_an_invalid_body_is_422_naming_the_field_and_stores_nothing(api: Api) -> None:
     for body, location in INVALID_BODIES:
         response = await api.client.post("/api/v1/invitations", json=body, headers=api.auth())
         errors = assert_problem(response, 422, "invalid-request")["errors"]
         assert location in {error["location"] for error in errors}, body
+    async with api.database.reading() as tx:
+        assert (await tx.scalars(select(Invitation))).all() == []
 
 
-async def test_a_body_that_is_not_json_is_422(api: Api) -> None:
+async def test_a_dossier_reference_loses_only_its_surrounding_spaces(api: Api) -> None:
+    first = await api.mint(dossier_ref=f"  {DOSSIER} ")
+    again = await api.mint(dossier_ref=DOSSIER)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{service_point: HN", b"\xff\xfe{", b"[" * 60_000, b'{"service_point": ' + b"[" * 60_000],
+    ids=["malformed", "not text", "deep list", "deep value"],
+)
+async def test_a_body_that_is_not_json_is_a_problem_400_without_a_traceback(
+    api: Api, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
     response = await api.client.post(
         "/api/v1/invitations",
-        content=b"{service_point: HN",
+        content=body,
         headers={**api.auth(), "Content-Type": "application/json"},
     )
-    assert_problem(response, 422, "invalid-request")
+    assert_problem(response, 400, "invalid-json")
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("body", [b"{service_point: HN", b"[" * 60_000, b'{"ttl_hours": true}'])
+async def test_without_a_key_the_body_is_not_even_read_401(api: Api, body: bytes) -> None:
+    response = await api.client.post(
+        "/api/v1/invitations", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert_problem(response, 401, "missing-api-key")
+    bad_key = await api.client.post(
+        "/api/v1/invitations",
+        content=body,
+        headers={"Content-Type": "application/json", "Authorization": "Bearer sipas_nope"},
+    )
+    assert_problem(bad_key, 401, "invalid-api-key")
 
 
 async def test_a_closed_counter_takes_no_invitations(api: Api) -> None:
@@ -319,14 +358,63 @@ async def test_a_dossier_open_at_another_counter_is_a_conflict(api: Api) -> None
     assert assert_problem(other, 409, "dossier-elsewhere")["invitation_id"] == first["id"]
 
 
-async def test_a_dossier_open_under_another_systems_units_is_a_conflict_that_reveals_nothing(
-    api: Api,
-) -> None:
-    theirs = (await api.mint(api.city_key, dossier_ref=DOSSIER, service_point=FAR_POINT)).json()
-    mine = await api.mint(api.ward_key, dossier_ref=DOSSIER)
-    body = assert_problem(mine, 409, "dossier-elsewhere")
-    assert "invitation_id" not in body
-    assert theirs["id"] not in mine.text and FAR_POINT not in mine.text
+# --- dossiers are scoped -------------------------------------------------------------------------
+
+
+async def far_ward_key(api: Api) -> str:
+    """A key of the ward that owns FAR_POINT (00008)."""
+    async with api.database.transaction() as tx:
+        return (
+            await create_api_key(tx, name="mot-cua-00008", unit_codes=["00008"], now=api.clock.now)
+        ).key
+
+
+async def test_a_key_cannot_hold_a_dossier_against_the_counters_that_own_it(api: Api) -> None:
+    squat = await api.mint(api.ward_key, dossier_ref=DOSSIER, ttl_hours=8760)
+    owner = await api.mint(await far_ward_key(api), dossier_ref=DOSSIER, service_point=FAR_POINT)
+    # The city's system serves both wards: at the owner's counter it meets the owner's.
+    city = await api.mint(api.city_key, dossier_ref=DOSSIER, service_point=FAR_POINT)
+
+    assert (squat.status_code, owner.status_code, city.status_code) == (201, 201, 200)
+    assert city.json()["id"] == owner.json()["id"] != squat.json()["id"]
+
+
+async def test_a_key_learns_nothing_of_dossiers_outside_its_scope(api: Api) -> None:
+    owner_key = await far_ward_key(api)
+    answered = await api.mint(owner_key, dossier_ref="H26-ANSWERED", service_point=FAR_POINT)
+    await api.mint(owner_key, dossier_ref="H26-OPEN", service_point=FAR_POINT)
+    async with api.database.transaction() as tx:
+        await tx.execute(
+            update(Invitation)
+            .where(Invitation.id == answered.json()["id"])
+            .values(completed_at=api.clock.now)
+        )
+
+    probes = {
+        reference: await api.mint(api.ward_key, dossier_ref=reference)
+        for reference in ("H26-ANSWERED", "H26-OPEN", "H26-NEVER-SEEN")
+    }
+
+    assert {reference: probe.status_code for reference, probe in probes.items()} == {
+        "H26-ANSWERED": 201,
+        "H26-OPEN": 201,
+        "H26-NEVER-SEEN": 201,
+    }
+    for probe in probes.values():
+        assert FAR_POINT not in probe.text and answered.json()["id"] not in probe.text
+    # The owner still gets the one answer per transaction it is owed.
+    again = await api.mint(owner_key, dossier_ref="H26-ANSWERED", service_point=FAR_POINT)
+    assert assert_problem(again, 409, "dossier-answered")["invitation_id"] == answered.json()["id"]
+
+
+async def test_keys_meet_over_a_dossier_at_the_counters_both_serve(api: Api) -> None:
+    city = await api.mint(api.city_key, dossier_ref=DOSSIER)
+    ward = await api.mint(api.ward_key, dossier_ref=DOSSIER)
+    elsewhere = await api.mint(api.ward_key, dossier_ref=DOSSIER, service_point=OTHER_POINT)
+
+    assert (city.status_code, ward.status_code) == (201, 200)
+    assert ward.json()["id"] == city.json()["id"]
+    assert assert_problem(elsewhere, 409, "dossier-elsewhere")["invitation_id"] == city.json()["id"]
 
 
 async def test_the_dossier_reference_is_stored_only_as_a_keyed_hash(api: Api) -> None:

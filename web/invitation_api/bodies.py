@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from storage.invitations import DOSSIER_REF_MAX_LENGTH, dossier_reference
 
 __all__ = ["MAX_TTL_HOURS", "InvitationOut", "InvitationRequest", "InvitationStatus"]
 
@@ -27,17 +29,27 @@ class InvitationRequest(BaseModel):
     dossier_ref: str | None = Field(
         None,
         min_length=1,
-        max_length=200,
-        description="The dossier (hồ sơ) reference. Stored only as a keyed hash. The same "
-        "dossier again returns the same open invitation; an answered dossier gets 409.",
+        max_length=DOSSIER_REF_MAX_LENGTH + 20,  # surrounding spaces are dropped
+        description=f"The dossier (hồ sơ) reference: 1 to {DOSSIER_REF_MAX_LENGTH} letters, "
+        "digits and `. - _ / :` (no spaces inside; spaces around it are dropped). Stored "
+        "only as a keyed hash. The same dossier again returns the same open invitation; "
+        "an answered dossier gets 409. Another system's invitations of the same reference "
+        "at counters outside your key's scope are neither seen nor in the way.",
         examples=["000.00.01.H26-250101-0001"],
     )
     ttl_hours: int | None = Field(
         None,
+        strict=True,  # 12, not "12" nor true
         ge=1,
         le=MAX_TTL_HOURS,
-        description="Hours until the invitation expires (default: the deployment's setting).",
+        description="Hours until the invitation expires, a whole number from 1 to "
+        f"{MAX_TTL_HOURS} (default: the deployment's setting).",
     )
+
+    @field_validator("dossier_ref")
+    @classmethod
+    def _dossier_reference(cls, value: str | None) -> str | None:
+        return None if value is None else dossier_reference(value)
 
 
 InvitationStatus = Literal["open", "claimed", "completed", "expired"]
