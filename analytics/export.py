@@ -20,6 +20,7 @@ import pandas as pd
 from analytics.query import ReportQuery
 from analytics.schemes import ScoringScheme
 from problems import ProblemsFound
+from storage.spreadsheets import inert_cell
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -79,6 +80,8 @@ def _csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.2f}"
+    if isinstance(value, str):
+        return inert_cell(value)
     return str(value)
 
 
@@ -108,7 +111,18 @@ def _xlsx(table: pd.DataFrame) -> bytes:
 
 
 def workbook_bytes(workbook: Workbook) -> bytes:
-    """An openpyxl workbook's XLSX bytes, the same for the same content whenever it is saved."""
+    """An openpyxl workbook's XLSX bytes, the same for the same content whenever it is saved.
+
+    Every workbook the product writes is saved here, so here its text is made inert: a
+    cell whose text starts like a formula (openpyxl stores any text starting with `=` as
+    one) is written as that text behind an apostrophe (`inert_cell`). No workbook of the
+    product holds a formula of its own; numbers stay numbers.
+    """
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.value = inert_cell(cell.value)
     workbook.properties.created = _FIXED_TIME
     workbook.properties.modified = _FIXED_TIME
     saved = io.BytesIO()

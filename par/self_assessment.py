@@ -43,6 +43,7 @@ from storage.par import (
     save_self_scores,
     self_scores,
 )
+from storage.spreadsheets import inert_cell
 
 __all__ = [
     "APPRAISAL_COLUMNS",
@@ -147,7 +148,9 @@ def template_bytes(
     or as XLSX (the rows, then a sheet with the guide)."""
     if fmt == "csv":
         text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerows(rows)
+        csv.writer(text, lineterminator="\n").writerows(
+            [inert_cell(cell) for cell in row] for row in rows
+        )
         return ("\ufeff" + text.getvalue()).encode("utf-8")
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font

@@ -1,9 +1,14 @@
-"""Spreadsheet files people hand us, read row by row: CSV as spreadsheets save it, and XLSX.
+"""Spreadsheet files people hand us, read row by row (CSV as spreadsheets save it, and XLSX),
+and the one rule for every cell of text the product writes into a CSV or XLSX file.
 
 Both importers read through here (units files in `storage.units`, paper and kiosk
 responses in `handlers.response_import`), so a file means the same to both: rows are
 numbered as a spreadsheet shows them (the header is row 1), cells are the text a person
 sees, and a file that cannot be read is one more `Problem`, not a crash.
+
+Written text that a spreadsheet would take for a formula (a unit named
+`=HYPERLINK("http://…","Xem")`, a comment starting with `-` or `@`) is made inert with a
+leading apostrophe (`inert_cell`); reading such a file back removes it again.
 """
 
 from __future__ import annotations
@@ -15,12 +20,27 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from problems import Problem
 
-__all__ = ["SUFFIXES", "Row", "csv_rows", "delimiter_of", "spreadsheet_rows"]
+__all__ = [
+    "FORMULA_STARTS",
+    "SUFFIXES",
+    "Row",
+    "csv_rows",
+    "delimiter_of",
+    "inert_cell",
+    "spreadsheet_rows",
+]
 
 SUFFIXES = (".csv", ".xlsx")
+# What makes Excel, LibreOffice or Google Sheets read a cell as a formula (tab and carriage
+# return too: some strip them and read what follows).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+INERT_MARK = "'"
+
+CellT = TypeVar("CellT")
 
 Row = tuple[int, list[str]]
 """A row's number (the header is row 1) and its cells as text."""
@@ -35,8 +55,20 @@ def delimiter_of(header: str) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
+def inert_cell(value: CellT) -> CellT | str:
+    """A cell to write: text that starts like a formula behind an apostrophe, so that it shows
+    as the text it is; numbers (a negative one too) and everything else as they are.
+
+    Every CSV and XLSX writer passes its cells through here (XLSX all at once, in
+    `analytics.export.workbook_bytes`).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return INERT_MARK + value
+    return value
+
+
 def _cell_text(value: object) -> str:
-    """A spreadsheet cell as the text a person sees in it."""
+    """A spreadsheet cell as the text a person sees in it (without the mark of `inert_cell`)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -47,7 +79,10 @@ def _cell_text(value: object) -> str:
         return value.isoformat()  # spreadsheets keep no offset: the importer's check says so
     # Text typed in different tools arrives in different Unicode forms; NFC makes
     # "Hòa" typed two ways one string.
-    return unicodedata.normalize("NFC", str(value)).strip()
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    if text.startswith(INERT_MARK) and text[1:].startswith(FORMULA_STARTS):
+        return text[1:].strip()  # a file this product wrote, read back as it was
+    return text
 
 
 def _decoded(lines: Iterable[bytes]) -> Iterator[str]:

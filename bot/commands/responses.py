@@ -19,6 +19,7 @@ from handlers.response_import import (
     import_responses,
     template_columns,
 )
+from storage.spreadsheets import inert_cell
 
 __all__ = ["responses_group"]
 
@@ -90,7 +91,9 @@ def template_command(questionnaire_name: str | None) -> None:
     """Print the header row of an import file for the questionnaire."""
     questionnaire = asked_questionnaire(questionnaire_name)
     line = io.StringIO()
-    csv.writer(line, lineterminator="").writerow(template_columns(questionnaire))
+    csv.writer(line, lineterminator="").writerow(
+        inert_cell(column) for column in template_columns(questionnaire)
+    )
     click.echo(line.getvalue())
 
 

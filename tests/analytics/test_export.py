@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analytics.days import parse_period
-from analytics.export import manifest_path, raw_path, table_bytes, write_export
+from analytics.export import manifest_path, raw_path, table_bytes, workbook_bytes, write_export
 from analytics.indices import EXPORT_COLUMNS, compute_index_table
 from analytics.layout import bundled_layout
 from analytics.method import MethodError, load_method, parse_method
@@ -20,11 +20,12 @@ from analytics.query import ReportQuery
 from analytics.schemes import SchemeError, load_scheme, parse_scheme
 from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.clock import built_at_two_instants
+from tests.formulas import FORMULA, cell_texts, live_cells
 
 METHOD = load_method()
 
 
-def sample_table() -> pd.DataFrame:
+def sample_table(*names: str) -> pd.DataFrame:
     counts = pd.DataFrame(
         [
             ("A", "citizen", "15", "4", 81),
@@ -37,8 +38,9 @@ def sample_table() -> pd.DataFrame:
         [("A", "citizen", 100), ("B", "citizen", 3)],
         columns=["service_point_code", "respondent_type", "respondents"],
     )
+    name_a, name_b = names or ("Phường A", "Phường B")
     units = pd.DataFrame(
-        [("A", "A", "Phường A", ()), ("B", "B", "Phường B", ())],
+        [("A", "A", name_a, ()), ("B", "B", name_b, ())],
         columns=["service_point_code", "unit_code", "unit_name", "groups"],
     )
     return compute_index_table(
@@ -89,6 +91,31 @@ def test_xlsx_and_parquet_read_back() -> None:
     assert [cell.value for cell in sheet[1]] == EXPORT_COLUMNS
     back = pd.read_parquet(io.BytesIO(table_bytes(sample_table(), "parquet")))
     assert list(back.columns) == EXPORT_COLUMNS and len(back) == len(sample_table())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_unit_names_that_look_like_formulas_are_written_inert(fmt: str) -> None:
+    data = table_bytes(sample_table(FORMULA, "-Phường B"), fmt)
+    assert live_cells(data, fmt) == []
+    assert {"'" + FORMULA, "'-Phường B"} <= set(cell_texts(data, fmt))
+
+
+def test_numbers_stay_numbers_in_a_workbook_and_only_text_is_made_inert() -> None:
+    from openpyxl import Workbook, load_workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append([-2, -2.5, "-2", "=SUM(A1:B1)", "@A1", "ok"])
+    cells = next(load_workbook(io.BytesIO(workbook_bytes(workbook))).active.iter_rows())
+    assert [(cell.value, cell.data_type) for cell in cells] == [
+        (-2, "n"),
+        (-2.5, "n"),
+        ("'-2", "s"),
+        ("'=SUM(A1:B1)", "s"),
+        ("'@A1", "s"),
+        ("ok", "s"),
+    ]
 
 
 def test_manifest_lists_method_questionnaire_rows_and_hashes(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 
 from analytics.aggregate import aggregate
 from analytics.days import parse_period
@@ -15,8 +16,10 @@ from analytics.query import ReportQuery
 from analytics.report import index_table
 from analytics.xlsx_report import report_tables, xlsx_report
 from storage.db import Database
+from storage.models import AdminUnit, ServicePoint
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
 from tests.clock import built_at_two_instants
+from tests.formulas import FORMULA, cell_texts, live_cells
 
 METHOD = load_method()
 PERIOD = parse_period("2026-11")
@@ -84,3 +87,26 @@ async def test_report_kept_to_a_scope_and_in_english(survey: Survey) -> None:
     )
     book = load_workbook(io.BytesIO(xlsx_report(tables, language="en")))
     assert book.sheetnames == ["Summary", "00004 Phường Ba Đình", "Notes"]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_names_that_look_like_formulas_are_text_in_the_report(survey: Survey) -> None:
+    async with survey.database.transaction() as session:
+        await session.execute(
+            update(AdminUnit)
+            .where(AdminUnit.code == "00004")
+            .values(name=FORMULA, full_name=FORMULA)
+        )
+        await session.execute(
+            update(ServicePoint).where(ServicePoint.code == "W1-A").values(name="@Quầy 1")
+        )
+    database = await seeded(survey)
+    tables = await report_tables(database, QUERY, data_as_of=AS_OF)
+
+    data = xlsx_report(tables)
+
+    assert live_cells(data, "xlsx") == []
+    assert {"'" + FORMULA, "'@Quầy 1"} <= set(cell_texts(data, "xlsx"))
+    summary = load_workbook(io.BytesIO(data)).worksheets[0]
+    figures = [row[2] for row in summary.iter_rows(min_row=5, values_only=True) if row[0]]
+    assert figures and all(isinstance(value, int) for value in figures)  # numbers stay numbers

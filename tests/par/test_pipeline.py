@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from sqlalchemy import update
 
 from analytics.days import parse_period
 from analytics.method import load_method
@@ -22,13 +23,15 @@ from par.criteria import load_criteria, parse_criteria
 from par.export import FORMATS, write_par_export
 from par.publish import ParResults, par_results
 from par.results import in_scope
-from par.self_assessment import import_self_assessment, template_rows
+from par.self_assessment import import_self_assessment, template_rows, unit_template
 from storage.db import Database
+from storage.models import ParScorecard
 from storage.par import appraisals, self_scores
 from storage.staff import add_staff, scope_of
 from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.clock import built_at_two_instants
 from tests.conftest import TEST_SECRET
+from tests.formulas import FORMULA, cell_texts, live_cells
 from tests.par.scorecards import SCHEME, scheme_file, units_and_responses
 
 METHOD = load_method()
@@ -337,3 +340,42 @@ async def test_the_same_results_give_the_same_files_whenever_they_are_written(
     for fmt in FORMATS:
         first, later = built_at_two_instants(files(fmt))
         assert first == later, fmt
+
+
+async def test_text_that_looks_like_a_formula_is_written_inert_and_read_back_as_it_was(
+    year: Database, tmp_path: Path
+) -> None:
+    filled = io.StringIO()
+    csv.writer(filled, lineterminator="\n").writerows(
+        [HEADER.strip().split(","), ["00004", "A1", "3", FORMULA, "-1 điểm: @thiếu"]]
+    )
+    await import_self_assessment(year, written(tmp_path, "in.csv", filled.getvalue()), now=NOW)
+    async with year.transaction() as session:
+        await session.execute(
+            update(ParScorecard).where(ParScorecard.unit_code == "00004").values(unit_name="=X")
+        )
+
+    written_files = {
+        f"template.{fmt}": (await unit_template(year, "00004", fmt, year=None, appraisal=False))[1]
+        for fmt in ("csv", "xlsx")
+    }
+    published = await results(year)
+    for fmt in FORMATS:
+        paths, _manifest = write_par_export(published, tmp_path / fmt, fmt)
+        written_files |= {path.name: path.read_bytes() for path in paths if fmt != "json"}
+
+    for name, data in written_files.items():
+        fmt = name.rsplit(".", 1)[1]
+        assert live_cells(data, fmt) == [], name
+    for name in ("par-2026-results.csv", "par-2026.xlsx"):
+        assert "'=X" in cell_texts(written_files[name], name.rsplit(".", 1)[1]), name
+    for name in ("template.csv", "template.xlsx"):
+        fmt = name.rsplit(".", 1)[1]
+        assert {"'" + FORMULA, "'-1 điểm: @thiếu"} <= set(cell_texts(written_files[name], fmt))
+    # The unit fills in its template and hands it back: the text is what it wrote.
+    back = tmp_path / "back.xlsx"
+    back.write_bytes(written_files["template.xlsx"])
+    again = await import_self_assessment(year, back, now=NOW)
+    assert (again.saved.added, again.saved.changed) == (0, 0)
+    stored = {score.criterion_code: score for score in await self_scores(year, 2026)}
+    assert (stored["A1"].evidence, stored["A1"].note) == (FORMULA, "-1 điểm: @thiếu")

@@ -9,7 +9,7 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from problems import Problem
-from storage.spreadsheets import csv_rows, spreadsheet_rows
+from storage.spreadsheets import csv_rows, inert_cell, spreadsheet_rows
 
 
 def read_csv(data: bytes) -> tuple[list[tuple[int, list[str]]], list[str]]:
@@ -76,3 +76,27 @@ def test_a_broken_workbook_is_a_problem_of_the_file(tmp_path: Path) -> None:
     assert list(spreadsheet_rows(path, problems)) == []
     assert len(problems) == 1
     assert str(problems[0]).startswith(f"{path}: (file): not readable as an .xlsx workbook: ")
+
+
+def test_text_that_starts_like_a_formula_is_written_behind_an_apostrophe_and_nothing_else() -> None:
+    for text in ("=1+1", "+84 912", "-2 điểm", "@SUM(A1)", "\tTab", "\rCR"):
+        assert inert_cell(text) == "'" + text
+    for kept in ("Phường Ba Đình", "HN-00004-01", "2026-Q4", "", "'quoted", " =spaced"):
+        assert inert_cell(kept) == kept
+    for number in (-2, -2.5, 0, 3.75, None, True):
+        assert inert_cell(number) is number  # numbers stay numbers, negative ones too
+
+
+def test_reading_a_written_file_back_gives_the_text_as_it_was(tmp_path: Path) -> None:
+    texts = ["=1+1", "-2 điểm", "@here", "'quoted"]
+    rows, problems = read_csv(
+        ("a,b,c,d\n" + ",".join(str(inert_cell(text)) for text in texts) + "\n").encode()
+    )
+    assert rows[1] == (2, texts) and problems == []
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append([inert_cell(text) for text in texts])
+    path = tmp_path / "back.xlsx"
+    workbook.save(path)
+    assert list(spreadsheet_rows(path, [])) == [(1, texts)]
