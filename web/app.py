@@ -8,6 +8,9 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import Lifespan
 
 from web.body_limit import BODY_LIMITS, BodyLimit
+from web.dashboard.paths import DASHBOARD_PREFIX
+from web.forms import SecuredPages
+from web.survey.paths import LANDING_PREFIX
 
 __all__ = ["HEALTH_PATH", "create_app"]
 
@@ -26,10 +29,13 @@ def create_app(
     Each feature builds its own router from what it needs; `bot.commands.serve`
     decides which are on. `lifespan` runs around the server's life (start-up and
     shutdown of whatever the routers depend on). Every request's body is bounded by
-    `body_limits` (path prefix → bytes, `web.body_limit`) before any route sees it.
+    `body_limits` (path prefix → bytes, `web.body_limit`) before any route sees it, and
+    every answer under the pages' paths (the dashboard's, the citizens') carries the
+    pages' security headers (`web.forms.SecuredPages`), a 413 or a framework's 404 too.
     """
     app = FastAPI(title=title, lifespan=lifespan)
     app.add_middleware(BodyLimit, limits=body_limits)
+    app.add_middleware(SecuredPages, prefixes=(DASHBOARD_PREFIX, LANDING_PREFIX))  # outermost
     app.include_router(_health_router())
     for router in routers:
         app.include_router(router)

@@ -29,6 +29,7 @@ from analytics.report import index_table
 from storage.db import Database
 from storage.models import Answer, Invitation, StaffAccount
 from storage.staff import add_staff, set_password
+from storage.staff_logins import SignInLimits
 from tests import hanoi
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
 from tests.conftest import TEST_SECRET
@@ -201,7 +202,7 @@ async def test_login_needs_the_csrf_token_and_the_right_password(client: httpx.A
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_the_login_rate_limit_trips(seeded: Seeded) -> None:
-    app = app_for(seeded.database, login_attempts=3)
+    app = app_for(seeded.database, sign_in=SignInLimits(attempts=3))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         for _ in range(3):
@@ -215,7 +216,9 @@ async def test_workers_share_logouts_and_the_login_rate_limit(seeded: Seeded) ->
     """Two workers over one database, as `sipas serve --workers 2` runs them."""
     first, second = (
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app_for(seeded.database, login_attempts=3)),
+            transport=httpx.ASGITransport(
+                app=app_for(seeded.database, sign_in=SignInLimits(attempts=3))
+            ),
             base_url="http://testserver",
         )
         for _ in range(2)
@@ -235,7 +238,7 @@ async def test_workers_share_logouts_and_the_login_rate_limit(seeded: Seeded) ->
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_guesses_sent_at_once_get_no_more_tries_than_one_at_a_time(seeded: Seeded) -> None:
-    app = app_for(seeded.database, login_attempts=3)
+    app = app_for(seeded.database, sign_in=SignInLimits(attempts=3))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         await http.get("/dashboard/login")  # one CSRF cookie for all of them
@@ -243,6 +246,174 @@ async def test_guesses_sent_at_once_get_no_more_tries_than_one_at_a_time(seeded:
             *(log_in(http, ADMIN, f"guess {number}") for number in range(10))
         )
     assert sorted(response.status_code for response in statuses) == [401] * 3 + [429] * 7
+
+
+class Sleeps:
+    """Records how long each sign-in was held (tests do not wait)."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+
+
+def from_address(app: FastAPI, address: str, scheme: str = "http") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url=f"{scheme}://testserver")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out(seeded: Seeded) -> None:
+    sleeps = Sleeps()
+    app = app_for(seeded.database, sign_in=SignInLimits(attempts=3), sleep=sleeps)
+    async with (
+        from_address(app, "203.0.113.66") as guesser,
+        from_address(app, "198.51.100.4") as owner,
+    ):
+        for _ in range(3):
+            assert (await log_in(guesser, ADMIN, "guess")).status_code == 401
+        assert (await log_in(guesser, ADMIN)).status_code == 429  # that address, that name
+        assert (await log_in(guesser, VIEWER, "guess")).status_code == 401  # other names: no
+
+        signed_in = await log_in(owner, ADMIN)
+
+        assert signed_in.status_code == 303
+        assert (await owner.get("/dashboard/")).status_code == 200
+    # The owner's right password waited for the name's three failures; nothing else waited.
+    assert sleeps.seconds == [0, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_guessing_one_name_from_many_addresses_waits_longer_each_try(seeded: Seeded) -> None:
+    sleeps = Sleeps()
+    limits = SignInLimits(attempts=2, max_delay=timedelta(seconds=30))
+    app = app_for(seeded.database, sign_in=limits, sleep=sleeps)
+    for number in range(5):
+        async with from_address(app, f"203.0.113.{number}") as guesser:
+            for _ in range(limits.attempts):
+                assert (await log_in(guesser, ADMIN, "guess")).status_code == 401
+    assert sleeps.seconds == [0, 0, 1, 2, 4, 8, 16, 30, 30, 30]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_one_address_trying_many_names_is_stopped(seeded: Seeded) -> None:
+    app = app_for(seeded.database, sign_in=SignInLimits(attempts=3, address_attempts=4))
+    async with from_address(app, "203.0.113.66") as guesser:
+        statuses = [
+            (await log_in(guesser, name, "guess")).status_code
+            for name in ("a", "b", "c", "d", ADMIN)
+        ]
+    assert statuses == [401, 401, 401, 401, 429]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_a_signed_in_form_takes_only_the_token_of_its_own_session(seeded: Seeded) -> None:
+    app = app_for(seeded.database)
+    async with (
+        from_address(app, "198.51.100.4") as victim,
+        from_address(app, "203.0.113.66") as attacker,
+    ):
+        assert (await log_in(victim, ADMIN)).status_code == 303
+        assert (await log_in(attacker, VIEWER)).status_code == 303
+        theirs = csrf_of((await attacker.get("/dashboard/")).text)
+        # A pre-session cookie and its token, as anyone gets them from the sign-in page,
+        # planted in the victim's browser.
+        anyone = from_address(app, "203.0.113.67")
+        planted_token = csrf_of((await anyone.get("/dashboard/login")).text)
+        planted_seed = anyone.cookies["sipas_csrf"]
+        await anyone.aclose()
+        victim.cookies.set("sipas_csrf", planted_seed, path="/dashboard")
+
+        for token in (theirs, planted_token):
+            forged = await victim.post("/dashboard/logout", data={"csrf": token})
+            assert forged.status_code == 400
+            assert (await victim.get("/dashboard/")).status_code == 200  # still signed in
+        own = csrf_of((await victim.get("/dashboard/")).text)
+        assert own not in (theirs, planted_token)
+        assert (await victim.post("/dashboard/logout", data={"csrf": own})).status_code == 303
+        assert (await victim.get("/dashboard/")).status_code == 303  # signed out
+
+
+def secure_app(database: Database, *, cookie_secure: bool) -> FastAPI:
+    router = dashboard_router(
+        database,
+        secret=TEST_SECRET,
+        zone=ZONE,
+        min_cell_size=10,
+        layout=SIPAS_LAYOUT,
+        method=METHOD,
+        cookie_secure=cookie_secure,
+    )
+    return create_app([router])
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_over_https_every_dashboard_cookie_is_a_host_cookie(seeded: Seeded) -> None:
+    # Reached over HTTPS without SIPAS_PUBLIC_URL: the scheme a proxy forwarded in
+    # X-Forwarded-Proto, as uvicorn's proxy headers set it.
+    app = secure_app(seeded.database, cookie_secure=False)
+    async with from_address(app, "198.51.100.4", "https") as browser:
+        page = await browser.get("/dashboard/login")
+        signed_in = await browser.post(
+            "/dashboard/login",
+            data={"name": ADMIN, "password": PASSWORD, "csrf": csrf_of(page.text)},
+        )
+        switched = await browser.get("/dashboard/language/en")
+        cookies = [
+            *page.headers.get_list("set-cookie"),
+            *signed_in.headers.get_list("set-cookie"),
+            *switched.headers.get_list("set-cookie"),
+        ]
+        assert {cookie.split("=")[0] for cookie in cookies} == {
+            "__Host-sipas_csrf",
+            "__Host-sipas_staff",
+            "__Host-sipas_lang",
+        }
+        for cookie in cookies:
+            assert "Path=/;" in cookie and "; Secure" in cookie and "Domain" not in cookie
+        assert (await browser.get("/dashboard/")).status_code == 200
+        # A cookie without the prefix (set by another host of the domain, or over plain
+        # HTTP) is no session.
+        token = browser.cookies["__Host-sipas_staff"]
+        browser.cookies.clear()
+        browser.cookies.set("sipas_staff", token)
+        assert (await browser.get("/dashboard/")).status_code == 303
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_an_https_public_url_makes_host_cookies_whatever_the_proxy_says(
+    seeded: Seeded,
+) -> None:
+    app = secure_app(seeded.database, cookie_secure=True)
+    async with from_address(app, "198.51.100.4", "http") as browser:
+        page = await browser.get("/dashboard/login")
+    (cookie,) = page.headers.get_list("set-cookie")
+    assert cookie.startswith("__Host-sipas_csrf=") and "Path=/;" in cookie and "; Secure" in cookie
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_every_answer_under_the_dashboard_carries_the_pages_headers(
+    client: httpx.AsyncClient,
+) -> None:
+    answers = [
+        await client.get("/dashboard/nowhere"),  # the framework's JSON 404
+        await client.delete("/dashboard/login"),  # its 405
+        await client.post(  # its 400: a form that cannot be parsed
+            "/dashboard/login",
+            content=b"--x\r\n",
+            headers={"Content-Type": "multipart/form-data"},
+        ),
+        await client.post("/dashboard/login", content=b"x" * (1024 * 1024)),  # the body limit
+        await client.get("/dashboard/login"),  # a page
+    ]
+    assert [answer.status_code for answer in answers] == [404, 405, 400, 413, 200]
+    for answer in answers:
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["cache-control"] == "no-store"
 
 
 def test_two_logins_in_the_same_second_get_two_cookies() -> None:

@@ -25,6 +25,7 @@ from analytics.query import ReportQuery
 from analytics.report import index_table
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.staff_logins import SignInLimits
 from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.fakes.served import ServedApp
 from tests.web.test_dashboard import METHOD, PASSWORD, PERIOD, VIEWER, app_for, seed
@@ -63,7 +64,7 @@ class DashboardServer:
 
     def __enter__(self) -> DashboardServer:
         # Its own Database: the server's event loop is not the test's.
-        app = app_for(Database(self.url), login_attempts=3)
+        app = app_for(Database(self.url), sign_in=SignInLimits(attempts=3))
         self._served = ServedApp(app, name="the dashboard server").start()
         self.base = self._served.url
         return self

@@ -1,5 +1,5 @@
-"""The dashboard's sign-in and accounts: sign in (rate-limited), sign out, set a password with
-a one-time code, choose the language."""
+"""The dashboard's sign-in and accounts: sign in (within `storage.staff_logins.SignInLimits`), sign
+out, set a password with a one-time code, choose the language."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
@@ -8,7 +8,7 @@ import math
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from storage.models import StaffAccount
@@ -26,7 +26,7 @@ from web.dashboard.deps import CheckedForm, Language, SessionStaff, Site, checke
 from web.dashboard.paths import DASHBOARD_PREFIX, LOGIN_PATH
 from web.dashboard.site import Dashboard, DashboardRoute
 from web.dashboard.text import LANGUAGES, TEXT
-from web.forms import CSRF_COOKIE, new_csrf_seed, secured
+from web.forms import CSRF_COOKIE, new_csrf_seed
 
 __all__ = ["router"]
 
@@ -44,50 +44,56 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-async def login_page(request: Request, site: Site) -> Response:
+async def login_page(request: Request, site: Site, staff: SessionStaff) -> Response:
     next_page = _safe_next(request.query_params.get("next"))
-    return site.render(request, "login.html", None, next=next_page, error=None)
+    return site.render(request, "login.html", staff, next=next_page, error=None)
 
 
 @router.post("/login")
-async def login(request: Request, site: Site, form: CheckedForm, language: Language) -> Response:
+async def login(
+    request: Request, site: Site, staff: SessionStaff, form: CheckedForm, language: Language
+) -> Response:
     name = form.get("name", "").strip()[:100]
     target = _safe_next(form.get("next"))
-    client = request.client.host if request.client else "?"
+    address = request.client.host if request.client else "?"
     words = TEXT[language]
     # Counted in the database, so that every worker counts the same failures.
-    subjects = (f"client:{client}", f"name:{name.lower()}")
     async with site.database.transaction() as session:
         attempt = await begin_login_attempt(
             session,
             site.secret,
-            subjects,
-            attempts=site.login_attempts,
-            window=site.login_window,
+            name=name.lower(),
+            address=address,
+            limits=site.sign_in,
             now=site.clock(),
         )
     if attempt.wait > timedelta(0):
         minutes = math.ceil(attempt.wait / timedelta(minutes=1))
         message = words["too_many"].format(minutes=minutes)
-        return site.render(request, "login.html", None, status=429, next=target, error=message)
+        return site.render(request, "login.html", staff, status=429, next=target, error=message)
+    # Someone has been guessing this name: every try, the owner's too, waits before the check.
+    await site.sleep(attempt.delay.total_seconds())
     async with site.password_checks:
         account = await authenticate(site.database, name, form.get("password", ""))
     if account is None:
         failed = words["login_failed"]
-        return site.render(request, "login.html", None, status=401, next=target, error=failed)
+        return site.render(request, "login.html", staff, status=401, next=target, error=failed)
     async with site.database.transaction() as session:
-        await login_succeeded(session, site.secret, attempt, subjects[1])
+        await login_succeeded(session, site.secret, attempt, name=name.lower(), address=address)
     response = RedirectResponse(target, status_code=303)
     session_cookie = site.sessions.issue(account, site.clock())
-    site.set_cookie(response, SESSION_COOKIE, session_cookie, site.session_hours * 3600)
-    site.set_cookie(response, CSRF_COOKIE, new_csrf_seed(), None)  # a new session, a new token
-    return secured(response)
+    site.set_cookie(request, response, SESSION_COOKIE, session_cookie, site.session_hours * 3600)
+    # The pre-session cookie of the sign-in form does not outlive it.
+    site.set_cookie(request, response, CSRF_COOKIE, new_csrf_seed(), None)
+    return response
 
 
-# The form is checked first: a forged logout ends nothing.
-@router.post("/logout", dependencies=[Depends(checked_form)])
-async def logout(site: Site, staff: SessionStaff) -> Response:
-    if staff is not None:  # only a live cookie: nobody fills the table with made-up ones
+@router.post("/logout")
+async def logout(request: Request, site: Site, staff: SessionStaff) -> Response:
+    if staff is not None:
+        # Only a form of this very session ends it: a forged logout ends nothing. Without
+        # a live session there is nothing to end (nobody fills the table with made-up ones).
+        await checked_form(request, site, staff)
         async with site.database.transaction() as session:
             await end_staff_session(
                 session,
@@ -97,14 +103,14 @@ async def logout(site: Site, staff: SessionStaff) -> Response:
                 now=site.clock(),
             )
     response = RedirectResponse(LOGIN_PATH, status_code=303)
-    response.delete_cookie(
-        SESSION_COOKIE, path=DASHBOARD_PREFIX, secure=site.cookie_secure, httponly=True
-    )
-    return secured(response)
+    site.delete_cookie(request, response, SESSION_COOKIE)
+    return response
 
 
 @router.get("/password")
-async def password_page(request: Request, site: Site, language: Language) -> Response:
+async def password_page(
+    request: Request, site: Site, staff: SessionStaff, language: Language
+) -> Response:
     code = request.query_params.get("code", "")
     async with site.database.reading() as session:
         account = (
@@ -115,7 +121,7 @@ async def password_page(request: Request, site: Site, language: Language) -> Res
     return site.render(
         request,
         "password.html",
-        None,
+        staff,
         code=code,
         account_name=account.name if account else None,
         error=TEXT[language]["bad_code"] if code and account is None else None,
@@ -152,14 +158,16 @@ async def _set_password(
 
 
 @router.post("/password")
-async def password(request: Request, site: Site, form: CheckedForm, language: Language) -> Response:
+async def password(
+    request: Request, site: Site, staff: SessionStaff, form: CheckedForm, language: Language
+) -> Response:
     words = TEXT[language]
     account, problem = await _set_password(site, form, words)
     if problem is not None:
         return site.render(
             request,
             "password.html",
-            None,
+            staff,
             status=400,
             code=form.get("code", "").strip(),
             account_name=account.name if account else None,
@@ -169,7 +177,7 @@ async def password(request: Request, site: Site, form: CheckedForm, language: La
     return site.render(
         request,
         "login.html",
-        None,
+        staff,
         next=DASHBOARD_PREFIX + "/",
         error=None,
         notice=words["password_set"],
@@ -180,5 +188,5 @@ async def password(request: Request, site: Site, form: CheckedForm, language: La
 async def switch_language(request: Request, site: Site, language: str) -> Response:
     response = RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
     if language in LANGUAGES:
-        site.set_cookie(response, LANGUAGE_COOKIE, language, 365 * 24 * 3600)
-    return secured(response)
+        site.set_cookie(request, response, LANGUAGE_COOKIE, language, 365 * 24 * 3600)
+    return response

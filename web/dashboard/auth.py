@@ -6,7 +6,12 @@
   password ends every earlier session; disabled accounts are refused on every request.
   Logout ends the cookie in the database too (`storage.staff_logins`), so a copied cookie
   stops working on every worker.
-- CSRF tokens are those of every form page of the web app (`web.forms`).
+- CSRF tokens of a signed-in staff member's forms are derived from the live session, after
+  the server checked it (`csrf_token`): no token obtained under another session, nor one
+  that goes with a cookie value the client chose, passes. Before sign-in (the sign-in and
+  set-password forms), the pre-session cookie of every form page (`web.forms`).
+- Over HTTPS every dashboard cookie is named `__Host-…` (Secure, path `/`, no Domain): no
+  other host under the same domain, and no plain-HTTP page, can set one.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from storage.models import StaffAccount
 from storage.privacy import keyed_hash, same_digest
 
 __all__ = [
+    "HOST_PREFIX",
     "LANGUAGE_COOKIE",
     "SESSION_COOKIE",
     "SessionSigner",
 ]
 
+HOST_PREFIX = "__Host-"
 SESSION_COOKIE = "sipas_staff"
 LANGUAGE_COOKIE = "sipas_lang"
 CLOCK_SLACK_SECONDS = 60  # between the clocks of the workers (or hosts) that issue and check
@@ -67,6 +74,10 @@ class SessionSigner:
         if not issued - CLOCK_SLACK_SECONDS <= now.timestamp() < self._expiry(issued):
             return False
         return same_digest(signature, self._signature(account, issued, nonce))
+
+    def csrf_token(self, token: str) -> str:
+        """The CSRF token of the forms of the session `token` (a live one: checked first)."""
+        return keyed_hash(self.secret, "staff-session-csrf", token)[:40]
 
     def expires_at(self, token: str) -> datetime:
         """When a valid cookie stops being accepted anyway."""

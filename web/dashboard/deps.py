@@ -21,7 +21,7 @@ from storage.staff_logins import staff_session_ended
 from web import forms as web_forms
 from web.dashboard import figures
 from web.dashboard.auth import SESSION_COOKIE
-from web.dashboard.site import Dashboard, Refused, SignInNeeded, Staff, dashboard_of, language_of
+from web.dashboard.site import Dashboard, Refused, SignInNeeded, Staff, dashboard_of
 
 __all__ = [
     "CheckedForm",
@@ -37,12 +37,19 @@ __all__ = [
 ]
 
 Site = Annotated[Dashboard, Depends(dashboard_of)]
+
+
+def language_of(request: Request, site: Site) -> str:
+    """The language the visitor chose, Vietnamese unless English."""
+    return site.language(request)
+
+
 Language = Annotated[str, Depends(language_of)]
 
 
 async def session_staff(request: Request, site: Site) -> Staff | None:
     """The staff member whose live session cookie came with the request, or None."""
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = site.cookie(request, SESSION_COOKIE)
     account_id = site.sessions.account_id(token)
     if account_id is None:
         return None
@@ -68,12 +75,13 @@ async def signed_in(staff: SessionStaff) -> Staff:
 SignedIn = Annotated[Staff, Depends(signed_in)]
 
 
-async def checked_form(request: Request, site: Site) -> dict[str, str]:
-    """The posted form, after the Origin and CSRF checks (400 when they fail)."""
+async def checked_form(request: Request, site: Site, staff: SessionStaff) -> dict[str, str]:
+    """The posted form, after the Origin and CSRF checks (400 when they fail): with a live
+    session, its token must be that session's; before sign-in, the pre-session cookie's."""
     try:
-        return await web_forms.checked_form(request, site.secret)
+        return await web_forms.checked_form(request, site.form_token(request, staff))
     except web_forms.FormRefused:
-        raise Refused(400, "bad_request") from None
+        raise Refused(400, "bad_request", staff) from None
 
 
 CheckedForm = Annotated[dict[str, str], Depends(checked_form)]

@@ -15,7 +15,7 @@ Index), and find this router's settings (a `site.Dashboard`) through their depen
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,14 +25,16 @@ from analytics.layout import ItemLayout
 from analytics.method import Method
 from analytics.schemes import ScoringScheme
 from storage.db import Database
+from storage.staff_logins import SignInLimits
 from web.dashboard import accounts, downloads, pages, scorecards
 from web.dashboard.auth import SessionSigner
 from web.dashboard.paths import DASHBOARD_PREFIX
 from web.dashboard.site import Dashboard, templates
 
-__all__ = ["PASSWORD_CHECKS_AT_ONCE", "dashboard_router"]
+__all__ = ["PASSWORD_CHECKS_AT_ONCE", "SIGN_IN_LIMITS", "dashboard_router"]
 
 PASSWORD_CHECKS_AT_ONCE = 2
+SIGN_IN_LIMITS = SignInLimits()
 
 
 def dashboard_router(
@@ -48,12 +50,14 @@ def dashboard_router(
     scheme: ScoringScheme | None = None,
     cookie_secure: bool = True,
     session_hours: int = 12,
-    login_attempts: int = 5,
-    login_window: timedelta = timedelta(minutes=15),
+    sign_in: SignInLimits = SIGN_IN_LIMITS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> APIRouter:
     """The dashboard's router. `labels` maps language → element/item code → label;
-    `cookie_secure` should be True whenever the site is reached over HTTPS."""
+    `cookie_secure` should be True whenever the site is reached over HTTPS (the dashboard
+    also sees it in a request's scheme). `sleep` holds a sign-in for its delay (tests
+    record it instead)."""
     dashboard = Dashboard(
         database=database,
         secret=secret,
@@ -66,9 +70,9 @@ def dashboard_router(
         scheme=scheme,
         cookie_secure=cookie_secure,
         session_hours=session_hours,
-        login_attempts=login_attempts,
-        login_window=login_window,
+        sign_in=sign_in,
         clock=clock,
+        sleep=sleep,
         sessions=SessionSigner(secret, timedelta(hours=session_hours)),
         password_checks=asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE),
         templates=templates(),

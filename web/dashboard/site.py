@@ -1,6 +1,6 @@
-"""One staff dashboard's settings, and how its routes answer: HTML pages with their security
-headers (those of every page of the web app, `web.forms`), cookies, error pages and the
-redirect to the sign-in page.
+"""One staff dashboard's settings, and how its routes answer: HTML pages with their CSRF tokens,
+cookies (`__Host-` over HTTPS), error pages and the redirect to the sign-in page. (Every answer
+under `/dashboard` carries the security headers of `web.forms.SecuredPages`.)
 
 The routes are module-level functions (`accounts`, `pages`, `downloads`); `dashboard_router`
 builds one `Dashboard` and binds it to each request it serves, where the routes' dependencies
@@ -11,9 +11,9 @@ builds one `Dashboard` and binds it to each request it serves, where the routes'
 # No `from __future__ import annotations`: FastAPI reads `Dashboard.bind`'s annotations.
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,10 +32,11 @@ from analytics.schemes import ScoringScheme
 from storage.db import Database
 from storage.models import StaffAccount
 from storage.staff import Scope
-from web.dashboard.auth import LANGUAGE_COOKIE, SessionSigner
+from storage.staff_logins import SignInLimits
+from web.dashboard.auth import HOST_PREFIX, LANGUAGE_COOKIE, SessionSigner
 from web.dashboard.paths import DASHBOARD_PREFIX, LOGIN_PATH
 from web.dashboard.text import LANGUAGES, TEXT
-from web.forms import CSRF_COOKIE, csrf_seed, csrf_token, secured
+from web.forms import CSRF_COOKIE, csrf_seed, csrf_token, new_csrf_seed
 
 __all__ = [
     "Dashboard",
@@ -44,7 +45,6 @@ __all__ = [
     "SignInNeeded",
     "Staff",
     "dashboard_of",
-    "language_of",
     "sign_in_redirect",
     "templates",
 ]
@@ -89,19 +89,13 @@ def templates() -> jinja2.Environment:
     return environment
 
 
-def language_of(request: Request) -> str:
-    """The language the visitor chose (a cookie), Vietnamese unless English."""
-    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
-    return chosen if chosen in LANGUAGES else "vi"
-
-
 def _here(request: Request) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def sign_in_redirect(request: Request) -> Response:
     """To the sign-in page, which comes back here afterwards."""
-    return secured(RedirectResponse(f"{LOGIN_PATH}?next={quote(_here(request))}", status_code=303))
+    return RedirectResponse(f"{LOGIN_PATH}?next={quote(_here(request))}", status_code=303)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,11 +111,11 @@ class Dashboard:
     labels: Mapping[str, Mapping[str, str]]  # language → element/item code → label
     comment_items: Sequence[str]
     scheme: ScoringScheme | None
-    cookie_secure: bool
+    cookie_secure: bool  # SIPAS_PUBLIC_URL is https: every request came over HTTPS
     session_hours: int
-    login_attempts: int
-    login_window: timedelta
+    sign_in: SignInLimits
     clock: Callable[[], datetime]
+    sleep: Callable[[float], Awaitable[None]]  # holds a sign-in for its delay
     sessions: SessionSigner
     # Each check takes tens of milliseconds of CPU and 64 MiB (argon2's defaults): a flood
     # of logins queues here instead of taking every thread and the memory with it.
@@ -136,16 +130,57 @@ class Dashboard:
         """The dependency `dashboard_router` puts before every route: the request is ours."""
         request.state.dashboard = self
 
-    def set_cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
+    def https(self, request: Request) -> bool:
+        """Whether the visitor reached the dashboard over HTTPS: the public URL says so, or the
+        request's scheme does (behind a proxy, from its X-Forwarded-Proto: uvicorn's
+        `--proxy-headers`, on by default for a proxy on the same host)."""
+        return self.cookie_secure or request.url.scheme == "https"
+
+    def cookie_name(self, request: Request, name: str) -> str:
+        """What a dashboard cookie is called: `__Host-` first over HTTPS."""
+        return HOST_PREFIX + name if self.https(request) else name
+
+    def cookie(self, request: Request, name: str) -> str:
+        """The value of a dashboard cookie ("" if the request has none)."""
+        return request.cookies.get(self.cookie_name(request, name), "")
+
+    def set_cookie(
+        self, request: Request, response: Response, name: str, value: str, max_age: int | None
+    ) -> None:
+        https = self.https(request)
         response.set_cookie(
-            name,
+            self.cookie_name(request, name),
             value,
             max_age=max_age,
-            path=DASHBOARD_PREFIX,
-            secure=self.cookie_secure,
+            # A __Host- cookie must have the path /; over plain HTTP the dashboard's own.
+            path="/" if https else DASHBOARD_PREFIX,
+            secure=https,
             httponly=True,
             samesite="lax",
         )
+
+    def delete_cookie(self, request: Request, response: Response, name: str) -> None:
+        https = self.https(request)
+        response.delete_cookie(
+            self.cookie_name(request, name),
+            path="/" if https else DASHBOARD_PREFIX,
+            secure=https,
+            httponly=True,
+            samesite="lax",
+        )
+
+    def language(self, request: Request) -> str:
+        """The language the visitor chose (a cookie), Vietnamese unless English."""
+        chosen = self.cookie(request, LANGUAGE_COOKIE)
+        return chosen if chosen in LANGUAGES else "vi"
+
+    def form_token(self, request: Request, staff: Staff | None) -> str | None:
+        """The CSRF token a form posted with this request must carry: the session's for a
+        signed-in staff member, else the one of the pre-session cookie (None: it has none)."""
+        if staff is not None:
+            return self.sessions.csrf_token(staff.token)
+        seed, fresh = csrf_seed(self.cookie(request, CSRF_COOKIE))
+        return None if fresh else csrf_token(self.secret, seed)
 
     def render(
         self,
@@ -155,24 +190,29 @@ class Dashboard:
         status: int = 200,
         **context: Any,
     ) -> Response:
-        """A page: the template with what every page shows, and a CSRF cookie if it lacks one."""
-        language = language_of(request)
-        seed, fresh = csrf_seed(request)
+        """A page: the template with what every page shows, and its forms' CSRF token (before
+        sign-in, with a pre-session cookie if the request lacks one)."""
+        language = self.language(request)
+        token = self.form_token(request, staff)
+        seed = None
+        if token is None:
+            seed = new_csrf_seed()
+            token = csrf_token(self.secret, seed)
         html = self.templates.get_template(template).render(
             t=TEXT[language],
             lang=language,
             other_lang="en" if language == "vi" else "vi",
             here=_here(request),
             prefix=DASHBOARD_PREFIX,
-            csrf=csrf_token(self.secret, seed),
+            csrf=token,
             staff=staff,
             min_cell_size=self.min_cell_size,
             **context,
         )
         response = HTMLResponse(html, status_code=status)
-        if fresh:
-            self.set_cookie(response, CSRF_COOKIE, seed, None)
-        return secured(response)
+        if seed is not None:
+            self.set_cookie(request, response, CSRF_COOKIE, seed, None)
+        return response
 
     def error_page(self, request: Request, refusal: Refused) -> Response:
         return self.render(

@@ -19,7 +19,6 @@ from handlers.events import Command, InboundKind
 from storage.invitations import counter_payload
 from storage.kiosks import live_kiosk
 from storage.units import ServicePointListing, get_service_point_listing
-from web.forms import secured
 from web.survey.paths import KIOSK_PREFIX
 from web.survey.site import CitizenPages, CitizenRoute, Pages, PostedForm, other_language
 from web.survey.steps import language_after
@@ -93,7 +92,7 @@ async def kiosk_step(request: Request, token: str, pages: Pages, form: PostedFor
         inbound = start_of(KIOSK, chat, payload, form, locale=language, received_at=now)
     elif chat is None:
         # A step of a respondent the tablet has forgotten: back to the start.
-        return secured(RedirectResponse(home, status_code=303))
+        return RedirectResponse(home, status_code=303)
     else:
         inbound = inbound_of(KIOSK, chat, form, locale=language, received_at=now)
     page = page_of(await pages.converse(inbound))

@@ -1,5 +1,6 @@
 """How the citizens' pages answer: one `CitizenPages` holds their settings and renders every page
-(templates, the security headers and CSRF of `web.forms`, cookies), and talks to the engine.
+(templates, the CSRF tokens of `web.forms`, cookies), and talks to the engine. (Every answer
+under `/s` carries the security headers of `web.forms.SecuredPages`.)
 
 The routes are module-level functions (`landing`, `steps`, `kiosk`); `survey_router` builds one
 `CitizenPages` and binds it to each request, where the routes' dependencies find it. A form
@@ -125,7 +126,7 @@ class CitizenPages:
     ) -> Response:
         """A page: the template with what every page shows, a CSRF cookie if it lacks one,
         and the page's language remembered for the next."""
-        seed, fresh = forms.csrf_seed(request)
+        seed, fresh = forms.csrf_seed(request.cookies.get(forms.CSRF_COOKIE, ""))
         context.setdefault("switch", None)
         context.setdefault("refresh", None)
         html = self.templates.get_template(template).render(
@@ -142,7 +143,7 @@ class CitizenPages:
         if fresh:
             self.set_cookie(response, forms.CSRF_COOKIE, seed, LANDING_PREFIX)
         self.set_cookie(response, LANGUAGE_COOKIE, language, LANDING_PREFIX)
-        return forms.secured(response)
+        return response
 
     def message(
         self, request: Request, language: str, text: str, status: int = 200, **context: Any
@@ -178,8 +179,12 @@ Pages = Annotated[CitizenPages, Depends(pages_of)]
 
 
 async def posted_form(request: Request, pages: Pages) -> dict[str, str]:
-    """The posted form, after the Origin and CSRF checks (FormRefused when they fail)."""
-    return await forms.checked_form(request, pages.secret)
+    """The posted form, after the Origin and CSRF checks (FormRefused when they fail): its
+    token must be the one of the page's CSRF cookie."""
+    seed, fresh = forms.csrf_seed(request.cookies.get(forms.CSRF_COOKIE, ""))
+    return await forms.checked_form(
+        request, None if fresh else forms.csrf_token(pages.secret, seed)
+    )
 
 
 PostedForm = Annotated[dict[str, str], Depends(posted_form)]
