@@ -43,6 +43,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         resume_window=timedelta(hours=settings.resume_window_hours),
         reminder_after=timedelta(minutes=reminder) if reminder is not None else None,
         max_comment_length=settings.max_comment_length,
+        result_follow_up_days=settings.result_followup_days,
     )
 
 

@@ -1,22 +1,52 @@
 """Periodic upkeep inside `sipas serve`: expire abandoned surveys, forget old event ids, remind,
-delete what the retention period has let go."""
+send the result questions owed, delete what the retention period has let go."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from handlers.events import Reply
-from handlers.survey import SurveyEngine
+from handlers.survey import ResultFollowUpMessage, SurveyEngine
 from storage.retention import RetentionPolicy, apply_retention
 
 log = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL_SECONDS = 300.0
 
+# Sends replies to a chat address unprompted; False (a Zalo channel) or an exception: not
+# delivered.
 Sender = Callable[[str, list[Reply]], Awaitable[object]]
+
+
+async def send_result_follow_ups(
+    engine: SurveyEngine,
+    senders: Mapping[str, Sender],
+    messages: Sequence[ResultFollowUpMessage],
+    now: datetime,
+) -> None:
+    """Send the result questions, each by the channel its respondent answered on.
+
+    The address was erased before (in the engine's transaction), so a crash can lose a
+    message but never send it twice. One not delivered (Zalo OA outside its 48-hour
+    window, a blocked bot, a channel switched off) is counted as unreachable.
+    """
+    for message in messages:
+        sender = senders.get(message.channel)
+        delivered = False
+        if sender is not None:
+            try:
+                delivered = await sender(message.address, message.replies) is not False
+            except Exception as error:  # one unreachable respondent must not stop the others
+                log.warning(
+                    "a %s result follow-up could not be delivered: %s",
+                    message.channel,
+                    type(error).__name__,
+                )
+        if not delivered:
+            await engine.result_follow_up_undelivered(message.follow_up_id, now)
 
 
 async def maintain_once(
@@ -26,8 +56,9 @@ async def maintain_once(
     *,
     retention: RetentionPolicy | None = None,
 ) -> None:
-    """One round: purge what the resume window has let go and event ids no platform will
-    deliver again, then deliver the reminders owed; once a day, apply the `retention` period.
+    """One round: purge what the resume window has let go, event ids no platform will deliver
+    again and the chat addresses kept for result follow-ups past their time, then deliver the
+    reminders and the result questions owed; once a day, apply the `retention` period.
 
     A reminder is marked sent before delivery (in the engine's transaction), so a
     crash can lose a reminder but never send one twice; a failed delivery is logged
@@ -39,6 +70,9 @@ async def maintain_once(
     forgotten = await engine.forget_old_events(now)
     if forgotten:
         log.info("forgot %d processed event id(s) older than a week", forgotten)
+    erased = await engine.forget_result_addresses(now)
+    if erased:
+        log.info("erased %d chat address(es) kept for a result follow-up past its time", erased)
     if retention is not None:
         kept = await apply_retention(engine.database, retention, now)
         if kept.responses or kept.unfinished_sessions or kept.invitations:
@@ -60,6 +94,7 @@ async def maintain_once(
             log.warning(
                 "a %s reminder could not be delivered: %s", reminder.channel, type(error).__name__
             )
+    await send_result_follow_ups(engine, senders, await engine.due_result_follow_ups(now), now)
 
 
 async def maintenance_loop(

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     data_controller_province: str | None = None
     data_controller_contact: str | None = None
     retention_months: int = Field(24, ge=1, le=120)
+    # The result follow-up: the longest a respondent's chat address is kept to ask the result
+    # questions once the result is returned; 0 switches the follow-up off.
+    result_followup_days: int = Field(60, ge=0, le=365)
 
     # Telegram
     telegram_token: SecretStr | None = None

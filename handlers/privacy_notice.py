@@ -40,6 +40,9 @@ class PrivacyNotice:
     contact: str | None = None
     retention_months: int = 24
     resume_window_hours: int = 48
+    # Days the chat address of a respondent who agreed to the result follow-up is kept at
+    # most; 0: the follow-up is not offered, and the notice does not mention it.
+    result_follow_up_days: int = 0
     sensitive: Sequence[Mapping[str, str]] = ()
     chat: bool = True
     catalog: Catalog = field(default_factory=load_catalog, compare=False, repr=False)
@@ -69,6 +72,13 @@ class PrivacyNotice:
             contact=self._contact(language),
             retention_months=self.retention_months,
             resume_hours=self.resume_window_hours,
+            result_follow_up=(
+                self.catalog.text(
+                    language, "privacy_notice_result_follow_up", days=self.result_follow_up_days
+                )
+                if self.result_follow_up_days
+                else ""
+            ),
             sensitive=self._sensitive(language, "privacy_notice_full_sensitive"),
             chat_platform=(
                 "\n\n" + self.catalog.text(language, "privacy_notice_chat_platform")

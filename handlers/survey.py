@@ -10,6 +10,13 @@ loaded, the answer and the new position are stored, and only then are replies bu
 No survey state lives in process memory, so a crash loses nothing committed and a
 replay changes nothing. The chat address is only turned into the respondent key
 (an HMAC) and never stored in clear.
+
+The result moment: a respondent who has not received the result yet is asked once
+whether they may be written to when it is returned; if they agree, their chat address
+is kept (encrypted, `storage.result_follow_ups`) until the result is returned; then
+`due_result_follow_ups` opens a follow-up session that asks only the result block, whose answers then join the same
+response. A survey started from an invitation minted at the result (`Stage.RESULT`)
+asks everything with the result screener answered "received".
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from handlers.events import Button, Command, Inbound, InboundKind, Reply
 from handlers.privacy_notice import PrivacyNotice
 from questionnaires import InvalidAnswer, Item, ItemType, Questionnaire
 from questionnaires.choices import ANSWER, BACK, SKIP, answer_data, choice_data
+from storage import result_follow_ups as follow_ups
 from storage import sessions as store
 from storage.db import Database, Transaction
 from storage.invitations import (
@@ -36,13 +44,14 @@ from storage.invitations import (
     CounterShortCodes,
     InvitationProblem,
     InvitationRefused,
+    Stage,
     StartTarget,
     claim_invitation,
     find_invitation,
     normalise_short_code,
     parse_counter_payload,
 )
-from storage.models import SurveySession
+from storage.models import ResultFollowUp, SurveySession
 from storage.privacy import AddressCipher, keyed_hash, respondent_key, scrub
 from storage.units import get_service_point
 
@@ -55,6 +64,13 @@ DELETION_CODE_WINDOW_SECONDS = 600
 SKIP_WORDS = {SKIP_KEY, "bỏ qua", "bo qua", "skip", "không trả lời", "khong tra loi"}
 BACK_WORDS = {BACK_KEY, "«", "quay lại", "quay lai", "back"}
 START_WORDS = ("start", "bắt đầu", "bat dau", "/start")
+# The choice asked after "not yet received": may the bot write once when the result is returned?
+RESULT_CHOICE = "result"
+FOLLOW_UP_PURPOSE = b"sipas-result-follow-up"
+# The chats the bot can write to later, unprompted: not a browser page, nor the console.
+FOLLOW_UP_CHANNELS = frozenset({"telegram", "zalo_oa", "zalo_bot"})
+# A follow-up session's answers have joined its response; the session keeps nothing.
+JOINED = "joined"
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,10 @@ class EngineConfig:
     resume_window: timedelta = timedelta(hours=48)
     reminder_after: timedelta | None = None
     max_comment_length: int = 1000
+    # How long the chat address of a respondent who agreed to the result follow-up is kept
+    # at most; 0: the follow-up is not offered.
+    result_follow_up_days: int = 0
+    result_follow_up_channels: frozenset[str] = FOLLOW_UP_CHANNELS
 
 
 def survey_notice(
@@ -84,6 +104,9 @@ def survey_notice(
         contact=config.data_controller_contact,
         retention_months=config.retention_months,
         resume_window_hours=int(config.resume_window.total_seconds() // 3600),
+        result_follow_up_days=(
+            config.result_follow_up_days if questionnaire.result_moment is not None else 0
+        ),
         sensitive=[item.text for item in questionnaire.sensitive_items()],
         catalog=catalog or load_catalog(),
     )
@@ -110,6 +133,17 @@ class EngineObserver(Protocol):
 class Reminder:
     """A reminder to finish, to be sent by the channel the session came from."""
 
+    channel: str
+    address: str
+    replies: list[Reply]
+
+
+@dataclass(frozen=True)
+class ResultFollowUpMessage:
+    """The result questions to send to a respondent who agreed to them, by the channel they
+    answered on; the address is no longer stored anywhere once this exists."""
+
+    follow_up_id: str
     channel: str
     address: str
     replies: list[Reply]
@@ -156,6 +190,13 @@ class SurveyEngine:
         self.catalog = catalog or load_catalog()
         self.simulated = simulated
         self._cipher = AddressCipher(config.secret)
+        self._follow_up_cipher = AddressCipher(config.secret, FOLLOW_UP_PURPOSE)
+        # What a session asks, by its stage; a follow-up session asks the result block only.
+        self._asked: dict[str, Questionnaire] = {
+            Stage.RECEPTION: questionnaire,
+            Stage.RESULT: questionnaire.at_result(),
+        }
+        self._result_block = questionnaire.result_block()
         self._counter_short_codes = CounterShortCodes(config.secret)
         self.notice = survey_notice(config, questionnaire, self.catalog)
 
@@ -238,6 +279,76 @@ class SurveyEngine:
                     Reminder(survey.channel, address, [notice, self._current_step(survey, answers)])
                 )
         return reminders
+
+    # --- the result moment ----------------------------------------------------------------
+
+    async def due_result_follow_ups(self, now: datetime) -> list[ResultFollowUpMessage]:
+        """The result questions owed now (the result was returned, `follow_ups.mark_due`) to
+        respondents who agreed to them, except those in the middle of another survey, who
+        are asked at a later call."""
+        async with self.database.transaction() as tx:
+            messages = [
+                await self._open_follow_up(tx, follow_up, now)
+                for follow_up in await follow_ups.due_follow_ups(tx)
+            ]
+        return [message for message in messages if message is not None]
+
+    async def result_follow_up_undelivered(self, follow_up_id: str, now: datetime) -> None:
+        """The platform did not deliver the result questions: counted as unreachable."""
+        await follow_ups.mark_undelivered(self.database, follow_up_id, now)
+
+    async def forget_result_addresses(self, now: datetime) -> int:
+        """Erase the addresses kept longer than the follow-up allows; how many."""
+        return await follow_ups.forget_addresses(
+            self.database, now, self.config.result_follow_up_days
+        )
+
+    async def _open_follow_up(
+        self, tx: Transaction, follow_up: ResultFollowUp, now: datetime
+    ) -> ResultFollowUpMessage | None:
+        """Open the session that asks the result block, and erase the address it goes to; None
+        while the respondent has another survey open (it stays due)."""
+        address = self._follow_up_cipher.decrypt(follow_up.address_ciphertext or "")
+        first = self._result_block.next_item({})
+        if address is None or first is None:
+            # Encrypted under a former secret, or nothing left to ask: it cannot be sent.
+            follow_ups.address_sent(follow_up, now)
+            follow_up.status = follow_ups.UNREACHABLE
+            return None
+        key = respondent_key(self.config.secret, follow_up.channel, address)
+        await store.lock_respondent(tx, key)
+        if await store.find_open_session(tx, key) is not None:
+            return None
+        surveyed = await follow_ups.surveyed_session(tx, follow_up)
+        survey = SurveySession(
+            respondent_key=key,
+            channel=follow_up.channel,
+            questionnaire_id=surveyed.questionnaire_id,
+            questionnaire_version=surveyed.questionnaire_version,
+            service_point_code=surveyed.service_point_code,
+            language=surveyed.language,
+            status="active",
+            current_item=first.code,
+            started_at=now,
+            last_activity_at=now,
+            version=1,
+            simulated=surveyed.simulated,
+            consent_at=surveyed.consent_at,
+            notice_version=surveyed.notice_version,
+            stage=Stage.RESULT,
+            result_follow_up_id=follow_up.id,
+        )
+        await store.add_session(tx, survey)
+        follow_ups.address_sent(follow_up, now)
+        intro = self._text(
+            survey.language, "result_follow_up.intro", count=len(self._result_block.items)
+        )
+        return ResultFollowUpMessage(
+            follow_up.id,
+            follow_up.channel,
+            address,
+            [Reply(intro), self._question(survey, first, {})],
+        )
 
     # --- dispatch ------------------------------------------------------------------------
 
@@ -325,7 +436,7 @@ class SurveyEngine:
                 raise InvitationRefused(InvitationProblem.UNKNOWN)
             return await self._counter(turn, code)
         await claim_invitation(turn.tx, invitation, turn.key, turn.now)
-        return StartTarget(invitation.service_point_code, invitation.id)
+        return StartTarget(invitation.service_point_code, invitation.id, invitation.stage)
 
     async def _counter(self, turn: Turn, service_point_code: str) -> StartTarget:
         """The counter a token or short code named, if it takes surveys; else why not."""
@@ -352,6 +463,7 @@ class SurveyEngine:
             version=1,
             address_ciphertext=self._cipher.encrypt(turn.inbound.chat) if keep_address else None,
             simulated=self.simulated,
+            stage=target.stage,
         )
 
     async def _choice(self, turn: Turn, data: str) -> list[Reply]:
@@ -369,6 +481,9 @@ class SurveyEngine:
             return await self._consent_given(turn, survey, argument == "yes")
         if action == "resume":
             return await self._resume(turn, survey, restart=argument == "restart")
+        if action == RESULT_CHOICE and self._asks_follow_up(survey, turn.answers):
+            survey.result_follow_up_agreed = argument == "yes"
+            return await self._advance(turn, survey, turn.answers)
         item_code, _, value = argument.partition(":")
         if survey.status != "active" or item_code != survey.current_item:
             # A tap on an old keyboard, or a second tap racing the first.
@@ -381,7 +496,7 @@ class SurveyEngine:
                     notice=self._text(turn.language, "stale_tap"),
                 )
             ]
-        item = self.questionnaire.item(item_code)
+        item = self._questions(survey).item(item_code)
         if action == ANSWER:
             return await self._answer(turn, survey, item, value)
         if action == SKIP and (item.skippable or item.type is ItemType.TEXT):
@@ -405,7 +520,13 @@ class SurveyEngine:
                 return await self._start(turn, payload)
             return [Reply(self._text(turn.language, "nothing_open"))]
         current = self._current_step(survey, turn.answers)
-        item = self.questionnaire.item(survey.current_item) if survey.current_item else None
+        questions = self._questions(survey)
+        # On the follow-up choice, typed text answers that choice only, never the next item.
+        item = (
+            questions.item(survey.current_item)
+            if survey.current_item and not self._asks_follow_up(survey, turn.answers)
+            else None
+        )
         folded = typed.casefold()
         if (
             item is not None
@@ -423,7 +544,7 @@ class SurveyEngine:
         if item is not None and item.type is not ItemType.TEXT:
             try:
                 return await self._record(
-                    turn, survey, item, self.questionnaire.validate_answer(item, typed)
+                    turn, survey, item, questions.validate_answer(item, typed)
                 )
             except InvalidAnswer:
                 pass
@@ -447,7 +568,7 @@ class SurveyEngine:
         self, turn: Turn, survey: SurveySession, item: Item, value: str
     ) -> list[Reply]:
         try:
-            normalised = self.questionnaire.validate_answer(item, value)
+            normalised = self._questions(survey).validate_answer(item, value)
         except InvalidAnswer:
             return await self._current(turn)
         return await self._record(turn, survey, item, normalised)
@@ -470,7 +591,7 @@ class SurveyEngine:
         answers = {**turn.answers, item.code: value}
         await store.save_answer(turn.tx, survey.id, item.code, value, turn.now)
         # A changed screener may hide items answered before: those answers go.
-        relevant = self.questionnaire.relevant_answers(answers)
+        relevant = self._questions(survey).relevant_answers(answers)
         await store.delete_answers(
             turn.tx, survey.id, [code for code in answers if code not in relevant]
         )
@@ -480,7 +601,13 @@ class SurveyEngine:
     async def _advance(
         self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
     ) -> list[Reply]:
-        following = self.questionnaire.next_item(answers)
+        following = self._questions(survey).next_item(answers)
+        if self._asks_follow_up(survey, answers):
+            # Asked before the survey goes on (or ends); the next item waits behind it.
+            if following is not None:
+                survey.current_item = following.code
+            self._touch(survey, turn.now)
+            return [self._follow_up_choice(survey)]
         if following is None:
             return await self._complete(turn, survey, answers)
         survey.current_item = following.code
@@ -489,7 +616,7 @@ class SurveyEngine:
 
     async def _back(self, turn: Turn, survey: SurveySession) -> list[Reply]:
         answers = turn.answers
-        previous = self.questionnaire.previous_item(answers, survey.current_item)
+        previous = self._questions(survey).previous_item(answers, survey.current_item)
         if previous is not None:
             survey.current_item = previous.code
             self._touch(survey, turn.now)
@@ -498,7 +625,14 @@ class SurveyEngine:
     async def _complete(
         self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
     ) -> list[Reply]:
-        await store.record_response(
+        moment = self.questionnaire.result_moment
+        if survey.result_follow_up_id is not None:
+            return await self._join_response(turn, survey, answers)
+        if moment is not None and survey.stage == Stage.RESULT:
+            # Asked at the result: the screener was answered in advance.
+            await store.save_answer(turn.tx, survey.id, moment.screener, moment.received, turn.now)
+            answers = {**answers, moment.screener: moment.received}
+        response = await store.record_response(
             turn.tx,
             survey,
             respondent_type=answers.get("respondent_type") or "citizen",
@@ -508,7 +642,40 @@ class SurveyEngine:
             scale_values=self._scale_values,
         )
         turn.completed = True
-        return [Reply(self._text(survey.language, "thanks"), question=True)]
+        thanks = self._text(survey.language, "thanks")
+        if (
+            moment is not None
+            and survey.result_follow_up_agreed
+            and answers.get(moment.screener) == moment.pending
+        ):
+            await turn.tx.flush()  # the response's id
+            await follow_ups.keep_address(
+                turn.tx,
+                response_id=response.id,
+                channel=survey.channel,
+                address_ciphertext=self._follow_up_cipher.encrypt(turn.inbound.chat),
+                now=turn.now,
+                keep_for=timedelta(days=self.config.result_follow_up_days),
+            )
+            thanks += "\n\n" + self._text(survey.language, "result_follow_up.kept")
+        return [Reply(thanks, question=True)]
+
+    async def _join_response(
+        self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
+    ) -> list[Reply]:
+        """The result questions of a follow-up are answered: they join the response."""
+        moment = self.questionnaire.result_moment
+        assert moment is not None and survey.result_follow_up_id is not None
+        joined = await follow_ups.join_response(
+            turn.tx,
+            survey.result_follow_up_id,
+            {**answers, moment.screener: moment.received},
+            turn.now,
+        )
+        await store.discard_session(turn.tx, survey, JOINED, turn.now)
+        turn.answers = {}
+        key = "result_follow_up.thanks" if joined else "result_follow_up.gone"
+        return [Reply(self._text(survey.language, key), question=True)]
 
     async def _resume_prompt(self, turn: Turn, survey: SurveySession) -> list[Reply]:
         answers = turn.answers
@@ -581,7 +748,9 @@ class SurveyEngine:
     def _current_step(self, survey: SurveySession, answers: Mapping[str, str | None]) -> Reply:
         if survey.status == "consent" or survey.current_item is None:
             return self._consent(survey)
-        return self._question(survey, self.questionnaire.item(survey.current_item), answers)
+        if self._asks_follow_up(survey, answers):
+            return self._follow_up_choice(survey)
+        return self._question(survey, self._questions(survey).item(survey.current_item), answers)
 
     async def _shown_again(self, turn: Turn) -> list[Reply]:
         """The current step for a page shown again, which has no messages above it: the
@@ -621,15 +790,16 @@ class SurveyEngine:
         self, survey: SurveySession, item: Item, answers: Mapping[str, str | None]
     ) -> Reply:
         language = survey.language
-        position, total = self.questionnaire.progress(answers, item.code)
+        questions = self._questions(survey)
+        position, total = questions.progress(answers, item.code)
         header = self._text(language, "progress", position=position, total=total)
         if item.element:
-            header += f" · {self.questionnaire.element(item.element).short_label[language]}"
+            header += f" · {questions.element(item.element).short_label[language]}"
         parts = [header, ""]
         if item.intro:
             parts.append(item.intro[language])
         parts.append(item.text[language])
-        options = self.questionnaire.options(item)
+        options = questions.options(item)
         previous = answers.get(item.code)
         if item.code in answers and previous is not None:
             label = next((o.label[language] for o in options if o.value == previous), previous)
@@ -648,21 +818,54 @@ class SurveyEngine:
             for number, option in enumerate(options, start=1)
         ]
         controls: list[Button] = []
-        if self.questionnaire.previous_item(answers, item.code) is not None:
+        if questions.previous_item(answers, item.code) is not None:
             controls.append(
                 Button(self._text(language, "back"), choice_data(BACK, item.code), BACK_KEY)
             )
         if item.skippable or item.type is ItemType.TEXT:
             controls.append(
-                Button(
-                    self.questionnaire.skip_label[language], choice_data(SKIP, item.code), SKIP_KEY
-                )
+                Button(questions.skip_label[language], choice_data(SKIP, item.code), SKIP_KEY)
             )
         if controls:
             rows.append(tuple(controls))
         return Reply("\n".join(parts), tuple(rows), question=True)
 
+    def _follow_up_choice(self, survey: SurveySession) -> Reply:
+        """May the bot write once when the result is returned? An explicit choice, neither
+        pre-selected; "back" returns to the screener."""
+        language = survey.language
+        rows: list[tuple[Button, ...]] = [
+            (Button(self._text(language, "result_follow_up.yes"), f"{RESULT_CHOICE}:yes", "1"),),
+            (Button(self._text(language, "result_follow_up.no"), f"{RESULT_CHOICE}:no", "2"),),
+        ]
+        if survey.current_item is not None:
+            back = choice_data(BACK, survey.current_item)
+            rows.append((Button(self._text(language, "back"), back, BACK_KEY),))
+        text = self._text(language, "result_follow_up.ask", days=self.config.result_follow_up_days)
+        return Reply(text, tuple(rows), question=True)
+
     # --- helpers -------------------------------------------------------------------------
+
+    def _questions(self, survey: SurveySession) -> Questionnaire:
+        """What this session asks: the result block for a follow-up, else the questionnaire
+        as asked at the session's stage."""
+        if survey.result_follow_up_id is not None:
+            return self._result_block
+        return self._asked.get(survey.stage, self.questionnaire)
+
+    def _asks_follow_up(self, survey: SurveySession, answers: Mapping[str, str | None]) -> bool:
+        """Whether the follow-up choice is the step now: "not yet received" was just
+        answered, at reception, on a chat the bot can write to later, and not asked before."""
+        moment = self.questionnaire.result_moment
+        return (
+            moment is not None
+            and self.config.result_follow_up_days > 0
+            and survey.status == "active"
+            and survey.channel in self.config.result_follow_up_channels
+            and survey.stage == Stage.RECEPTION
+            and survey.result_follow_up_agreed is None
+            and answers.get(moment.screener) == moment.pending
+        )
 
     def _language(self, inbound: Inbound, survey: SurveySession | None) -> str:
         if survey is not None:

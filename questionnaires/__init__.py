@@ -31,6 +31,7 @@ from questionnaires.model import (
     LocalizedText,
     Option,
     Questionnaire,
+    ResultMoment,
     Scale,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "Option",
     "Questionnaire",
     "QuestionnaireError",
+    "ResultMoment",
     "Scale",
     "bundled_questionnaire_paths",
     "condition_to_json",

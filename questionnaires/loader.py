@@ -31,6 +31,7 @@ from questionnaires.model import (
     LocalizedText,
     Option,
     Questionnaire,
+    ResultMoment,
     Scale,
 )
 
@@ -275,7 +276,7 @@ def _read_questionnaire(checker: _Checker, raw: object) -> Questionnaire | None:
         raw,
         "",
         {"id", "version", "title", "languages", "consent", "elements", "items"},
-        {"method_note", "scales", "skip_label"},
+        {"method_note", "scales", "skip_label", "result_moment"},
     )
     if top is None:
         return None
@@ -297,6 +298,11 @@ def _read_questionnaire(checker: _Checker, raw: object) -> Questionnaire | None:
     scales = _read_scales(checker, top.get("scales", {}))
     elements = _read_elements(checker, top["elements"]) if "elements" in top else None
     items = _read_items(checker, top["items"], scales, elements or ()) if "items" in top else None
+    result_moment = (
+        _read_result_moment(checker, top["result_moment"], items or ())
+        if "result_moment" in top
+        else None
+    )
 
     if (
         id_ is None
@@ -320,7 +326,53 @@ def _read_questionnaire(checker: _Checker, raw: object) -> Questionnaire | None:
         scales=scales,
         method_note=method_note,
         skip_label=skip_label,
+        result_moment=result_moment,
     )
+
+
+def _read_result_moment(
+    checker: _Checker, raw: object, items: tuple[Item, ...]
+) -> ResultMoment | None:
+    """The result screener and its two answers; every item that reads the screener must be
+    shown exactly when it says `received` (the result block), so the block can be asked on
+    its own later, or the screener answered in advance."""
+    path = "result_moment"
+    fields = checker.mapping(raw, path, {"screener", "received", "pending"}, set())
+    if fields is None or len(fields) < 3:
+        return None
+    screener, received, pending = (
+        checker.token(fields[key], _join(path, key)) for key in ("screener", "received", "pending")
+    )
+    if screener is None or received is None or pending is None:
+        return None
+    by_code = {item.code: item for item in items}
+    if screener not in by_code:
+        if items:  # without items, their own problems are reported already
+            checker.problem(_join(path, "screener"), f"refers to unknown item {screener}")
+        return None
+    values = by_code[screener].option_values()
+    for key, value in (("received", received), ("pending", pending)):
+        if value not in values:
+            checker.problem(
+                _join(path, key),
+                f"{value} is not an option of item {screener} (options: {', '.join(values)})",
+            )
+    moment = ResultMoment(screener, received, pending)
+    block = moment.shows_result
+    for index, item in enumerate(items):
+        reads = referenced_items(item.show_if) if item.show_if is not None else []
+        if screener in reads and item.show_if != block:
+            checker.problem(
+                f"items[{index}].show_if",
+                f"item {item.code} reads the result screener {screener}: it must be shown "
+                f"exactly when {screener} equals {received} ({{item: {screener}, equals: "
+                f"{received}}})",
+            )
+    if received == pending:
+        checker.problem(_join(path, "pending"), f"must differ from received ({received})")
+    elif not any(item.show_if == block for item in items):
+        checker.problem(path, f"no item is shown when {screener} equals {received}")
+    return None if checker.problems else moment
 
 
 def _read_languages(checker: _Checker, raw: object) -> tuple[str, ...] | None:

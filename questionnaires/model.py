@@ -10,6 +10,7 @@ from typing import Any
 from questionnaires.conditions import (
     Answers,
     Condition,
+    Equals,
     condition_to_json,
     evaluate,
     referenced_items,
@@ -75,6 +76,25 @@ class Consent:
 
 
 @dataclass(frozen=True)
+class ResultMoment:
+    """The screener that tells whether the dossier's result was returned, and its two answers.
+
+    The result block is the items shown only when `screener` is `received`: asked at once of
+    someone who holds the result, later (a follow-up, or an invitation at the result) of
+    someone who answered `pending`.
+    """
+
+    screener: str
+    received: str
+    pending: str
+
+    @property
+    def shows_result(self) -> Equals:
+        """The condition of every item of the result block."""
+        return Equals(self.screener, self.received)
+
+
+@dataclass(frozen=True)
 class Item:
     """One question.
 
@@ -128,6 +148,7 @@ class Questionnaire:
     scales: Mapping[str, Scale]
     method_note: str | None = None
     skip_label: LocalizedText = field(default_factory=lambda: {"vi": "Không trả lời", "en": "Skip"})
+    result_moment: ResultMoment | None = None
     _positions: dict[str, int] = field(init=False, repr=False, compare=False)
     # The items each conditional item's show_if reads, by item code (progress asks every tap).
     _references: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
@@ -180,6 +201,34 @@ class Questionnaire:
             return self
         return replace(
             self, items=tuple(i for i in self.items if not i.sensitive or i.code in wanted)
+        )
+
+    def result_items(self) -> list[Item]:
+        """The items of the result block (empty without a result moment), in order."""
+        moment = self.result_moment
+        return [i for i in self.items if moment is not None and i.show_if == moment.shows_result]
+
+    def at_result(self) -> Questionnaire:
+        """This questionnaire as asked of someone who holds the result: the screener answered
+        (`received`), so it is not asked, and the result block is asked unconditionally.
+        Without a result moment, the questionnaire itself."""
+        moment = self.result_moment
+        if moment is None:
+            return self
+        return replace(
+            self,
+            items=tuple(
+                replace(item, show_if=None) if item.show_if == moment.shows_result else item
+                for item in self.items
+                if item.code != moment.screener
+            ),
+        )
+
+    def result_block(self) -> Questionnaire:
+        """Only the result block, asked unconditionally: what a follow-up asks once the result
+        was returned. Without a result moment, no items at all."""
+        return replace(
+            self, items=tuple(replace(item, show_if=None) for item in self.result_items())
         )
 
     def options(self, item: Item) -> list[Option]:

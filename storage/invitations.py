@@ -9,6 +9,10 @@ Every start payload fits Telegram's deep-link limit (64 characters of [A-Za-z0-9
   asked twice, its QR fetched later), and only their keyed hashes are stored.
 A short code (8 characters of an alphabet without look-alikes, case-insensitive) stands
 in for a payload on channels that cannot carry one (Zalo).
+
+An invitation is minted for one of the dossier's two moments (`Stage`): at reception (the
+whole survey; the result screener is asked) or when the result is returned (the screener
+answered "received" in advance).
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import exists, func, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.api_keys import shared_dossier_invitations
 from storage.db import Transaction
-from storage.models import ApiKey, Invitation, ServicePoint
+from storage.models import ApiKey, Invitation, ServicePoint, SurveySession
 from storage.privacy import keyed_hash, same_digest
 
 COUNTER_PREFIX = "c_"
@@ -51,6 +55,13 @@ DOSSIER_REF_RULE = (
 )
 
 
+class Stage(enum.StrEnum):
+    """The dossier's moment an invitation is minted at, and its survey asked at."""
+
+    RECEPTION = "reception"
+    RESULT = "result"
+
+
 class InvitationProblem(enum.StrEnum):
     """Why a payload or short code cannot start a survey (each has a message for citizens)."""
 
@@ -71,10 +82,11 @@ class InvitationRefused(Exception):
 
 @dataclass(frozen=True)
 class StartTarget:
-    """Where a survey starts: a counter, and for a per-dossier invitation its id."""
+    """Where a survey starts: a counter, and for a per-dossier invitation its id and stage."""
 
     service_point_code: str
     invitation_id: str | None = None
+    stage: str = Stage.RECEPTION
 
 
 def _signature(secret: str, purpose: str, value: str) -> str:
@@ -209,8 +221,10 @@ async def issue_invitation(
     ttl: timedelta,
     dossier_ref: str | None = None,
     api_key: ApiKey | None = None,
+    stage: str = Stage.RECEPTION,
 ) -> IssuedInvitation:
-    """A single-use invitation; for a dossier with a live one at this counter, that one.
+    """A single-use invitation at `stage`; for a dossier with a live one at this counter, that
+    one.
 
     `api_key` is the key of the system asking (None: the operator). Of the dossier's earlier
     invitations only those it shares with this request count (`shared_dossier_invitations`):
@@ -218,6 +232,9 @@ async def issue_invitation(
     that it exists. A dossier already answered raises DossierAnswered; one live at another
     counter DossierElsewhere; a dossier whose invitations all expired unanswered gets a new
     one (the citizen may still answer).
+    A live invitation of the other stage that nobody has started is closed and replaced
+    (the reception QR code of a dossier whose result is now returned, say); one being
+    answered is returned.
     """
     digest = dossier_hash(secret, dossier_ref) if dossier_ref is not None else None
     if digest is not None:
@@ -226,26 +243,25 @@ async def issue_invitation(
             session,
             api_key,
             service_point_code,
-            (
-                await session.scalars(
-                    select(Invitation)
-                    .where(Invitation.dossier_hash == digest)
-                    .order_by(Invitation.created_at.desc())
-                )
-            ).all(),
+            await invitations_of_dossier(session, secret, dossier_ref or ""),
         )
         for invitation in earlier:
             if invitation.completed_at is not None:
                 raise DossierAnswered(invitation)
         live = [item for item in earlier if invitation_status(item, now) != "expired"]
         for invitation in live:
-            if invitation.service_point_code == service_point_code:
-                credentials = recover_credentials(secret, invitation)
-                if credentials is None:
-                    raise InvitationNotRecoverable(invitation)
-                return IssuedInvitation(invitation, *credentials, created=False)
-        if live:
-            raise DossierElsewhere(live[0])
+            if invitation.service_point_code != service_point_code:
+                continue
+            if invitation.stage != stage and invitation.claimed_by is None:
+                invitation.expires_at = now
+                continue
+            credentials = recover_credentials(secret, invitation)
+            if credentials is None:
+                raise InvitationNotRecoverable(invitation)
+            return IssuedInvitation(invitation, *credentials, created=False)
+        elsewhere = [item for item in live if item.service_point_code != service_point_code]
+        if elsewhere:
+            raise DossierElsewhere(elsewhere[0])
     for _attempt in range(5):
         invitation_id = secrets.token_hex(INVITATION_ID_BYTES)
         payload, short_code = invitation_credentials(secret, invitation_id)
@@ -258,6 +274,7 @@ async def issue_invitation(
             api_key_id=api_key.id if api_key is not None else None,
             created_at=now,
             expires_at=now + ttl,
+            stage=stage,
         )
         try:
             async with session.begin_nested():
@@ -266,6 +283,21 @@ async def issue_invitation(
             continue  # a short-code collision (1 in 10^11): another id, another code
         return IssuedInvitation(invitation, payload, short_code, created=True)
     raise RuntimeError("could not mint a unique invitation after 5 attempts")
+
+
+async def invitations_of_dossier(
+    session: AsyncSession, secret: str, dossier_ref: str
+) -> list[Invitation]:
+    """Every invitation minted for this dossier reference, newest first."""
+    return list(
+        (
+            await session.scalars(
+                select(Invitation)
+                .where(Invitation.dossier_hash == dossier_hash(secret, dossier_ref))
+                .order_by(Invitation.created_at.desc())
+            )
+        ).all()
+    )
 
 
 async def invitation_by_id(session: AsyncSession, invitation_id: str) -> Invitation | None:
@@ -361,3 +393,35 @@ def invitation_status(invitation: Invitation, now: datetime) -> str:
     if invitation.claimed_by is not None:
         return "claimed"
     return "open"
+
+
+@dataclass(frozen=True)
+class StageCount:
+    """Of the invitations minted at one stage: how many, how many were started, completed."""
+
+    stage: str
+    invitations: int
+    starts: int
+    completions: int
+
+
+async def stage_counts(
+    session: AsyncSession, first: datetime, last: datetime
+) -> dict[str, StageCount]:
+    """Per stage, the invitations minted from `first` up to (not including) `last`, those a
+    survey was started from, and those answered."""
+    started = exists().where(SurveySession.invitation_id == Invitation.id)
+    rows = await session.execute(
+        select(
+            Invitation.stage,
+            func.count(),
+            func.count().filter(started),
+            func.count(Invitation.completed_at),
+        )
+        .where(Invitation.created_at >= first, Invitation.created_at < last)
+        .group_by(Invitation.stage)
+    )
+    return {
+        stage: StageCount(stage, int(minted), int(starts), int(completions))
+        for stage, minted, starts, completions in rows.tuples()
+    }

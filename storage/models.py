@@ -153,6 +153,9 @@ class Invitation(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64), index=True)
     claimed_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # The dossier's moment it was minted at: reception (the whole survey, the result
+    # screener asked) or result (the screener answered "received" in advance).
+    stage: Mapped[str] = mapped_column(String(16), default="reception", server_default="reception")
 
 
 class Kiosk(Base):
@@ -177,6 +180,10 @@ class SurveySession(Base):
     `respondent_key` is a keyed hash of channel + platform user id, never the id
     itself. `address_ciphertext` (the encrypted chat address) exists only while the
     session is open, for a reminder, and is erased when it ends.
+
+    `stage` is the dossier's moment the survey is asked at (its invitation's). A session
+    with a `result_follow_up_id` asks only the result block, whose answers then join the
+    response that follow-up belongs to.
     """
 
     __tablename__ = "survey_sessions"
@@ -203,6 +210,11 @@ class SurveySession(Base):
     # When the respondent agreed, and to which privacy notice (a hash of its text): never who.
     consent_at: Mapped[datetime | None]
     notice_version: Mapped[str | None] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16), default="reception", server_default="reception")
+    # The respondent's choice after "not yet received": may the bot write once when the
+    # result is returned? None: not asked.
+    result_follow_up_agreed: Mapped[bool | None] = mapped_column(Boolean)
+    result_follow_up_id: Mapped[str | None] = mapped_column(String(32))
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True
@@ -260,6 +272,34 @@ class Response(Base):
     # and those completed before consent was recorded.
     consent_at: Mapped[datetime | None]
     notice_version: Mapped[str | None] = mapped_column(String(16))
+
+
+class ResultFollowUp(Base):
+    """A respondent's leave to be asked the result block once, when the dossier's result is
+    returned: the chat address to ask it in, kept apart from the answers and only for that.
+
+    Named by an opaque random id (the follow-up session carries it). The address is
+    encrypted with a key derived from the deployment secret, and erased when the message
+    is sent, when the platform will not deliver it, or at `keep_until` at the latest.
+    Without the address, the row is only the fact of what became of it, for the coverage
+    figures, and goes with its response.
+    """
+
+    __tablename__ = "result_follow_ups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), unique=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    address_ciphertext: Mapped[str | None] = mapped_column(Text)
+    # waiting | due | sent | answered | unreachable | expired (storage/result_follow_ups.py)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    agreed_at: Mapped[datetime]
+    keep_until: Mapped[datetime] = mapped_column(index=True)
+    result_returned_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
 
 
 class RetentionRun(Base):

@@ -33,10 +33,11 @@ def same_digest(a: str, b: str) -> bool:
 
 
 class AddressCipher:
-    """Encrypts a chat address kept on an open session only (for one reminder)."""
+    """Encrypts a chat address kept for one message: a reminder (on an open session only), or
+    the result follow-up (`purpose` b"sipas-result-follow-up", its own key)."""
 
-    def __init__(self, secret: str) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sipas-address").derive(
+    def __init__(self, secret: str, purpose: bytes = b"sipas-address") -> None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
             secret.encode()
         )
         self._fernet = Fernet(base64.urlsafe_b64encode(key))

@@ -89,6 +89,7 @@ _SESSION_CHANGES = (
     "version",
     "consent_at",
     "notice_version",
+    "result_follow_up_agreed",
 )
 _SAVE_SESSION = (
     update(_SESSIONS)

@@ -114,6 +114,11 @@ class Respondent:
                 return button.data.split(":")[1]
         return None
 
+    @property
+    def asks_result_follow_up(self) -> bool:
+        """Whether the current question asks if the bot may write when the result is returned."""
+        return any(button.data.startswith("result:") for button in self.question.choices())
+
     async def answer(self, value: str) -> list[Reply]:
         item = self.current_item
         assert item is not None, f"not on a question: {self.question.text[:80]}"
@@ -128,13 +133,28 @@ class Respondent:
         answers: dict[str, str] | None = None,
         default: str = "4",
         comment: str | None = None,
+        result_follow_up: str = "no",
     ) -> list[Reply]:
         """Start, consent and answer everything: `answers` by item code, scale items `default`,
         screeners and gates 'no', other choices their first option, the comment typed when
-        given, else skipped."""
-        answers = answers or {}
+        given, else skipped; asked whether the bot may write when the result is returned,
+        `result_follow_up`."""
         await self.begin(payload)
+        return await self.finish(answers, default, comment, result_follow_up)
+
+    async def finish(
+        self,
+        answers: dict[str, str] | None = None,
+        default: str = "4",
+        comment: str | None = None,
+        result_follow_up: str = "no",
+    ) -> list[Reply]:
+        """Answer everything from the current question on, as `complete` does."""
+        answers = answers or {}
         for _ in range(80):
+            if self.asks_result_follow_up:
+                await self.press(f"result:{result_follow_up}")
+                continue
             item = self.current_item
             if item is None:
                 return self.screen

@@ -13,6 +13,7 @@ from storage.invitations import (
     DossierAnswered,
     DossierElsewhere,
     InvitationNotRecoverable,
+    Stage,
     counter_payload,
     counter_short_code,
     dossier_reference,
@@ -45,13 +46,29 @@ def _dossier(_context: click.Context, _param: click.Parameter, value: str | None
     help="Hours until it expires [default: SIPAS_INVITATION_TTL_HOURS].",
 )
 @click.option(
+    "--stage",
+    type=click.Choice([stage.value for stage in Stage]),
+    default=Stage.RECEPTION.value,
+    show_default=True,
+    help="The dossier's moment: reception, or result (when the result is returned: the "
+    "survey does not ask whether it was received).",
+)
+@click.option(
     "--counter", is_flag=True, help="Show the counter's static poster token instead (no expiry)."
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for other tools.")
 def invite_command(
-    code: str, dossier_ref: str | None, ttl_hours: int | None, counter: bool, as_json: bool
+    code: str,
+    dossier_ref: str | None,
+    ttl_hours: int | None,
+    stage: str,
+    counter: bool,
+    as_json: bool,
 ) -> None:
     """Mint a single-use invitation and print its payload, short code and links.
+
+    --stage result mints it for when the dossier's result is returned: the survey asks
+    everything, the result questions included, without asking whether it was received.
 
     With --dossier, asking again for the same dossier shows the same open
     invitation, and a dossier already answered is refused: one transaction, one
@@ -60,8 +77,10 @@ def invite_command(
     on its poster, see `sipas qr`). With SIPAS_PUBLIC_URL, `page` is the
     landing page a QR code should open (browser, Zalo or Telegram).
     """
-    if counter and (dossier_ref or ttl_hours):
-        raise click.UsageError("--counter shows the static token: no --dossier or --ttl-hours")
+    if counter and (dossier_ref or ttl_hours or stage != Stage.RECEPTION):
+        raise click.UsageError(
+            "--counter shows the static token: no --dossier, --ttl-hours or --stage"
+        )
     settings = settings_or_exit()
     secret = settings.secret()
     ttl = timedelta(hours=ttl_hours or settings.invitation_ttl_hours)
@@ -87,7 +106,13 @@ def invite_command(
             now = datetime.now(UTC)
             try:
                 issued = await issue_invitation(
-                    tx, secret, service_point_code=code, now=now, ttl=ttl, dossier_ref=dossier_ref
+                    tx,
+                    secret,
+                    service_point_code=code,
+                    now=now,
+                    ttl=ttl,
+                    dossier_ref=dossier_ref,
+                    stage=stage,
                 )
             except DossierAnswered as answered:
                 raise click.ClickException(
@@ -111,6 +136,7 @@ def invite_command(
                 "status": invitation_status(invitation, now),
                 "created": issued.created,
                 "has_dossier": invitation.dossier_hash is not None,
+                "stage": invitation.stage,
                 "expires_at": invitation.expires_at.isoformat(),
                 "payload": issued.payload,
                 "short_code": issued.short_code,
@@ -131,6 +157,7 @@ def invite_command(
         again = "" if shown["created"] else ", already minted for this dossier"
         click.echo(f"invitation   {shown['id']} ({what}, single use{again})")
         click.echo(f"service pt   {code}")
+        click.echo(f"stage        {shown['stage']}")
         click.echo(f"expires      {expires:%Y-%m-%d %H:%M %z}")
     click.echo(f"payload      {shown['payload']}")
     click.echo(f"short code   {shown['short_code']}  (Zalo: send it to the OA)")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from bot.runtime import open_database, settings_or_exit
+from storage.result_follow_ups import forget_addresses
 from storage.retention import RetentionOutcome, RetentionPolicy, apply_retention
 
 __all__ = ["retention_group"]
@@ -29,20 +30,28 @@ def apply_command() -> None:
     Deleted: completed responses whose reporting day is more than SIPAS_RETENTION_MONTHS
     months before today, with their answers, comments and quality flags; declined,
     cancelled or expired surveys last active before that day; invitations that expired
-    before it. Kept: the daily counts of those days (anonymous aggregates), so indices of
-    past periods stay as published; those days are never recounted.
+    before it; the chat addresses kept for a result follow-up longer than
+    SIPAS_RESULT_FOLLOWUP_DAYS days. Kept: the daily counts of those days (anonymous
+    aggregates), so indices of past periods stay as published; those days are never
+    recounted.
     """
     settings = settings_or_exit()
     policy = RetentionPolicy(settings.retention_months, settings.zone)
 
-    async def run() -> RetentionOutcome:
+    async def run() -> tuple[RetentionOutcome, int]:
+        now = datetime.now(UTC)
         async with open_database(settings) as database:
-            return await apply_retention(database, policy, datetime.now(UTC), again=True)
+            erased = await forget_addresses(database, now, settings.result_followup_days)
+            return await apply_retention(database, policy, now, again=True), erased
 
-    outcome = asyncio.run(run())
+    outcome, erased = asyncio.run(run())
     click.echo(
         f"retention {policy.months} months: kept responses from {outcome.cutoff_day} on; deleted "
         f"{outcome.responses} responses of earlier days, {outcome.unfinished_sessions} "
         f"unfinished surveys, {outcome.invitations} expired invitations "
         "(daily counts of earlier days kept)"
+    )
+    click.echo(
+        f"result follow-up {settings.result_followup_days} days: erased {erased} chat "
+        "addresses kept longer"
     )

@@ -23,7 +23,12 @@ from analytics.layout import bundled_layout
 from bot.assembly import build_engine, method_for, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.log_redaction import redact_secrets_in_logs
-from bot.maintenance import MAINTENANCE_INTERVAL_SECONDS, Sender, maintain_once
+from bot.maintenance import (
+    MAINTENANCE_INTERVAL_SECONDS,
+    Sender,
+    maintain_once,
+    send_result_follow_ups,
+)
 from bot.nightly import night_in_child
 from bot.runtime import open_database, run_loop, settings_or_exit
 from bot.settings import Settings
@@ -80,15 +85,40 @@ RouterFactory = Callable[[Service], APIRouter]
 TaskFactory = Callable[[Service], Coroutine[Any, Any, None]]
 
 
+def _senders(service: Service) -> dict[str, Sender]:
+    """What writes to a respondent unprompted (a reminder, the result questions), by channel.
+
+    Each Zalo channel checks its own messaging window (48 h on the OA) before sending.
+    """
+    senders: dict[str, Sender] = {}
+    if service.telegram is not None:
+        senders["telegram"] = service.telegram.send
+    zalo = zalo_channels(service)
+    if zalo.oa is not None:
+        senders["zalo_oa"] = zalo.oa.send_reminder
+    if zalo.bot is not None:
+        senders["zalo_bot"] = zalo.bot.send_reminder
+    return senders
+
+
 def _invitation_api(service: Service) -> APIRouter:
-    """The invitation API for the one-stop information systems (/api/v1)."""
+    """The invitation API for the one-stop information systems (/api/v1); a result returned
+    sends the result questions it makes owed from this process, through its channels."""
     settings = service.settings
+    senders = _senders(service)
+
+    async def send_owed() -> None:
+        now = datetime.now(UTC)
+        owed = await service.engine.due_result_follow_ups(now)
+        await send_result_follow_ups(service.engine, senders, owed, now)
+
     return invitation_router(
         service.database,
         secret=settings.secret(),
         bot_username=settings.telegram_bot_username,
         public_url=settings.public_url,
         default_ttl=timedelta(hours=settings.invitation_ttl_hours),
+        send_result_follow_ups=send_owed,
     )
 
 
@@ -155,20 +185,14 @@ async def _nightly_aggregation(service: Service) -> None:
 
 
 async def _maintenance(service: Service) -> None:
-    """Expire abandoned sessions, send reminders through the channel each came from, and
-    apply the retention period (SIPAS_RETENTION_MONTHS) once a day.
+    """Expire abandoned sessions, send reminders and the result questions owed through the
+    channel each respondent came from, erase the chat addresses kept past
+    SIPAS_RESULT_FOLLOWUP_DAYS, and apply the retention period (SIPAS_RETENTION_MONTHS)
+    once a day.
 
     Under a lease: with several workers, one of them does the rounds.
     """
-    senders: dict[str, Sender] = {}
-    if service.telegram is not None:
-        senders["telegram"] = service.telegram.send
-    zalo = zalo_channels(service)
-    # Each Zalo channel checks its own messaging window (48 h on the OA) before sending.
-    if zalo.oa is not None:
-        senders["zalo_oa"] = zalo.oa.send_reminder
-    if zalo.bot is not None:
-        senders["zalo_bot"] = zalo.bot.send_reminder
+    senders = _senders(service)
     retention = RetentionPolicy(service.settings.retention_months, service.settings.zone)
     await run_leased(
         service.database,

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from analytics.days import parse_period, period_of, reporting_day
 from analytics.levels import LEVELS
+from analytics.moments import MomentCounts, moment_counts, moments_table
 from analytics.query import RESPONSE_SETS, ReportQuery
 from analytics.report import index_table
 from analytics.summary import footnote, unit_detail, units_table
@@ -44,6 +45,9 @@ def summary_command(
 ) -> None:
     """Show satisfaction indices for a period: every unit of a level, or one unit in detail.
 
+    Without --unit, a second table counts the period's invitations, starts and completions
+    per moment of the dossier (reception, result) and the result follow-ups.
+
     \b
     Examples:
       sipas summary --period 2026-11
@@ -76,6 +80,7 @@ def summary_command(
             )
             table = await index_table(database, query, unit_code=unit_code)
             as_of = await data_as_of(database)
+            moments = None if unit_code else await moment_counts(database, period, settings.zone)
         console = Console()
         heading = (
             f"SIPAS-method satisfaction of one-stop users, {period.label} ({period.start} – "
@@ -88,13 +93,24 @@ def summary_command(
         )
         if table.empty:
             console.print(f"{heading}: no responses.")
-            return
-        view = (
-            unit_detail(table, layout, title=heading)
-            if unit_code
-            else units_table(table, layout, title=heading)
-        )
-        console.print(view)
-        console.print(footnote(table, settings.min_cell_size))
+        else:
+            view = (
+                unit_detail(table, layout, title=heading)
+                if unit_code
+                else units_table(table, layout, title=heading)
+            )
+            console.print(view)
+            console.print(footnote(table, settings.min_cell_size))
+        if moments is not None:
+            _print_moments(console, moments)
 
     asyncio.run(run())
+
+
+def _print_moments(console: Console, moments: MomentCounts) -> None:
+    period = moments.period
+    title = (
+        f"Moments of the dossier, {period.label}: invitations minted in the period, at "
+        "reception and at the result, and the result follow-ups agreed to in it"
+    )
+    console.print(moments_table(moments, title=title))

@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from storage.invitations import DOSSIER_REF_MAX_LENGTH, dossier_reference
 
-__all__ = ["MAX_TTL_HOURS", "InvitationOut", "InvitationRequest", "InvitationStatus"]
+from storage.invitations import Stage
+
+__all__ = [
+    "MAX_TTL_HOURS",
+    "InvitationOut",
+    "InvitationRequest",
+    "InvitationStatus",
+    "ResultReturned",
+    "ResultReturnedRequest",
+]
 
 MAX_TTL_HOURS = 24 * 365
 
@@ -45,6 +54,12 @@ class InvitationRequest(BaseModel):
         description="Hours until the invitation expires, a whole number from 1 to "
         f"{MAX_TTL_HOURS} (default: the deployment's setting).",
     )
+    stage: Stage = Field(
+        Stage.RECEPTION,
+        description="The dossier's moment: `reception` (default; at the counter, the survey "
+        "asks whether the result was received) or `result` (when the result is returned: "
+        "the whole survey, the result questions included, without that question).",
+    )
 
     @field_validator("dossier_ref")
     @classmethod
@@ -75,7 +90,36 @@ class InvitationOut(BaseModel):
     qr_png_url: str
     qr_svg_url: str
     has_dossier: bool
+    stage: Stage = Field(description="The dossier's moment the invitation was minted at")
     created_at: datetime
     expires_at: datetime
     claimed_at: datetime | None
     completed_at: datetime | None
+
+
+class ResultReturnedRequest(BaseModel):
+    """The dossier whose result was returned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_ref: str = Field(
+        min_length=1,
+        max_length=DOSSIER_REF_MAX_LENGTH + 20,  # surrounding spaces are dropped
+        description="The dossier (hồ sơ) reference the invitation was minted with.",
+        examples=["000.00.01.H26-250101-0001"],
+    )
+
+    @field_validator("dossier_ref")
+    @classmethod
+    def _dossier_reference(cls, value: str) -> str:
+        return dossier_reference(value)
+
+
+class ResultReturned(BaseModel):
+    """The notice that a dossier's result was returned, taken."""
+
+    invitation_id: str = Field(
+        description="The dossier's invitation (the answered one, if it was answered)"
+    )
+    status: InvitationStatus
+    result_returned_at: datetime = Field(description="When this notice was taken")

@@ -3,7 +3,7 @@ API key (checked, and counted against its rate limit), an invitation id."""
 
 # No `from __future__ import annotations`: FastAPI reads these functions' annotations.
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -32,6 +32,8 @@ class InvitationApi:
     limiter: RateLimiter
     clock: Callable[[], datetime]
     monotonic: Callable[[], float]
+    # Sends the result questions owed now; None: the next maintenance round sends them.
+    send_result_follow_ups: Callable[[], Awaitable[None]] | None = None
 
     def bind(self, request: Request) -> None:
         """The dependency `invitation_router` puts before every route: the request is ours."""

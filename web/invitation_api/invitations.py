@@ -1,8 +1,9 @@
-"""The invitation API's invitations: mint one (idempotent per dossier), read it, and its QR
-code as PNG or SVG."""
+"""The invitation API's invitations: mint one (idempotent per dossier), read it, its QR code as
+PNG or SVG, and the notice that its dossier's result was returned."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
+import logging
 from datetime import timedelta
 from typing import Annotated
 
@@ -16,13 +17,21 @@ from storage.invitations import (
     IssuedInvitation,
     invitation_by_id,
     invitation_status,
+    invitations_of_dossier,
     issue_invitation,
     recover_credentials,
     telegram_link,
 )
 from storage.models import ApiKey, Invitation, ServicePoint
+from storage.result_follow_ups import mark_due
 from storage.units import get_service_point
-from web.invitation_api.bodies import InvitationOut, InvitationRequest, InvitationStatus
+from web.invitation_api.bodies import (
+    InvitationOut,
+    InvitationRequest,
+    InvitationStatus,
+    ResultReturned,
+    ResultReturnedRequest,
+)
 from web.invitation_api.deps import Api, Authenticated, InvitationApi, InvitationId
 from web.invitation_api.paths import API_PREFIX
 from web.invitation_api.problems import (
@@ -36,6 +45,8 @@ from web.posters import qr_png, qr_svg
 from web.survey.paths import landing_link, qr_target
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 QR_HEADERS = {"Cache-Control": "no-store"}  # the image carries a live single-use token
 
@@ -96,6 +107,7 @@ def _view(api: InvitationApi, request: Request, invitation: Invitation) -> Invit
         qr_png_url=_absolute(api, request, "invitation_qr_png", invitation.id),
         qr_svg_url=_absolute(api, request, "invitation_qr_svg", invitation.id),
         has_dossier=invitation.dossier_hash is not None,
+        stage=invitation.stage,
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,
         claimed_at=invitation.claimed_at,
@@ -125,6 +137,7 @@ async def _issue(api: InvitationApi, api_key: ApiKey, body: InvitationRequest) -
                 ttl=ttl,
                 dossier_ref=body.dossier_ref,
                 api_key=api_key,
+                stage=body.stage,
             )
         # Only invitations at counters in the key's scope are ever reported (see
         # `issue_invitation`): what they are and where is the key's to know.
@@ -157,12 +170,13 @@ async def _issue(api: InvitationApi, api_key: ApiKey, body: InvitationRequest) -
 async def create_invitation(
     request: Request, response: Response, api: Api, api_key: Authenticated
 ) -> InvitationOut:
-    """A single-use invitation for one transaction at a counter.
+    """A single-use invitation for one transaction at a counter, at one of the dossier's two
+    moments (`stage`): `reception` (default) or `result`, when the result is returned.
 
     Returns 201 with a new invitation, or 200 with the dossier's open invitation
-    when the same `dossier_ref` is sent again for the same counter. Show the QR
-    code of `qr_png_url` (it carries `landing_url`, or `telegram_link` without a
-    public URL), and print `short_code` for Zalo users.
+    when the same `dossier_ref` is sent again for the same counter (and stage). Show
+    the QR code of `qr_png_url` (it carries `landing_url`, or `telegram_link` without
+    a public URL), and print `short_code` for Zalo users.
     """
     # The body is read here, after the key was checked (`Authenticated`), not by the
     # framework before: without a key, nothing of it is parsed.
@@ -256,3 +270,80 @@ async def invitation_qr_svg(
     """The QR code of the invitation's link, for a counter screen or a printer."""
     link = await _qr_link(api, api_key, invitation_id)
     return Response(qr_svg(link), media_type="image/svg+xml", headers=QR_HEADERS)
+
+
+async def _result_returned(
+    api: InvitationApi, invitation: Invitation, invitations: list[Invitation]
+) -> ResultReturned:
+    """Mark the follow-ups of `invitations` owed, then have them sent (or leave it to the next
+    maintenance round); the answer names `invitation`."""
+    now = api.clock()
+    async with api.database.transaction() as tx:
+        await mark_due(tx, [each.id for each in invitations], now)
+    if api.send_result_follow_ups is not None:
+        try:
+            await api.send_result_follow_ups()
+        except Exception:  # the notice is taken; the maintenance round sends what is owed
+            log.exception("result follow-ups not sent now; the maintenance round retries")
+    return ResultReturned(
+        invitation_id=invitation.id,
+        status=_status(invitation, api),
+        result_returned_at=now,
+    )
+
+
+@router.post(
+    "/invitations/{invitation_id}/result-returned",
+    status_code=202,
+    response_model=ResultReturned,
+    summary="The invitation's dossier has its result returned",
+    responses=problem_responses(401, 404, 429),
+)
+async def invitation_result_returned(
+    invitation_id: InvitationId, api: Api, api_key: Authenticated
+) -> ResultReturned:
+    """Tell the bot that the result of this invitation's dossier was returned (granted or
+    refused).
+
+    If the respondent, at reception, had not received the result and agreed to be asked
+    about it once, the bot now sends them the result questions in the same chat, and their
+    answers join the same response. Nothing is sent otherwise, and the answer does not say
+    which: 202 either way. Calling it again changes nothing. An invitation outside the
+    key's units is answered as unknown.
+    """
+    async with api.database.reading() as tx:
+        invitation = await invitation_by_id(tx, invitation_id)
+        # Another system's invitation: the same answer as one that does not exist.
+        if invitation is None or not await invitation_in_scope(tx, api_key, invitation):
+            raise ApiProblem("unknown-invitation", f"There is no invitation {invitation_id!r}.")
+    return await _result_returned(api, invitation, [invitation])
+
+
+@router.post(
+    "/result-returned",
+    status_code=202,
+    response_model=ResultReturned,
+    summary="A dossier has its result returned (by dossier reference)",
+    responses=problem_responses(400, 401, 404, 413, 422, 429),
+    openapi_extra=request_body_schema(ResultReturnedRequest),
+)
+async def dossier_result_returned(
+    request: Request, api: Api, api_key: Authenticated
+) -> ResultReturned:
+    """`/invitations/{id}/result-returned` for a system that kept the dossier reference, not
+    the invitation id: the dossier's invitations minted through the key's units are looked
+    up by the reference's keyed hash. A dossier with none there is answered as unknown.
+    """
+    body = body_of(ResultReturnedRequest, await request.body())
+    async with api.database.reading() as tx:
+        invitations = [
+            invitation
+            for invitation in await invitations_of_dossier(tx, api.secret, body.dossier_ref)
+            if await invitation_in_scope(tx, api_key, invitation)
+        ]
+    if not invitations:
+        raise ApiProblem(
+            "unknown-dossier", "This dossier has no invitation within your key's units."
+        )
+    answered = [invitation for invitation in invitations if invitation.completed_at is not None]
+    return await _result_returned(api, (answered or invitations)[0], invitations)

@@ -132,6 +132,13 @@ PROBLEM_TYPES = {
             "Use the `id` returned when the invitation was created.",
         ),
         ProblemType(
+            "unknown-dossier",
+            404,
+            "Unknown dossier",
+            "No invitation was minted through your key's units for this dossier reference. "
+            "Send the reference exactly as when the invitation was minted.",
+        ),
+        ProblemType(
             "invitation-not-recoverable",
             409,
             "Invitation cannot be shown again",
@@ -283,7 +290,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "The body is not JSON, or is nested too deeply",
         401: "No API key, or a key unknown or revoked",
         403: "The service point is outside the key's scope",
-        404: "Unknown service point or invitation",
+        404: "Unknown service point, invitation or dossier",
         409: "Conflict: closed counter, dossier already answered or invited elsewhere",
         410: "The invitation was answered or has expired",
         413: "The request body is too large",

@@ -4,7 +4,7 @@ for any other path under `/api/v1`."""
 # No `from __future__ import annotations`: FastAPI reads `no_such_endpoint`'s annotations.
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -35,12 +35,16 @@ def invitation_router(
     rate_limit_per_minute: int = 120,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
+    send_result_follow_ups: Callable[[], Awaitable[None]] | None = None,
 ) -> APIRouter:
-    """The `/api/v1` router: invitations, their QR codes, and the problem descriptions.
+    """The `/api/v1` router: invitations, their QR codes, the results returned, and the
+    problem descriptions.
 
     `public_url` (SIPAS_PUBLIC_URL) makes the QR image URLs absolute behind a proxy, and
     the QR codes open the invitation's landing page; without it the URLs are built from
-    the request and the QR codes open Telegram. `clock` and `monotonic` are for tests.
+    the request and the QR codes open Telegram. `send_result_follow_ups` sends the result
+    questions a returned result makes owed, at once (else the next maintenance round
+    does). `clock` and `monotonic` are for tests.
     """
     api = InvitationApi(
         database=database,
@@ -52,6 +56,7 @@ def invitation_router(
         limiter=RateLimiter(rate_limit_per_minute),
         clock=clock,
         monotonic=monotonic,
+        send_result_follow_ups=send_result_follow_ups,
     )
     router = APIRouter(
         route_class=ProblemRoute, tags=["invitations"], dependencies=[Depends(api.bind)]
