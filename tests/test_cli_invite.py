@@ -118,19 +118,53 @@ def test_invite_refuses_a_dossier_already_answered(database_url: str) -> None:
     assert result.exit_code == 1 and "already answered" in result.output
 
 
-@pytest.mark.parametrize("dossier", ["   ", "", "000 00 01", "x" * 101, "hồ-sơ-1", "-1"])
-def test_invite_refuses_what_is_not_a_dossier_reference(database_url: str, dossier: str) -> None:
-    result = sipas("invite", "--service-point", POINT, "--dossier", dossier)
-    assert result.exit_code == 2 and "a dossier reference is 1 to 100 characters" in result.output
+def stored_invitations(database_url: str) -> list[Invitation]:
+    """Every invitation in the database, read after the command ran."""
 
-    async def stored() -> list[Invitation]:
+    async def read() -> list[Invitation]:
         database = Database(database_url)
         async with database.reading() as tx:
             found = list((await tx.scalars(select(Invitation))).all())
         await database.dispose()
         return found
 
-    assert asyncio.run(stored()) == []
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize("dossier", ["   ", "", "000 00 01", "x" * 101, "hồ-sơ-1", "-1"])
+def test_invite_refuses_what_is_not_a_dossier_reference(database_url: str, dossier: str) -> None:
+    result = sipas("invite", "--service-point", POINT, "--dossier", dossier)
+    assert result.exit_code == 2 and "a dossier reference is 1 to 100 characters" in result.output
+
+    assert stored_invitations(database_url) == []
+
+
+def test_invite_at_the_result_mints_an_invitation_of_that_stage(database_url: str) -> None:
+    reception = fields(sipas("invite", "--service-point", POINT, "--dossier", DOSSIER))
+    result = fields(
+        sipas("invite", "--service-point", POINT, "--dossier", DOSSIER, "--stage", "result")
+    )
+
+    assert (reception["stage"], result["stage"]) == ("reception", "result")
+    invitation = in_database(database_url, result["payload"])
+    assert invitation is not None and invitation.stage == "result"
+    # The unused reception invitation of the dossier gave way to it.
+    replaced = in_database(database_url, reception["payload"])
+    assert replaced is not None and replaced.expires_at <= invitation.created_at
+
+
+@pytest.mark.parametrize("arguments", [["--stage", "pickup"], ["--stage", "result", "--counter"]])
+def test_invite_refuses_a_wrong_stage_and_stores_nothing(
+    database_url: str, arguments: list[str]
+) -> None:
+    result = CliRunner().invoke(cli, ["invite", "--service-point", POINT, *arguments])
+
+    assert result.exit_code == 2
+    assert "'pickup' is not one of 'reception', 'result'" in result.output or (
+        "--stage" in result.output
+    )
+
+    assert stored_invitations(database_url) == []
 
 
 def test_invite_counter_shows_the_static_poster_token(database_url: str) -> None:

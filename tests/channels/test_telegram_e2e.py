@@ -57,12 +57,15 @@ def current_item(message: SentMessage) -> str | None:
 
 
 def choose(message: SentMessage) -> str:
-    """What our respondent taps: consent, 4 on every scale, 'no' at screeners, else the first."""
+    """What our respondent taps: consent, 4 on every scale, 'no' at screeners and to being
+    written to when the result is returned, else the first."""
     datas = [data for row in message.buttons for _, data in row]
     if "consent:yes" in datas:
         return "consent:yes"
     if "resume:go" in datas:
         return "resume:go"
+    if "result:no" in datas:
+        return "result:no"
     item = current_item(message)
     if item is not None and item.isdigit():
         return f"a:{item}:4"

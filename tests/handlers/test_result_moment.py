@@ -85,7 +85,11 @@ async def test_not_yet_received_asks_once_whether_to_write_later_and_yes_keeps_t
 
     await citizen.answer("no")
     assert citizen.asks_result_follow_up
-    assert [b.data for b in citizen.question.choices()] == ["result:yes", "result:no", "b:pakn_da_tung"]
+    assert [b.data for b in citizen.question.choices()] == [
+        "result:yes",
+        "result:no",
+        "b:pakn_da_tung",
+    ]
     assert "60 ngày" in citizen.question.text
     assert "chậm nhất sau 60 ngày" in engine.notice.full("vi")  # the privacy notice says so too
     await citizen.press("result:yes")

@@ -336,3 +336,69 @@ def test_no_condition_may_depend_on_a_sensitive_item(tmp_path: Path):
         "q.yaml: items[1].show_if: refers to sensitive item ket_qua_nhan, "
         "which a deployment may leave out"
     ]
+
+
+# --- the result moment -------------------------------------------------------------------------
+
+
+def test_the_result_moment_names_the_screener_and_its_block(tmp_path: Path) -> None:
+    data = minimal()
+    data["result_moment"] = {"screener": "ket_qua_nhan", "received": "yes", "pending": "no"}
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+    questionnaire = load_questionnaire(path)
+
+    assert [item.code for item in questionnaire.result_items()] == ["28"]
+    assert [item.code for item in questionnaire.at_result().items] == ["28"]
+    assert questionnaire.at_result().item("28").show_if is None
+    assert [item.code for item in questionnaire.result_block().items] == ["28"]
+    assert load_bundled().result_moment is not None
+
+
+@pytest.mark.parametrize(
+    ("moment", "extra_item", "expected"),
+    [
+        (
+            {"screener": "nope", "received": "yes", "pending": "no"},
+            None,
+            "result_moment.screener: refers to unknown item nope",
+        ),
+        (
+            {"screener": "ket_qua_nhan", "received": "yes", "pending": "later"},
+            None,
+            "result_moment.pending: later is not an option of item ket_qua_nhan",
+        ),
+        (
+            {"screener": "ket_qua_nhan", "received": "yes", "pending": "yes"},
+            None,
+            "result_moment.pending: must differ from received (yes)",
+        ),
+        (
+            {"screener": "ket_qua_nhan", "received": "yes"},
+            None,
+            "result_moment.pending: required field is missing",
+        ),
+        (
+            {"screener": "ket_qua_nhan", "received": "yes", "pending": "no"},
+            {
+                "code": "why_not",
+                "type": "text",
+                "show_if": {"item": "ket_qua_nhan", "equals": "no"},
+                "text": {"vi": "Vì sao?", "en": "Why?"},
+            },
+            "items[2].show_if: item why_not reads the result screener ket_qua_nhan",
+        ),
+    ],
+)
+def test_a_wrong_result_moment_is_reported(
+    tmp_path: Path, moment: dict[str, str], extra_item: dict[str, Any] | None, expected: str
+) -> None:
+    data = minimal()
+    data["result_moment"] = moment
+    if extra_item is not None:
+        data["items"].append(extra_item)
+
+    problems = problems_of(tmp_path, data)
+
+    assert any(expected in problem for problem in problems), problems

@@ -183,3 +183,4 @@ def test_the_command_applies_the_configured_period_and_says_what_went(
     assert result.output.startswith(f"retention 6 months: kept responses from {cutoff} on")
     assert "deleted 0 responses of earlier days" in result.output
     assert "daily counts of earlier days kept" in result.output
+    assert "result follow-up 60 days: erased 0 chat addresses kept longer" in result.output
