@@ -286,12 +286,15 @@ async def deliver(
 
 
 def choose(message: SentMessage) -> tuple[str | None, str]:
-    """(item, callback data) our respondent taps: consent, 4 on every scale, 'no' at gates."""
+    """(item, callback data) our respondent taps: consent, 4 on every scale, 'no' at gates and
+    to being written to when the result is returned."""
     datas = [data for row in message.buttons for _, data in row]
     if "consent:yes" in datas:
         return None, "consent:yes"
     if "resume:go" in datas:
         return None, "resume:go"
+    if "result:no" in datas:
+        return None, "result:no"
     item = next((data.split(":")[1] for data in datas if data.startswith(("a:", "s:"))), None)
     if item is not None and item.isdigit():
         return item, f"a:{item}:4"

@@ -165,13 +165,16 @@ def tap_update(chat_id: int, data: str, message: dict[str, Any]) -> dict[str, An
 
 
 def choose(message: dict[str, Any]) -> str | None:
-    """What the respondent taps: consent, 4 on every scale, 'no' at gates, else the first answer.
+    """What the respondent taps: consent, 4 on every scale, 'no' at gates and to being written
+    to when the result is returned, else the first answer.
 
     None on the open comment, which is typed.
     """
     datas = [b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
     if "consent:yes" in datas:
         return "consent:yes"
+    if "result:no" in datas:
+        return "result:no"
     item = next((d.split(":")[1] for d in datas if d.startswith(("a:", "s:"))), None)
     if item == "y_kien_khac":
         return None

@@ -243,7 +243,7 @@ async def test_delete_erases_the_kept_address_with_the_answers(
     assert await the_follow_up(database) is None
 
 
-@pytest.mark.parametrize("channel", ["web_form", "console"])
+@pytest.mark.parametrize("channel", ["web", "kiosk", "console", "simulated"])
 async def test_the_choice_is_not_offered_where_the_bot_cannot_write_later(
     engine: SurveyEngine, database: Database, channel: str
 ) -> None:
