@@ -13,10 +13,11 @@ replay changes nothing. The chat address is only turned into the respondent key
 
 The result moment: a respondent who has not received the result yet is asked once
 whether they may be written to when it is returned; if they agree, their chat address
-is kept (encrypted, `storage.result_follow_ups`) until the result is returned; then
-`due_result_follow_ups` opens a follow-up session that asks only the result block, whose answers then join the same
-response. A survey started from an invitation minted at the result (`Stage.RESULT`)
-asks everything with the result screener answered "received".
+is kept (encrypted, `storage.result_follow_ups`) until the result is returned. Then
+`due_result_follow_ups` opens a follow-up session that asks only the result block,
+whose answers join the same response. A survey started from an invitation minted at
+the result (`Stage.RESULT`) asks everything with the result screener answered
+"received".
 """
 
 from __future__ import annotations
@@ -312,8 +313,7 @@ class SurveyEngine:
         first = self._result_block.next_item({})
         if address is None or first is None:
             # Encrypted under a former secret, or nothing left to ask: it cannot be sent.
-            follow_ups.address_sent(follow_up, now)
-            follow_up.status = follow_ups.UNREACHABLE
+            follow_ups.erase_address(follow_up, now, follow_ups.UNREACHABLE)
             return None
         key = respondent_key(self.config.secret, follow_up.channel, address)
         await store.lock_respondent(tx, key)
@@ -339,7 +339,8 @@ class SurveyEngine:
             result_follow_up_id=follow_up.id,
         )
         await store.add_session(tx, survey)
-        follow_ups.address_sent(follow_up, now)
+        # Erased before it is sent: a crash can lose the message, never send it twice.
+        follow_ups.erase_address(follow_up, now, follow_ups.SENT)
         intro = self._text(
             survey.language, "result_follow_up.intro", count=len(self._result_block.items)
         )

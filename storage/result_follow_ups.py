@@ -38,8 +38,8 @@ __all__ = [
     "STATUSES",
     "UNREACHABLE",
     "WAITING",
-    "address_sent",
     "due_follow_ups",
+    "erase_address",
     "follow_up_statuses",
     "forget_addresses",
     "join_response",
@@ -121,10 +121,10 @@ async def due_follow_ups(tx: Transaction) -> list[ResultFollowUp]:
     return list((await tx.scalars(statement)).all())
 
 
-def address_sent(follow_up: ResultFollowUp, now: datetime) -> None:
-    """The message is on its way: the address is erased now, before it is sent, so that a
-    crash can lose the message but never send it twice."""
-    follow_up.status = SENT
+def erase_address(follow_up: ResultFollowUp, now: datetime, status: str) -> None:
+    """The address has served (`SENT`: the message is on its way) or cannot (`UNREACHABLE`):
+    it is erased, in the caller's transaction."""
+    follow_up.status = status
     follow_up.sent_at = now
     follow_up.address_ciphertext = None
 
