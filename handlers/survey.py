@@ -856,12 +856,16 @@ class SurveyEngine:
 
     def _asks_follow_up(self, survey: SurveySession, answers: Mapping[str, str | None]) -> bool:
         """Whether the follow-up choice is the step now: "not yet received" was just
-        answered, at reception, on a chat the bot can write to later, and not asked before."""
+        answered, at reception, on a chat the bot can write to later, and not asked before;
+        and the survey came from a per-dossier invitation, the only thing the one-stop
+        system can name when the result is returned (from a counter's poster, an address
+        kept could never serve)."""
         moment = self.questionnaire.result_moment
         return (
             moment is not None
             and self.config.result_follow_up_days > 0
             and survey.status == "active"
+            and survey.invitation_id is not None
             and survey.channel in self.config.result_follow_up_channels
             and survey.stage == Stage.RECEPTION
             and survey.result_follow_up_agreed is None

@@ -20,7 +20,7 @@ from tests.conftest import TEST_SECRET
 from tests.survey_driver import POINT, Clock, Respondent, add_counters, engine_config
 
 CHAT = "731946285"
-PAYLOAD = counter_payload(TEST_SECRET, POINT)
+COUNTER = counter_payload(TEST_SECRET, POINT)
 
 
 @pytest.fixture
@@ -208,7 +208,8 @@ async def test_lowering_the_setting_erases_addresses_kept_longer(database: Datab
     await add_counters(database)
     clock = Clock()
     generous = SurveyEngine(database, load_bundled(), engine_config(result_follow_up_days=90))
-    await Respondent(generous, CHAT, clock).complete(PAYLOAD, result_follow_up="yes")
+    payload = await invitation(database)
+    await Respondent(generous, CHAT, clock).complete(payload, result_follow_up="yes")
     strict = SurveyEngine(database, load_bundled(), engine_config(result_follow_up_days=30))
 
     assert await strict.forget_result_addresses(clock.now + timedelta(days=31)) == 1
@@ -235,7 +236,7 @@ async def test_delete_erases_the_kept_address_with_the_answers(
     engine: SurveyEngine, database: Database
 ) -> None:
     citizen = Respondent(engine, CHAT, Clock())
-    await citizen.complete(PAYLOAD, result_follow_up="yes")
+    await citizen.complete(await invitation(database), result_follow_up="yes")
     assert await the_follow_up(database) is not None
 
     await citizen.press("del:yes")
@@ -248,7 +249,18 @@ async def test_the_choice_is_not_offered_where_the_bot_cannot_write_later(
     engine: SurveyEngine, database: Database, channel: str
 ) -> None:
     citizen = Respondent(engine, CHAT, Clock(), channel=channel)
-    await to_result_screener(citizen, PAYLOAD)
+    await to_result_screener(citizen, await invitation(database))
+
+    await citizen.answer("no")
+
+    assert citizen.current_item == "pakn_da_tung"
+
+
+async def test_the_choice_is_not_offered_from_a_counters_poster_which_no_result_can_name(
+    engine: SurveyEngine, database: Database
+) -> None:
+    citizen = Respondent(engine, CHAT, Clock())
+    await to_result_screener(citizen, COUNTER)
 
     await citizen.answer("no")
 
@@ -259,7 +271,7 @@ async def test_the_choice_is_not_offered_when_the_follow_up_is_off(database: Dat
     await add_counters(database)
     engine = SurveyEngine(database, load_bundled(), engine_config())
     citizen = Respondent(engine, CHAT, Clock())
-    await to_result_screener(citizen, PAYLOAD)
+    await to_result_screener(citizen, await invitation(database))
 
     await citizen.answer("no")
 
@@ -271,7 +283,7 @@ async def test_the_choice_is_answered_by_typing_its_number_and_a_stray_word_answ
     engine: SurveyEngine, database: Database
 ) -> None:
     citizen = Respondent(engine, CHAT, Clock(), channel="zalo_bot")
-    await to_result_screener(citizen, PAYLOAD)
+    await to_result_screener(citizen, await invitation(database))
     await citizen.answer("no")
 
     await citizen.type("yes")  # the next item's option value: not an answer to the choice
