@@ -149,6 +149,14 @@ async def service_point_in_scope(
     return (await key_scope(session, api_key)).allows("service_point", service_point.code)
 
 
+async def invitation_in_scope(
+    session: AsyncSession, api_key: ApiKey, invitation: Invitation
+) -> bool:
+    """Whether the key may see an invitation: its counter's."""
+    point = await session.get(ServicePoint, invitation.service_point_code)
+    return point is not None and await service_point_in_scope(session, api_key, point)
+
+
 async def shared_dossier_invitations(
     session: AsyncSession,
     api_key: ApiKey | None,

@@ -7,9 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from storage.invitations import DOSSIER_REF_MAX_LENGTH, dossier_reference
-
-from storage.invitations import Stage
+from storage.invitations import DOSSIER_REF_MAX_LENGTH, Stage, dossier_reference
 
 __all__ = [
     "MAX_TTL_HOURS",

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from storage.api_keys import service_point_in_scope
+from storage.api_keys import invitation_in_scope, service_point_in_scope
 from storage.invitations import (
     DossierAnswered,
     DossierElsewhere,
