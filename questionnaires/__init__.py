@@ -30,9 +30,11 @@ from questionnaires.model import (
     ItemType,
     LocalizedText,
     Option,
+    Progress,
     Questionnaire,
     ResultMoment,
     Scale,
+    Section,
 )
 
 __all__ = [
@@ -53,10 +55,12 @@ __all__ = [
     "LocalizedText",
     "Not",
     "Option",
+    "Progress",
     "Questionnaire",
     "QuestionnaireError",
     "ResultMoment",
     "Scale",
+    "Section",
     "bundled_questionnaire_paths",
     "condition_to_json",
     "evaluate",

@@ -33,6 +33,7 @@ from questionnaires.model import (
     Questionnaire,
     ResultMoment,
     Scale,
+    Section,
 )
 
 DEFAULT_QUESTIONNAIRE_ID = "sipas-2023"
@@ -276,7 +277,7 @@ def _read_questionnaire(checker: _Checker, raw: object) -> Questionnaire | None:
         raw,
         "",
         {"id", "version", "title", "languages", "consent", "elements", "items"},
-        {"method_note", "scales", "skip_label", "result_moment"},
+        {"method_note", "scales", "skip_label", "result_moment", "sections"},
     )
     if top is None:
         return None
@@ -297,7 +298,13 @@ def _read_questionnaire(checker: _Checker, raw: object) -> Questionnaire | None:
     consent = _read_consent(checker, top["consent"]) if "consent" in top else None
     scales = _read_scales(checker, top.get("scales", {}))
     elements = _read_elements(checker, top["elements"]) if "elements" in top else None
+    declared = _read_sections(checker, top["sections"]) if "sections" in top else ()
     items = _read_items(checker, top["items"], scales, elements or ()) if "items" in top else None
+    sections: tuple[Section, ...] | None = None
+    if items is not None and elements is not None and declared is not None:
+        sections, items = _place_in_sections(
+            checker, top["items"], items, elements, declared, title or {}
+        )
     result_moment = (
         _read_result_moment(checker, top["result_moment"], items or ())
         if "result_moment" in top
@@ -312,6 +319,7 @@ def _read_questionnaire(checker: _Checker, raw: object) -> Questionnaire | None:
         or consent is None
         or elements is None
         or items is None
+        or sections is None
         or skip_label is None
     ):
         return None
@@ -324,6 +332,7 @@ def _read_questionnaire(checker: _Checker, raw: object) -> Questionnaire | None:
         elements=elements,
         items=items,
         scales=scales,
+        sections=sections,
         method_note=method_note,
         skip_label=skip_label,
         result_moment=result_moment,
@@ -413,12 +422,13 @@ def _read_scales(checker: _Checker, raw: object) -> dict[str, Scale]:
     for name, raw_scale in raw.items():
         path = f"scales.{name}"
         code = checker.token(name, path)
-        fields = checker.mapping(raw_scale, path, {"options"}, set())
+        fields = checker.mapping(raw_scale, path, {"options"}, {"stem"})
         if code is None or fields is None or "options" not in fields:
             continue
         options = checker.options(fields["options"], f"{path}.options")
-        if options:
-            scales[code] = Scale(code, options)
+        stem = checker.localized(fields["stem"], f"{path}.stem") if "stem" in fields else None
+        if options and ("stem" not in fields or stem is not None):
+            scales[code] = Scale(code, options, stem)
     return scales
 
 
@@ -448,7 +458,88 @@ def _read_elements(checker: _Checker, raw: object) -> tuple[Element, ...] | None
     return tuple(elements)
 
 
+def _read_sections(checker: _Checker, raw: object) -> tuple[Section, ...] | None:
+    """The sections declared beside the elements (every element is a section of its own)."""
+    if not isinstance(raw, list):
+        checker.problem("sections", f"expected a list of sections, got {_kind(raw)}")
+        return None
+    sections: list[Section] = []
+    for index, raw_section in enumerate(raw):
+        path = f"sections[{index}]"
+        fields = checker.mapping(raw_section, path, {"code", "label"}, set())
+        if fields is None:
+            continue
+        code = checker.token(fields["code"], f"{path}.code") if "code" in fields else None
+        label = checker.localized(fields["label"], f"{path}.label") if "label" in fields else None
+        if code is not None and any(section.code == code for section in sections):
+            checker.problem(f"{path}.code", f"duplicate section code {code}")
+        elif code is not None and label is not None:
+            sections.append(Section(code, label))
+    return tuple(sections)
+
+
+def _place_in_sections(
+    checker: _Checker,
+    raw_items: object,
+    items: tuple[Item, ...],
+    elements: tuple[Element, ...],
+    declared: tuple[Section, ...],
+    title: LocalizedText,
+) -> tuple[tuple[Section, ...] | None, tuple[Item, ...]]:
+    """Every item in its section, and the sections in the order the items take them.
+
+    An item is in the section it names (`section:`), else in its element's, else in the
+    section of the item before it (a screener or a gate opens the section it names); items
+    before any section go into the first. A section's items follow one another.
+    """
+    known = {section.code: section for section in declared}
+    for element in elements:
+        if element.code in known:
+            checker.problem("sections", f"section {element.code} is already an element")
+        known[element.code] = Section(element.code, element.label)
+    named = [_section_named(checker, raw, index) for index, raw in enumerate(_listed(raw_items))]
+    chosen: list[str | None] = []
+    for index, (item, name) in enumerate(zip(items, named, strict=True)):
+        if name is not None and name not in known:
+            checker.problem(f"items[{index}].section", f"unknown section {name}")
+        chosen.append(name or item.element or (chosen[-1] if chosen else None))
+    first = next((code for code in chosen if code is not None), None)
+    codes = [code or first for code in chosen]
+    order: list[str] = []
+    for index, code in enumerate(codes):
+        if code is not None and (not order or order[-1] != code):
+            if code in order:
+                checker.problem(
+                    f"items[{index}]",
+                    f"section {code} resumes after section {order[-1]}: "
+                    "the items of a section follow one another",
+                )
+            order.append(code)
+    for code in (section.code for section in declared if section.code not in order):
+        checker.problem("sections", f"section {code} has no items")
+    if checker.problems:
+        return None, items
+    if not order:
+        # No element and no section: the whole questionnaire is one part.
+        return (Section("", title),), items
+    placed = tuple(
+        replace(item, section=code or "") for item, code in zip(items, codes, strict=True)
+    )
+    return tuple(known[code] for code in order), placed
+
+
+def _listed(raw: object) -> list[object]:
+    return raw if isinstance(raw, list) else []
+
+
+def _section_named(checker: _Checker, raw_item: object, index: int) -> str | None:
+    if not isinstance(raw_item, dict) or "section" not in raw_item:
+        return None
+    return checker.token(raw_item["section"], f"items[{index}].section")
+
+
 _ITEM_FIELDS = {
+    "section",
     "element",
     "scale",
     "options",

@@ -43,10 +43,12 @@ class Option:
 
 @dataclass(frozen=True)
 class Scale:
-    """A named list of options shared by several items."""
+    """A named list of options shared by several items; `stem` is the line that asks for one
+    of them ("Mức độ hài lòng của Ông/Bà:"), shown with every item on the scale."""
 
     code: str
     options: tuple[Option, ...]
+    stem: LocalizedText | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,31 @@ class Element:
     short_label: (
         LocalizedText  # for a progress header on a narrow screen; equals label when not given
     )
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the questionnaire the respondent is told they are in ("Phần 2/8 · Thủ tục
+    hành chính"): an element, or a part declared as such (the priorities, the profile)."""
+
+    code: str
+    label: LocalizedText
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an item stands: its section among the sections, and its place in that section.
+
+    `total` counts the section's items that may still be asked (one behind a screener not yet
+    answered counts), so it never grows as the respondent goes on; the number of sections
+    never changes at all.
+    """
+
+    section: Section
+    section_number: int  # from 1
+    sections: int
+    position: int  # within the section, from 1
+    total: int
 
 
 @dataclass(frozen=True)
@@ -117,6 +144,7 @@ class Item:
     max_length: int = DEFAULT_TEXT_MAX_LENGTH
     intro: LocalizedText | None = None  # shown above the text, e.g. the stem of a block of items
     sensitive: bool = False
+    section: str = ""  # the code of its `Section` (the loader always sets it)
 
     def option_values(self) -> list[str]:
         """The values an answer may take (empty for text items)."""
@@ -146,12 +174,15 @@ class Questionnaire:
     elements: tuple[Element, ...]
     items: tuple[Item, ...]
     scales: Mapping[str, Scale]
+    sections: tuple[Section, ...] = ()  # in order; every item belongs to one
     method_note: str | None = None
     skip_label: LocalizedText = field(default_factory=lambda: {"vi": "Không trả lời", "en": "Skip"})
     result_moment: ResultMoment | None = None
     _positions: dict[str, int] = field(init=False, repr=False, compare=False)
     # The items each conditional item's show_if reads, by item code (progress asks every tap).
     _references: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+    # Section code -> (its index among the sections some item is in, the section).
+    _sections: dict[str, tuple[int, Section]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_positions", {item.code: i for i, item in enumerate(self.items)})
@@ -161,6 +192,11 @@ class Questionnaire:
             if item.show_if is not None
         }
         object.__setattr__(self, "_references", references)
+        # Only the sections some item is in: a deployment that leaves out the sensitive items
+        # may leave a section empty, and the respondent must still reach "Phần 8/8".
+        used = {item.section for item in self.items}
+        shown = tuple(section for section in self.sections if section.code in used)
+        object.__setattr__(self, "_sections", {s.code: (i, s) for i, s in enumerate(shown)})
 
     @property
     def default_language(self) -> str:
@@ -298,24 +334,33 @@ class Questionnaire:
                 previous = item
         return previous
 
-    def progress(self, answers: Answers, current_code: str) -> tuple[int, int]:
-        """(position counted from 1, items still to be expected) for a header like "Câu 5/30".
+    def stem(self, item: Item) -> LocalizedText | None:
+        """The line asking for an answer on the item's scale ("Mức độ hài lòng của Ông/Bà:")."""
+        scale = self.scales.get(item.scale) if item.scale is not None else None
+        return scale.stem if scale is not None else None
 
-        The total counts every item that may still be asked: one behind a screener not yet
-        answered counts. So the total only ever shrinks as screeners close their blocks;
-        a respondent never sees the end move away.
+    def progress(self, answers: Answers, current_code: str) -> Progress:
+        """Where `current_code` stands, for a header like "Phần 2/8 · Thủ tục hành chính · Câu 1/4".
+
+        Within its section, the position counts the visible items before it, and the total
+        every item of the section that may still be asked: one behind a screener not yet
+        answered counts. A screener closes the rest of its section, which the respondent then
+        leaves: the total they see never moves away.
         """
+        current = self.item(current_code)
+        number, section = self._sections[current.section]
         limit = self._positions[current_code]
         visible = {item.code for item in self.visible_items(answers)}
-        position = sum(1 for code in visible if self._positions[code] < limit) + 1
         answered = answers.keys()
+        members = [item for item in self.items if item.section == current.section]
+        position = sum(1 for i in members if i.code in visible and self._positions[i.code] < limit)
         total = sum(
             1
-            for item in self.items
+            for item in members
             if item.code in visible
             or (item.code in self._references and not self._references[item.code] <= answered)
         )
-        return position, total
+        return Progress(section, number + 1, len(self._sections), position + 1, total)
 
     def validate_answer(self, item: Item, value: str) -> str:
         """The normalised answer, or InvalidAnswer.
@@ -381,6 +426,10 @@ class Questionnaire:
                 }
                 for element in self.elements
             ],
+            "sections": [
+                {"code": section.code, "label": dict(section.label)}
+                for _, section in self._sections.values()
+            ],
             "items": [_item_to_json(item) for item in self.items],
         }
 
@@ -400,4 +449,5 @@ def _item_to_json(item: Item) -> dict[str, Any]:
         "show_if": None if item.show_if is None else condition_to_json(item.show_if),
         "max_length": item.max_length if item.type is ItemType.TEXT else None,
         "sensitive": item.sensitive,
+        "section": item.section,
     }

@@ -16,7 +16,7 @@ OFFICIAL_ITEMS = [str(number) for number in range(15, 34)]
 def test_bundled_questionnaire_loads_as_the_default():
     questionnaire = load_bundled()
     assert questionnaire.id == DEFAULT_QUESTIONNAIRE_ID == "sipas-2023"
-    assert questionnaire.version == "1.0.0"
+    assert questionnaire.version == "1.1.0"
     assert questionnaire.languages == ("vi", "en")
     assert questionnaire.default_language == "vi"
 

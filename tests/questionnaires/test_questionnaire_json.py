@@ -20,6 +20,7 @@ def test_json_form_has_the_stable_top_level_shape():
         "default_language",
         "method_note",
         "elements",
+        "sections",
         "items",
     ]
     assert form["id"] == "sipas-2023"
@@ -50,6 +51,7 @@ def test_json_item_carries_type_options_and_skip_condition():
         "show_if",
         "max_length",
         "sensitive",
+        "section",
     }
     assert item_28["type"] == "scale"
     assert item_28["element"] == "KET_QUA"
@@ -60,6 +62,25 @@ def test_json_item_carries_type_options_and_skip_condition():
         "value": "5",
         "label": {"vi": "Rất hài lòng", "en": "Very satisfied"},
     }
+    assert item_28["section"] == "KET_QUA"
     assert items["15"]["show_if"] is None
     assert items["y_kien_khac"]["max_length"] == 1000
     assert items["y_kien_khac"]["options"] == []
+
+
+def test_json_sections_are_the_elements_and_the_declared_parts_in_order():
+    form = load_bundled().to_json()
+    assert [section["code"] for section in form["sections"]] == [
+        "TIEP_CAN",
+        "TTHC",
+        "CONG_CHUC",
+        "KET_QUA",
+        "PAKN",
+        "UU_TIEN",
+        "THONG_TIN",
+        "Y_KIEN",
+    ]
+    assert form["sections"][1]["label"] == {
+        "vi": "Thủ tục hành chính",
+        "en": "Administrative procedures",
+    }

@@ -402,3 +402,70 @@ def test_a_wrong_result_moment_is_reported(
     problems = problems_of(tmp_path, data)
 
     assert any(expected in problem for problem in problems), problems
+
+
+def test_items_without_element_or_section_join_the_section_before_them(tmp_path: Path):
+    data = minimal()
+    data["sections"] = [{"code": "THEM", "label": {"vi": "Thêm", "en": "More"}}]
+    data["items"] += [
+        {"code": "gate", "type": "yes_no", "section": "THEM", "text": {"vi": "Có?", "en": "Yes?"}},
+        {"code": "after", "type": "yes_no", "text": {"vi": "Nữa?", "en": "More?"}},
+    ]
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    questionnaire = load_questionnaire(path)
+    # The leading screener opens the first section; the last item follows its gate.
+    assert [item.section for item in questionnaire.items] == ["KET_QUA", "KET_QUA", "THEM", "THEM"]
+    assert [section.code for section in questionnaire.sections] == ["KET_QUA", "THEM"]
+
+
+def test_a_questionnaire_without_elements_or_sections_is_one_part(tmp_path: Path):
+    data = minimal()
+    data["elements"] = []
+    data["items"] = [data["items"][0]]
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    progress = load_questionnaire(path).progress({}, "ket_qua_nhan")
+    assert (progress.section_number, progress.sections, progress.position, progress.total) == (
+        1,
+        1,
+        1,
+        1,
+    )
+
+
+def test_section_problems_are_reported(tmp_path: Path):
+    data = minimal()
+    data["sections"] = [
+        {"code": "KET_QUA", "label": {"vi": "Trùng", "en": "Clash"}},
+        {"code": "UNUSED", "label": {"vi": "Thừa", "en": "Unused"}},
+        {"code": "THEM", "label": {"vi": "Thêm", "en": "More"}},
+    ]
+    data["items"] += [
+        {"code": "gate", "type": "yes_no", "section": "THEM", "text": {"vi": "Có?", "en": "Yes?"}},
+        {
+            "code": "back",
+            "type": "yes_no",
+            "section": "KET_QUA",
+            "text": {"vi": "Lại?", "en": "Again?"},
+        },
+        {
+            "code": "typo",
+            "type": "yes_no",
+            "section": "NOPE",
+            "text": {"vi": "Sai?", "en": "Wrong?"},
+        },
+    ]
+    assert problems_of(tmp_path, data) == [
+        "q.yaml: sections: section KET_QUA is already an element",
+        "q.yaml: items[4].section: unknown section NOPE",
+        "q.yaml: items[3]: section KET_QUA resumes after section THEM: "
+        "the items of a section follow one another",
+        "q.yaml: sections: section UNUSED has no items",
+    ]
+
+
+def test_a_scale_stem_needs_every_language(tmp_path: Path):
+    data = minimal()
+    data["scales"]["satisfaction"]["stem"] = {"vi": "Mức độ hài lòng:"}
+    assert problems_of(tmp_path, data) == ["q.yaml: scales.satisfaction.stem: missing language en"]

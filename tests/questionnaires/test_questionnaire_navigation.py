@@ -90,36 +90,76 @@ def test_next_item_is_none_when_everything_visible_is_answered():
     assert list(answers)[-1] == "y_kien_khac"
 
 
-def test_shortest_path_has_24_items():
-    answers = {"ket_qua_nhan": "no", "pakn_da_tung": "no", "uu_tien": "no"}
+def test_shortest_path_has_20_items():
+    answers = {"ket_qua_nhan": "no", "pakn_da_tung": "no", "uu_tien": "no", "thong_tin": "no"}
     assert visible_codes(answers) == [
         "respondent_type",
         *CORE,
         "ket_qua_nhan",
         "pakn_da_tung",
         "uu_tien",
-        *PROFILE,
+        "thong_tin",
         "y_kien_khac",
     ]
 
 
-def test_progress_counts_every_item_that_may_still_be_asked():
-    questionnaire = load_bundled()
-    assert questionnaire.progress({}, "respondent_type") == (1, 38)
-    answers = answered_until("15")
-    assert questionnaire.progress(answers, "15") == (2, 38)
+def test_the_profile_is_behind_one_gate_that_hides_it_only_when_declined():
+    assert not set(PROFILE) & set(visible_codes({"thong_tin": "no"}))
+    assert set(PROFILE) <= set(visible_codes({"thong_tin": "yes"}))
+    # A paper form or kiosk file without the gate still carries the profile.
+    assert set(PROFILE) <= set(visible_codes({}))
 
 
-def test_progress_total_only_shrinks_as_screeners_close_their_blocks():
-    questionnaire = load_bundled()
+def where(questionnaire_answers: Answers, code: str) -> tuple[str, int, int, int, int]:
+    progress = load_bundled().progress(questionnaire_answers, code)
+    return (
+        progress.section.label["vi"],
+        progress.section_number,
+        progress.sections,
+        progress.position,
+        progress.total,
+    )
+
+
+def test_progress_names_the_section_and_counts_items_within_it():
+    assert where({}, "respondent_type") == ("Tiếp cận dịch vụ", 1, 8, 1, 5)
+    assert where(answered_until("15"), "15") == ("Tiếp cận dịch vụ", 1, 8, 2, 5)
+    assert where(answered_until("19"), "19") == ("Thủ tục hành chính", 2, 8, 1, 4)
+    assert where(answered_until("22"), "22") == ("Thủ tục hành chính", 2, 8, 4, 4)
+
+
+def test_a_screener_opens_its_section_and_totals_never_move_away():
     answers = answered_until("ket_qua_nhan")
-    assert questionnaire.progress(answers, "ket_qua_nhan") == (15, 38)
+    assert where(answers, "ket_qua_nhan")[1:] == (4, 8, 1, 4)
     answers["ket_qua_nhan"] = "yes"
-    assert questionnaire.progress(answers, "28") == (16, 38)
+    assert where(answers, "28")[1:] == (4, 8, 2, 4)
     answers.update({"28": "5", "29": "4", "30": None, "pakn_da_tung": "no"})
-    assert questionnaire.progress(answers, "uu_tien") == (20, 35)
+    assert where(answers, "uu_tien") == ("Nội dung cần ưu tiên cải thiện", 6, 8, 1, 9)
     answers["uu_tien"] = "no"
-    assert questionnaire.progress(answers, "gioi_tinh") == (21, 27)
+    assert where(answers, "thong_tin") == ("Thông tin thống kê", 7, 8, 1, 7)  # dan_toc too
+    answers["thong_tin"] = "no"
+    assert where(answers, "y_kien_khac") == ("Ý kiến khác", 8, 8, 1, 1)
+
+
+def test_a_section_left_without_items_is_not_counted():
+    # Without the sensitive item the profile has five items; no section is lost, none added.
+    questionnaire = load_bundled().asking()
+    progress = questionnaire.progress({"thong_tin": "yes"}, "gioi_tinh")
+    assert (progress.sections, progress.position, progress.total) == (8, 2, 6)
+
+
+def test_every_satisfaction_item_carries_the_scale_stem():
+    questionnaire = load_bundled()
+    stems = {item.code: questionnaire.stem(item) for item in questionnaire.items if item.scale}
+    assert (
+        stems["15"]
+        == stems["33"]
+        == {
+            "vi": "Mức độ hài lòng của Ông/Bà:",
+            "en": "How satisfied are you?",
+        }
+    )
+    assert stems["10.1"] is None  # the priorities carry their own stem as an intro
 
 
 def test_previous_item_is_the_last_answered_visible_item_before_the_current_one():
