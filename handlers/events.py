@@ -15,16 +15,59 @@ class InboundKind(StrEnum):
     TEXT = "text"  # typed text (a number typed on a text-only channel counts as a choice)
     COMMAND = "command"  # payload = a `Command` value
     SHOW = "show"  # asked for the current step again (a web page reloaded): changes nothing
+    UNSUPPORTED = (
+        "unsupported"  # sent what the survey cannot read (a sticker, a photo, a voice note)
+    )
 
 
 class Command(StrEnum):
-    """Commands every channel offers (Telegram: /help, /language, /cancel, /delete, /privacy)."""
+    """Commands every channel offers (Telegram: /help, /language, /cancel, /delete, /privacy),
+    each also under its Vietnamese name (`COMMAND_ALIASES`)."""
 
     HELP = "help"
     LANGUAGE = "language"
     CANCEL = "cancel"
     DELETE = "delete"
     PRIVACY = "privacy"  # the full privacy notice
+
+
+# What Vietnamese speakers type, without diacritics (Telegram command names are [a-z0-9_]).
+COMMAND_ALIASES = {
+    "huongdan": Command.HELP,
+    "ngonngu": Command.LANGUAGE,
+    "dung": Command.CANCEL,
+    "xoa": Command.DELETE,
+    "baomat": Command.PRIVACY,
+}
+
+
+def command_named(name: str) -> Command | None:
+    """The command a typed name stands for ("delete", "xoa", "XOA"), or None."""
+    folded = name.casefold()
+    for command in Command:
+        if command.value == folded:
+            return command
+    return COMMAND_ALIASES.get(folded)
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What a channel shows the respondent and how they act on it: the survey's words follow it,
+    so that no message speaks of buttons, numbers or commands the channel does not have.
+
+    `buttons`: choices are buttons to tap. `numbers`: choices are (also) listed with a key to
+    type, the only way where there are no buttons. `commands`: the respondent types commands
+    (/xoa); without, the page carries its own controls. `withdraw`: the respondent can come
+    back to delete their answers (a shared kiosk forgets who answered).
+    """
+
+    buttons: bool
+    numbers: bool
+    commands: bool = True
+    withdraw: bool = True
+
+
+TEXT_CHAT = Surface(buttons=False, numbers=True)  # the console, Zalo Bot: typed keys only
 
 
 @dataclass(frozen=True)
@@ -43,6 +86,7 @@ class Inbound:
     payload: str = ""
     locale: str | None = None
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    surface: Surface = TEXT_CHAT
 
 
 @dataclass(frozen=True)

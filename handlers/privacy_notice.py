@@ -5,7 +5,11 @@ renders the same notice; this fills in the deployment's facts (controller, provi
 contact, retention) and says which version a respondent agreed to:
 
     notice = PrivacyNotice(controller="Sở Nội vụ", province="thành phố Hà Nội", ...)
-    notice.short("vi"), notice.full("vi"), notice.version
+    notice.short("vi"), notice.full("vi", "web"), notice.version
+
+How a right is used depends on where the survey is taken (`PLACES`): by typed commands in a
+chat, by the page's buttons in a browser, not at all on a shared kiosk, which keeps nothing to
+recognise anyone by. The notice says it the way the respondent can do it.
 """
 
 from __future__ import annotations
@@ -18,8 +22,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from handlers.catalog import LANGUAGES, Catalog, load_catalog
+from handlers.events import Surface
 
-__all__ = ["NOTICE_VERSION_LENGTH", "PrivacyNotice"]
+__all__ = ["CHAT", "NOTICE_VERSION_LENGTH", "PLACES", "PrivacyNotice", "place_of"]
+
+CHAT, WEB, KIOSK = "chat", "web", "kiosk"
+PLACES = (CHAT, WEB, KIOSK)  # where a survey is taken, as far as the notice is concerned
 
 # Hex digits of the notice's SHA-256 kept as its version: enough to tell versions apart.
 NOTICE_VERSION_LENGTH = 16
@@ -31,8 +39,7 @@ class PrivacyNotice:
     """The notice of one deployment, in every catalogue language.
 
     `sensitive` are the labels (per language) of the sensitive items the survey asks, which
-    the notice must name as such. `chat`: the survey runs on a messaging platform, whose
-    own keeping of the messages the notice then explains.
+    the notice must name as such.
     """
 
     controller: str
@@ -44,7 +51,6 @@ class PrivacyNotice:
     # most; 0: the follow-up is not offered, and the notice does not mention it.
     result_follow_up_days: int = 0
     sensitive: Sequence[Mapping[str, str]] = ()
-    chat: bool = True
     catalog: Catalog = field(default_factory=load_catalog, compare=False, repr=False)
 
     @property
@@ -52,7 +58,7 @@ class PrivacyNotice:
         """The controller named with its province, e.g. "Sở Nội vụ thành phố Hà Nội"."""
         return f"{self.controller} {self.province}" if self.province else self.controller
 
-    def short(self, language: str) -> str:
+    def short(self, language: str, place: str = CHAT) -> str:
         """A few lines to read on a phone without scrolling; the full text is one tap away."""
         return self.catalog.text(
             language,
@@ -61,10 +67,12 @@ class PrivacyNotice:
             contact=self._contact(language),
             retention_months=self.retention_months,
             sensitive=self._sensitive(language, "privacy_notice_short_sensitive"),
+            deletion=self._how(language, "deletion", place),
         )
 
-    def full(self, language: str) -> str:
-        """Everything the law asks a notice to say, and how to use each right."""
+    def full(self, language: str, place: str = CHAT) -> str:
+        """Everything the law asks a notice to say, and how to use each right where the survey
+        is taken (a chat also has the messaging platform's part)."""
         text = self.catalog.text(
             language,
             "privacy_notice_full",
@@ -80,9 +88,12 @@ class PrivacyNotice:
                 else ""
             ),
             sensitive=self._sensitive(language, "privacy_notice_full_sensitive"),
+            pseudonym=self._how(language, "pseudonym", place),
+            stopping=self._how(language, "stopping", place),
+            erasure=self._how(language, "erasure", place),
             chat_platform=(
                 "\n\n" + self.catalog.text(language, "privacy_notice_chat_platform")
-                if self.chat
+                if place == CHAT
                 else ""
             ),
         )
@@ -94,10 +105,26 @@ class PrivacyNotice:
 
     @cached_property
     def version(self) -> str:
-        """A hash of the notice's every text in every language: what a consent refers to."""
-        texts = {language: [self.short(language), self.full(language)] for language in LANGUAGES}
+        """A hash of the notice's every text in every language and place: what a consent
+        refers to."""
+        texts = {
+            language: [
+                text
+                for place in PLACES
+                for text in (self.short(language, place), self.full(language, place))
+            ]
+            for language in LANGUAGES
+        }
         digest = hashlib.sha256(json.dumps(texts, ensure_ascii=False, sort_keys=True).encode())
         return digest.hexdigest()[:NOTICE_VERSION_LENGTH]
+
+    def _how(self, language: str, right: str, place: str) -> str:
+        """How `right` is used at `place`, in `language`."""
+        if place not in PLACES:
+            raise ValueError(f"no privacy notice for {place!r} (places: {', '.join(PLACES)})")
+        return self.catalog.text(
+            language, f"privacy_notice_{right}.{place}", resume_hours=self.resume_window_hours
+        )
 
     def _contact(self, language: str) -> str:
         return self.contact or self.catalog.text(language, "privacy_notice_contact_unset")
@@ -110,3 +137,10 @@ class PrivacyNotice:
             labels.get(language) or next(iter(labels.values())) for labels in self.sensitive
         )
         return "\n" + self.catalog.text(language, key, items=labels.lower())
+
+
+def place_of(surface: Surface) -> str:
+    """Where a survey on `surface` is taken, as the notice tells how to use a right there."""
+    if surface.commands:
+        return CHAT
+    return WEB if surface.withdraw else KIOSK

@@ -23,8 +23,8 @@ the result (`Stage.RESULT`) asks everything with the result screener answered
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 
 from analytics.days import reporting_day
 from handlers.catalog import Catalog, load_catalog
-from handlers.events import Button, Command, Inbound, InboundKind, Reply
-from handlers.privacy_notice import PrivacyNotice
-from questionnaires import InvalidAnswer, Item, ItemType, Questionnaire
+from handlers.events import Button, Command, Inbound, InboundKind, Reply, Surface
+from handlers.privacy_notice import PrivacyNotice, place_of
+from questionnaires import InvalidAnswer, Item, ItemType, Progress, Questionnaire
 from questionnaires.choices import ANSWER, BACK, SKIP, answer_data, choice_data
 from storage import result_follow_ups as follow_ups
 from storage import sessions as store
@@ -48,20 +48,31 @@ from storage.invitations import (
     Stage,
     StartTarget,
     claim_invitation,
+    claim_refusal,
     find_invitation,
     normalise_short_code,
     parse_counter_payload,
 )
-from storage.models import ResultFollowUp, SurveySession
+from storage.models import Invitation, ResultFollowUp, SurveySession
 from storage.privacy import AddressCipher, keyed_hash, respondent_key, scrub
 from storage.units import get_service_point
 
 SKIP_KEY = "0"
 BACK_KEY = "<"
-# What people type on a text-only channel instead of tapping a control.
+# What people type on a text-only channel instead of tapping a control. A confirmation that
+# deletes answers is typed as a code it shows (no stored state needed, and no typed number
+# can delete by accident); "KHONG" declines any of them.
 KEEP_KEY = "KHONG"
 KEEP_WORDS = {"khong", "không", "keep"}
-DELETION_CODE_WINDOW_SECONDS = 600
+DELETE_CODE = "XOA"  # XOA0920: delete every answer given through this chat
+CANCEL_CODE = "DUNG"  # DUNG0920: stop the survey, its answers deleted
+CONFIRMATION_CODE_WINDOW_SECONDS = 600
+NEW_KEY = "MOI"  # "MOI AB3DEF7H": start the survey of that code, the unfinished one deleted
+NEW_WORDS = ("moi", "mới", "new")
+# The tap that stops a survey and deletes its answers (a kiosk ends its last respondent's so).
+CANCEL_CONFIRMED = "cancel:yes"
+# A choice label this short shares its row with the next short one: two reach a thumb at once.
+SHORT_LABEL = 15
 SKIP_WORDS = {SKIP_KEY, "bỏ qua", "bo qua", "skip", "không trả lời", "khong tra loi"}
 BACK_WORDS = {BACK_KEY, "«", "quay lại", "quay lai", "back"}
 START_WORDS = ("start", "bắt đầu", "bat dau", "/start")
@@ -363,39 +374,41 @@ class SurveyEngine:
             return await self._choice(turn, turn.inbound.payload)
         if kind is InboundKind.SHOW:
             return await self._shown_again(turn)
+        if kind is InboundKind.UNSUPPORTED:
+            return await self._unsupported(turn)
         return await self._text_input(turn, turn.inbound.payload)
 
     async def _command(self, turn: Turn, name: str) -> list[Reply]:
         survey = turn.survey
-        if name == Command.HELP:
-            return [Reply(self._text(turn.language, "help")), *await self._current(turn)]
         if name == Command.LANGUAGE:
             return await self._switch_language(turn, None)
         if name == Command.PRIVACY:
             return await self._full_notice(turn)
         if name == Command.CANCEL:
             if survey is None:
-                return [Reply(self._text(turn.language, "nothing_open"))]
-            await store.discard_session(turn.tx, survey, "cancelled", turn.now)
-            turn.answers = {}
-            return [Reply(self._text(turn.language, "cancelled"))]
+                return await self._no_survey(turn)
+            if not turn.answers:
+                return await self._cancel(turn, survey)  # nothing to lose: no need to ask
+            code = self._confirmation_code(CANCEL_CODE, turn.key, turn.now)
+            yes = Button(self._text(turn.language, "cancel.yes"), CANCEL_CONFIRMED, code)
+            return [
+                self._confirmation(turn, "cancel", yes, "cancel:no", answered=len(turn.answers))
+            ]
         if name == Command.DELETE:
-            code = self._deletion_code(turn.key, turn.now)
-            buttons = (
-                (Button(self._text(turn.language, "delete.yes"), "del:yes", code),),
-                (Button(self._text(turn.language, "delete.no"), "del:no", KEEP_KEY),),
-            )
-            text = self._text(turn.language, "delete.confirm", code=code, keep=KEEP_KEY)
-            return [Reply(text, buttons, question=True)]
-        return [Reply(self._text(turn.language, "help"))]
+            code = self._confirmation_code(DELETE_CODE, turn.key, turn.now)
+            yes = Button(self._text(turn.language, "delete.yes"), "del:yes", code)
+            return [self._confirmation(turn, "delete", yes, "del:no")]
+        return [Reply(self._help(turn)), *await self._current(turn)]
 
-    async def _start(self, turn: Turn, payload: str) -> list[Reply]:
+    async def _start(self, turn: Turn, payload: str, *, confirmed: bool = False) -> list[Reply]:
+        """Start the survey `payload` names; one open elsewhere with answers is only given
+        up once the respondent has `confirmed` it, since its answers go with it."""
         if not payload:
             if turn.survey is not None:
                 return await self._resume_prompt(turn, turn.survey)
             return [Reply(self._text(turn.language, "welcome"))]
         try:
-            target = await self._resolve(turn, payload)
+            target, invitation = await self._resolve(turn, payload)
         except InvitationRefused as refusal:
             return [Reply(self._text(turn.language, f"invitation.{refusal.problem.value}"))]
         survey = turn.survey
@@ -412,22 +425,33 @@ class SurveyEngine:
             if survey is not None:
                 already += await self._resume_prompt(turn, survey)
             return already
-        notice: list[Reply] = []
+        if survey is not None and turn.answers and not confirmed:
+            # A new counter or dossier would abandon the unfinished survey and its answers.
+            shown = normalise_short_code(payload) or payload
+            yes = Button(
+                self._text(turn.language, "switch.yes"), f"new:{shown}", f"{NEW_KEY} {shown}"
+            )
+            return [
+                self._confirmation(turn, "switch", yes, "resume:go", answered=len(turn.answers))
+            ]
+        if invitation is not None:
+            try:
+                await claim_invitation(turn.tx, invitation, turn.key, turn.now)
+            except InvitationRefused as refusal:
+                return [Reply(self._text(turn.language, f"invitation.{refusal.problem.value}"))]
         if survey is not None:
-            # A new counter or dossier: the old, unfinished survey is abandoned, and the
-            # respondent is told, since its answers go with it.
             await store.discard_session(turn.tx, survey, "expired", turn.now)
-            notice = [Reply(self._text(turn.language, "replaced"))]
         turn.survey = self._new_session(turn, target)
         turn.answers = {}
         await store.add_session(turn.tx, turn.survey)
-        return [*notice, self._short_notice(turn.language), self._consent(turn.survey)]
+        return [self._short_notice(turn, turn.language), self._consent(turn.survey)]
 
-    async def _resolve(self, turn: Turn, payload: str) -> StartTarget:
-        """The counter (and invitation) a start payload or short code names, or why not."""
+    async def _resolve(self, turn: Turn, payload: str) -> tuple[StartTarget, Invitation | None]:
+        """The counter (and invitation, to claim) a start payload or short code names, or why
+        not: an invitation this respondent could not claim now is refused here already."""
         secret = self.config.secret
         if payload.startswith(COUNTER_PREFIX):
-            return await self._counter(turn, parse_counter_payload(secret, payload))
+            return await self._counter(turn, parse_counter_payload(secret, payload)), None
         if not payload.startswith(INVITATION_PREFIX) and normalise_short_code(payload) is None:
             raise InvitationRefused(InvitationProblem.MALFORMED)
         invitation = await find_invitation(turn.tx, secret, payload)
@@ -435,9 +459,11 @@ class SurveyEngine:
             code = await self._counter_short_codes.find(turn.tx, payload)
             if code is None:
                 raise InvitationRefused(InvitationProblem.UNKNOWN)
-            return await self._counter(turn, code)
-        await claim_invitation(turn.tx, invitation, turn.key, turn.now)
-        return StartTarget(invitation.service_point_code, invitation.id, invitation.stage)
+            return await self._counter(turn, code), None
+        refusal = claim_refusal(invitation, turn.key, turn.now)
+        if refusal is not None:
+            raise InvitationRefused(refusal)
+        return StartTarget(invitation.service_point_code, invitation.id, invitation.stage), invitation
 
     async def _counter(self, turn: Turn, service_point_code: str) -> StartTarget:
         """The counter a token or short code named, if it takes surveys; else why not."""
@@ -475,9 +501,15 @@ class SurveyEngine:
             return await self._switch_language(turn, argument)
         if action == "privacy":
             return await self._full_notice(turn)
+        if action == "new":
+            return await self._start(turn, argument, confirmed=True)
         survey = turn.survey
         if survey is None:
-            return [Reply(self._text(turn.language, "nothing_open"))]
+            return await self._no_survey(turn)
+        if action == "cancel":
+            if argument == "yes":
+                return await self._cancel(turn, survey)
+            return await self._current(turn)
         if action == "consent" and survey.status == "consent":
             return await self._consent_given(turn, survey, argument == "yes")
         if action == "resume":
@@ -488,15 +520,7 @@ class SurveyEngine:
         item_code, _, value = argument.partition(":")
         if survey.status != "active" or item_code != survey.current_item:
             # A tap on an old keyboard, or a second tap racing the first.
-            current = await self._current(turn)
-            return [
-                Reply(
-                    current[0].text,
-                    current[0].buttons,
-                    question=True,
-                    notice=self._text(turn.language, "stale_tap"),
-                )
-            ]
+            return await self._current(turn, self._text(turn.language, "stale_tap"))
         item = self._questions(survey).item(item_code)
         if action == ANSWER:
             return await self._answer(turn, survey, item, value)
@@ -509,17 +533,23 @@ class SurveyEngine:
     async def _text_input(self, turn: Turn, text: str) -> list[Reply]:
         survey = turn.survey
         typed = " ".join(text.split())
-        # The answer to /delete on a text-only channel: the confirmation code it showed
-        # (no stored state needed, and no typed number can delete by accident), or KHONG.
-        if self._is_deletion_code(turn.key, turn.now, typed):
+        # The answers to a confirmation on a text-only channel: the code it showed, or KHONG.
+        if self._is_confirmation_code(DELETE_CODE, turn.key, turn.now, typed):
             return await self._delete(turn, confirmed=True)
+        if survey is not None and self._is_confirmation_code(
+            CANCEL_CODE, turn.key, turn.now, typed
+        ):
+            return await self._cancel(turn, survey)
         if typed.casefold() in KEEP_WORDS:
-            return [*await self._delete(turn, confirmed=False), *await self._current(turn)]
+            return await self._kept(turn)
+        confirmed = _after_word(typed, NEW_WORDS)
+        if confirmed is not None and _start_payload(confirmed) is not None:
+            return await self._start(turn, confirmed, confirmed=True)
         if survey is None:
             payload = _start_payload(typed)
             if payload is not None:
                 return await self._start(turn, payload)
-            return [Reply(self._text(turn.language, "nothing_open"))]
+            return await self._no_survey(turn)
         current = self._current_step(survey, turn.answers)
         questions = self._questions(survey)
         # On the follow-up choice, typed text answers that choice only, never the next item.
@@ -535,6 +565,9 @@ class SurveyEngine:
             and folded not in SKIP_WORDS | BACK_WORDS
         ):
             return await self._comment(turn, survey, item, text)
+        payload = _start_payload(typed)
+        if payload is not None:  # another counter's code, typed where there are no start links
+            return await self._start(turn, payload)
         for button in current.choices():
             if folded == button.key.casefold() or folded == button.label.casefold():
                 return await self._choice(turn, button.data)
@@ -549,7 +582,10 @@ class SurveyEngine:
                 )
             except InvalidAnswer:
                 pass
-        return [Reply(self._text(turn.language, "choose_hint")), current]
+        return [
+            Reply(self._text(turn.language, f"choose_hint.{_choosing(turn.inbound.surface)}")),
+            current,
+        ]
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -659,6 +695,10 @@ class SurveyEngine:
                 keep_for=timedelta(days=self.config.result_follow_up_days),
             )
             thanks += "\n\n" + self._text(survey.language, "result_follow_up.kept")
+        surface = turn.inbound.surface
+        if surface.withdraw:
+            way = "command" if surface.commands else "button"
+            thanks += "\n" + self._text(survey.language, f"withdraw.{way}")
         return [Reply(thanks, question=True)]
 
     async def _join_response(
@@ -682,12 +722,19 @@ class SurveyEngine:
         answers = turn.answers
         if survey.status == "consent":
             return [self._consent(survey)]
-        buttons = (
-            (Button(self._text(survey.language, "resume.continue"), "resume:go", "1"),),
-            (Button(self._text(survey.language, "resume.restart"), "resume:restart", "2"),),
+        buttons = _rows(
+            [
+                Button(self._text(survey.language, "resume.continue"), "resume:go", "1"),
+                Button(self._text(survey.language, "resume.restart"), "resume:restart", "2"),
+            ]
         )
         prompt = self._text(survey.language, "resume.prompt", answered=len(answers))
         return [Reply(prompt, buttons, question=True)]
+
+    async def _cancel(self, turn: Turn, survey: SurveySession) -> list[Reply]:
+        await store.discard_session(turn.tx, survey, "cancelled", turn.now)
+        turn.survey, turn.answers = None, {}
+        return [Reply(self._text(turn.language, "cancelled"), question=True)]
 
     async def _resume(self, turn: Turn, survey: SurveySession, *, restart: bool) -> list[Reply]:
         if restart:
@@ -707,30 +754,53 @@ class SurveyEngine:
                 else languages[0]
             )
         turn.language = wanted
-        replies = [Reply(self._text(wanted, "language.switched"))]
+        # Said beside the step, which takes the place of the one shown before.
+        switched = self._text(wanted, "language.switched")
         if turn.survey is None:
-            return [*replies, Reply(self._text(wanted, "welcome"))]
+            return [Reply(self._text(wanted, "welcome"), question=True, notice=switched)]
         turn.survey.language = wanted
         self._touch(turn.survey, turn.now)
+        current = await self._current(turn, switched)
         if turn.survey.status == "consent":
             # Consent is asked in the language the notice is read in.
-            replies.append(self._short_notice(wanted))
-        return [*replies, *await self._current(turn)]
+            return [self._short_notice(turn, wanted), *current]
+        return current
 
-    def _deletion_code(self, key: str, now: datetime, windows_ago: int = 0) -> str:
-        """The code that confirms /delete by text: tied to the respondent and a 10-minute window."""
-        window = int(now.timestamp() // DELETION_CODE_WINDOW_SECONDS) - windows_ago
-        digest = keyed_hash(self.config.secret, "deletion-code", f"{key}:{window}")
-        return f"XOA{int(digest[:8], 16) % 10_000:04d}"
+    def _confirmation(
+        self, turn: Turn, kind: str, yes: Button, no_data: str, **values: object
+    ) -> Reply:
+        """Ask before `kind` deletes answers: a button for each choice; without buttons, the
+        code to type (`yes.key`) or KHONG."""
+        language = turn.language
+        text = self._text(language, f"{kind}.confirm", **values)
+        if not turn.inbound.surface.buttons:
+            text += "\n" + self._text(language, "confirm.typed", code=yes.key, keep=KEEP_KEY)
+        no = Button(self._text(language, f"{kind}.no"), no_data, KEEP_KEY)
+        return Reply(text, _rows([yes, no]), question=True)
 
-    def _is_deletion_code(self, key: str, now: datetime, typed: str) -> bool:
+    def _confirmation_code(self, prefix: str, key: str, now: datetime, windows_ago: int = 0) -> str:
+        """The code that confirms by text (XOA0920): tied to what it confirms, the respondent
+        and a 10-minute window."""
+        window = int(now.timestamp() // CONFIRMATION_CODE_WINDOW_SECONDS) - windows_ago
+        purpose = "deletion-code" if prefix == DELETE_CODE else f"{prefix.lower()}-code"
+        digest = keyed_hash(self.config.secret, purpose, f"{key}:{window}")
+        return f"{prefix}{int(digest[:8], 16) % 10_000:04d}"
+
+    def _is_confirmation_code(self, prefix: str, key: str, now: datetime, typed: str) -> bool:
         given = typed.replace(" ", "").replace("-", "").upper()
         # The window before counts too, so a code shown at 10:09 still works at 10:11.
-        return any(given == self._deletion_code(key, now, ago) for ago in (0, 1))
+        return any(given == self._confirmation_code(prefix, key, now, ago) for ago in (0, 1))
+
+    async def _kept(self, turn: Turn) -> list[Reply]:
+        """A confirmation declined: nothing deleted, and the step the respondent is on."""
+        kept = self._text(turn.language, "kept")
+        if turn.survey is None:
+            return [Reply(kept, question=True)]
+        return await self._current(turn, kept)
 
     async def _delete(self, turn: Turn, *, confirmed: bool) -> list[Reply]:
         if not confirmed:
-            return [Reply(self._text(turn.language, "delete.kept"), question=True)]
+            return await self._kept(turn)
         count = await store.withdraw_respondent(turn.tx, turn.key, turn.now)
         if count == 0:
             return [Reply(self._text(turn.language, "delete.nothing"), question=True)]
@@ -739,12 +809,32 @@ class SurveyEngine:
 
     # --- rendering -----------------------------------------------------------------------
 
-    async def _current(self, turn: Turn) -> list[Reply]:
-        """The step the respondent is on, or the welcome when no survey is open."""
+    async def _current(self, turn: Turn, notice: str | None = None) -> list[Reply]:
+        """The step the respondent is on (with `notice` beside it), or why there is none."""
         survey = turn.survey
         if survey is None:
-            return [Reply(self._text(turn.language, "nothing_open"))]
-        return [self._current_step(survey, turn.answers)]
+            return await self._no_survey(turn)
+        return [replace(self._current_step(survey, turn.answers), notice=notice)]
+
+    async def _no_survey(self, turn: Turn) -> list[Reply]:
+        """No survey open: one just completed (a tap on a keyboard from before the thanks) is
+        said to be done; otherwise, how to start one."""
+        since = turn.now - self.config.resume_window
+        if await store.completed_since(turn.tx, turn.key, since):
+            return [Reply(self._text(turn.language, "survey_done"))]
+        return [Reply(self._text(turn.language, "nothing_open"))]
+
+    async def _unsupported(self, turn: Turn) -> list[Reply]:
+        """A sticker, a photo, a voice note: said plainly, then the step again."""
+        sorry = self._text(turn.language, "unsupported")
+        if turn.survey is None:
+            return [Reply(sorry), *await self._no_survey(turn)]
+        hint = self._text(turn.language, f"choose_hint.{_choosing(turn.inbound.surface)}")
+        return [Reply(f"{sorry} {hint}"), *await self._current(turn)]
+
+    def _help(self, turn: Turn) -> str:
+        choose = self._text(turn.language, f"help.{_choosing(turn.inbound.surface)}")
+        return self._text(turn.language, "help", choose=choose)
 
     def _current_step(self, survey: SurveySession, answers: Mapping[str, str | None]) -> Reply:
         if survey.status == "consent" or survey.current_item is None:
@@ -758,18 +848,19 @@ class SurveyEngine:
         consent question comes with the notice it refers to ("as the notice above")."""
         current = await self._current(turn)
         if turn.survey is not None and turn.survey.status == "consent":
-            return [self._short_notice(turn.language), *current]
+            return [self._short_notice(turn, turn.language), *current]
         return current
 
-    def _short_notice(self, language: str) -> Reply:
+    def _short_notice(self, turn: Turn, language: str) -> Reply:
         """The short privacy notice: a message of its own, never edited into a question, with
         the button (on text-only channels the command) that shows the full text."""
         button = Button(self.notice.button(language), "privacy:full", f"/{Command.PRIVACY}")
-        return Reply(self.notice.short(language), ((button,),))
+        text = self.notice.short(language, place_of(turn.inbound.surface))
+        return Reply(text, ((button,),))
 
     async def _full_notice(self, turn: Turn) -> list[Reply]:
         """The full privacy notice, then the step the respondent is on (if a survey is open)."""
-        full = Reply(self.notice.full(turn.language))
+        full = Reply(self.notice.full(turn.language, place_of(turn.inbound.surface)))
         if turn.survey is None:
             return [full]
         return [full, *await self._current(turn)]
@@ -778,28 +869,28 @@ class SurveyEngine:
         language = survey.language
         consent = self.questionnaire.consent
         other = [code for code in self.questionnaire.languages if code != language]
-        rows: list[tuple[Button, ...]] = [
-            (Button(consent.accept[language], "consent:yes", "1"),),
-            (Button(consent.decline[language], "consent:no", "2"),),
+        buttons = [
+            Button(consent.accept[language], "consent:yes", "1"),
+            Button(consent.decline[language], "consent:no", "2"),
         ]
         if other:
-            rows.append((Button(self._text(other[0], "language.button"), f"lang:{other[0]}", "3"),))
+            buttons.append(Button(self._text(other[0], "language.button"), f"lang:{other[0]}", "3"))
         text = consent.render(language, self.notice.controller_name)
-        return Reply(text, tuple(rows), question=True)
+        return Reply(text, _rows(buttons), question=True)
 
     def _question(
         self, survey: SurveySession, item: Item, answers: Mapping[str, str | None]
     ) -> Reply:
         language = survey.language
         questions = self._questions(survey)
-        position, total = questions.progress(answers, item.code)
-        header = self._text(language, "progress", position=position, total=total)
-        if item.element:
-            header += f" · {questions.element(item.element).short_label[language]}"
-        parts = [header, ""]
+        header = self._where(language, questions.progress(answers, item.code))
+        parts = [header, ""] if header else []
         if item.intro:
             parts.append(item.intro[language])
         parts.append(item.text[language])
+        stem = questions.stem(item)
+        if stem is not None:
+            parts += ["", stem[language]]
         options = questions.options(item)
         previous = answers.get(item.code)
         if item.code in answers and previous is not None:
@@ -814,10 +905,12 @@ class SurveyEngine:
                     limit=min(item.max_length, self.config.max_comment_length),
                 ),
             ]
-        rows: list[tuple[Button, ...]] = [
-            (Button(option.label[language], answer_data(item.code, option.value), str(number)),)
+        answers_offered = [
+            Button(option.label[language], answer_data(item.code, option.value), str(number))
             for number, option in enumerate(options, start=1)
         ]
+        # The points of a scale read top to bottom, one a row, in their order.
+        rows = list(_rows(answers_offered, paired=item.type is not ItemType.SCALE))
         controls: list[Button] = []
         if questions.previous_item(answers, item.code) is not None:
             controls.append(
@@ -844,6 +937,28 @@ class SurveyEngine:
             rows.append((Button(self._text(language, "back"), back, BACK_KEY),))
         text = self._text(language, "result_follow_up.ask", days=self.config.result_follow_up_days)
         return Reply(text, tuple(rows), question=True)
+
+    def _where(self, language: str, progress: Progress) -> str:
+        """The header of a question: "Phần 2/8 · Thủ tục hành chính · Câu 1/4"; the section
+        left out where there is only one, the item where the section has only one."""
+        parts = []
+        if progress.sections > 1:
+            parts.append(
+                self._text(
+                    language,
+                    "progress.section",
+                    number=progress.section_number,
+                    sections=progress.sections,
+                    label=progress.section.label[language],
+                )
+            )
+        if progress.total > 1:
+            parts.append(
+                self._text(
+                    language, "progress.item", position=progress.position, total=progress.total
+                )
+            )
+        return " · ".join(parts)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -890,11 +1005,40 @@ class SurveyEngine:
 
 def _start_payload(typed: str) -> str | None:
     """The payload in a first message like "AB3D-EF7H" or "start AB3DEF7H", if there is one."""
-    lowered = typed.casefold()
-    for word in START_WORDS:
-        if lowered.startswith(word + " "):
-            typed = typed[len(word) + 1 :].strip()
-            break
+    typed = _after_word(typed, START_WORDS) or typed
     if typed.startswith((COUNTER_PREFIX, INVITATION_PREFIX)) or normalise_short_code(typed):
         return typed
     return None
+
+
+def _after_word(typed: str, words: Sequence[str]) -> str | None:
+    """What follows one of `words` at the start of `typed` ("moi AB3DEF7H"), or None."""
+    lowered = typed.casefold()
+    for word in words:
+        if lowered.startswith(word + " "):
+            return typed[len(word) + 1 :].strip()
+    return None
+
+
+def _choosing(surface: Surface) -> str:
+    """How choices are made on `surface`, as the hints' message keys name it."""
+    if surface.buttons:
+        return "both" if surface.numbers else "buttons"
+    return "numbers"
+
+
+def _rows(buttons: Sequence[Button], *, paired: bool = True) -> tuple[tuple[Button, ...], ...]:
+    """`buttons` one to a row, but two short ones side by side when `paired` (Nam | Nữ)."""
+    rows: list[tuple[Button, ...]] = []
+    for button in buttons:
+        previous = rows[-1] if rows else ()
+        if (
+            paired
+            and len(previous) == 1
+            and len(previous[0].label) <= SHORT_LABEL
+            and len(button.label) <= SHORT_LABEL
+        ):
+            rows[-1] = (previous[0], button)
+        else:
+            rows.append((button,))
+    return tuple(rows)

@@ -375,6 +375,19 @@ async def claim_invitation(
     raise InvitationRefused(refusal_reason(invitation, respondent_key, now))
 
 
+def claim_refusal(
+    invitation: Invitation, respondent_key: str, now: datetime
+) -> InvitationProblem | None:
+    """Why this respondent could not claim the invitation now, or None if they could (the claim
+    itself stays the arbiter: `claim_invitation`)."""
+    claimable = (
+        invitation.completed_at is None
+        and invitation.expires_at > now
+        and invitation.claimed_by in (None, respondent_key)
+    )
+    return None if claimable else refusal_reason(invitation, respondent_key, now)
+
+
 def refusal_reason(invitation: Invitation, respondent_key: str, now: datetime) -> InvitationProblem:
     """Why an invitation that exists cannot be claimed now by this respondent."""
     if invitation.completed_at is not None:

@@ -303,6 +303,16 @@ async def answered_today(
     return bool((await session.execute(statement)).scalar_one())
 
 
+async def completed_since(session: Transaction, respondent_key: str, since: datetime) -> bool:
+    """Whether this respondent completed a survey at `since` or later."""
+    statement = (
+        select(Response.id)
+        .where(Response.respondent_key == respondent_key, Response.completed_at >= since)
+        .limit(1)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
 async def close_session(survey: SurveySession, status: str, now: datetime) -> None:
     """End a session: the chat address is erased with it, whatever the outcome."""
     survey.status = status

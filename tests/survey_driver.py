@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.events import Button, Command, Inbound, InboundKind, Reply
+from handlers.events import Button, Command, Inbound, InboundKind, Reply, Surface
 from handlers.survey import EngineConfig, SurveyEngine
 from storage.db import Database
 from tests import hanoi
@@ -17,6 +17,8 @@ POINT = "HN-00004-01"
 OTHER_POINT = "HN-00004-02"
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 _event_ids = itertools.count(1)
+# What Telegram shows (channels.telegram.SURFACE): the respondents' usual channel here.
+BUTTONS = Surface(buttons=True, numbers=False)
 
 
 async def add_counters(database: Database) -> None:
@@ -52,6 +54,7 @@ class Respondent:
     clock: Clock
     channel: str = "telegram"
     locale: str | None = None
+    surface: Surface = BUTTONS
     screen: list[Reply] = field(default_factory=list)
 
     def inbound(self, kind: InboundKind, payload: str = "", event_id: str | None = None) -> Inbound:
@@ -63,6 +66,7 @@ class Respondent:
             payload=payload,
             locale=self.locale,
             received_at=self.clock.now,
+            surface=self.surface,
         )
 
     async def send(self, inbound: Inbound) -> list[Reply]:
@@ -136,9 +140,9 @@ class Respondent:
         result_follow_up: str = "no",
     ) -> list[Reply]:
         """Start, consent and answer everything: `answers` by item code, scale items `default`,
-        screeners and gates 'no', other choices their first option, the comment typed when
-        given, else skipped; asked whether the bot may write when the result is returned,
-        `result_follow_up`."""
+        screeners and the priorities' gate 'no', the profile's gate 'yes', other choices their
+        first option, the comment typed when given, else skipped; asked whether the bot may
+        write when the result is returned, `result_follow_up`."""
         await self.begin(payload)
         return await self.finish(answers, default, comment, result_follow_up)
 
@@ -168,6 +172,8 @@ class Respondent:
                 await self.skip()
             elif item in ("ket_qua_nhan", "pakn_da_tung", "uu_tien"):
                 await self.answer("no")
+            elif item == "thong_tin":
+                await self.answer("yes")  # the profile is answered, with each first option
             else:
                 first = self.question.choices()[0].data
                 await self.press(first)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from handlers.events import Command, InboundKind, Reply
+from handlers.events import TEXT_CHAT, Command, InboundKind, Reply
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage import invitations
@@ -86,7 +86,7 @@ async def test_a_counter_token_leads_through_consent_and_every_question_to_a_sto
     assert [b.data for b in consent.choices()][:2] == ["consent:yes", "consent:no"]
 
     await citizen.press("consent:yes")
-    assert citizen.question.text.startswith("Câu 1/")
+    assert citizen.question.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 1/5")
     final = await citizen.complete(COUNTER)  # resumes: same counter, same open session
     assert "Cảm ơn" in final[0].text
 
@@ -123,12 +123,17 @@ async def test_while_another_process_holds_the_lock_events_run_as_ordinary_trans
     assert (await answers_of(database))["15"] == "4"
 
 
-async def test_progress_shows_position_and_element(engine: SurveyEngine, clock: Clock) -> None:
+async def test_progress_shows_the_section_and_the_item_within_it(
+    engine: SurveyEngine, clock: Clock
+) -> None:
     citizen = person(engine, clock)
     await citizen.begin(COUNTER)
     await citizen.answer("citizen")
-    assert citizen.question.text.splitlines()[0].startswith("Câu 2/")
+    assert citizen.question.text.splitlines()[0] == "Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5"
     assert citizen.current_item == "15"
+    for _ in range(4):
+        await citizen.answer("4")
+    assert citizen.question.text.splitlines()[0] == "Phần 2/8 · Thủ tục hành chính · Câu 1/4"
     labels = [b.label for b in citizen.question.choices()]
     assert labels[:5] == [
         "Rất không hài lòng",
@@ -311,7 +316,8 @@ async def test_delete_removes_every_answer_of_the_respondent_after_confirmation(
     await citizen.complete(COUNTER)
     replies = await citizen.command(Command.DELETE)
     assert [b.data for b in replies[0].choices()] == ["del:yes", "del:no"]
-    await citizen.press("del:no")
+    (kept,) = await citizen.press("del:no")
+    assert kept.text == "Đã giữ nguyên câu trả lời của Ông/Bà." and kept.question
     assert await count(database, Response) == 1
     await citizen.command(Command.DELETE)
     replies = await citizen.press("del:yes")
@@ -325,9 +331,9 @@ async def test_language_can_be_switched_mid_way(engine: SurveyEngine, clock: Clo
     citizen = person(engine, clock)
     await citizen.begin(COUNTER)
     await citizen.answer("citizen")
-    replies = await citizen.command(Command.LANGUAGE)
-    assert replies[0].text == "Switched to English."
-    assert citizen.question.text.startswith("Question 2/")
+    (replies,) = await citizen.command(Command.LANGUAGE)
+    assert replies.notice == "Switched to English."  # the question itself takes the old one's place
+    assert citizen.question.text.startswith("Part 1/8 · Access to the service · Question 2/5")
     assert "Very satisfied" in [b.label for b in citizen.question.choices()]
 
 
@@ -336,6 +342,104 @@ async def test_an_english_phone_gets_english_from_the_start(
 ) -> None:
     replies = await person(engine, clock, locale="en").start(COUNTER)
     assert replies[-1].choices()[0].label == "I agree to take part"
+
+
+async def test_cancel_asks_before_the_answers_go_and_can_be_declined(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.begin(COUNTER)
+    await citizen.answer("citizen")
+    (ask,) = await citizen.command(Command.CANCEL)
+    assert "1 câu trả lời dở dang sẽ bị xoá" in ask.text and "DUNG" not in ask.text
+    assert [b.data for b in ask.choices()] == ["cancel:yes", "cancel:no"]
+    assert await count(database, Answer) == 1
+
+    await citizen.press("cancel:no")
+    assert citizen.current_item == "15" and await count(database, Answer) == 1
+    await citizen.command(Command.CANCEL)
+    (stopped,) = await citizen.press("cancel:yes")
+    assert stopped.text.startswith("Đã dừng khảo sát") and stopped.question  # in its place
+    assert await count(database, Answer) == 0
+
+
+async def test_cancel_with_no_answer_yet_stops_at_once(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.begin(COUNTER)
+    (stopped,) = await citizen.command(Command.CANCEL)
+    assert stopped.text.startswith("Đã dừng khảo sát")
+    async with database.reading() as tx:
+        assert await store.find_open_session(tx, citizen_key(citizen)) is None
+
+
+async def test_cancel_by_text_needs_its_code_and_keep_goes_on(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock, channel="zalo_bot", surface=TEXT_CHAT)
+    await citizen.start(COUNTER)
+    await citizen.type("1")  # consent
+    await citizen.type("1")  # citizen
+    (ask,) = await citizen.command(Command.CANCEL)
+    code = ask.choices()[0].key
+    assert code.startswith("DUNG") and f"Gõ {code} để xác nhận, hoặc KHONG để thôi." in ask.text
+    (going_on,) = await citizen.type("khong")
+    assert going_on.notice == "Đã giữ nguyên câu trả lời của Ông/Bà."
+    assert citizen.current_item == "15"
+    await citizen.command(Command.CANCEL)
+    await citizen.type("1")  # a number answers the current question, it does not cancel
+    assert (await answers_of(database))["15"] == "1"
+    (stopped,) = await citizen.type(code)
+    assert stopped.text.startswith("Đã dừng khảo sát")
+    assert await count(database, Answer) == 0
+
+
+async def test_another_counters_code_typed_mid_survey_starts_only_once_confirmed(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock, channel="zalo_bot", surface=TEXT_CHAT)
+    await citizen.start(COUNTER)
+    await citizen.type("1")  # consent
+    await citizen.type("1")  # citizen
+    code = counter_short_code(TEST_SECRET, OTHER_POINT)
+
+    (ask,) = await citizen.type(code.lower())
+    assert [b.key for b in ask.choices()] == [f"MOI {code}", "KHONG"]
+    assert f"Gõ MOI {code} để xác nhận" in ask.text
+    await citizen.type(f"moi {code}")
+    assert citizen.question.choices()[0].data == "consent:yes"
+    async with database.reading() as tx:
+        survey = await store.find_open_session(tx, citizen_key(citizen))
+    assert survey is not None and survey.service_point_code == OTHER_POINT
+    assert await count(database, Answer) == 0
+
+
+async def test_an_invitation_someone_else_holds_is_refused_before_anything_is_asked(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    payload, _ = await mint(database, clock, dossier_ref="000.00.00.H01-261120-0003")
+    await person(engine, clock, "2").start(payload)
+    citizen = person(engine, clock)
+    await citizen.begin(COUNTER)
+    await citizen.answer("citizen")
+    (refused,) = await citizen.start(payload)
+    assert "người khác" in refused.text
+    async with database.reading() as tx:
+        survey = await store.find_open_session(tx, citizen_key(citizen))
+    assert survey is not None and survey.current_item == "15"  # untouched
+
+
+async def test_after_the_thanks_an_old_button_says_the_survey_is_done(
+    engine: SurveyEngine, clock: Clock
+) -> None:
+    citizen = person(engine, clock)
+    await citizen.complete(COUNTER)
+    (done,) = await citizen.press("s:y_kien_khac")
+    assert done.text == "Ông/Bà đã hoàn thành khảo sát này. Cảm ơn Ông/Bà!"
+    clock.advance(days=3)  # long after: nothing is open, and the way to start is said
+    (nothing,) = await citizen.press("s:y_kien_khac")
+    assert "chưa có khảo sát nào đang mở" in nothing.text
 
 
 # --- idempotency and concurrency ---------------------------------------------------------
@@ -407,7 +511,8 @@ async def test_text_where_a_choice_is_expected_gets_a_hint_and_the_question_agai
     await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     replies = await citizen.type("tôi thấy ổn")
-    assert "chọn một trong các phương án" in replies[0].text
+    assert "bấm một nút bên dưới" in replies[0].text  # Telegram shows no numbers to type
+    assert "gõ số" not in replies[0].text
     assert citizen.current_item == "15"
     assert "15" not in await answers_of(database)
 
@@ -415,7 +520,7 @@ async def test_text_where_a_choice_is_expected_gets_a_hint_and_the_question_agai
 async def test_a_typed_number_answers_on_a_text_only_channel(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
-    citizen = person(engine, clock, channel="zalo_bot")
+    citizen = person(engine, clock, channel="zalo_bot", surface=TEXT_CHAT)
     await citizen.start(COUNTER)
     await citizen.type("1")  # consent: agree
     await citizen.type("1")  # respondent type: citizen
@@ -606,17 +711,24 @@ async def test_a_second_survey_at_the_same_counter_on_the_same_day_is_refused_ki
     assert (await citizen.start(COUNTER))[-1].choices()[0].data == "consent:yes"
 
 
-async def test_scanning_another_counter_mid_survey_says_the_unfinished_one_is_closed(
+async def test_scanning_another_counter_mid_survey_asks_before_the_answers_go(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
     await citizen.begin(COUNTER)
-    await citizen.answer("4")
+    await citizen.answer("citizen")
+    other = counter_payload(TEST_SECRET, OTHER_POINT)
 
-    replies = await citizen.start(counter_payload(TEST_SECRET, OTHER_POINT))
+    (ask,) = await citizen.start(other)
+    assert "xoá các câu trả lời dở dang" in ask.text and "XOA" not in ask.text
+    assert [b.data for b in ask.choices()] == [f"new:{other}", "resume:go"]
+    assert await count(database, Answer) == 1  # nothing gone yet
+    await citizen.press("resume:go")
+    assert citizen.current_item == "15"  # kept: on with the open survey
 
-    assert "đã được đóng" in replies[0].text  # told, not silently dropped
-    assert replies[-1].choices()[0].data == "consent:yes"  # and the new survey begins
+    await citizen.start(other)
+    replies = await citizen.press(f"new:{other}")
+    assert replies[-1].choices()[0].data == "consent:yes"  # the new survey begins
     assert await count(database, Answer) == 0
     async with database.reading() as tx:
         statuses = dict(
@@ -670,7 +782,7 @@ async def test_every_counter_token_is_accepted_whatever_its_signature_contains(
 async def test_delete_by_text_needs_the_code_it_showed_and_never_takes_a_number_as_yes(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
-    citizen = person(engine, clock, channel="zalo_bot")
+    citizen = person(engine, clock, channel="zalo_bot", surface=TEXT_CHAT)
     await citizen.start(COUNTER)
     await citizen.type("1")  # consent
     await citizen.type("1")  # citizen
@@ -690,8 +802,8 @@ async def test_a_deletion_code_expires_and_belongs_to_one_respondent(
     engine: SurveyEngine, database: Database, clock: Clock
 ) -> None:
     owner, other = (
-        person(engine, clock, "1", channel="zalo_bot"),
-        person(engine, clock, "2", channel="zalo_bot"),
+        person(engine, clock, "1", channel="zalo_bot", surface=TEXT_CHAT),
+        person(engine, clock, "2", channel="zalo_bot", surface=TEXT_CHAT),
     )
     await owner.complete(COUNTER)
     await other.complete(COUNTER)
