@@ -1,5 +1,5 @@
-"""Periodic upkeep inside `sipas serve`: expire abandoned surveys, forget old event ids, remind,
-send the result questions owed, delete what the retention period has let go."""
+"""Periodic upkeep inside `sipas serve`: expire abandoned surveys, forget old event ids and
+keyboards, remind, send the result questions owed, delete what the retention period has let go."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 from handlers.events import Reply
 from handlers.survey import ResultFollowUpMessage, SurveyEngine
+from storage.live_keyboards import forget_live_keyboards
 from storage.retention import RetentionPolicy, apply_retention
+from storage.sessions import EVENT_MEMORY
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ async def maintain_once(
     erased = await engine.forget_result_addresses(now)
     if erased:
         log.info("erased %d chat address(es) kept for a result follow-up past its time", erased)
+    # As long as event ids: a chat untouched that long has no step waiting in it.
+    await forget_live_keyboards(engine.database, now - EVENT_MEMORY)
     if retention is not None:
         kept = await apply_retention(engine.database, retention, now)
         if kept.responses or kept.unfinished_sessions or kept.invitations:

@@ -2,17 +2,27 @@
 
 Survey state lives in the database behind the engine, never in this process: no
 ConversationHandler, no PTB persistence. The adapter only translates, and on a
-button tap edits the question message in place so the chat stays short.
+button tap edits the question message in place so the chat stays short; the keyboards
+a new step supersedes lose their buttons (`telegram_screen`), their messages kept in
+the database (`storage.live_keyboards`), so a chat shows one live keyboard.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeAlias
 
-from telegram import Bot, CallbackQuery, InputFile, Message, Update
-from telegram.error import BadRequest, TelegramError
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -27,20 +37,17 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from channels.telegram_delivery import PerChatUpdateProcessor, RetryingRateLimiter, call
-from channels.telegram_render import (
-    NO_PREVIEW,
-    keyboard,
-    locale_of,
-    notice_of,
-    split_text,
-    start_payload,
-)
-from handlers.events import Command, Inbound, InboundKind, Reply
+from channels.telegram_render import locale_of, notice_of, start_payload
+from channels.telegram_screen import send, show
+from handlers.events import Command, Inbound, InboundKind, Reply, Surface, command_named
 from handlers.staff import STAFF_COMMANDS, StaffCommands
+from storage.invitations import PAYLOAD_PATTERN, telegram_link
+from storage.live_keyboards import LiveKeyboards
 
 __all__ = [
     "ALLOWED_UPDATES",
     "CHANNEL",
+    "SURFACE",
     "TELEGRAM_API_URL",
     "SurveyEngine",
     "TelegramApplication",
@@ -52,22 +59,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+SURFACE = Surface(buttons=True, numbers=False)  # inline keyboards; the numbers are never shown
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 MAX_CAPTION_LENGTH = 1024  # Telegram refuses longer photo and document captions
 POLL_TIMEOUT_SECONDS = 10.0
 # Only what the survey uses: edited messages, channel posts and member changes never arrive.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-COMMANDS = {command.value: command for command in Command}
 
 PRIVATE_CHAT_ONLY = (
-    "Khảo sát chỉ thực hiện trong trò chuyện riêng với bot. Vui lòng mở bot và bấm Bắt đầu.\n"
-    "The survey works only in a private chat with the bot. Please open the bot and press Start."
+    "Khảo sát chỉ thực hiện trong trò chuyện riêng với bot: bấm nút dưới đây.\n"
+    "The survey works only in a private chat with the bot: tap the button below."
 )
+PRIVATE_CHAT_BUTTON = "Mở trò chuyện riêng · Open the private chat"
 PRIVATE_CHAT_ONLY_NOTICE = "Chỉ trong trò chuyện riêng / Private chat only"
-TEXT_ONLY = (
-    "Vui lòng bấm một nút hoặc gõ chữ. Gõ /help để được hướng dẫn.\n"
-    "Please tap a button or type text. Send /help for help."
-)
 TRY_AGAIN = (
     "Xin lỗi, đã có lỗi. Vui lòng thử lại sau ít phút.\n"
     "Sorry, something went wrong. Please try again in a few minutes."
@@ -75,7 +79,6 @@ TRY_AGAIN = (
 TRY_AGAIN_NOTICE = (
     "Có lỗi, xin bấm lại sau ít phút / Something went wrong, please tap again shortly"
 )
-EMPTY_TEXT = "…"  # Telegram refuses an empty message; a keyboard still needs a text above it
 
 TelegramApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
@@ -136,10 +139,16 @@ class TelegramChannel:
         engine: SurveyEngine,
         *,
         staff: StaffCommands | None = None,
+        keyboards: LiveKeyboards | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`keyboards` keeps which messages carry live keyboards (without it, only the tapped
+        one is known, and a keyboard superseded by typed text stays live)."""
         self.application = application
         self._engine = engine
         self._staff = staff
+        self._keyboards = keyboards
+        self._clock = clock
         self._connected = False
         # The errors of each webhook update being processed, by update id: the error handler
         # is where python-telegram-bot reports them, and it does not raise them further.
@@ -227,14 +236,16 @@ class TelegramChannel:
             raise UpdateFailed(f"Telegram update {update.update_id} failed") from errors[0]
 
     async def send(self, chat: str, replies: list[Reply]) -> None:
-        """Send `replies` to a chat unprompted (a reminder to finish): always as new messages."""
-        for reply in replies:
-            await _send(self.application.bot, int(chat), reply)
+        """Send `replies` to a chat unprompted (a reminder to finish): always as new messages,
+        the step they show taking the place of the one shown before."""
+        await self._show(int(chat), replies, tapped=None)
 
     # --- handlers --------------------------------------------------------------------------
 
     async def private_chats_only(self, update: Update, context: Context) -> None:
-        """Refuse politely outside a private chat; nothing from a group reaches the engine."""
+        """Refuse politely outside a private chat, with one reply and a button that opens the
+        private chat (the survey's start payload carried over); nothing from a group reaches
+        the engine."""
         chat = update.effective_chat
         if chat is not None and chat.type == chat.PRIVATE:
             return
@@ -242,7 +253,15 @@ class TelegramChannel:
             await _answer(update.callback_query, PRIVATE_CHAT_ONLY_NOTICE)
         elif update.message is not None and (update.message.text or "").startswith("/"):
             # Only commands get an answer: a bot that may read a group must not chatter in it.
-            await update.message.reply_text(PRIVATE_CHAT_ONLY)
+            word, *arguments = (update.message.text or "").split()
+            payload = start_payload(arguments) if word.split("@")[0] == "/start" else ""
+            link = f"https://t.me/{context.bot.username}"
+            if PAYLOAD_PATTERN.match(payload):
+                link = telegram_link(context.bot.username, payload)
+            button = InlineKeyboardButton(PRIVATE_CHAT_BUTTON, url=link)
+            await update.message.reply_text(
+                PRIVATE_CHAT_ONLY, reply_markup=InlineKeyboardMarkup([[button]])
+            )
         raise ApplicationHandlerStop
 
     async def start(self, update: Update, context: Context) -> None:
@@ -250,14 +269,16 @@ class TelegramChannel:
         await self._converse(update, InboundKind.START, start_payload(context.args))
 
     async def command(self, update: Update, context: Context) -> None:
-        """`/help`, `/language`, `/cancel`, `/delete`; an unknown command is taken as /help."""
+        """`/help`, `/language`, `/cancel`, `/delete`, `/privacy` and their Vietnamese names
+        (`/huongdan`, `/xoa`, …); an unknown command is taken as /help."""
         assert update.message is not None
         word, *arguments = (update.message.text or "/").split()
         name = word.removeprefix("/").split("@")[0].lower()
         # A MessageHandler gets no context.args: the arguments are read from the text.
         if await self._staff_command(update, name, arguments):
             return
-        await self._converse(update, InboundKind.COMMAND, COMMANDS.get(name, Command.HELP).value)
+        command = command_named(name) or Command.HELP
+        await self._converse(update, InboundKind.COMMAND, command.value)
 
     async def _staff_command(self, update: Update, name: str, arguments: list[str]) -> bool:
         """Answer a staff command from enrolled staff; False for anyone else, who then gets
@@ -281,7 +302,7 @@ class TelegramChannel:
                 document = InputFile(reply.document, filename=reply.filename)
                 await bot.send_document(chat_id, document=document, caption=caption)
             else:
-                await _send(bot, chat_id, reply)
+                await send(bot, chat_id, reply)
         return True
 
     async def choice(self, update: Update, context: Context) -> None:
@@ -295,9 +316,8 @@ class TelegramChannel:
         await self._converse(update, InboundKind.TEXT, update.message.text or "")
 
     async def not_text(self, update: Update, context: Context) -> None:
-        """A photo, sticker, voice note...: the survey takes only taps and text."""
-        assert update.message is not None
-        await _send(update.message.get_bot(), update.message.chat_id, Reply(TEXT_ONLY))
+        """A photo, sticker, voice note...: the survey takes only taps and text, and says so."""
+        await self._converse(update, InboundKind.UNSUPPORTED, "")
 
     async def log_error(self, update: object, context: Context) -> None:
         """Log a failed update by its id and the error only: never who sent it; a webhook
@@ -326,6 +346,7 @@ class TelegramChannel:
             kind=kind,
             payload=payload,
             locale=locale_of(update.effective_user),
+            surface=SURFACE,
         )
         query = update.callback_query
         try:
@@ -337,15 +358,26 @@ class TelegramChannel:
                 # The tapped keyboard stays as it was: tapping it again is the retry.
                 await _answer(query, TRY_AGAIN_NOTICE)
             else:
-                await _send(update.get_bot(), chat.id, Reply(TRY_AGAIN))
+                await send(update.get_bot(), chat.id, Reply(TRY_AGAIN))
             raise
-        if query is None:
-            for reply in replies:
-                await _send(update.get_bot(), chat.id, reply)
+        tapped = None
+        if query is not None:
+            # Answer first: the respondent's button stops spinning whatever happens next.
+            await _answer(query, notice_of(replies))
+            tapped = query.message.message_id if isinstance(query.message, Message) else None
+        if replies:  # none for a duplicate delivery: the first one showed everything
+            await self._show(chat.id, replies, tapped=tapped)
+
+    async def _show(self, chat_id: int, replies: list[Reply], *, tapped: int | None) -> None:
+        """Show `replies` in the chat; the keyboards they supersede lose their buttons."""
+        bot = self.application.bot
+        if self._keyboards is None:
+            await show(bot, chat_id, replies, tapped=tapped)
             return
-        # Answer first: the respondent's button stops spinning whatever happens next.
-        await _answer(query, notice_of(replies))
-        await _render_after_tap(query, chat.id, replies)
+        live = await self._keyboards.of(str(chat_id))
+        now_live = await show(bot, chat_id, replies, tapped=tapped, live=live)
+        if now_live != live:
+            await self._keyboards.keep(str(chat_id), now_live, self._clock())
 
 
 def _keep_library_logs_anonymous() -> None:
@@ -354,81 +386,6 @@ def _keep_library_logs_anonymous() -> None:
     logger = logging.getLogger("telegram")
     if logger.getEffectiveLevel() < logging.INFO:
         logger.setLevel(logging.INFO)
-
-
-async def _render_after_tap(query: CallbackQuery, chat_id: int, replies: list[Reply]) -> None:
-    """Edit the tapped message into the next question when that comes first; send the rest."""
-    if not replies:
-        return  # a duplicate delivery: the first one rendered everything
-    rest = replies
-    message = query.message if isinstance(query.message, Message) else None
-    if message is not None and replies[0].question:
-        if await _edit(message, replies[0]):
-            rest = replies[1:]
-    elif message is not None:
-        # The tapped keyboard is spent; new messages follow below it in reading order.
-        await _drop_keyboard(message)
-    for reply in rest:
-        await _send(query.get_bot(), chat_id, reply)
-
-
-async def _send(bot: Bot, chat_id: int, reply: Reply) -> None:
-    """Send `reply` as one or more messages; the keyboard goes under the last piece."""
-    markup = keyboard(reply)
-    pieces = split_text(reply.text)
-    if not pieces:
-        if markup is None:
-            return
-        pieces = [EMPTY_TEXT]
-    for index, piece in enumerate(pieces):
-        last = index == len(pieces) - 1
-        await call(
-            bot,
-            "sendMessage",
-            chat_id=chat_id,
-            text=piece,
-            reply_markup=markup if last else None,
-            link_preview_options=NO_PREVIEW,
-        )
-
-
-async def _edit(message: Message, reply: Reply) -> bool:
-    """Replace `message` by `reply` in place; False when a new message must be sent instead."""
-    pieces = split_text(reply.text)
-    if len(pieces) != 1:
-        return False
-    try:
-        await call(
-            message.get_bot(),
-            "editMessageText",
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-            text=pieces[0],
-            reply_markup=keyboard(reply),
-            link_preview_options=NO_PREVIEW,
-        )
-    except BadRequest as error:
-        if "not modified" in error.message.lower():
-            return True  # a repeated tap: the message already shows this question
-        # Too old to edit, deleted, ...: the question comes as a new message.
-        log.info("editing the question message failed (%s); sending it anew", error.message)
-        return False
-    return True
-
-
-async def _drop_keyboard(message: Message) -> None:
-    """Remove the keyboard of a message whose question is answered."""
-    if message.reply_markup is None:
-        return
-    try:
-        await call(
-            message.get_bot(),
-            "editMessageReplyMarkup",
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-        )
-    except BadRequest as error:
-        log.info("removing a spent keyboard failed (%s)", error.message)
 
 
 async def _answer(query: CallbackQuery, notice: str | None) -> None:

@@ -11,7 +11,7 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter, BaseUpdateProcessor
 
-__all__ = ["PerChatUpdateProcessor", "RetryingRateLimiter", "call"]
+__all__ = ["ApiResult", "PerChatUpdateProcessor", "RetryingRateLimiter", "call"]
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,8 @@ MESSAGES_PER_SECOND = 30  # Telegram's flood limit for one bot, all chats togeth
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 
-async def call(bot: Bot, method: str, **parameters: object) -> None:
-    """Call a Bot API method whose result the adapter does not use; None parameters are left out.
+async def call(bot: Bot, method: str, **parameters: object) -> ApiResult:
+    """Call a Bot API method; its result as the Bot API sent it. None parameters are left out.
 
     python-telegram-bot's typed methods (`edit_message_text`, ...) turn every result into
     objects, and a Message has about a hundred attributes: building one cost as much as the
@@ -33,7 +33,8 @@ async def call(bot: Bot, method: str, **parameters: object) -> None:
     `_post`, so the flood limiter, the retries and the errors raised (BadRequest,
     RetryAfter, ...) are the same; only the result is left as the Bot API sent it.
     """
-    await bot._post(method, parameters)
+    result: ApiResult = await bot._post(method, parameters)
+    return result
 
 
 class RetryingRateLimiter(AIORateLimiter):

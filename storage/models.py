@@ -421,6 +421,22 @@ class ReplyWindow(Base):
     replies: Mapped[int] = mapped_column(Integer)
 
 
+class LiveKeyboard(Base):
+    """The bot's messages in a respondent's chat whose buttons still answer (Telegram): the
+    next message with buttons takes their place, and theirs are removed, so a chat shows
+    only the current step's.
+
+    Keyed by the respondent key. Message ids are kept in clear: they count the messages of
+    one chat (1, 2, 3 …), and without the chat's id, which is never stored, they name nothing.
+    """
+
+    __tablename__ = "live_keyboards"
+
+    respondent_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_ids: Mapped[str] = mapped_column(String(200))  # "12,13": oldest first
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # --- Aggregation ---------------------------------------------------------------------------
 
 

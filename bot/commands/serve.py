@@ -33,6 +33,7 @@ from bot.nightly import night_in_child
 from bot.runtime import open_database, run_loop, settings_or_exit
 from bot.settings import Settings
 from bot.workers import run_leased, serve_workers
+from channels.telegram import CHANNEL as TELEGRAM_CHANNEL
 from channels.telegram import TelegramChannel, build_application
 from channels.telegram_delivery import RetryingRateLimiter
 from handlers.staff import StaffCommands
@@ -40,6 +41,7 @@ from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.aggregation_runs import last_success
 from storage.db import Database
+from storage.live_keyboards import LiveKeyboards
 from storage.retention import RetentionPolicy
 from web.app import create_app
 from web.dashboard.figures import questionnaire_labels
@@ -361,7 +363,8 @@ def _telegram_channel(
         polling=settings.public_url is None,
         rate_limiter=RetryingRateLimiter(senders=senders),
     )
-    return TelegramChannel(application, engine, staff=staff)
+    keyboards = LiveKeyboards(engine.database, settings.secret(), TELEGRAM_CHANNEL)
+    return TelegramChannel(application, engine, staff=staff, keyboards=keyboards)
 
 
 def _webhook_secret(settings: Settings) -> str | None:

@@ -15,8 +15,9 @@ from telegram.request import BaseRequest, RequestData
 
 from channels.telegram import (
     CHANNEL,
+    PRIVATE_CHAT_BUTTON,
     PRIVATE_CHAT_ONLY,
-    TEXT_ONLY,
+    SURFACE,
     TRY_AGAIN,
     TRY_AGAIN_NOTICE,
     TelegramChannel,
@@ -194,6 +195,7 @@ async def test_start_with_payload_becomes_a_start_event(
             payload="c_HN-00004-01_abc",
             locale="vi",
             received_at=engine.inbounds[0].received_at,
+            surface=SURFACE,
         )
     ]
     sent = request_recorder.of("sendMessage")
@@ -223,6 +225,11 @@ async def test_bare_start_has_an_empty_payload(
         ("/cancel", Command.CANCEL),
         ("/delete", Command.DELETE),
         ("/DELETE@sipas_bot", Command.DELETE),
+        ("/xoa", Command.DELETE),
+        ("/dung", Command.CANCEL),
+        ("/huongdan", Command.HELP),
+        ("/ngonngu", Command.LANGUAGE),
+        ("/baomat", Command.PRIVACY),
         ("/whatever", Command.HELP),
     ],
 )
@@ -244,9 +251,10 @@ async def test_typed_text_becomes_a_text_event(
     ]
 
 
-async def test_a_sticker_gets_a_hint_and_never_reaches_the_engine(
+async def test_a_sticker_is_an_unsupported_event_the_engine_answers(
     channel: TelegramChannel, engine: ScriptedEngine, request_recorder: RecordingRequest
 ) -> None:
+    engine.script = [[Reply("Xin lỗi, khảo sát không đọc được nhãn dán."), QUESTION]]
     update = text_update("x")
     del update["message"]["text"]
     update["message"]["sticker"] = {
@@ -261,8 +269,11 @@ async def test_a_sticker_gets_a_hint_and_never_reaches_the_engine(
 
     await channel.process_webhook_update(update)
 
-    assert engine.inbounds == []
-    assert [params["text"] for params in request_recorder.of("sendMessage")] == [TEXT_ONLY]
+    assert [(i.kind, i.payload) for i in engine.inbounds] == [(InboundKind.UNSUPPORTED, "")]
+    assert [params["text"] for params in request_recorder.of("sendMessage")] == [
+        "Xin lỗi, khảo sát không đọc được nhãn dán.",
+        QUESTION.text,
+    ]
 
 
 async def test_an_unreadable_update_is_dropped(
@@ -303,10 +314,11 @@ async def test_a_tap_whose_replies_start_with_plain_text_spends_the_keyboard(
 
     await channel.process_webhook_update(tap_update("a:q20:5"))
 
+    # The new message first: the respondent is never left without the step to answer.
     assert request_recorder.methods()[-3:] == [
         "answerCallbackQuery",
-        "editMessageReplyMarkup",
         "sendMessage",
+        "editMessageReplyMarkup",
     ]
     assert "reply_markup" not in request_recorder.of("editMessageReplyMarkup")[0]
 
@@ -323,7 +335,11 @@ async def test_an_edit_refused_as_too_old_sends_the_question_anew(
 
     await channel.process_webhook_update(tap_update("a:q1:4"))
 
-    assert request_recorder.methods()[-2:] == ["editMessageText", "sendMessage"]
+    assert request_recorder.methods()[-3:] == [
+        "editMessageText",
+        "sendMessage",
+        "editMessageReplyMarkup",  # its buttons go, if Telegram lets them
+    ]
     assert request_recorder.of("sendMessage")[0]["text"] == QUESTION.text
 
 
@@ -399,7 +415,7 @@ async def test_an_unprompted_send_goes_out_as_new_messages(
 # --- groups -----------------------------------------------------------------------------------
 
 
-async def test_group_chats_are_refused_politely_and_nothing_reaches_the_engine(
+async def test_group_chats_get_one_reply_with_a_button_to_the_private_chat_and_nothing_else(
     channel: TelegramChannel, engine: ScriptedEngine, request_recorder: RecordingRequest
 ) -> None:
     group = -100123
@@ -414,8 +430,14 @@ async def test_group_chats_are_refused_politely_and_nothing_reaches_the_engine(
     await channel.process_webhook_update(tap)
 
     assert engine.inbounds == []
-    sent = request_recorder.of("sendMessage")
-    assert [(params["chat_id"], params["text"]) for params in sent] == [(group, PRIVATE_CHAT_ONLY)]
+    (sent,) = request_recorder.of("sendMessage")
+    assert (sent["chat_id"], sent["text"]) == (group, PRIVATE_CHAT_ONLY)
+    # The deep link opens the private chat with the survey the /start named.
+    assert sent["reply_markup"] == {
+        "inline_keyboard": [
+            [{"text": PRIVATE_CHAT_BUTTON, "url": "https://t.me/sipas_bot?start=c_HN"}]
+        ]
+    }
     assert len(request_recorder.of("answerCallbackQuery")) == 1
 
 

@@ -22,20 +22,22 @@ from sqlalchemy import func, select
 from bot import nightly
 from bot.commands.serve import TelegramRefused, serve
 from bot.settings import Settings, load_settings
-from channels.telegram import TelegramChannel, build_application
+from channels.telegram import CHANNEL, PRIVATE_CHAT_BUTTON, TelegramChannel, build_application
 from channels.telegram_delivery import RetryingRateLimiter
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.db import Database
 from storage.invitations import counter_payload
+from storage.live_keyboards import LiveKeyboards
 from storage.migrate import upgrade
-from storage.models import AggregationRun, Lease, Response
+from storage.models import AggregationRun, Answer, Lease, Response
 from tests.conftest import TEST_SECRET
 from tests.fakes.telegram_server import FakeTelegram, FakeUser, SentMessage
-from tests.survey_driver import POINT, add_counters, engine_config
+from tests.survey_driver import OTHER_POINT, POINT, add_counters, engine_config
 from web.telegram_webhook import SECRET_HEADER, WEBHOOK_PATH
 
 COUNTER = counter_payload(TEST_SECRET, POINT)
+OTHER_COUNTER = counter_payload(TEST_SECRET, OTHER_POINT)
 WEBHOOK_SECRET = "webhook-secret_0123456789"
 PUBLIC_URL = "https://survey.example.test"
 COMMENT = "Cán bộ tận tình, hướng dẫn rõ ràng."
@@ -56,9 +58,10 @@ def current_item(message: SentMessage) -> str | None:
     return None
 
 
-def choose(message: SentMessage) -> str:
-    """What our respondent taps: consent, 4 on every scale, 'no' at screeners and to being
-    written to when the result is returned, else the first."""
+def choose(message: SentMessage, yes: tuple[str, ...] = ()) -> str:
+    """What our respondent taps: consent, 4 on every scale, 'no' at screeners and gates (but
+    'yes' at those in `yes`) and to being written to when the result is returned, else the
+    first."""
     datas = [data for row in message.buttons for _, data in row]
     if "consent:yes" in datas:
         return "consent:yes"
@@ -70,7 +73,7 @@ def choose(message: SentMessage) -> str:
     if item is not None and item.isdigit():
         return f"a:{item}:4"
     if f"a:{item}:no" in datas:
-        return f"a:{item}:no"
+        return f"a:{item}:{'yes' if item in yes else 'no'}"
     return next(data for data in datas if data.startswith("a:"))
 
 
@@ -107,11 +110,23 @@ class Deliver:
 POLLING = Deliver()
 
 
+def datas(message: SentMessage) -> list[str]:
+    return [data for row in message.buttons for _, data in row]
+
+
 def answered_in_full(user: FakeUser) -> bool:
-    """Whether the bot's messages for the last update have all arrived: the privacy notice,
-    a message of its own, is always followed by the consent question."""
-    last = user.last_message()
-    return last is None or [data for row in last.buttons for _, data in row] != ["privacy:full"]
+    """Whether the bot is done with the last update. Its last messages carry the live keyboards
+    and no earlier one does, since a step's keyboard supersedes those before it: one is live,
+    or two, the privacy notice's and the consent question's below it (the notice, a message
+    of its own, is always followed by the consent question)."""
+    messages = user.messages()  # one snapshot
+    live = [message for message in messages if message.reply_markup]
+    if live != messages[len(messages) - len(live) :]:
+        return False
+    keyboards = [datas(message) for message in live]
+    if keyboards == [["privacy:full"]]:
+        return False
+    return len(live) <= 1 or (keyboards[0] == ["privacy:full"] and "consent:yes" in keyboards[1])
 
 
 async def act(
@@ -139,19 +154,28 @@ async def tap(telegram: FakeTelegram, user: FakeUser, data: str, deliver: Delive
 
 
 async def answer(
-    telegram: FakeTelegram, user: FakeUser, deliver: Deliver, *, steps: int = 200
+    telegram: FakeTelegram,
+    user: FakeUser,
+    deliver: Deliver,
+    *,
+    steps: int = 200,
+    yes: tuple[str, ...] = (),
+    comment: str | None = COMMENT,
 ) -> None:
-    """Answer up to `steps` questions (the comment is typed); stop at the thanks."""
+    """Answer up to `steps` questions (the comment typed, or skipped when None; 'yes' at the
+    screeners in `yes`); stop at the thanks."""
     for _ in range(steps):
         message = user.last_message()
         assert message is not None
         if not message.buttons:
             return  # the thanks: no keyboard left
         item = current_item(message)
-        if item == "y_kien_khac":
-            await say(telegram, user, COMMENT, deliver)
+        if item == "y_kien_khac" and comment is not None:
+            await say(telegram, user, comment, deliver)
+        elif item == "y_kien_khac":
+            await tap(telegram, user, "s:y_kien_khac", deliver)
         else:
-            await tap(telegram, user, choose(message), deliver)
+            await tap(telegram, user, choose(message, yes), deliver)
 
 
 async def responses(database: Database) -> int:
@@ -245,7 +269,8 @@ async def channel_on(
         base_url=telegram.base_url,
         rate_limiter=RetryingRateLimiter(first_backoff=0.05),
     )
-    channel = TelegramChannel(application, engine)
+    keyboards = LiveKeyboards(engine.database, TEST_SECRET, CHANNEL)
+    channel = TelegramChannel(application, engine, keyboards=keyboards)
     await channel.launch(poll_timeout=1, **launch)
     try:
         yield channel
@@ -298,6 +323,182 @@ async def test_429_and_5xx_from_telegram_lose_nothing(
     assert_nothing_telegram_refuses(telegram)
 
 
+# --- the chat, as a respondent walks it -----------------------------------------------------
+
+
+def taps_of(telegram: FakeTelegram, user: FakeUser) -> int:
+    """How many buttons `user` has tapped: every tap gets one callback answer."""
+    return sum(
+        1
+        for call in telegram.api_calls("answerCallbackQuery")
+        if str(call.params["callback_query_id"]).endswith(str(user.id))
+    )
+
+
+def headers_shown(telegram: FakeTelegram, user: FakeUser) -> list[str]:
+    """The first line of every question the bot showed `user`, in order."""
+    texts = [
+        str(call.params["text"])
+        for call in telegram.api_calls()
+        if call.method in ("sendMessage", "editMessageText")
+        and call.params.get("chat_id") == user.id
+    ]
+    return [text.split("\n")[0] for text in texts if text.startswith(("Phần ", "Part "))]
+
+
+async def count_answers(database: Database) -> int:
+    async with database.reading() as tx:
+        return int((await tx.execute(select(func.count()).select_from(Answer))).scalar_one())
+
+
+async def test_a_typical_survey_takes_at_most_24_taps_and_leaves_no_live_keyboard(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled().asking(), engine_config())
+    async with channel_on(telegram, engine):
+        tapper, typist = telegram.user(), telegram.user()
+        for person in (tapper, typist):
+            await say(telegram, person, f"/start {COUNTER}", POLLING)
+        # A result received, no complaint, no priorities, no profile; the comment skipped by
+        # one, typed by the other (whose profile is given).
+        await asyncio.gather(
+            answer(telegram, tapper, POLLING, yes=("ket_qua_nhan",), comment=None),
+            answer(telegram, typist, POLLING, yes=("ket_qua_nhan", "thong_tin")),
+        )
+
+    assert await responses(database) == 2
+    assert taps_of(telegram, tapper) == 23  # consent, 1 + 13 + 1 + 3 + 1 + 1 + 1, the skip
+    assert taps_of(telegram, typist) == 27  # the same, the profile's five, no skip: typed
+    for person in (tapper, typist):
+        assert person.live_keyboards() == []  # the thanks; every keyboard before it spent
+        headers = headers_shown(telegram, person)
+        sections = [int(header.split()[1].split("/")[0]) for header in headers]
+        assert {header.split()[1].split("/")[1] for header in headers} == {"8"}  # never jumps
+        assert sections == sorted(sections) and sections[-1] == 8
+    assert_nothing_telegram_refuses(telegram)
+
+
+async def test_help_a_sticker_and_typed_text_leave_one_live_keyboard_the_current_questions(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled().asking(), engine_config())
+    async with channel_on(telegram, engine):
+        person = telegram.user()
+        await say(telegram, person, f"/start {COUNTER}", POLLING)
+        await answer(telegram, person, POLLING, steps=3)
+        for typed in ("/huongdan", "/help", "thế nào cũng được"):
+            await say(telegram, person, typed, POLLING)
+            (live,) = person.live_keyboards()
+            assert live == person.last_message() and current_item(live) == "16"
+        before = screen(person)
+        await act(telegram, person, person.send_sticker(), POLLING, before)
+        sorry, question = person.messages()[-2:]
+        assert sorry.text.startswith("Xin lỗi, khảo sát không đọc được nhãn dán")
+        assert person.live_keyboards() == [question] and current_item(question) == "16"
+        helps = [m.text for m in person.messages() if m.text.startswith("Khảo sát gồm")]
+        assert len(helps) == 2 and "/xoa" in helps[0]  # in Vietnamese commands
+    assert_nothing_telegram_refuses(telegram)
+
+
+async def test_cancel_asks_with_buttons_before_deleting_the_answers(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled().asking(), engine_config())
+    async with channel_on(telegram, engine):
+        person = telegram.user()
+        await say(telegram, person, f"/start {COUNTER}", POLLING)
+        await answer(telegram, person, POLLING, steps=3)
+        await say(telegram, person, "/dung", POLLING)
+        (ask,) = person.live_keyboards()
+        assert ask.labels == ["Dừng và xoá", "Tiếp tục khảo sát"]
+        assert "DUNG" not in ask.text and await count_answers(database) == 2
+
+        await tap(telegram, person, "Tiếp tục khảo sát", POLLING)
+        (going_on,) = person.live_keyboards()
+        assert going_on.message_id == ask.message_id and current_item(going_on) == "16"
+        assert await count_answers(database) == 2
+
+        await say(telegram, person, "/cancel", POLLING)
+        await tap(telegram, person, "Dừng và xoá", POLLING)
+        assert person.live_keyboards() == []
+        assert person.last_message().text.startswith("Đã dừng khảo sát")  # type: ignore[union-attr]
+        assert await count_answers(database) == 0
+    assert_nothing_telegram_refuses(telegram)
+
+
+async def test_another_counters_qr_mid_survey_asks_with_buttons_before_deleting_the_answers(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled().asking(), engine_config())
+    async with channel_on(telegram, engine):
+        person = telegram.user()
+        await say(telegram, person, f"/start {COUNTER}", POLLING)
+        await answer(telegram, person, POLLING, steps=3)
+        await say(telegram, person, f"/start {OTHER_COUNTER}", POLLING)
+        (ask,) = person.live_keyboards()
+        assert ask.labels == ["Bắt đầu khảo sát mới", "Tiếp tục khảo sát cũ"]
+
+        await tap(telegram, person, "Tiếp tục khảo sát cũ", POLLING)
+        assert [current_item(m) for m in person.live_keyboards()] == ["16"]
+        assert await count_answers(database) == 2
+
+        await say(telegram, person, f"/start {OTHER_COUNTER}", POLLING)
+        await tap(telegram, person, "Bắt đầu khảo sát mới", POLLING)
+        notice, consent = person.live_keyboards()  # the new survey's notice and consent
+        assert datas(notice) == ["privacy:full"] and "consent:yes" in datas(consent)
+        assert await count_answers(database) == 0
+    assert_nothing_telegram_refuses(telegram)
+
+
+async def test_the_language_switch_edits_the_notice_and_the_consent_in_place(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled().asking(), engine_config())
+    async with channel_on(telegram, engine):
+        person = telegram.user()
+        await say(telegram, person, f"/start {COUNTER}", POLLING)
+        shown = [message.message_id for message in person.messages()]
+        await tap(telegram, person, "English", POLLING)
+        await telegram.wait_for(
+            lambda: all(message.edits for message in person.messages()), what="both edits"
+        )
+
+    notice, consent = person.messages()
+    assert [notice.message_id, consent.message_id] == shown  # no message more
+    assert notice.text.startswith("ABOUT YOUR PERSONAL DATA")
+    assert consent.labels[:2] == ["I agree to take part", "I do not agree"]
+    (answered,) = telegram.api_calls("answerCallbackQuery")
+    assert answered.params["text"] == "Switched to English."
+    assert_nothing_telegram_refuses(telegram)
+
+
+async def test_the_delete_confirmation_has_buttons_and_no_typed_code(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    await add_counters(database)
+    engine = SurveyEngine(database, load_bundled().asking(), engine_config())
+    async with channel_on(telegram, engine):
+        person = telegram.user()
+        await say(telegram, person, f"/start {COUNTER}", POLLING)
+        await answer(telegram, person, POLLING)
+        assert "/xoa" in person.last_message().text  # type: ignore[union-attr]
+        await say(telegram, person, "/xoa", POLLING)
+        (ask,) = person.live_keyboards()
+        assert "XOA" not in ask.text and "KHONG" not in ask.text
+        await tap(telegram, person, "Không xoá", POLLING)
+        assert person.live_keyboards() == []
+        assert await responses(database) == 1
+        await say(telegram, person, "/delete", POLLING)
+        await tap(telegram, person, "Xoá câu trả lời", POLLING)
+        assert await responses(database) == 0
+    assert_nothing_telegram_refuses(telegram)
+
+
 async def test_a_group_chat_is_refused_and_nothing_is_stored(
     telegram: FakeTelegram, database: Database
 ) -> None:
@@ -309,7 +510,13 @@ async def test_a_group_chat_is_refused_and_nothing_is_stored(
         telegram.send_text(person, f"/start {COUNTER}", chat_id=group, chat_type="supergroup")
         await telegram.wait_for(lambda: telegram.messages(group), what="the refusal")
 
-    assert "private chat" in telegram.messages(group)[0].text
+    (reply,) = telegram.messages(group)  # one reply, and nothing else
+    assert "private chat" in reply.text
+    assert reply.reply_markup == {
+        "inline_keyboard": [
+            [{"text": PRIVATE_CHAT_BUTTON, "url": f"https://t.me/sipas_test_bot?start={COUNTER}"}]
+        ]
+    }
     async with database.reading() as tx:
         from storage.models import ProcessedEvent, SurveySession
 
@@ -338,6 +545,8 @@ async def test_serve_by_polling_resumes_after_a_restart_and_logs_no_one(
     # A new process on the same database: the tap on the keyboard shown before goes on.
     async with serving(settings):
         await answer(telegram, person, POLLING)
+    # The keyboards it knew of are in the database: the comment typed, none is left live.
+    assert person.live_keyboards() == []
 
     database = Database(sqlite_url)
     try:

@@ -105,24 +105,40 @@ def chat_json(chat_id: int, chat_type: str, user: FakeUser | None = None) -> dic
     return {"id": chat_id, "type": chat_type, "title": "Nhóm cư dân"}
 
 
+STICKER = {
+    "file_id": "CAACAgIAAxkBAAEBsticker",
+    "file_unique_id": "AgADsticker",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+    "emoji": "👍",
+}
+
+
 def message_update(
     update_id: int,
     user: FakeUser,
-    text: str,
+    text: str | None,
     *,
     message_id: int = 1,
     chat_id: int | None = None,
     chat_type: str = "private",
     date: int | None = None,
 ) -> dict[str, Any]:
-    """An update carrying a text message; a leading /command gets its `bot_command` entity."""
+    """An update carrying a text message (None: a sticker); a leading /command gets its
+    `bot_command` entity."""
     message: dict[str, Any] = {
         "message_id": message_id,
         "date": date or int(time.time()),
         "chat": chat_json(user.id if chat_id is None else chat_id, chat_type, user),
         "from": user_json(user),
-        "text": text,
     }
+    if text is None:
+        message["sticker"] = STICKER
+        return {"update_id": update_id, "message": message}
+    message["text"] = text
     if text.startswith("/"):
         command = text.split()[0]
         message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
@@ -280,6 +296,10 @@ class FakeUser:
         """Type `text` (a /command gets its entity); returns the update JSON."""
         return self.server.send_text(self, text)
 
+    def send_sticker(self) -> dict[str, Any]:
+        """Send a sticker; returns the update JSON."""
+        return self.server.send_text(self, None)
+
     def tap(self, choice: str, *, message_id: int | None = None) -> dict[str, Any]:
         """Tap the button labelled `choice` (or with that callback data) on the latest keyboard."""
         return self.server.tap(self, choice, message_id=message_id)
@@ -292,6 +312,10 @@ class FakeUser:
         """The bot's newest message in this chat."""
         messages = self.messages()
         return messages[-1] if messages else None
+
+    def live_keyboards(self) -> list[SentMessage]:
+        """The bot's messages that still show buttons, oldest first."""
+        return [message for message in self.messages() if message.reply_markup]
 
     def keyboard_message(self) -> SentMessage | None:
         """The newest bot message that shows a keyboard."""
@@ -368,9 +392,14 @@ class FakeTelegram:
         )
 
     def send_text(
-        self, user: FakeUser, text: str, *, chat_id: int | None = None, chat_type: str = "private"
+        self,
+        user: FakeUser,
+        text: str | None,
+        *,
+        chat_id: int | None = None,
+        chat_type: str = "private",
     ) -> dict[str, Any]:
-        """`user` types `text` (in their private chat, or in a group `chat_id`)."""
+        """`user` types `text` (None: sends a sticker) in their private chat, or in a group."""
         with self._lock:
             chat = user.id if chat_id is None else chat_id
             self._chats.setdefault(chat, [])
