@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from channels.telegram import SURFACE as TELEGRAM
 from handlers.events import Button, Command, Inbound, InboundKind, Reply, Surface
 from handlers.survey import EngineConfig, SurveyEngine
 from storage.db import Database
@@ -17,8 +18,6 @@ POINT = "HN-00004-01"
 OTHER_POINT = "HN-00004-02"
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 _event_ids = itertools.count(1)
-# What Telegram shows (channels.telegram.SURFACE): the respondents' usual channel here.
-BUTTONS = Surface(buttons=True, numbers=False)
 
 
 async def add_counters(database: Database) -> None:
@@ -54,7 +53,7 @@ class Respondent:
     clock: Clock
     channel: str = "telegram"
     locale: str | None = None
-    surface: Surface = BUTTONS
+    surface: Surface = TELEGRAM  # the channel's, as its adapter would send
     screen: list[Reply] = field(default_factory=list)
 
     def inbound(self, kind: InboundKind, payload: str = "", event_id: str | None = None) -> Inbound:
