@@ -11,10 +11,10 @@ import secrets
 import textwrap
 from collections.abc import Awaitable, Callable
 
-from handlers.events import Command, Inbound, InboundKind, Reply
+from handlers.events import TEXT_CHAT, Inbound, InboundKind, Reply, command_named
 
 CHANNEL = "console"
-COMMANDS = {f"/{command.value}": command for command in Command}
+SURFACE = TEXT_CHAT  # numbered lines, typed
 
 Handle = Callable[[Inbound], Awaitable[list[Reply]]]
 Read = Callable[[str], Awaitable[str | None]]
@@ -47,7 +47,13 @@ class ConsoleSession:
     def _inbound(self, kind: InboundKind, payload: str) -> Inbound:
         self._events += 1
         return Inbound(
-            CHANNEL, self.chat, f"{self.chat}-{self._events}", kind, payload, self._locale
+            CHANNEL,
+            self.chat,
+            f"{self.chat}-{self._events}",
+            kind,
+            payload,
+            self._locale,
+            surface=SURFACE,
         )
 
     async def _send(self, kind: InboundKind, payload: str) -> list[Reply]:
@@ -69,7 +75,8 @@ class ConsoleSession:
             typed = line.strip()
             if not typed:
                 continue
-            if typed.lower() in COMMANDS:
-                replies = await self._send(InboundKind.COMMAND, COMMANDS[typed.lower()].value)
+            command = command_named(typed[1:]) if typed.startswith("/") else None
+            if command is not None:
+                replies = await self._send(InboundKind.COMMAND, command.value)
             else:
                 replies = await self._send(InboundKind.TEXT, typed)

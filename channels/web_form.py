@@ -26,13 +26,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from handlers.events import Button, Command, Inbound, InboundKind, Reply
+from handlers.events import Button, Command, Inbound, InboundKind, Reply, Surface
 from handlers.survey import BACK_KEY, SKIP_KEY
 from questionnaires.choices import MAX_CHOICE_DATA_BYTES
 
 __all__ = [
     "KIOSK",
     "MAX_TYPED_LENGTH",
+    "SURFACES",
     "WEB",
     "BadForm",
     "Line",
@@ -46,6 +47,12 @@ __all__ = [
 
 WEB = "web"  # a phone's browser, the respondent known by a cookie
 KIOSK = "kiosk"  # a tablet at the counter, a new respondent after each reset
+# Buttons, and the page's own controls instead of commands (privacy, "Xoá câu trả lời của
+# tôi"); a kiosk forgets who answered, so nothing can be withdrawn from it afterwards.
+SURFACES = {
+    WEB: Surface(buttons=True, numbers=False, commands=False),
+    KIOSK: Surface(buttons=True, numbers=False, commands=False, withdraw=False),
+}
 # Typed answers longer than this are refused as a whole: the engine cuts comments to its
 # own, smaller limit, and a form is no way to post megabytes.
 MAX_TYPED_LENGTH = 8000
@@ -158,7 +165,16 @@ def start_of(
 ) -> Inbound:
     """The event of a start button: `payload` (from the page's URL, never from the form)
     starts or resumes the survey it names."""
-    return Inbound(channel, chat, _event_id(form), InboundKind.START, payload, locale, received_at)
+    return Inbound(
+        channel,
+        chat,
+        _event_id(form),
+        InboundKind.START,
+        payload,
+        locale,
+        received_at,
+        SURFACES[channel],
+    )
 
 
 def inbound_of(
@@ -187,4 +203,4 @@ def inbound_of(
         kind, payload = InboundKind.TEXT, typed
     else:
         raise BadForm("the form carries no answer")
-    return Inbound(channel, chat, event_id, kind, payload, locale, received_at)
+    return Inbound(channel, chat, event_id, kind, payload, locale, received_at, SURFACES[channel])

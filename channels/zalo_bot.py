@@ -3,7 +3,8 @@
 Updates come by long polling (`getUpdates`) or by webhook (`setWebhook` with a
 secret the platform sends back in `X-Bot-Api-Secret-Token`). The platform has no
 keyboards and no start payload: prompts list numbered choices, the respondent
-types a number, and a survey starts from a short code typed as the first message.
+types a number (or the code a confirmation shows), and a survey starts from a short
+code typed as the first message. Nothing sent can be edited: every step is a new message.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from typing import Any, Protocol
 
 import httpx
 
-from channels.zalo_text import TEXT_ONLY, TRY_AGAIN, ChatQueue, classify_text, numbered_messages
-from handlers.events import Inbound, Reply
+from channels.zalo_text import TRY_AGAIN, ChatQueue, classify_text, numbered_messages
+from handlers.events import TEXT_CHAT, Inbound, InboundKind, Reply
 
 __all__ = [
     "BOT_API_URL",
     "CHANNEL",
     "MAX_TEXT_LENGTH",
+    "SURFACE",
     "SurveyEngine",
     "ZaloBotApi",
     "ZaloBotChannel",
@@ -35,6 +37,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo_bot"
+SURFACE = TEXT_CHAT  # no keyboards: numbered choices, typed
 BOT_API_URL = "https://bot-api.zaloplatforms.com"
 MAX_TEXT_LENGTH = 2000
 POLL_TIMEOUT_SECONDS = 30
@@ -113,18 +116,20 @@ def unwrap(body: object) -> dict[str, Any] | None:
 
 
 def inbound_of(update: dict[str, Any]) -> Inbound | None:
-    """The `Inbound` event of a private text message, else None."""
+    """The `Inbound` event of a private message (a sticker, a photo…: one the survey cannot
+    read), else None."""
     message = update.get("message")
     if not isinstance(message, dict) or not _private(message):
         return None
     chat, message_id, text = _chat_id(message), message.get("message_id"), message.get("text")
-    if chat is None or not isinstance(message_id, str | int) or not isinstance(text, str):
+    if chat is None or not isinstance(message_id, str | int):
         return None
     name = update.get("event_name")
-    if name is not None and name != TEXT_EVENT:
-        return None
-    kind, payload = classify_text(text)
-    return Inbound(CHANNEL, chat, str(message_id), kind, payload)
+    if isinstance(text, str) and name in (None, TEXT_EVENT):
+        kind, payload = classify_text(text)
+    else:
+        kind, payload = InboundKind.UNSUPPORTED, ""
+    return Inbound(CHANNEL, chat, str(message_id), kind, payload, surface=SURFACE)
 
 
 def _chat_id(message: dict[str, Any]) -> str | None:
@@ -235,11 +240,6 @@ class ZaloBotChannel:
         """Run one update through the engine and send the replies, in this task."""
         inbound = inbound_of(update)
         if inbound is None:
-            message = update.get("message")
-            if isinstance(message, dict) and _private(message):
-                chat = _chat_id(message)
-                if chat is not None and not isinstance(message.get("text"), str):
-                    await self.send_replies(chat, [Reply(TEXT_ONLY)])
             return
         try:
             replies = await self._engine.handle(inbound)

@@ -7,6 +7,11 @@ Questions go out with buttons (`oa.query.hide`: a tap comes back as a text
 message carrying the button's payload) while they fit, else as numbered text;
 typed numbers work either way.
 
+The OA API cannot edit or withdraw a message once sent: every step is a new message, and
+the buttons of the steps before stay on screen. A tap on one of them comes back like any
+tap, and the engine answers it for what it is: "that question has passed" with the
+current step, or, after the thanks, that the survey is done.
+
 What it costs: Zalo answers each message a user sends with 8 free replies within
 48 hours, when the replies name that message (`recipient.message_id`); a message
 naming only the user may be billed as proactive. So every reply names the message it
@@ -26,7 +31,6 @@ from typing import Any, Protocol
 import httpx
 
 from channels.zalo_text import (
-    TEXT_ONLY,
     TRY_AGAIN,
     ChatQueue,
     classify_text,
@@ -35,7 +39,7 @@ from channels.zalo_text import (
     split_text,
     truncate,
 )
-from handlers.events import Inbound, InboundKind, Reply
+from handlers.events import Inbound, InboundKind, Reply, Surface
 from storage.credentials import CredentialMissing, CredentialStore, TokenPair
 from storage.db import Database
 from storage.privacy import keyed_hash
@@ -45,6 +49,7 @@ __all__ = [
     "CHANNEL",
     "OAUTH_URL",
     "OA_API_URL",
+    "SURFACE",
     "TAP_PREFIX",
     "QuotaExhausted",
     "RefreshRefused",
@@ -64,6 +69,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo_oa"
+# Buttons while a step's choices fit a template, numbered text beyond: the words speak of both.
+SURFACE = Surface(buttons=True, numbers=True)
 OA_API_URL = "https://openapi.zalo.me"
 OAUTH_URL = "https://oauth.zaloapp.com"
 SEND_PATH = "/v3.0/oa/message/cs"
@@ -214,37 +221,33 @@ def _error_code(value: object) -> int:
 def inbound_of(event: dict[str, Any], secret: str) -> Inbound | None:
     """The `Inbound` event a webhook event makes, or None for events the survey ignores.
 
-    Text (typed or a tapped button's payload) and a new follower are survey
-    events; non-text messages are handled apart (`is_unsupported_message`).
+    Text (typed or a tapped button's payload), what the survey cannot read (a photo, a
+    sticker, a file…) and a new follower are survey events.
     """
     sender = user_of(event)
     if sender is None:
         return None
-    name = event.get("event_name")
+    name = str(event.get("event_name") or "")
+    message_id = message_id_of(event)
     if name == TEXT_EVENT:
         message = event.get("message")
         text = message.get("text") if isinstance(message, dict) else None
-        message_id = message_id_of(event)
         if message_id is None or not isinstance(text, str):
             return None
         if text.startswith(TAP_PREFIX):
             kind, payload = InboundKind.CHOICE, text.removeprefix(TAP_PREFIX)
         else:
             kind, payload = classify_text(text)
-        return Inbound(CHANNEL, sender, message_id, kind, payload)
+        return Inbound(CHANNEL, sender, message_id, kind, payload, surface=SURFACE)
+    if name.startswith("user_send_") and message_id is not None:
+        return Inbound(CHANNEL, sender, message_id, InboundKind.UNSUPPORTED, surface=SURFACE)
     if name == FOLLOW_EVENT:
         # No message id: a keyed hash names the event without naming the follower.
         event_id = (
             "follow-" + keyed_hash(secret, "zalo-event", f"{sender}:{event.get('timestamp')}")[:40]
         )
-        return Inbound(CHANNEL, sender, event_id, InboundKind.START, "")
+        return Inbound(CHANNEL, sender, event_id, InboundKind.START, "", surface=SURFACE)
     return None
-
-
-def is_unsupported_message(event: dict[str, Any]) -> bool:
-    """A photo, sticker, file... sent by the user: the survey takes only text."""
-    name = str(event.get("event_name") or "")
-    return name.startswith("user_send_") and name != TEXT_EVENT and user_of(event) is not None
 
 
 def message_id_of(event: dict[str, Any]) -> str | None:
@@ -368,11 +371,6 @@ class ZaloOAChannel:
     async def process_event(self, event: dict[str, Any]) -> None:
         """Run one event through the engine and send the replies, in this task."""
         answering = message_id_of(event)
-        if is_unsupported_message(event):
-            sender = user_of(event)
-            assert sender is not None
-            await self.send_replies(sender, [Reply(TEXT_ONLY)], answering=answering)
-            return
         inbound = inbound_of(event, self._secret)
         if inbound is None:
             return

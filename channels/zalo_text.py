@@ -6,10 +6,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from handlers.events import Command, InboundKind, Reply
+from handlers.events import InboundKind, Reply, command_named
 
 __all__ = [
-    "TEXT_ONLY",
     "TRY_AGAIN",
     "ChatQueue",
     "classify_text",
@@ -22,13 +21,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-COMMANDS = {f"/{command.value}": command for command in Command}
 START_COMMAND = "/start"
 
-TEXT_ONLY = (
-    "Vui lòng gõ số của lựa chọn hoặc gõ chữ. Gõ /help để được hướng dẫn.\n"
-    "Please type the number of a choice, or text. Send /help for help."
-)
 TRY_AGAIN = (
     "Xin lỗi, đã có lỗi. Vui lòng thử lại sau ít phút.\n"
     "Sorry, something went wrong. Please try again in a few minutes."
@@ -96,7 +90,7 @@ def numbered_messages(reply: Reply, limit: int) -> list[str]:
 
 
 def classify_text(text: str) -> tuple[InboundKind, str]:
-    """What typed text means: `/start CODE` a start, `/help` & co. a command, the rest text.
+    """What typed text means: `/start CODE` a start, `/help`, `/xoa` & co. a command, the rest text.
 
     A first message that is a short code or "start CODE" is recognised by the
     engine itself, so plain text is passed on as it is.
@@ -106,8 +100,9 @@ def classify_text(text: str) -> tuple[InboundKind, str]:
     lowered = word.casefold()
     if lowered == START_COMMAND:
         return InboundKind.START, rest.strip()
-    if lowered in COMMANDS:
-        return InboundKind.COMMAND, COMMANDS[lowered].value
+    command = command_named(lowered[1:]) if lowered.startswith("/") else None
+    if command is not None:
+        return InboundKind.COMMAND, command.value
     return InboundKind.TEXT, text
 
 

@@ -72,7 +72,7 @@ def test_check_accepts_the_bundled_questionnaire_and_says_how_big_it_is() -> Non
     path = next(p for p in bundled_questionnaire_paths() if p.stem == "sipas-2023")
     code, output = run("check", str(path))
     assert code == 0, output
-    assert output.strip() == f"OK: sipas-2023 1.0.0, {len(load_bundled().items)} items"
+    assert output.strip() == f"OK: sipas-2023 1.1.0, {len(load_bundled().items)} items"
 
 
 def test_check_lists_every_problem_one_per_line_and_fails(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_show_lists_items_in_order_with_the_official_wording_of_item_15() -> Non
 def test_show_without_an_id_shows_the_configured_default() -> None:
     code, output = run("show")
     assert code == 0, output
-    assert output.startswith("sipas-2023 1.0.0")
+    assert output.startswith("sipas-2023 1.1.0")
     assert not Path("sipas.secret").exists()  # showing creates no secret
 
 

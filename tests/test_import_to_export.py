@@ -175,7 +175,7 @@ def test_imported_paper_responses_come_out_of_the_export_as_computed_by_hand(
             continue
         want = expected[key]
         assert (
-            line["method_id"] == "sipas-2023-default" and line["questionnaire_version"] == "1.0.0"
+            line["method_id"] == "sipas-2023-default" and line["questionnaire_version"] == "1.1.0"
         )
         if "n_respondents" in want:
             assert int(line["n_respondents"]) == want["n_respondents"], key

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.telegram import TelegramChannel, build_application
+from channels.telegram import CHANNEL, TelegramChannel, build_application
 from channels.telegram_delivery import RetryingRateLimiter
 from handlers.staff import StaffCommands
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.db import Database
+from storage.live_keyboards import LiveKeyboards
 from storage.staff import add_staff
 from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.anonymity import database_text
@@ -47,7 +48,8 @@ async def bot_with_staff(telegram: FakeTelegram, database: Database) -> AsyncIte
         base_url=telegram.base_url,
         rate_limiter=RetryingRateLimiter(first_backoff=0.05),
     )
-    channel = TelegramChannel(application, engine, staff=staff)
+    keyboards = LiveKeyboards(database, TEST_SECRET, CHANNEL)
+    channel = TelegramChannel(application, engine, staff=staff, keyboards=keyboards)
     await channel.launch(poll_timeout=1)
     try:
         yield

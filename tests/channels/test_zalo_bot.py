@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from channels.zalo_bot import CHANNEL, ZaloBotApi, ZaloBotChannel, unwrap
-from handlers.events import Button, Inbound, Reply
+from handlers.events import TEXT_CHAT, Button, Command, Inbound, InboundKind, Reply
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.db import Database
@@ -48,14 +48,23 @@ async def channel(database: Database, bot: FakeZaloBot) -> AsyncIterator[ZaloBot
 class HelpOnly:
     """A stand-in engine for tests about rendering: every event gets the same two replies."""
 
+    def __init__(self) -> None:
+        self.inbounds: list[Inbound] = []
+
     async def handle(self, inbound: Inbound) -> list[Reply]:
+        self.inbounds.append(inbound)
         return [Reply("Hướng dẫn / Help"), Reply("Gõ mã / Type the code")]
 
 
 @pytest.fixture
-async def bare_channel(bot: FakeZaloBot) -> AsyncIterator[ZaloBotChannel]:
+def help_only() -> HelpOnly:
+    return HelpOnly()
+
+
+@pytest.fixture
+async def bare_channel(bot: FakeZaloBot, help_only: HelpOnly) -> AsyncIterator[ZaloBotChannel]:
     """A channel whose engine needs no database."""
-    channel = ZaloBotChannel(HelpOnly(), ZaloBotApi(bot.token, base_url=bot.url))
+    channel = ZaloBotChannel(help_only, ZaloBotApi(bot.token, base_url=bot.url))
     yield channel
     await channel.close()
 
@@ -163,7 +172,7 @@ async def test_long_replies_are_cut_within_2000_characters_with_the_choices_last
 
 
 async def test_other_messages_groups_and_commands(
-    bot: FakeZaloBot, bare_channel: ZaloBotChannel
+    bot: FakeZaloBot, bare_channel: ZaloBotChannel, help_only: HelpOnly
 ) -> None:
     channel = bare_channel
     minh = bot.user()
@@ -174,11 +183,15 @@ async def test_other_messages_groups_and_commands(
     group["message"]["chat"]["chat_type"] = "GROUP"
 
     await channel.process_update(sticker)
-    assert len(minh.messages()) == 1 and "gõ số" in minh.messages()[0].text
+    assert len(minh.messages()) == 2, "the engine says it cannot read it"
     await channel.process_update(group)
-    assert len(minh.messages()) == 1, "nothing is said in a group"
-    await channel.process_update(minh.send("/help", queue=False))
-    assert len(minh.messages()) > 1, "a command in the private chat is answered"
+    assert len(minh.messages()) == 2, "nothing is said in a group"
+    await channel.process_update(minh.send("/huongdan", queue=False))
+    assert len(minh.messages()) == 4, "a command in the private chat is answered"
+    assert [(i.kind, i.payload, i.surface) for i in help_only.inbounds] == [
+        (InboundKind.UNSUPPORTED, "", TEXT_CHAT),
+        (InboundKind.COMMAND, Command.HELP.value, TEXT_CHAT),
+    ]
 
 
 def test_bodies_are_accepted_bare_or_wrapped() -> None:

@@ -185,6 +185,34 @@ async def test_a_complete_survey_from_the_counter_short_code(
 
 # The engine is tested on both backends elsewhere; the tests below run this channel's SQL on both.
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_buttons_left_on_screen_answer_for_what_they_are_and_stop_asks_with_buttons(
+    database: Database, zalo: FakeZaloOA, stacks: list[Stack]
+) -> None:
+    # The OA cannot edit a sent message: the buttons of past steps stay on screen.
+    stack = await new_stack(database, zalo, stacks)
+    await stack.credentials.set_refresh_token(zalo.issue_refresh_token())
+    lan = zalo.user()
+    await stack.deliver(lan.event(counter_short_code(TEST_SECRET, POINT)))
+    await stack.deliver(lan.tap("Tôi đồng ý tham gia"))
+    await stack.deliver(lan.tap("Người dân"))
+    await stack.deliver(lan.tap("Tôi đồng ý tham gia"))  # the consent's buttons, still there
+    shown = lan.last_message()
+    assert shown is not None and shown.text.startswith("(Câu hỏi đó đã qua. Đây là câu hiện tại.)")
+    assert "[4] Hài lòng" in shown.text  # the current step again
+
+    await stack.deliver(lan.event("/dung"))
+    ask = lan.last_message()
+    assert ask is not None and ask.titles == ["Dừng và xoá", "Tiếp tục khảo sát"]
+    assert "DUNG" not in ask.text  # buttons, no code to type
+    await stack.deliver(lan.tap("Tiếp tục khảo sát"))
+    await answer_until_done(stack, lan)
+    await stack.deliver(lan.tap("Người dân"))  # after the thanks
+    done = lan.last_message()
+    assert done is not None and done.text == "Ông/Bà đã hoàn thành khảo sát này. Cảm ơn Ông/Bà!"
+
+
+# The engine is tested on both backends elsewhere; the tests below run this channel's SQL on both.
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_start_word_then_code_starts_too_and_a_photo_gets_a_hint(
     database: Database, zalo: FakeZaloOA, stacks: list[Stack]
 ) -> None:

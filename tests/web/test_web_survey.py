@@ -225,7 +225,10 @@ async def test_a_web_survey_completes_by_taps_and_is_counted_with_channel_web(
     reloaded = await phone.open("/s/survey")
     assert reloaded.text.startswith("THÔNG BÁO VỀ DỮ LIỆU CÁ NHÂN")
     first = await phone.tap("Tôi đồng ý tham gia")
-    assert first.text.startswith("Câu 1/38") and "Ông/Bà là:" in first.text
+    assert (
+        first.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 1/5")
+        and "Ông/Bà là:" in first.text
+    )
     await phone.tap("Người dân")
     thanks = await finish(phone)
     assert "Cảm ơn Ông/Bà đã dành thời gian tham gia khảo sát!" in thanks.text
@@ -235,6 +238,29 @@ async def test_a_web_survey_completes_by_taps_and_is_counted_with_channel_web(
     assert (response.channel, response.service_point_code) == ("web", POINT)
 
 
+async def test_the_web_pages_speak_of_their_own_buttons_never_of_chat_commands(
+    service: Service,
+) -> None:
+    phone = service.phone()
+    await phone.open(f"/s/{COUNTER}")
+    shown = [await phone.tap("Trả lời ngay trên trình duyệt")]
+    shown.append(await phone.tap("Xem toàn văn thông báo"))
+    await phone.tap("Tôi đồng ý tham gia")
+    shown.append(await finish(phone))
+    assert shown[-1].text.endswith(
+        "Nếu muốn xoá câu trả lời, Ông/Bà bấm «Xoá câu trả lời của tôi» bên dưới."
+    )
+    ask = await phone.tap("Xoá câu trả lời của tôi")
+    shown.append(ask)
+    assert "Xoá câu trả lời" in ask.buttons() and "Không xoá" in ask.buttons()
+    shown.append(await phone.tap("Xoá câu trả lời"))
+    assert "Đã xoá 1 khảo sát" in shown[-1].text
+    for page in shown:
+        for chat_word in ("/delete", "/xoa", "/cancel", "/dung", "/privacy", "XOA", "KHONG"):
+            assert chat_word not in page.text, (chat_word, page.text[:80])
+    assert "nút «Xoá câu trả lời của tôi»" in shown[1].text  # the full notice, for a browser
+
+
 async def test_back_skip_a_reload_and_a_form_posted_twice(service: Service) -> None:
     phone = service.phone()
     await phone.open(f"/s/{COUNTER}")
@@ -242,17 +268,20 @@ async def test_back_skip_a_reload_and_a_form_posted_twice(service: Service) -> N
     await phone.tap("Tôi đồng ý tham gia")
     await phone.tap("Người dân")
     second = phone.page
-    assert second is not None and second.text.startswith("Câu 2/38")
+    assert second is not None and second.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5")
     resent = phone.form_fields("Hài lòng")
     await phone.tap("Hài lòng")
     # The same form again (a reload that re-posts, a double tap): one answer, this page.
     again = await phone.post("/s/survey", resent)
-    assert again.text.startswith("Câu 3/38")
+    assert again.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 3/5")
     back = await phone.tap("« Quay lại")
-    assert back.text.startswith("Câu 2/38") and "Câu trả lời hiện tại: Hài lòng" in back.text
+    assert (
+        back.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5")
+        and "Câu trả lời hiện tại: Hài lòng" in back.text
+    )
     await phone.tap("Rất hài lòng")
     skipped = await phone.tap("Không trả lời")
-    assert skipped.text.startswith("Câu 4/38")
+    assert skipped.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 4/5")
     reloaded = await phone.open("/s/survey")
     assert reloaded.text == skipped.text
     async with service.database.reading() as tx:
@@ -274,13 +303,13 @@ async def test_closing_the_tab_and_coming_back_resumes_where_the_respondent_was(
     later = service.phone(app)
     later.http.cookies = cookies
     page = await later.open("/s/survey")
-    assert page.text.startswith("Câu 2/38")
+    assert page.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5")
     # Scanning the counter's code again offers to continue.
     await later.open(f"/s/{COUNTER}")
     prompt = await later.tap("Trả lời ngay trên trình duyệt")
     assert "đã trả lời 1 câu" in prompt.text
     resumed = await later.tap("Tiếp tục")
-    assert resumed.text.startswith("Câu 2/38")
+    assert resumed.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5")
     # Another browser is another respondent.
     stranger = await service.phone(app).open("/s/survey")
     assert "chưa có khảo sát nào đang mở" in stranger.text and stranger.buttons() == []
@@ -455,7 +484,7 @@ async def test_a_kiosk_runs_one_respondent_after_another_and_keeps_nothing_betwe
     # The third starts afresh, not where the second stopped.
     await tablet.tap("Bắt đầu khảo sát")
     third = await tablet.tap("Tôi đồng ý tham gia")
-    assert third.text.startswith("Câu 1/38")
+    assert third.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 1/5")
 
     async with service.database.reading() as tx:
         sessions = (await tx.scalars(select(SurveySession).order_by(SurveySession.id))).all()

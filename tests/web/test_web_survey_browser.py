@@ -190,28 +190,28 @@ def test_a_citizen_scans_answers_by_taps_comes_back_and_a_kiosk_resets(
             expect(page.locator(".notices")).to_contain_text("THÔNG BÁO VỀ DỮ LIỆU CÁ NHÂN")
             expect(page.get_by_role("group")).to_contain_text("như thông báo trên")
             page.get_by_role("button", name="Tôi đồng ý tham gia").tap()
-            expect(page.locator(".lead")).to_have_text("Câu 1/38")
+            expect(page.locator(".lead")).to_have_text("Phần 1/8 · Tiếp cận dịch vụ · Câu 1/5")
             for button in page.locator("button.option").all():
                 box = button.bounding_box()
                 assert box is not None and box["height"] >= 48
             page.get_by_role("button", name="Người dân").tap()
-            expect(page.locator(".lead")).to_have_text("Câu 2/38 · Tiếp cận")
+            expect(page.locator(".lead")).to_have_text("Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5")
             page.get_by_role("button", name="Hài lòng", exact=True).tap()
-            expect(page.locator(".lead")).to_have_text("Câu 3/38 · Tiếp cận")
+            expect(page.locator(".lead")).to_have_text("Phần 1/8 · Tiếp cận dịch vụ · Câu 3/5")
 
             # Back shows the answer given; a new one replaces it; skip moves on.
             page.get_by_role("button", name="« Quay lại").tap()
-            expect(page.locator(".lead")).to_have_text("Câu 2/38 · Tiếp cận")
+            expect(page.locator(".lead")).to_have_text("Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5")
             expect(page.get_by_role("group")).to_contain_text("Câu trả lời hiện tại: Hài lòng")
             page.get_by_role("button", name="Rất hài lòng").tap()
             page.get_by_role("button", name="Không trả lời").tap()
-            expect(page.locator(".lead")).to_have_text("Câu 4/38 · Tiếp cận")
+            expect(page.locator(".lead")).to_have_text("Phần 1/8 · Tiếp cận dịch vụ · Câu 4/5")
 
             # The tab is closed; a new one, with the same cookies, resumes.
             page.close()
             page = phone.new_page()
             page.goto(f"{served.url}/s/survey")
-            expect(page.locator(".lead")).to_have_text("Câu 4/38 · Tiếp cận")
+            expect(page.locator(".lead")).to_have_text("Phần 1/8 · Tiếp cận dịch vụ · Câu 4/5")
             while page.locator("textarea").count() == 0:
                 page.locator("button.option").last.tap()
             page.get_by_label("Ý kiến của Ông/Bà").fill("Cán bộ nhiệt tình.")

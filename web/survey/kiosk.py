@@ -15,7 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from channels.web_form import KIOSK, inbound_of, page_of, start_of
-from handlers.events import Command, InboundKind
+from handlers.events import InboundKind
+from handlers.survey import CANCEL_CONFIRMED
 from storage.invitations import counter_payload
 from storage.kiosks import live_kiosk
 from storage.units import ServicePointListing, get_service_point_listing
@@ -48,7 +49,8 @@ async def _forget_respondent(pages: CitizenPages, request: Request) -> None:
     them (a finished survey is a response already, and stays)."""
     before = pages.respondent_of(request, KIOSK_COOKIE)
     if before is not None:
-        await pages.handle(pages.own_event(KIOSK, before, InboundKind.COMMAND, Command.CANCEL))
+        # Confirmed already: the next respondent, not this one, is at the tablet to ask.
+        await pages.handle(pages.own_event(KIOSK, before, InboundKind.CHOICE, CANCEL_CONFIRMED))
 
 
 @router.get(f"{KIOSK_PREFIX}/{{token}}")

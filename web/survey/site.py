@@ -21,7 +21,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.routing import APIRoute
 
-from channels.web_form import MAX_TYPED_LENGTH, BadForm, new_event_id
+from channels.web_form import MAX_TYPED_LENGTH, SURFACES, BadForm, new_event_id
 from handlers.catalog import Catalog
 from handlers.events import Inbound, InboundKind, Reply
 from storage.api_keys import RateLimiter
@@ -157,7 +157,9 @@ class CitizenPages:
 
     def own_event(self, channel: str, chat: str, kind: InboundKind, payload: str = "") -> Inbound:
         """An event the page itself sends (not a form): showing the step, a kiosk's reset."""
-        return Inbound(channel, chat, new_event_id(), kind, payload, None, self.clock())
+        return Inbound(
+            channel, chat, new_event_id(), kind, payload, None, self.clock(), SURFACES[channel]
+        )
 
     async def converse(self, inbound: Inbound) -> list[Reply]:
         """The engine's replies; for a form posted twice, the step the respondent is on."""
