@@ -10,6 +10,7 @@ the database (`storage.live_keyboards`), so a chat shows one live keyboard.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeAlias
@@ -65,6 +66,7 @@ MAX_CAPTION_LENGTH = 1024  # Telegram refuses longer photo and document captions
 POLL_TIMEOUT_SECONDS = 10.0
 # Only what the survey uses: edited messages, channel posts and member changes never arrive.
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+KNOWN_CHATS = 10_000  # chats whose live keyboards a process remembers (a few hundred bytes each)
 
 PRIVATE_CHAT_ONLY = (
     "Khảo sát chỉ thực hiện trong trò chuyện riêng với bot: bấm nút dưới đây.\n"
@@ -149,6 +151,11 @@ class TelegramChannel:
         self._staff = staff
         self._keyboards = keyboards
         self._clock = clock
+        # The live keyboards this process last showed, per chat: a tap on the only one needs
+        # no look in the database (the common case). Another worker that showed a step since
+        # has taken that keyboard's buttons away, so it cannot be tapped; a tap on anything
+        # else, or typed text, looks there.
+        self._known: OrderedDict[int, list[int]] = OrderedDict()
         self._connected = False
         # The errors of each webhook update being processed, by update id: the error handler
         # is where python-telegram-bot reports them, and it does not raise them further.
@@ -374,10 +381,16 @@ class TelegramChannel:
         if self._keyboards is None:
             await show(bot, chat_id, replies, tapped=tapped)
             return
-        live = await self._keyboards.of(str(chat_id))
+        live = self._known.get(chat_id)
+        if tapped is None or live != [tapped]:
+            live = await self._keyboards.of(str(chat_id))
         now_live = await show(bot, chat_id, replies, tapped=tapped, live=live)
         if now_live != live:
             await self._keyboards.keep(str(chat_id), now_live, self._clock())
+        self._known[chat_id] = now_live
+        self._known.move_to_end(chat_id)
+        if len(self._known) > KNOWN_CHATS:
+            self._known.popitem(last=False)
 
 
 def _keep_library_logs_anonymous() -> None:

@@ -30,6 +30,10 @@ _KEEP = text(
     f"VALUES ({', '.join(':' + name for name in _COLUMNS)}) ON CONFLICT (respondent_key) "
     "DO UPDATE SET message_ids = excluded.message_ids, updated_at = excluded.updated_at"
 ).bindparams(*(bindparam(name, type_=_TABLE.c[name].type) for name in _COLUMNS))
+# A plain statement: read on most updates, where the ORM's get costs twice as much.
+_READ = text(
+    f"SELECT message_ids FROM {_TABLE.name} WHERE respondent_key = :respondent_key"  # noqa: S608
+).bindparams(bindparam("respondent_key", type_=_TABLE.c.respondent_key.type))
 # At most this many ids are kept: a chat has a handful of keyboards live at the very most.
 MAX_KEPT = 8
 
@@ -48,9 +52,8 @@ class LiveKeyboards:
     async def of(self, address: str) -> list[int]:
         """The ids of the chat's messages whose keyboards are live, oldest first."""
         async with self._database.short_transaction() as tx:
-            row = await tx.get(LiveKeyboard, self._key(address))
-            ids = row.message_ids if row is not None else ""
-        return [int(part) for part in ids.split(",") if part.isdigit()]
+            ids = (await tx.execute(_READ, {"respondent_key": self._key(address)})).scalar()
+        return [int(part) for part in (ids or "").split(",") if part.isdigit()]
 
     async def keep(self, address: str, message_ids: Sequence[int], now: datetime) -> None:
         """The chat's live keyboards are now on `message_ids` (none: the row goes)."""

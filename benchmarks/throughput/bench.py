@@ -43,9 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the test fixture
 
 from bot.assembly import build_engine
 from bot.settings import load_settings
-from channels.telegram import TelegramChannel, build_application
+from channels.telegram import CHANNEL, TelegramChannel, build_application
 from storage.db import Database
 from storage.invitations import counter_payload
+from storage.live_keyboards import LiveKeyboards
 from storage.migrate import upgrade
 from storage.models import Answer, Response
 from tests.survey_driver import add_counters
@@ -276,7 +277,12 @@ async def full_stack(backend: Backend) -> AsyncIterator[tuple[RecordingBotApi, T
     await application.initialize()
     await application.start()
     try:
-        yield api, TelegramChannel(application, build_engine(settings, database))
+        # As `sipas serve` wires it: the superseded keyboards are kept track of in the database.
+        keyboards = LiveKeyboards(database, SECRET, CHANNEL)
+        yield (
+            api,
+            TelegramChannel(application, build_engine(settings, database), keyboards=keyboards),
+        )
     finally:
         await application.stop()
         await application.shutdown()
