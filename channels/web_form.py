@@ -6,7 +6,7 @@ values into something to show; here a page of a form:
 - `page_of(replies)`: the replies before the last are notices (with their own buttons, as
   the privacy notice's "full text"); the last is the step the respondent is on, whose
   buttons become submit buttons posting their `data` back
-  (`choice`). Back and skip are set apart from the answers; the engine's language
+  (`choice`). Back, skip and "start again" are set apart from the answers; the engine's language
   button is left out, since every page's header has the switch (`lang:<code>`). A
   step whose only buttons are back and skip waits for typed text (`text`); a step
   without buttons ends the conversation (thanks, a refusal).
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from handlers.events import Button, Command, Inbound, InboundKind, Reply, Surface
-from handlers.survey import BACK_KEY, SKIP_KEY
+from handlers.survey import BACK_KEY, RESTART_KEY, SKIP_KEY
 from questionnaires.choices import MAX_CHOICE_DATA_BYTES
 
 __all__ = [
@@ -94,12 +94,13 @@ class Page:
     options: tuple[Button, ...]
     back: Button | None
     skip: Button | None
+    again: Button | None  # start an unfinished survey again (offered when it is resumed)
     typed: bool  # the step waits for typed text (a comment)
 
     @property
     def finished(self) -> bool:
         """Nothing more to answer: the conversation has ended (or never began)."""
-        return not (self.options or self.back or self.skip or self.typed)
+        return not (self.options or self.back or self.skip or self.again or self.typed)
 
 
 def _paragraphs(text: str) -> tuple[Paragraph, ...]:
@@ -130,16 +131,18 @@ def page_of(replies: Sequence[Reply]) -> Page:
     if step.question and len(text) > 1:
         lead, text = " ".join(line.text for line in text[0]), text[1:]
     options: list[Button] = []
-    back = skip = None
+    back = skip = again = None
     for button in step.choices():
         if button.key == BACK_KEY:
             back = button
         elif button.key == SKIP_KEY:
             skip = button
+        elif button.key == RESTART_KEY:
+            again = button
         elif not button.data.startswith(LANGUAGE_DATA):
             options.append(button)
     typed = step.question and not options and (back is not None or skip is not None)
-    return Page(tuple(notices), lead, text, tuple(options), back, skip, typed)
+    return Page(tuple(notices), lead, text, tuple(options), back, skip, again, typed)
 
 
 def new_event_id() -> str:

@@ -67,6 +67,8 @@ KEEP_WORDS = {"khong", "không", "keep"}
 DELETE_CODE = "XOA"  # XOA0920: delete every answer given through this chat
 CANCEL_CODE = "DUNG"  # DUNG0920: stop the survey, its answers deleted
 CONFIRMATION_CODE_WINDOW_SECONDS = 600
+RESTART_KEY = "LAMLAI"  # start an unfinished survey again, its answers deleted
+RESTART_WORDS = {"lamlai", "lam lai", "làm lại", "restart"}
 NEW_KEY = "MOI"  # "MOI AB3DEF7H": start the survey of that code, the unfinished one deleted
 NEW_WORDS = ("moi", "mới", "new")
 # The tap that stops a survey and deletes its answers (a kiosk ends its last respondent's so).
@@ -530,21 +532,28 @@ class SurveyEngine:
             return await self._back(turn, survey)
         return await self._current(turn)
 
-    async def _text_input(self, turn: Turn, text: str) -> list[Reply]:
-        survey = turn.survey
-        typed = " ".join(text.split())
-        # The answers to a confirmation on a text-only channel: the code it showed, or KHONG.
+    async def _confirmed_by_text(self, turn: Turn, typed: str) -> list[Reply] | None:
+        """The answer to a confirmation on a text-only channel, if `typed` is one: the code it
+        showed (XOA0920, DUNG0920, MOI AB3DEF7H), or KHONG."""
         if self._is_confirmation_code(DELETE_CODE, turn.key, turn.now, typed):
             return await self._delete(turn, confirmed=True)
-        if survey is not None and self._is_confirmation_code(
+        if turn.survey is not None and self._is_confirmation_code(
             CANCEL_CODE, turn.key, turn.now, typed
         ):
-            return await self._cancel(turn, survey)
+            return await self._cancel(turn, turn.survey)
         if typed.casefold() in KEEP_WORDS:
             return await self._kept(turn)
         confirmed = _after_word(typed, NEW_WORDS)
         if confirmed is not None and _start_payload(confirmed) is not None:
             return await self._start(turn, confirmed, confirmed=True)
+        return None
+
+    async def _text_input(self, turn: Turn, text: str) -> list[Reply]:
+        survey = turn.survey
+        typed = " ".join(text.split())
+        confirmation = await self._confirmed_by_text(turn, typed)
+        if confirmation is not None:
+            return confirmation
         if survey is None:
             payload = _start_payload(typed)
             if payload is not None:
@@ -565,6 +574,8 @@ class SurveyEngine:
             and folded not in SKIP_WORDS | BACK_WORDS
         ):
             return await self._comment(turn, survey, item, text)
+        if folded in RESTART_WORDS:
+            return await self._resume(turn, survey, restart=True)
         payload = _start_payload(typed)
         if payload is not None:  # another counter's code, typed where there are no start links
             return await self._start(turn, payload)
@@ -719,17 +730,16 @@ class SurveyEngine:
         return [Reply(self._text(survey.language, key), question=True)]
 
     async def _resume_prompt(self, turn: Turn, survey: SurveySession) -> list[Reply]:
-        answers = turn.answers
+        """Back to an unfinished survey: said, then the step the respondent was on, with a way
+        to start again. The step itself is shown, so whatever is tapped or typed next answers
+        what the respondent sees."""
         if survey.status == "consent":
             return [self._consent(survey)]
-        buttons = _rows(
-            [
-                Button(self._text(survey.language, "resume.continue"), "resume:go", "1"),
-                Button(self._text(survey.language, "resume.restart"), "resume:restart", "2"),
-            ]
-        )
-        prompt = self._text(survey.language, "resume.prompt", answered=len(answers))
-        return [Reply(prompt, buttons, question=True)]
+        language = survey.language
+        prompt = Reply(self._text(language, "resume.prompt", answered=len(turn.answers)))
+        step = self._current_step(survey, turn.answers)
+        again = Button(self._text(language, "resume.restart"), "resume:restart", RESTART_KEY)
+        return [prompt, replace(step, buttons=(*step.buttons, (again,)))]
 
     async def _cancel(self, turn: Turn, survey: SurveySession) -> list[Reply]:
         await store.discard_session(turn.tx, survey, "cancelled", turn.now)

@@ -31,8 +31,15 @@ from tests.survey_driver import OTHER_POINT, POINT, Clock, Respondent, add_count
 QUESTIONNAIRE = load_bundled()
 ITEM_CODES = [item.code for item in QUESTIONNAIRE.items]
 TYPED = ["1", "4", "5", "0", "<", "skip", "quay lại", "không biết", "Tốt lắm, cảm ơn", "/start"]
-# Choices after which the respondent's answers may legitimately be gone.
-DESTRUCTIVE_CHOICES = {"del:yes", "resume:restart", "consent:no"}
+# Choices after which the respondent's answers may legitimately be gone: confirmed deletions,
+# a restart, a decline, and the new survey of another counter (`new:<its code>`) confirmed.
+DESTRUCTIVE_CHOICES = {"del:yes", "cancel:yes", "resume:restart", "consent:no"}
+DESTRUCTIVE_PREFIX = "new:"
+
+
+def destroys(data: str) -> bool:
+    return data in DESTRUCTIVE_CHOICES or data.startswith(DESTRUCTIVE_PREFIX)
+
 
 Action = tuple[str, int, int]
 ACTIONS = st.lists(
@@ -170,11 +177,11 @@ class Scenario:
             # Another counter's code abandons the unfinished survey of the first.
             return inbound.payload != self.counter
         if inbound.kind is InboundKind.CHOICE:
-            return inbound.payload in DESTRUCTIVE_CHOICES
+            return destroys(inbound.payload)
         typed = inbound.payload.casefold()
         buttons = self.respondent.question.choices() if self.respondent.screen else ()
         return any(
-            button.data in DESTRUCTIVE_CHOICES and typed in (button.key, button.label.casefold())
+            destroys(button.data) and typed in (button.key.casefold(), button.label.casefold())
             for button in buttons
         )
 

@@ -223,17 +223,35 @@ async def test_going_back_to_a_screener_and_closing_it_drops_the_hidden_answers(
 # --- resume, restart, expiry ---------------------------------------------------------------
 
 
-async def test_coming_back_within_the_window_offers_to_continue(
+async def test_coming_back_within_the_window_shows_the_step_to_go_on_with_or_start_again(
     engine: SurveyEngine, clock: Clock
 ) -> None:
     citizen = person(engine, clock)
     await citizen.begin(COUNTER)
     await citizen.answer("citizen")
     clock.advance(hours=20)
-    replies = await citizen.start(COUNTER)
-    assert [b.data for b in replies[0].choices()] == ["resume:go", "resume:restart"]
-    await citizen.press("resume:go")
-    assert citizen.current_item == "15"
+    said, step = await citizen.start(COUNTER)
+    assert "đã trả lời 1 câu" in said.text
+    assert citizen.current_item == "15"  # the step itself: one tap fewer
+    assert [b.data for b in step.buttons[-1]] == ["resume:restart"]
+    await citizen.answer("4")
+    assert citizen.current_item == "16"
+    assert "resume:restart" not in [b.data for b in citizen.question.choices()]
+
+
+async def test_typed_input_on_return_answers_the_step_shown_and_lamlai_starts_again(
+    engine: SurveyEngine, database: Database, clock: Clock
+) -> None:
+    citizen = person(engine, clock, channel="zalo_bot", surface=TEXT_CHAT)
+    await citizen.start(COUNTER)
+    await citizen.type("1")  # consent
+    await citizen.type("1")  # citizen
+    await citizen.start(COUNTER)
+    assert "[LAMLAI] Làm lại từ đầu" in [f"[{b.key}] {b.label}" for b in citizen.question.choices()]
+    await citizen.type("5")
+    assert (await answers_of(database))["15"] == "5"
+    await citizen.type("lamlai")
+    assert citizen.current_item == "respondent_type" and await answers_of(database) == {}
 
 
 async def test_restart_clears_the_answers_and_begins_again(
@@ -750,9 +768,7 @@ async def test_scanning_a_counter_already_rated_today_keeps_the_unfinished_surve
     replies = await citizen.start(counter_payload(TEST_SECRET, OTHER_POINT))
 
     assert "hôm nay" in replies[0].text
-    assert [b.data for b in replies[-1].choices()] == ["resume:go", "resume:restart"]
-    await citizen.press("resume:go")
-    assert citizen.current_item is not None  # on with the open survey, its answer kept
+    assert citizen.current_item == "respondent_type"  # on with the open survey, where it was
     async with database.reading() as tx:
         open_session = await store.find_open_session(tx, citizen_key(citizen))
     assert open_session is not None and open_session.service_point_code == POINT

@@ -306,10 +306,14 @@ async def test_closing_the_tab_and_coming_back_resumes_where_the_respondent_was(
     assert page.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5")
     # Scanning the counter's code again offers to continue.
     await later.open(f"/s/{COUNTER}")
-    prompt = await later.tap("Trả lời ngay trên trình duyệt")
-    assert "đã trả lời 1 câu" in prompt.text
-    resumed = await later.tap("Tiếp tục")
-    assert resumed.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5")
+    resumed = await later.tap("Trả lời ngay trên trình duyệt")
+    assert "đã trả lời 1 câu" in resumed.text
+    assert "Phần 1/8 · Tiếp cận dịch vụ · Câu 2/5" in resumed.text
+    assert resumed.buttons()[-3:] == [
+        "Làm lại từ đầu",  # beside back and skip, apart from the answers
+        "Thông báo về dữ liệu cá nhân",
+        "Xoá câu trả lời của tôi",
+    ]
     # Another browser is another respondent.
     stranger = await service.phone(app).open("/s/survey")
     assert "chưa có khảo sát nào đang mở" in stranger.text and stranger.buttons() == []
