@@ -1,7 +1,7 @@
 """Live keyboards: the bot's messages in a chat whose buttons still answer, so that the next takes their place.
 
 Revision ID: 0015_live_keyboards
-Revises: 0010_par_scorecards
+Revises: 0012_result_moment
 Create Date: 2026-12-08
 
 A chat should show one live keyboard, the current step's. The message that carries it is
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_live_keyboards"
-down_revision: str | None = "0010_par_scorecards"
+down_revision: str | None = "0012_result_moment"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
