@@ -465,7 +465,9 @@ class SurveyEngine:
         refusal = claim_refusal(invitation, turn.key, turn.now)
         if refusal is not None:
             raise InvitationRefused(refusal)
-        return StartTarget(invitation.service_point_code, invitation.id, invitation.stage), invitation
+        return StartTarget(
+            invitation.service_point_code, invitation.id, invitation.stage
+        ), invitation
 
     async def _counter(self, turn: Turn, service_point_code: str) -> StartTarget:
         """The counter a token or short code named, if it takes surveys; else why not."""
