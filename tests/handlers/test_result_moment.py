@@ -162,8 +162,8 @@ async def test_the_result_questions_arrive_once_and_their_answers_join_the_same_
         statuses = (await tx.scalars(select(SurveySession.status))).all()
     assert sorted(statuses) == ["completed", "joined"]
     assert CHAT not in await database_text(database)
-    # The chat is an ordinary one again.
-    assert "chưa có khảo sát nào đang mở" in (await citizen.type("4"))[-1].text
+    # The chat is an ordinary one again: what is typed next is told the survey is done.
+    assert "đã hoàn thành khảo sát" in (await citizen.type("4"))[-1].text
 
 
 async def test_a_respondent_in_another_survey_is_asked_when_it_ends(
