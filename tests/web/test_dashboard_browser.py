@@ -3,7 +3,8 @@
 A ward's staff member logs in, reads their ward's index and weakest element (the same
 numbers as the export file), opens the ward, downloads the spreadsheet; a comment with
 `<script>` stays text; another ward is 403; a stranger lands on the login page and trips
-the login rate limit.
+the login rate limit. axe-core finds no serious or critical accessibility violation on the
+staff's pages, the map with its unit links included.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from openpyxl import load_workbook
@@ -28,7 +29,7 @@ from storage.migrate import upgrade
 from storage.staff_logins import SignInLimits
 from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.fakes.served import ServedApp
-from tests.web.test_dashboard import METHOD, PASSWORD, PERIOD, VIEWER, app_for, seed
+from tests.web.test_dashboard import ADMIN, METHOD, PASSWORD, PERIOD, VIEWER, app_for, seed
 
 if TYPE_CHECKING:
     from playwright.sync_api import Dialog, ViewportSize
@@ -42,6 +43,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE: ViewportSize = {"width": 390, "height": 844}
+SERIOUS = ("serious", "critical")
 
 
 def _chromium() -> str:
@@ -200,3 +202,43 @@ def test_a_ward_officer_on_a_phone_and_a_stranger(
             expect(stranger.get_by_role("alert")).to_contain_text("Quá nhiều lần đăng nhập sai")
         finally:
             browser.close()
+
+
+def serious_violations(page: Any) -> list[str]:
+    """What axe-core finds on the page at impact serious or critical, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']}"
+        for violation in results.response["violations"]
+        if violation["impact"] in SERIOUS
+    ]
+
+
+def test_axe_finds_no_serious_accessibility_violation_on_the_staff_pages(
+    served: tuple[DashboardServer, bytes],
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    server, _ = served
+    base = server.base
+    found: dict[str, list[str]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            page.goto(f"{base}/dashboard/login")
+            found["login"] = serious_violations(page)
+            page.get_by_label("Tên đăng nhập").fill(ADMIN)
+            page.get_by_label("Mật khẩu").fill(PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_url(f"{base}/dashboard/")
+            page.goto(f"{base}/dashboard/?period={PERIOD}")
+            assert page.locator("svg.map a").count() > 0, "the overview's map links its units"
+            found["overview with the map"] = serious_violations(page)
+            page.goto(f"{base}/dashboard/units/00004?period={PERIOD}")
+            found["a ward"] = serious_violations(page)
+        finally:
+            browser.close()
+    assert found == {name: [] for name in found}

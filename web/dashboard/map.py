@@ -185,8 +185,11 @@ def render_map(
     string with {code}, makes each unit with a value a keyboard-reachable link.
     """
     size, shapes = load_shapes()
+    # An image's children are presentational to assistive technology, so a map whose units
+    # are links is a group of links (axe-core: nested-interactive), and an image otherwise.
+    role = "group" if link else "img"
     parts = [
-        f'<svg class="map" viewBox="{_view_box(shapes, focus, size)}" role="img" '
+        f'<svg class="map" viewBox="{_view_box(shapes, focus, size)}" role="{role}" '
         f'aria-labelledby="map-title" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="map-title">{escape(title)}</title>'
     ]
