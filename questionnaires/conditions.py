@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias, assert_never
 
 Answers: TypeAlias = Mapping[str, str | None]
@@ -99,6 +99,20 @@ def referenced_items(condition: Condition) -> list[str]:
         case _:
             assert_never(condition)
     return list(dict.fromkeys(codes))
+
+
+def renamed_items(condition: Condition, names: Mapping[str, str]) -> Condition:
+    """The same condition reading `names[code]` wherever it read an item code named there
+    (a repeat of the rated-unit block reads its own answers)."""
+    match condition:
+        case Equals(item=item) | IsIn(item=item) | Answered(item=item):
+            return replace(condition, item=names.get(item, item))
+        case AllOf(conditions=conditions) | AnyOf(conditions=conditions):
+            return replace(condition, conditions=tuple(renamed_items(s, names) for s in conditions))
+        case Not(condition=sub):
+            return Not(renamed_items(sub, names))
+        case _:
+            assert_never(condition)
 
 
 def condition_to_json(condition: Condition) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from questionnaires.conditions import (
 )
 from questionnaires.model import (
     DEFAULT_TEXT_MAX_LENGTH,
+    UNIT_PLACEHOLDER,
     Consent,
     Element,
     Item,
@@ -549,6 +550,7 @@ _ITEM_FIELDS = {
     "max_length",
     "intro",
     "sensitive",
+    "per_unit",
 }
 
 
@@ -599,9 +601,44 @@ def _read_items(
                 f"items[{positions[item.code]}].show_if",
                 f"refers to sensitive item {code}, which a deployment may leave out",
             )
+    _check_rated_unit_block(checker, items, positions)
     if checker.problems:
         return None
     return tuple(items)
+
+
+def _check_rated_unit_block(
+    checker: _Checker, items: list[Item], positions: Mapping[str, int]
+) -> None:
+    """The rated-unit block (`per_unit: true`) is one run of items, each naming the unit it is
+    asked about in every language, and read by no item outside it (which unit's answer
+    would it read?)."""
+    block = [index for index, item in enumerate(items) if item.per_unit]
+    if not block:
+        return
+    if block != list(range(block[0], block[-1] + 1)):
+        gap = next(items[i] for i in range(block[0], block[-1]) if not items[i].per_unit)
+        checker.problem(
+            f"items[{positions[gap.code]}]",
+            f"item {gap.code} breaks the rated-unit block: its items (per_unit: true) "
+            "follow one another",
+        )
+    inside = {items[index].code for index in block}
+    for item in items:
+        path = f"items[{positions[item.code]}]"
+        if item.per_unit:
+            for language, text in item.text.items():
+                if UNIT_PLACEHOLDER not in text:
+                    checker.problem(
+                        f"{path}.text.{language}",
+                        f"an item of the rated-unit block names the unit: write {UNIT_PLACEHOLDER}",
+                    )
+        elif item.show_if is not None:
+            for code in (c for c in referenced_items(item.show_if) if c in inside):
+                checker.problem(
+                    f"{path}.show_if",
+                    f"refers to {code} of the rated-unit block, asked once per unit",
+                )
 
 
 def _check_choice_data(checker: _Checker, path: str, item: Item) -> None:
@@ -661,6 +698,9 @@ def _read_item(
         if "sensitive" in fields
         else False
     )
+    per_unit = (
+        checker.boolean(fields["per_unit"], f"{path}.per_unit") if "per_unit" in fields else False
+    )
     if sensitive and required:
         # A deployment may leave it out, and nobody may be made to give sensitive data.
         checker.problem(path, "a sensitive item cannot be required")
@@ -701,6 +741,7 @@ def _read_item(
         or required is None
         or skippable is None
         or sensitive is None
+        or per_unit is None
     ):
         return None
     return Item(
@@ -715,6 +756,7 @@ def _read_item(
         max_length=max_length,
         intro=intro,
         sensitive=sensitive,
+        per_unit=per_unit,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -14,12 +14,34 @@ from questionnaires.conditions import (
     condition_to_json,
     evaluate,
     referenced_items,
+    renamed_items,
 )
 
 LocalizedText = Mapping[str, str]
 """Language code → text, with one entry per language the questionnaire declares."""
 
 DEFAULT_TEXT_MAX_LENGTH = 1000
+# Written in an item's text, filled in for each respondent of a round: the unit being rated
+# (in the rated-unit block), and the respondent's group.
+UNIT_PLACEHOLDER = "{unit}"
+GROUP_PLACEHOLDER = "{group}"
+# An answer to the rated-unit block is stored under the item's code, this mark, and the
+# unit's place in the respondent's list: "D1#2" is item D1 about the second unit rated.
+REPEAT_MARK = "#"
+UNIT_SECTION = "unit"
+
+
+def repeat_code(code: str, number: int) -> str:
+    """The code of item `code` asked about the `number`-th rated unit (from 1)."""
+    return f"{code}{REPEAT_MARK}{number}"
+
+
+def split_repeat(code: str) -> tuple[str, int | None]:
+    """The item's own code and the rated unit's place (None outside the rated-unit block)."""
+    own, mark, number = code.rpartition(REPEAT_MARK)
+    if not mark or not number.isdigit():
+        return code, None
+    return own, int(number)
 
 
 class ItemType(StrEnum):
@@ -145,10 +167,38 @@ class Item:
     intro: LocalizedText | None = None  # shown above the text, e.g. the stem of a block of items
     sensitive: bool = False
     section: str = ""  # the code of its `Section` (the loader always sets it)
+    per_unit: bool = False  # in the rated-unit block: asked once per unit the respondent rates
 
     def option_values(self) -> list[str]:
         """The values an answer may take (empty for text items)."""
         return [option.value for option in self.options]
+
+
+@dataclass(frozen=True)
+class RatedUnit:
+    """A unit a respondent of a round rates in turn (a Sở, a xã/phường): its code and its
+    name per language (the first given stands in for a language without one)."""
+
+    code: str
+    name: LocalizedText
+
+    def named(self, language: str) -> str:
+        return self.name.get(language) or next(iter(self.name.values()))
+
+
+def _filled(texts: LocalizedText, values: Mapping[str, LocalizedText]) -> LocalizedText:
+    """`texts` with each placeholder in `values` replaced by its text in the same language."""
+    filled = dict(texts)
+    for language, text in texts.items():
+        for placeholder, value in values.items():
+            text = text.replace(placeholder, value.get(language) or next(iter(value.values())))
+        filled[language] = text
+    return filled
+
+
+def _item_filled(item: Item, values: Mapping[str, LocalizedText]) -> Item:
+    intro = _filled(item.intro, values) if item.intro is not None else None
+    return replace(item, text=_filled(item.text, values), intro=intro)
 
 
 class InvalidAnswer(ValueError):
@@ -266,6 +316,44 @@ class Questionnaire:
         return replace(
             self, items=tuple(replace(item, show_if=None) for item in self.result_items())
         )
+
+    def rated_unit_block(self) -> list[Item]:
+        """The items asked once per rated unit, in order (empty: the questionnaire has none)."""
+        return [item for item in self.items if item.per_unit]
+
+    def for_respondent(self, group: LocalizedText, units: Sequence[RatedUnit]) -> Questionnaire:
+        """This questionnaire as asked of one respondent of a round: `{group}` filled in with
+        their group, and the rated-unit block repeated for each of `units` in turn, with the
+        unit's name in each question (`{unit}`), as a section named after the unit. A repeat's
+        items read their own repeat's answers (`D1#2` reads `D0#2`)."""
+        block = self.rated_unit_block()
+        items: list[Item] = []
+        for item in self.items:
+            if not item.per_unit:
+                items.append(_item_filled(item, {GROUP_PLACEHOLDER: group}))
+            elif item is block[0]:
+                for number, unit in enumerate(units, start=1):
+                    names = {member.code: repeat_code(member.code, number) for member in block}
+                    values = {GROUP_PLACEHOLDER: group, UNIT_PLACEHOLDER: unit.name}
+                    items += [
+                        replace(
+                            _item_filled(member, values),
+                            code=names[member.code],
+                            section=repeat_code(UNIT_SECTION, number),
+                            show_if=(
+                                renamed_items(member.show_if, names)
+                                if member.show_if is not None
+                                else None
+                            ),
+                        )
+                        for member in block
+                    ]
+        sections = {section.code: section for section in self.sections}
+        for number, unit in enumerate(units, start=1):
+            code = repeat_code(UNIT_SECTION, number)
+            sections[code] = Section(code, unit.name)
+        ordered = [sections[code] for code in dict.fromkeys(item.section for item in items)]
+        return replace(self, items=tuple(items), sections=tuple(ordered))
 
     def options(self, item: Item) -> list[Option]:
         """The answer options of an item (from its scale or inline; yes/no for yes_no; none for text)."""
@@ -450,4 +538,5 @@ def _item_to_json(item: Item) -> dict[str, Any]:
         "max_length": item.max_length if item.type is ItemType.TEXT else None,
         "sensitive": item.sensitive,
         "section": item.section,
+        "per_unit": item.per_unit,
     }

@@ -23,7 +23,7 @@ def test_bundled_questionnaire_loads_as_the_default():
 
 def test_every_bundled_file_loads_and_is_named_after_its_id():
     paths = bundled_questionnaire_paths()
-    assert [path.name for path in paths] == ["sipas-2023.yaml"]
+    assert [path.name for path in paths] == ["par-officials-2025.yaml", "sipas-2023.yaml"]
     for path in paths:
         assert load_questionnaire(path).id == path.stem
 

@@ -52,6 +52,7 @@ def test_json_item_carries_type_options_and_skip_condition():
         "max_length",
         "sensitive",
         "section",
+        "per_unit",
     }
     assert item_28["type"] == "scale"
     assert item_28["element"] == "KET_QUA"
