@@ -22,6 +22,7 @@ the result (`Stage.RESULT`) asks everything with the result screener answered
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +37,8 @@ from handlers.events import Button, Command, Inbound, InboundKind, Reply, Surfac
 from handlers.privacy_notice import PrivacyNotice, place_of
 from questionnaires import InvalidAnswer, Item, ItemType, Progress, Questionnaire
 from questionnaires.choices import ANSWER, BACK, SKIP, answer_data, choice_data
+from questionnaires.loader import parse_questionnaire
+from questionnaires.rounds import RoundPlan
 from storage import result_follow_ups as follow_ups
 from storage import sessions as store
 from storage.db import Database, Transaction
@@ -53,8 +56,17 @@ from storage.invitations import (
     normalise_short_code,
     parse_counter_payload,
 )
-from storage.models import Invitation, ResultFollowUp, SurveySession
+from storage.models import Invitation, ResultFollowUp, RoundInvitation, SurveySession
 from storage.privacy import AddressCipher, keyed_hash, respondent_key, scrub
+from storage.rounds import (
+    ROUND_PREFIX,
+    claim_round_invitation,
+    complete_round_invitation,
+    find_round_invitation,
+    get_round,
+    round_claim_refusal,
+    round_open,
+)
 from storage.units import get_service_point
 
 SKIP_KEY = "0"
@@ -85,6 +97,9 @@ FOLLOW_UP_PURPOSE = b"sipas-result-follow-up"
 FOLLOW_UP_CHANNELS = frozenset({"telegram", "zalo_oa", "zalo_bot"})
 # A follow-up session's answers have joined its response; the session keeps nothing.
 JOINED = "joined"
+# How many respondents' forms of rounds (a group and its units each) a process keeps built.
+ROUND_FORMS_KEPT = 1024
+_RANDOM = random.SystemRandom()  # which units a respondent of a sampled group rates
 
 
 @dataclass(frozen=True)
@@ -213,6 +228,10 @@ class SurveyEngine:
         self._result_block = questionnaire.result_block()
         self._counter_short_codes = CounterShortCodes(config.secret)
         self.notice = survey_notice(config, questionnaire, self.catalog)
+        # Survey rounds, read once per process (a round's plan and form never change; its
+        # closing is read afresh at every start), and the form each respondent is asked.
+        self._rounds: dict[str, tuple[RoundPlan, Questionnaire]] = {}
+        self._round_forms: dict[tuple[str, str, tuple[str, ...]], Questionnaire] = {}
 
     # --- entry point ---------------------------------------------------------------------
 
@@ -245,6 +264,8 @@ class SurveyEngine:
                 # Written at once: whatever this event does next must not find it open.
                 await store.save_session(tx, loaded, saved)
                 survey, saved, answers = None, loaded.version, {}
+            if survey is not None:
+                await self._know_round(tx, survey)
             turn = Turn(tx, inbound, key, survey, self._language(inbound, survey), answers)
             replies = await self._dispatch(turn)
             # Every change to a session bumps its version (see `_touch`, `close_session`).
@@ -278,6 +299,7 @@ class SurveyEngine:
                 address = self._cipher.decrypt(survey.address_ciphertext or "")
                 if address is None:
                     continue
+                await self._know_round(tx, survey)
                 answers = await store.load_answers(tx, survey.id)
                 hours = max(
                     1,
@@ -410,6 +432,9 @@ class SurveyEngine:
                 return await self._resume_prompt(turn, turn.survey)
             return [Reply(self._text(turn.language, "welcome"))]
         try:
+            round_invitation = await self._round_invitation(turn, payload)
+            if round_invitation is not None:
+                return await self._start_round(turn, round_invitation, payload, confirmed)
             target, invitation = await self._resolve(turn, payload)
         except InvitationRefused as refusal:
             return [Reply(self._text(turn.language, f"invitation.{refusal.problem.value}"))]
@@ -428,25 +453,127 @@ class SurveyEngine:
                 already += await self._resume_prompt(turn, survey)
             return already
         if survey is not None and turn.answers and not confirmed:
-            # A new counter or dossier would abandon the unfinished survey and its answers.
-            shown = normalise_short_code(payload) or payload
-            yes = Button(
-                self._text(turn.language, "switch.yes"), f"new:{shown}", f"{NEW_KEY} {shown}"
-            )
-            return [
-                self._confirmation(turn, "switch", yes, "resume:go", answered=len(turn.answers))
-            ]
+            return [self._switch_confirmation(turn, payload)]
         if invitation is not None:
             try:
                 await claim_invitation(turn.tx, invitation, turn.key, turn.now)
             except InvitationRefused as refusal:
                 return [Reply(self._text(turn.language, f"invitation.{refusal.problem.value}"))]
-        if survey is not None:
-            await store.discard_session(turn.tx, survey, "expired", turn.now)
-        turn.survey = self._new_session(turn, target)
+        return await self._open(turn, self._new_session(turn, target))
+
+    def _switch_confirmation(self, turn: Turn, payload: str) -> Reply:
+        """Ask before a new counter, dossier or round abandons the unfinished survey and its
+        answers."""
+        shown = normalise_short_code(payload) or payload
+        yes = Button(self._text(turn.language, "switch.yes"), f"new:{shown}", f"{NEW_KEY} {shown}")
+        return self._confirmation(turn, "switch", yes, "resume:go", answered=len(turn.answers))
+
+    async def _open(self, turn: Turn, survey: SurveySession) -> list[Reply]:
+        """Start `survey` in place of the unfinished one (if any): the notice, then consent."""
+        if turn.survey is not None:
+            await store.discard_session(turn.tx, turn.survey, "expired", turn.now)
+        turn.survey = survey
         turn.answers = {}
-        await store.add_session(turn.tx, turn.survey)
-        return [self._short_notice(turn, turn.language), self._consent(turn.survey)]
+        await store.add_session(turn.tx, survey)
+        return [self._short_notice(turn, turn.language), self._consent(survey)]
+
+    # --- survey rounds -------------------------------------------------------------------
+
+    async def _round_invitation(self, turn: Turn, payload: str) -> RoundInvitation | None:
+        """The round invitation a payload (`r_…`) or short code names; an `r_` payload of none
+        is refused as unknown."""
+        if not payload.startswith(ROUND_PREFIX) and normalise_short_code(payload) is None:
+            return None
+        invitation = await find_round_invitation(turn.tx, self.config.secret, payload)
+        if invitation is None and payload.startswith(ROUND_PREFIX):
+            raise InvitationRefused(InvitationProblem.UNKNOWN)
+        return invitation
+
+    async def _start_round(
+        self, turn: Turn, invitation: RoundInvitation, payload: str, confirmed: bool
+    ) -> list[Reply]:
+        """Start the form of a round invitation's group: refused once answered, when another
+        account opened it, or when the round is not open today."""
+        refusal = round_claim_refusal(invitation, turn.key)
+        survey_round = await get_round(turn.tx, invitation.round_code)
+        if refusal is None and survey_round is not None:
+            refusal = round_open(survey_round, reporting_day(turn.now, self.config.zone))
+        if refusal is not None or survey_round is None:
+            raise InvitationRefused(refusal or InvitationProblem.UNKNOWN)
+        survey = turn.survey
+        if survey is not None and survey.round_invitation_id == invitation.id:
+            return await self._resume_prompt(turn, survey)
+        if survey is not None and turn.answers and not confirmed:
+            return [self._switch_confirmation(turn, payload)]
+        await claim_round_invitation(turn.tx, invitation, turn.key, turn.now)
+        plan, questionnaire = self._round(
+            survey_round.code, survey_round.plan, survey_round.questionnaire_source
+        )
+        group = plan.group(invitation.group_code)
+        units = list(group.rates)
+        if group.sample is not None:
+            units = sorted(_RANDOM.sample(units, group.sample), key=units.index)
+        opened = self._new_session(turn, None)
+        opened.questionnaire_id = questionnaire.id
+        opened.questionnaire_version = questionnaire.version
+        opened.round_code = survey_round.code
+        opened.group_code = group.code
+        opened.round_invitation_id = invitation.id
+        opened.rated_units = units
+        return await self._open(turn, opened)
+
+    def _round(
+        self, code: str, plan: dict[str, object], source: str
+    ) -> tuple[RoundPlan, Questionnaire]:
+        """The round's plan and questionnaire, read once per process."""
+        if code not in self._rounds:
+            self._rounds[code] = (
+                RoundPlan.from_json(plan),
+                parse_questionnaire(source, source=f"round {code}"),
+            )
+        return self._rounds[code]
+
+    async def _know_round(self, tx: Transaction, survey: SurveySession) -> None:
+        """Read the round of a round's session, if this process has not yet."""
+        code = survey.round_code
+        if code is None or code in self._rounds:
+            return
+        survey_round = await get_round(tx, code)
+        assert survey_round is not None, "a round is never deleted while it has sessions"
+        self._round(code, survey_round.plan, survey_round.questionnaire_source)
+
+    def _round_form(self, survey: SurveySession) -> Questionnaire:
+        """What a round's session asks: its group's form, the rated-unit block once per unit."""
+        assert survey.round_code is not None and survey.group_code is not None
+        units = tuple(survey.rated_units or ())
+        key = (survey.round_code, survey.group_code, units)
+        form = self._round_forms.get(key)
+        if form is None:
+            plan, questionnaire = self._rounds[survey.round_code]
+            named = {unit.code: unit for unit in plan.units}
+            form = questionnaire.for_respondent(
+                plan.group(survey.group_code).label, [named[code] for code in units]
+            )
+            if len(self._round_forms) >= ROUND_FORMS_KEPT:
+                self._round_forms.clear()
+            self._round_forms[key] = form
+        return form
+
+    async def _complete_round(
+        self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
+    ) -> list[Reply]:
+        """A round's form is answered: the session is its record (answers under the rated
+        unit's place), and the invitation opens nothing any more. A respondent who said they
+        are not in the group was asked no unit: they rated none."""
+        if not any(item.per_unit for item in self._round_form(survey).visible_items(answers)):
+            survey.rated_units = []
+        survey.completed_at = turn.now
+        await store.close_session(survey, "completed", turn.now)
+        if survey.round_invitation_id is not None:
+            await complete_round_invitation(turn.tx, survey.round_invitation_id, turn.now)
+        turn.completed = True
+        thanks = self._text(survey.language, "round.thanks")
+        return [Reply(thanks + self._withdraw_hint(turn, survey.language), question=True)]
 
     async def _resolve(self, turn: Turn, payload: str) -> tuple[StartTarget, Invitation | None]:
         """The counter (and invitation, to claim) a start payload or short code names, or why
@@ -478,15 +605,17 @@ class SurveyEngine:
             raise InvitationRefused(InvitationProblem.INACTIVE)
         return StartTarget(service_point_code)
 
-    def _new_session(self, turn: Turn, target: StartTarget) -> SurveySession:
+    def _new_session(self, turn: Turn, target: StartTarget | None) -> SurveySession:
+        """A session of the citizen survey at `target`, or (None) of a round, filled in by
+        the caller."""
         keep_address = self.config.reminder_after is not None
         return SurveySession(
             respondent_key=turn.key,
             channel=turn.inbound.channel,
             questionnaire_id=self.questionnaire.id,
             questionnaire_version=self.questionnaire.version,
-            service_point_code=target.service_point_code,
-            invitation_id=target.invitation_id,
+            service_point_code=target.service_point_code if target is not None else None,
+            invitation_id=target.invitation_id if target is not None else None,
             language=turn.language,
             status="consent",
             started_at=turn.now,
@@ -494,7 +623,7 @@ class SurveyEngine:
             version=1,
             address_ciphertext=self._cipher.encrypt(turn.inbound.chat) if keep_address else None,
             simulated=self.simulated,
-            stage=target.stage,
+            stage=target.stage if target is not None else Stage.RECEPTION,
         )
 
     async def _choice(self, turn: Turn, data: str) -> list[Reply]:
@@ -676,6 +805,8 @@ class SurveyEngine:
         self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
     ) -> list[Reply]:
         moment = self.questionnaire.result_moment
+        if survey.round_code is not None:
+            return await self._complete_round(turn, survey, answers)
         if survey.result_follow_up_id is not None:
             return await self._join_response(turn, survey, answers)
         if moment is not None and survey.stage == Stage.RESULT:
@@ -708,11 +839,15 @@ class SurveyEngine:
                 keep_for=timedelta(days=self.config.result_follow_up_days),
             )
             thanks += "\n\n" + self._text(survey.language, "result_follow_up.kept")
+        return [Reply(thanks + self._withdraw_hint(turn, survey.language), question=True)]
+
+    def _withdraw_hint(self, turn: Turn, language: str) -> str:
+        """The line after the thanks saying how to delete the answers, where they can be."""
         surface = turn.inbound.surface
-        if surface.withdraw:
-            way = "command" if surface.commands else "button"
-            thanks += "\n" + self._text(survey.language, f"withdraw.{way}")
-        return [Reply(thanks, question=True)]
+        if not surface.withdraw:
+            return ""
+        way = "command" if surface.commands else "button"
+        return "\n" + self._text(language, f"withdraw.{way}")
 
     async def _join_response(
         self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
@@ -879,7 +1014,7 @@ class SurveyEngine:
 
     def _consent(self, survey: SurveySession) -> Reply:
         language = survey.language
-        consent = self.questionnaire.consent
+        consent = self._questions(survey).consent
         other = [code for code in self.questionnaire.languages if code != language]
         buttons = [
             Button(consent.accept[language], "consent:yes", "1"),
@@ -977,6 +1112,8 @@ class SurveyEngine:
     def _questions(self, survey: SurveySession) -> Questionnaire:
         """What this session asks: the result block for a follow-up, else the questionnaire
         as asked at the session's stage."""
+        if survey.round_code is not None:
+            return self._round_form(survey)
         if survey.result_follow_up_id is not None:
             return self._result_block
         return self._asked.get(survey.stage, self.questionnaire)

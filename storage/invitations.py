@@ -72,6 +72,8 @@ class InvitationProblem(enum.StrEnum):
     CLAIMED = "claimed"  # by another respondent
     COMPLETED = "completed"  # already answered: one transaction, one response
     INACTIVE = "inactive"  # the counter no longer takes surveys
+    ROUND_CLOSED = "round_closed"  # a survey round's invitation after the round closed
+    ROUND_NOT_OPEN = "round_not_open"  # … before it opens
 
 
 class InvitationRefused(Exception):

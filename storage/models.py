@@ -158,6 +158,43 @@ class Invitation(Base):
     stage: Mapped[str] = mapped_column(String(16), default="reception", server_default="reception")
 
 
+class SurveyRound(Base):
+    """A survey round (đợt khảo sát): a questionnaire version, its dates, its respondent groups
+    with their targets and the units each group rates. `plan` is the validated round file as
+    JSON (questionnaires/rounds.py); `questionnaire_source` the questionnaire's YAML, so the
+    round asks the same form wherever it is served."""
+
+    __tablename__ = "survey_rounds"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    questionnaire_id: Mapped[str] = mapped_column(String(64))
+    questionnaire_version: Mapped[str] = mapped_column(String(32))
+    questionnaire_source: Mapped[str] = mapped_column(Text)
+    opens_on: Mapped[date] = mapped_column(Date)
+    closes_on: Mapped[date] = mapped_column(Date)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class RoundInvitation(Base):
+    """A single-use invitation of one group of a survey round. Only keyed hashes of its payload
+    and short code are stored, and nothing of whom it was given to."""
+
+    __tablename__ = "round_invitations"
+    __table_args__ = (Index("ix_round_invitations_round_group", "round_code", "group_code"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    short_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    round_code: Mapped[str] = mapped_column(ForeignKey("survey_rounds.code"))
+    group_code: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
 class Kiosk(Base):
     """A tablet at a counter running the web survey for one respondent after another.
 
@@ -194,7 +231,10 @@ class SurveySession(Base):
     channel: Mapped[str] = mapped_column(String(16))
     questionnaire_id: Mapped[str] = mapped_column(String(64))
     questionnaire_version: Mapped[str] = mapped_column(String(32))
-    service_point_code: Mapped[str] = mapped_column(ForeignKey("service_points.code"), index=True)
+    # None for a session of a survey round (officials rate units, at no counter).
+    service_point_code: Mapped[str | None] = mapped_column(
+        ForeignKey("service_points.code"), index=True
+    )
     invitation_id: Mapped[str | None] = mapped_column(ForeignKey("invitations.id"), index=True)
     language: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -215,6 +255,13 @@ class SurveySession(Base):
     # result is returned? None: not asked.
     result_follow_up_agreed: Mapped[bool | None] = mapped_column(Boolean)
     result_follow_up_id: Mapped[str | None] = mapped_column(String(32))
+    # A session of a survey round (not the continuous citizen survey): the round, the
+    # respondent's group, the invitation it was started from, and the units rated in turn,
+    # in the order asked (answers to the rated-unit block carry the unit's place: `D1#2`).
+    round_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    group_code: Mapped[str | None] = mapped_column(String(40))
+    round_invitation_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    rated_units: Mapped[list[str] | None] = mapped_column(JSON)
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True

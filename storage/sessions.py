@@ -27,7 +27,15 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from storage.db import Database, Transaction
-from storage.models import Answer, DirtyDay, Invitation, ProcessedEvent, Response, SurveySession
+from storage.models import (
+    Answer,
+    DirtyDay,
+    Invitation,
+    ProcessedEvent,
+    Response,
+    RoundInvitation,
+    SurveySession,
+)
 from storage.response_facts import IMPORT_CHANNEL, ScaleValues, response_facts
 
 OPEN_STATUSES = ("consent", "active")
@@ -363,6 +371,7 @@ async def record_response(
             await session.scalars(select(Answer.answered_at).where(Answer.session_id == survey.id))
         ).all()
     facts = response_facts(scale_values, answers, answered_at)
+    assert survey.service_point_code is not None, "a round's session is recorded by its round"
     response = Response(
         session_id=survey.id,
         external_id=external_id,
@@ -430,6 +439,11 @@ async def withdraw_respondent(session: Transaction, respondent_key: str, now: da
         return 0
     await session.execute(
         update(Invitation).where(Invitation.claimed_by == respondent_key).values(claimed_by=None)
+    )
+    await session.execute(
+        update(RoundInvitation)
+        .where(RoundInvitation.claimed_by == respondent_key)
+        .values(claimed_by=None)
     )
     await session.execute(delete(Response).where(Response.session_id.in_(ids)))
     await session.execute(delete(Answer).where(Answer.session_id.in_(ids)))

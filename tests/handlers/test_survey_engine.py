@@ -697,7 +697,7 @@ async def test_a_counter_opened_while_the_service_runs_is_found_by_its_short_cod
     assert replies[-1].choices()[0].data == "consent:yes"
     async with database.reading() as tx:
         points = await tx.scalars(select(SurveySession.service_point_code))
-        assert sorted(points) == [OTHER_POINT, NEW_POINT]
+        assert sorted(str(point) for point in points) == [OTHER_POINT, NEW_POINT]
 
 
 async def test_each_counters_short_code_is_derived_once_however_many_codes_are_typed(
