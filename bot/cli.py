@@ -100,6 +100,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "retention_group",
         "The retention period of completed answers (SIPAS_RETENTION_MONTHS, default 24).",
     ),
+    "rounds": Subcommand(
+        "bot.commands.rounds",
+        "rounds_group",
+        "Survey rounds: create from a file, list, show progress, close, mint invitations.",
+    ),
     "serve": Subcommand(
         "bot.commands.serve", "serve_command", "Run the bot until SIGINT or SIGTERM."
     ),

@@ -33,11 +33,13 @@ __all__ = [
     "Paper",
     "PosterContent",
     "PosterFormat",
+    "Slip",
     "poster_format_for",
     "qr_code",
     "qr_png",
     "qr_svg",
     "render_poster",
+    "render_slips",
 ]
 
 # Level Q restores up to 25% of damaged modules: a printed poster gets scuffed,
@@ -324,7 +326,15 @@ def _pdf(layout: _Layout, content: PosterContent) -> bytes:
         pdf.set_font(f"sipas-{line.style}", size=line.size)
         x = (page_width - pdf.get_string_width(line.text)) / 2
         pdf.text(x, line.baseline, line.text)
-    qr = layout.qr
+    _pdf_qr(pdf, layout.qr)
+    left, top, right, bottom = layout.frame
+    pdf.set_line_width(0.3)
+    pdf.set_draw_color(0)
+    pdf.rect(left, top, right - left, bottom - top)
+    return bytes(pdf.output())
+
+
+def _pdf_qr(pdf: FPDF, qr: _Qr) -> None:
     module = qr.side / len(qr.modules)
     pdf.set_fill_color(0)
     for row, column, length in _dark_runs(qr.modules):
@@ -336,10 +346,55 @@ def _pdf(layout: _Layout, content: PosterContent) -> bytes:
             module + 0.01,
             style="F",
         )
-    left, top, right, bottom = layout.frame
-    pdf.set_line_width(0.3)
-    pdf.set_draw_color(0)
-    pdf.rect(left, top, right - left, bottom - top)
+
+
+@dataclass(frozen=True)
+class Slip:
+    """One invitation slip of a survey round: the lines above its code, its link (the QR
+    code), and its short code."""
+
+    lines: tuple[str, ...]
+    link: str
+    short_code: str
+
+
+SLIP_COLUMNS, SLIP_ROWS = 2, 4  # eight slips to an A4 page, cut along the frames
+
+
+def render_slips(slips: Sequence[Slip], *, title: str) -> bytes:
+    """A PDF of invitation slips on A4 pages, one code each: nothing on a slip says whom it
+    is for."""
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_title(title)
+    pdf.set_creator("sipas-bot")
+    pdf.set_auto_page_break(False)
+    for style in FONT_FILES:
+        pdf.add_font(f"sipas-{style}", "", str(_font_path(style)))
+    width, height = 210 / SLIP_COLUMNS, 297 / SLIP_ROWS
+    per_page = SLIP_COLUMNS * SLIP_ROWS
+    for index, slip in enumerate(slips):
+        if index % per_page == 0:
+            pdf.add_page()
+        column, row = index % SLIP_COLUMNS, index % per_page // SLIP_COLUMNS
+        left, top = column * width, row * height
+        pdf.set_draw_color(160)
+        pdf.set_line_width(0.2)
+        pdf.rect(left + 2, top + 2, width - 4, height - 4)
+        baseline = top + 8
+        pdf.set_font("sipas-regular", size=8)
+        for line in slip.lines:
+            for part in _wrap(line, "regular", 8, width - 10):
+                pdf.text(left + 5, baseline, part)
+                baseline += 3.6
+        side = min(height - (baseline - top) - 14, width / 2)
+        modules = tuple(
+            tuple(bool(module) for module in line)
+            for line in qr_code(slip.link).matrix_iter(border=QUIET_ZONE)
+        )
+        _pdf_qr(pdf, _Qr(left + (width - side) / 2, baseline, side, modules))
+        pdf.set_font("sipas-mono", size=14)
+        code = f"{slip.short_code[:4]}-{slip.short_code[4:]}"
+        pdf.text(left + (width - pdf.get_string_width(code)) / 2, baseline + side + 7, code)
     return bytes(pdf.output())
 
 

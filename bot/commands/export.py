@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from analytics.days import parse_period
-from analytics.export import FORMATS
+from analytics.export import FORMATS, ExportedFile
 from analytics.indices import RESPONDENT_TYPES
 from analytics.levels import LEVELS
 from analytics.publish import export_period
 from analytics.query import ReportQuery
+from analytics.rounds import export_round
 from analytics.schemes import SchemeError, load_scheme
 from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
+from questionnaires.loader import parse_questionnaire
+from questionnaires.rounds import RoundPlan
+from storage.rounds import completed_round_sessions, get_round, group_progress
 
 
 @click.command("export")
+@click.option("--period", "period_text", help="2026, 2026-Q4, 2026-11, 2026-W47 or 2026-11-28.")
 @click.option(
-    "--period", "period_text", required=True, help="2026, 2026-Q4, 2026-11, 2026-W47 or 2026-11-28."
+    "--round",
+    "round_code",
+    help="A survey round's results per rated unit instead (--out: a folder; no --period).",
 )
 @click.option("--level", type=click.Choice(LEVELS), default="commune", show_default=True)
 @click.option(
@@ -31,8 +39,9 @@ from bot.runtime import open_database, settings_or_exit
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write (default: SIPAS_EXPORT_DIR/sipas-PERIOD-LEVEL.FORMAT).",
+    type=click.Path(path_type=Path),
+    help="File to write (default: SIPAS_EXPORT_DIR/sipas-PERIOD-LEVEL.FORMAT); with --round, "
+    "the folder to write in.",
 )
 @click.option(
     "--respondent-type",
@@ -57,6 +66,7 @@ def export_command(
     scheme: str | None,
     method_name: str | None,
     no_raw: bool,
+    round_code: str | None,
 ) -> None:
     """Write index results for one period and level, and a manifest beside them.
 
@@ -68,7 +78,20 @@ def export_command(
     \b
     Example:
       sipas export --period 2026-Q4 --level commune --format xlsx --out q4.xlsx
+
+    With --round, the round's results per rated unit, content area and group (CSV), its
+    comments and progress, and round-CODE.manifest.json, in the folder --out (default
+    SIPAS_EXPORT_DIR); see docs/indices.md#survey-rounds.
     """
+    if round_code is not None:
+        if period_text is not None:
+            raise click.UsageError("--round exports the whole round: no --period")
+        export_round_command(round_code, out)
+        return
+    if period_text is None:
+        raise click.UsageError("give --period (or --round)")
+    if out is not None and out.is_dir():
+        raise click.BadParameter(f"{out} is a folder: name the file to write", param_hint="--out")
     try:
         period = parse_period(period_text)
     except ValueError as error:
@@ -118,3 +141,31 @@ def _format_for(fmt: str | None, out: Path | None) -> str:
             param_hint="--out",
         )
     return fmt
+
+
+def export_round_command(code: str, out: Path | None) -> None:
+    """Write a round's results, comments, progress and manifest into `out`."""
+    settings = settings_or_exit()
+
+    async def run() -> tuple[list[ExportedFile], Path]:
+        async with open_database(settings) as database, database.reading() as tx:
+            survey_round = await get_round(tx, code)
+            if survey_round is None:
+                raise click.ClickException(
+                    f"no round {code!r} (list them with `sipas rounds list`)"
+                )
+            plan = RoundPlan.from_json(survey_round.plan)
+            return export_round(
+                out or settings.export_dir,
+                plan,
+                parse_questionnaire(survey_round.questionnaire_source, source=f"round {code}"),
+                await completed_round_sessions(tx, code),
+                await group_progress(tx, code),
+                minimum_cell=plan.minimum_cell or settings.min_cell_size,
+                now=datetime.now(UTC),
+            )
+
+    written, manifest = asyncio.run(run())
+    for item in written:
+        click.echo(f"{item.path}  {item.rows} rows  sha256 {item.sha256}")
+    click.echo(f"{manifest}")
