@@ -7,9 +7,9 @@ Server-rendered Jinja templates, no JavaScript, CSS served from the package. Eve
 needs a session; without one the browser goes to the login page. A viewer sees the units
 of their scope only; any other unit's page or download is 403.
 
-The routes live by concern in `accounts`, `pages`, `downloads` and `scorecards` (the PAR
-Index), and find this router's settings (a `site.Dashboard`) through their dependencies
-(`deps`).
+The routes live by concern in `accounts`, `pages`, `downloads`, `scorecards` (the PAR
+Index) and `rounds` (survey rounds' progress, for admins), and find this router's settings
+(a `site.Dashboard`) through their dependencies (`deps`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from analytics.method import Method
 from analytics.schemes import ScoringScheme
 from storage.db import Database
 from storage.staff_logins import SignInLimits
-from web.dashboard import accounts, downloads, pages, scorecards
+from web.dashboard import accounts, downloads, pages, rounds, scorecards
 from web.dashboard.auth import SessionSigner
 from web.dashboard.paths import DASHBOARD_PREFIX
 from web.dashboard.site import Dashboard, templates
@@ -82,6 +82,6 @@ def dashboard_router(
         include_in_schema=False,
         dependencies=[Depends(dashboard.bind)],
     )
-    for concern in (accounts, pages, downloads, scorecards):
+    for concern in (accounts, pages, downloads, scorecards, rounds):
         router.include_router(concern.router)
     return router

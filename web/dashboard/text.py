@@ -132,6 +132,20 @@ TEXT: dict[str, dict[str, str]] = {
         "par_state_shown": "từ khảo sát",
         "par_state_suppressed": "ẩn: quá ít người trả lời",
         "par_state_missing": "không có số liệu khảo sát",
+        "rounds": "Đợt khảo sát",
+        "rounds_note": (
+            "Tiến độ các đợt khảo sát cán bộ, công chức: chỉ tiêu, mã mời đã phát, đã mở, "
+            "phiếu hoàn thành theo nhóm; số phiếu đánh giá từng đơn vị."
+        ),
+        "rounds_none": "Chưa có đợt khảo sát nào (sipas rounds create).",
+        "rounds_closed": "đã kết thúc",
+        "rounds_group": "Nhóm",
+        "rounds_target": "Chỉ tiêu",
+        "rounds_invited": "Mã mời",
+        "rounds_started": "Đã mở",
+        "rounds_completed": "Hoàn thành",
+        "rounds_unit": "Đơn vị được đánh giá",
+        "rounds_ratings": "Số phiếu",
         "your_units": "Đơn vị của bạn",
         "data_notice": "Ranh giới hành chính: thanglequoc/vietnamese-provinces-database (MIT).",
     },
@@ -264,6 +278,20 @@ TEXT: dict[str, dict[str, str]] = {
         "par_state_shown": "from the survey",
         "par_state_suppressed": "suppressed: too few respondents",
         "par_state_missing": "no survey figure",
+        "rounds": "Survey rounds",
+        "rounds_note": (
+            "Progress of the officials' survey rounds: per group the target, invitations "
+            "minted and opened, forms completed; per rated unit the forms that rated it."
+        ),
+        "rounds_none": "No survey round yet (sipas rounds create).",
+        "rounds_closed": "closed",
+        "rounds_group": "Group",
+        "rounds_target": "Target",
+        "rounds_invited": "Invited",
+        "rounds_started": "Opened",
+        "rounds_completed": "Completed",
+        "rounds_unit": "Rated unit",
+        "rounds_ratings": "Forms",
         "your_units": "Your units",
         "data_notice": "Administrative boundaries: thanglequoc/vietnamese-provinces-database (MIT).",
     },
