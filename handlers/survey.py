@@ -559,14 +559,9 @@ class SurveyEngine:
             self._round_forms[key] = form
         return form
 
-    async def _complete_round(
-        self, turn: Turn, survey: SurveySession, answers: Mapping[str, str | None]
-    ) -> list[Reply]:
+    async def _complete_round(self, turn: Turn, survey: SurveySession) -> list[Reply]:
         """A round's form is answered: the session is its record (answers under the rated
-        unit's place), and the invitation opens nothing any more. A respondent who said they
-        are not in the group was asked no unit: they rated none."""
-        if not any(item.per_unit for item in self._round_form(survey).visible_items(answers)):
-            survey.rated_units = []
+        unit's place), and the invitation opens nothing any more."""
         survey.completed_at = turn.now
         await store.close_session(survey, "completed", turn.now)
         if survey.round_invitation_id is not None:
@@ -806,7 +801,7 @@ class SurveyEngine:
     ) -> list[Reply]:
         moment = self.questionnaire.result_moment
         if survey.round_code is not None:
-            return await self._complete_round(turn, survey, answers)
+            return await self._complete_round(turn, survey)
         if survey.result_follow_up_id is not None:
             return await self._join_response(turn, survey, answers)
         if moment is not None and survey.stage == Stage.RESULT:

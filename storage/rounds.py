@@ -20,6 +20,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from questionnaires.model import split_repeat
 from storage.db import Transaction
 from storage.invitations import (
     INVITATION_ID_BYTES,
@@ -245,8 +246,9 @@ async def group_progress(tx: Transaction, round_code: str) -> dict[str, GroupPro
 
 
 async def completed_round_sessions(tx: Transaction, round_code: str) -> list[RoundSession]:
-    """The completed sessions of the round with their answers; a session whose respondent
-    said they are not in the group keeps no rated units."""
+    """The completed sessions of the round with their answers. A respondent who said they are
+    not in the group was asked about no unit (no answer of the rated-unit block, skipped or
+    not): they rated none."""
     sessions = (
         (
             await tx.execute(
@@ -268,6 +270,12 @@ async def completed_round_sessions(tx: Transaction, round_code: str) -> list[Rou
         for session_id, item_code, value in rows.tuples():
             answers[session_id][item_code] = value
     return [
-        RoundSession(group or "", tuple(units or ()), answers[session_id])
+        RoundSession(
+            group or "",
+            tuple(units or ())
+            if any(split_repeat(code)[1] for code in answers[session_id])
+            else (),
+            answers[session_id],
+        )
         for session_id, group, units in sessions
     ]
