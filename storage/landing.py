@@ -12,6 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from questionnaires.model import LocalizedText
+from questionnaires.rounds import RoundPlan
 from storage.invitations import (
     COUNTER_PREFIX,
     INVITATION_PREFIX,
@@ -24,9 +26,10 @@ from storage.invitations import (
     parse_counter_payload,
     recover_credentials,
 )
+from storage.rounds import find_round_invitation, get_round, round_credentials
 from storage.units import ServicePointListing, get_service_point_listing
 
-__all__ = ["Landing", "landing_for"]
+__all__ = ["Landing", "RoundLanding", "landing_for", "round_landing_for"]
 
 # Why an invitation that exists cannot be opened any more, by its status.
 _CLOSED = {"completed": InvitationProblem.COMPLETED, "expired": InvitationProblem.EXPIRED}
@@ -71,3 +74,35 @@ async def landing_for(session: AsyncSession, secret: str, payload: str, now: dat
     if not listing.point.active:
         raise InvitationRefused(InvitationProblem.INACTIVE)
     return Landing(payload, listing, short_code)
+
+
+@dataclass(frozen=True)
+class RoundLanding:
+    """A survey round's invitation that can start its form: the round's title, the group it
+    is for, and its short code."""
+
+    payload: str
+    title: LocalizedText
+    group: LocalizedText
+    short_code: str
+
+
+async def round_landing_for(session: AsyncSession, secret: str, payload: str) -> RoundLanding:
+    """The round and group a round invitation's payload names; InvitationRefused says why it
+    cannot start: answered, or the round closed. (Outside the round's days, the start says so,
+    in the deployment's time zone.)"""
+    if not PAYLOAD_PATTERN.match(payload):
+        raise InvitationRefused(InvitationProblem.MALFORMED)
+    invitation = await find_round_invitation(session, secret, payload)
+    survey_round = await get_round(session, invitation.round_code) if invitation else None
+    if invitation is None or survey_round is None:
+        raise InvitationRefused(InvitationProblem.UNKNOWN)
+    if invitation.completed_at is not None:
+        raise InvitationRefused(InvitationProblem.COMPLETED)
+    if survey_round.closed_at is not None:
+        raise InvitationRefused(InvitationProblem.ROUND_CLOSED)
+    plan = RoundPlan.from_json(survey_round.plan)
+    group = plan.group(invitation.group_code)
+    return RoundLanding(
+        payload, plan.title, group.label, round_credentials(secret, invitation.id)[1]
+    )

@@ -47,8 +47,13 @@ BLOCK = 10  # items asked per rated unit: nine scale items and the comment
 CATALOG = load_catalog()
 
 
-async def with_round(database: Database, text: str = ROUND) -> RoundFile:
+async def with_round(database: Database) -> RoundFile:
+    """The counters of the citizen survey, and the round."""
     await add_counters(database)
+    return await store_round(database)
+
+
+async def store_round(database: Database, text: str = ROUND) -> RoundFile:
     loaded = parse_round(text)
     async with database.transaction() as tx:
         await add_round(

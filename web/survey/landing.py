@@ -16,8 +16,9 @@ from fastapi.responses import Response
 
 from channels.web_form import WEB, start_of
 from storage.invitations import InvitationProblem, InvitationRefused, telegram_link
-from storage.landing import landing_for
+from storage.landing import landing_for, round_landing_for
 from storage.privacy import keyed_hash
+from storage.rounds import ROUND_PREFIX
 from web.survey.paths import LANDING_PREFIX
 from web.survey.site import CitizenRoute, Pages, PostedForm, other_language
 from web.survey.steps import RESPONDENT_COOKIE, web_step
@@ -38,6 +39,8 @@ async def landing(request: Request, payload: str, pages: Pages) -> Response:
         request, request.query_params.get("lang") or pages.default_language
     )
     switch = f"{LANDING_PREFIX}/{quote(payload)}?lang={other_language(language)}"
+    if payload.startswith(ROUND_PREFIX):
+        return await round_landing(request, payload, pages, language, switch)
     try:
         async with pages.database.reading() as session:
             found = await landing_for(session, pages.secret, payload, pages.clock())
@@ -52,6 +55,35 @@ async def landing(request: Request, payload: str, pages: Pages) -> Response:
         "landing.html",
         language,
         counter=found.listing,
+        controller=pages.data_controller,
+        action=f"{LANDING_PREFIX}/{found.payload}",
+        switch=switch,
+        zalo=f"https://zalo.me/{quote(zalo)}" if zalo else None,
+        short_code=found.short_code,
+        telegram=telegram_link(pages.bot_username, found.payload) if pages.bot_username else None,
+    )
+
+
+async def round_landing(
+    request: Request, payload: str, pages: Pages, language: str, switch: str
+) -> Response:
+    """A survey round's invitation: the round, the group it is for, the ways to answer."""
+    try:
+        async with pages.database.reading() as session:
+            found = await round_landing_for(session, pages.secret, payload)
+    except InvitationRefused as refused:
+        problem = refused.problem
+        text = pages.catalog.text(language, f"invitation.{problem.value}")
+        status = 404 if problem in NOT_FOUND else 410
+        return pages.message(request, language, text, status, switch=switch)
+    zalo = pages.zalo_oa_id
+    return pages.render(
+        request,
+        "landing.html",
+        language,
+        counter=None,
+        survey_round=found.title.get(language) or found.title["vi"],
+        group=found.group.get(language) or found.group["vi"],
         controller=pages.data_controller,
         action=f"{LANDING_PREFIX}/{found.payload}",
         switch=switch,
