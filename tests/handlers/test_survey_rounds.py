@@ -70,9 +70,11 @@ async def store_round(database: Database, text: str = ROUND) -> RoundFile:
     return loaded
 
 
-async def mint(database: Database, group: str, count: int = 1) -> list[MintedInvitation]:
+async def mint(
+    database: Database, group: str, count: int = 1, round_code: str = "r-test"
+) -> list[MintedInvitation]:
     async with database.transaction() as tx:
-        survey_round = await get_round(tx, "r-test")
+        survey_round = await get_round(tx, round_code)
         assert survey_round is not None
         return await mint_round_invitations(
             tx, TEST_SECRET, survey_round, group, count, datetime(2026, 10, 2, tzinfo=UTC)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import httpx
 
-from questionnaires.rounds import BUNDLED_ROUNDS, read_round_file
-from storage.rounds import add_round, get_round, mint_round_invitations
-from tests.conftest import TEST_SECRET
+from questionnaires.rounds import BUNDLED_ROUNDS
+from tests.handlers.test_survey_rounds import mint, store_round
 from tests.web.test_dashboard import ADMIN, VIEWER, Seeded, client, log_in, seeded
 
 __all__ = ["client", "seeded"]  # the dashboard's fixtures, with its two staff accounts
@@ -17,23 +14,9 @@ __all__ = ["client", "seeded"]  # the dashboard's fixtures, with its two staff a
 async def test_admins_see_each_groups_progress_and_viewers_do_not(
     client: httpx.AsyncClient, seeded: Seeded
 ) -> None:
-    loaded = read_round_file(BUNDLED_ROUNDS / "seed-2021-officials.yaml")
-    now = datetime(2026, 1, 10, tzinfo=UTC)
-    async with seeded.database.transaction() as tx:
-        await add_round(
-            tx,
-            code=loaded.plan.code,
-            plan=loaded.plan.to_json(),
-            questionnaire_id=loaded.questionnaire.id,
-            questionnaire_version=loaded.questionnaire.version,
-            questionnaire_source=loaded.questionnaire_source,
-            opens_on=date(2026, 1, 5),
-            closes_on=date(2026, 2, 28),
-            now=now,
-        )
-        survey_round = await get_round(tx, loaded.plan.code)
-        assert survey_round is not None
-        await mint_round_invitations(tx, TEST_SECRET, survey_round, "LD_HUYEN", 4, now)
+    seed = (BUNDLED_ROUNDS / "seed-2021-officials.yaml").read_text(encoding="utf-8")
+    await store_round(seeded.database, seed)
+    await mint(seeded.database, "LD_HUYEN", 4, round_code="seed-2021-officials")
 
     assert (await log_in(client, VIEWER)).status_code == 303
     assert (await client.get("/dashboard/rounds")).status_code == 403

@@ -3,14 +3,10 @@ the form is answered in the browser, the rated-unit block once per unit."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 
 from storage.models import SurveySession
-from storage.rounds import get_round, mint_round_invitations
-from tests.conftest import TEST_SECRET
-from tests.handlers.test_survey_rounds import store_round
+from tests.handlers.test_survey_rounds import mint, store_round
 from tests.web.test_web_survey import Service, finish, service
 
 __all__ = ["service"]  # the citizens' pages over the engine, as the web survey tests use them
@@ -18,13 +14,7 @@ __all__ = ["service"]  # the citizens' pages over the engine, as the web survey 
 
 async def test_a_round_invitation_is_answered_in_the_browser(service: Service) -> None:
     await store_round(service.database)
-    async with service.database.transaction() as tx:
-        survey_round = await get_round(tx, "r-test")
-        assert survey_round is not None
-        (invitation,) = await mint_round_invitations(
-            tx, TEST_SECRET, survey_round, "XA", 1,
-            datetime(2026, 10, 2, tzinfo=UTC),
-        )  # fmt: skip
+    (invitation,) = await mint(service.database, "XA")
     phone = service.phone()
     landing = await phone.open(f"/s/{invitation.payload}")
     assert landing.status == 200

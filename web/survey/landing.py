@@ -9,6 +9,7 @@ keyed hash of it, in memory, against ballot stuffing.
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
 import secrets
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -16,7 +17,7 @@ from fastapi.responses import Response
 
 from channels.web_form import WEB, start_of
 from storage.invitations import InvitationProblem, InvitationRefused, telegram_link
-from storage.landing import landing_for, round_landing_for
+from storage.landing import Landing, RoundLanding, landing_for, round_landing_for
 from storage.privacy import keyed_hash
 from storage.rounds import ROUND_PREFIX
 from web.survey.paths import LANDING_PREFIX
@@ -34,56 +35,36 @@ router = APIRouter(route_class=CitizenRoute)
 
 @router.get(f"{LANDING_PREFIX}/{{payload}}")
 async def landing(request: Request, payload: str, pages: Pages) -> Response:
-    """Who runs the survey, the counter, and the three ways to answer."""
+    """Who runs the survey (the counter, or a round's group), and the three ways to answer."""
     language = pages.language_of(
         request, request.query_params.get("lang") or pages.default_language
     )
     switch = f"{LANDING_PREFIX}/{quote(payload)}?lang={other_language(language)}"
-    if payload.startswith(ROUND_PREFIX):
-        return await round_landing(request, payload, pages, language, switch)
+    shown: dict[str, Any] = {"counter": None}
     try:
         async with pages.database.reading() as session:
-            found = await landing_for(session, pages.secret, payload, pages.clock())
+            if payload.startswith(ROUND_PREFIX):
+                found: Landing | RoundLanding = await round_landing_for(
+                    session, pages.secret, payload
+                )
+            else:
+                found = await landing_for(session, pages.secret, payload, pages.clock())
     except InvitationRefused as refused:
         problem = refused.problem
         text = pages.catalog.text(language, f"invitation.{problem.value}")
         status = 404 if problem in NOT_FOUND else 410
         return pages.message(request, language, text, status, switch=switch)
+    if isinstance(found, RoundLanding):
+        shown["survey_round"] = found.title.get(language) or found.title["vi"]
+        shown["group"] = found.group.get(language) or found.group["vi"]
+    else:
+        shown["counter"] = found.listing
     zalo = pages.zalo_oa_id
     return pages.render(
         request,
         "landing.html",
         language,
-        counter=found.listing,
-        controller=pages.data_controller,
-        action=f"{LANDING_PREFIX}/{found.payload}",
-        switch=switch,
-        zalo=f"https://zalo.me/{quote(zalo)}" if zalo else None,
-        short_code=found.short_code,
-        telegram=telegram_link(pages.bot_username, found.payload) if pages.bot_username else None,
-    )
-
-
-async def round_landing(
-    request: Request, payload: str, pages: Pages, language: str, switch: str
-) -> Response:
-    """A survey round's invitation: the round, the group it is for, the ways to answer."""
-    try:
-        async with pages.database.reading() as session:
-            found = await round_landing_for(session, pages.secret, payload)
-    except InvitationRefused as refused:
-        problem = refused.problem
-        text = pages.catalog.text(language, f"invitation.{problem.value}")
-        status = 404 if problem in NOT_FOUND else 410
-        return pages.message(request, language, text, status, switch=switch)
-    zalo = pages.zalo_oa_id
-    return pages.render(
-        request,
-        "landing.html",
-        language,
-        counter=None,
-        survey_round=found.title.get(language) or found.title["vi"],
-        group=found.group.get(language) or found.group["vi"],
+        **shown,
         controller=pages.data_controller,
         action=f"{LANDING_PREFIX}/{found.payload}",
         switch=switch,
