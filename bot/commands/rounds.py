@@ -35,9 +35,10 @@ MAX_INVITATIONS = 5000
 
 @click.group("rounds")
 def rounds_group() -> None:
-    """Survey rounds: a questionnaire, dates, respondent groups with targets, rated units.
+    """Survey rounds: create from a file, list, show progress, close, mint invitations.
 
-    The continuous citizen survey is the round `sipas` (counters' posters and per-dossier
+    A round binds a questionnaire, its days, respondent groups with targets and the units
+    each group rates. The continuous citizen survey is the round `sipas` (counters' posters and per-dossier
     invitations); the others are created from a round file (docs/user-guide.md).
     """
 
