@@ -80,6 +80,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "privacy_group",
         "The privacy notice of Law 91/2025/QH15 shown before the survey.",
     ),
+    "procedures": Subcommand(
+        "bot.commands.procedures",
+        "procedures_group",
+        "The procedure catalogue: what each procedure's ratings are attributed to.",
+    ),
     "qr": Subcommand(
         "bot.commands.qr",
         "qr_command",

@@ -8,6 +8,9 @@ The file has one row per response and a header row with the columns of
 - `service_point`: the code of the counter (`sipas units points`);
 - `completed_at`: ISO 8601 with a UTC offset, e.g. 2026-11-20T09:15:00+07:00;
 - `respondent_type`: citizen | organisation;
+- optionally `procedure_code`, `authority` and `submitted_via`: what the rating is about
+  (`storage.procedures`: the procedure, the competent authority, direct | online | post);
+  empty or absent, the counter's authority and `direct`;
 - then one column per item code holding the option value; empty means skipped or not asked.
 
 The whole file is checked first, streaming, and every problem is reported as
@@ -38,12 +41,15 @@ from questionnaires import (
 )
 from storage.db import Database
 from storage.imported_responses import ImportContext, ImportedResponse, add_imported
+from storage.models import ServicePoint
 from storage.privacy import scrub
+from storage.procedures import Attribution, AttributionRefused, Attributions, load_attributions
 from storage.response_facts import IMPORT_CHANNEL
 from storage.spreadsheets import spreadsheet_rows
-from storage.units import service_point_codes
+from storage.units import load_geography
 
 __all__ = [
+    "ATTRIBUTION_COLUMNS",
     "FIXED_COLUMNS",
     "IMPORT_CHANNEL",
     "ImportProgress",
@@ -55,6 +61,7 @@ __all__ = [
 ]
 
 FIXED_COLUMNS = ("external_id", "service_point", "completed_at", "respondent_type")
+ATTRIBUTION_COLUMNS = ("procedure_code", "authority", "submitted_via")
 RESPONDENT_TYPES = ("citizen", "organisation")
 PROGRESS_EVERY = 250
 MAX_EXTERNAL_ID = 128  # the width of responses.external_id
@@ -89,9 +96,11 @@ class ImportReport:
 
 
 def template_columns(questionnaire: Questionnaire) -> list[str]:
-    """The header of an import file: the fixed columns, then every item code in order."""
-    items = [item.code for item in questionnaire.items if item.code not in FIXED_COLUMNS]
-    return [*FIXED_COLUMNS, *items]
+    """The header of an import file: the fixed columns, what the rating is about, then every
+    item code in order."""
+    fixed = (*FIXED_COLUMNS, *ATTRIBUTION_COLUMNS)
+    items = [item.code for item in questionnaire.items if item.code not in fixed]
+    return [*fixed, *items]
 
 
 # --- Checking rows ------------------------------------------------------------------------
@@ -114,11 +123,13 @@ class _RowChecker:
         self,
         source: str,
         questionnaire: Questionnaire,
-        service_points: set[str],
+        attributions: Attributions,
+        service_points: dict[str, ServicePoint],
         now: datetime,
     ) -> None:
         self.source = source
         self.questionnaire = questionnaire
+        self.attributions = attributions
         self.service_points = service_points
         self.now = now
         self.problems: list[Problem] = []
@@ -162,7 +173,7 @@ class _RowChecker:
             self.problem(1, name, "required column missing from the header", "add it")
         self.item_columns = [
             self.questionnaire.item(code)
-            for code in known[len(FIXED_COLUMNS) :]
+            for code in known[len(FIXED_COLUMNS) + len(ATTRIBUTION_COLUMNS) :]
             if code in seen and code not in FIXED_COLUMNS
         ]
         return not missing
@@ -184,10 +195,31 @@ class _RowChecker:
         completed_at = self._completed_at(row, values.get("completed_at", ""))
         respondent_type = self._respondent_type(row, values.get("respondent_type", ""))
         answers = self._answers(row, values, respondent_type)
+        attribution = self._attribution(row, point, values)
         if len(self.problems) > before:
             return None
         assert external_id and point and completed_at and respondent_type and answers is not None
-        return ImportedResponse(row, external_id, point, completed_at, respondent_type, answers)
+        assert attribution is not None
+        return ImportedResponse(
+            row, external_id, point, completed_at, respondent_type, answers, attribution
+        )
+
+    def _attribution(
+        self, row: int, point: str | None, values: dict[str, str]
+    ) -> Attribution | None:
+        if point is None:
+            return None
+        try:
+            return self.attributions.resolve(
+                self.service_points[point],
+                procedure_code=values.get("procedure_code"),
+                authority=values.get("authority", "").upper() or None,
+                submitted_via=values.get("submitted_via"),
+            )
+        except AttributionRefused as refused:
+            for problem in refused.problems:
+                self.problem(row, problem.column or "(row)", problem.message, problem.hint)
+            return None
 
     def _external_id(self, row: int, value: str) -> str | None:
         if not value:
@@ -363,16 +395,20 @@ async def import_responses(
     """
     now = now or datetime.now(UTC)
     source = str(path)
-    service_points = await service_point_codes(database)
+    async with database.reading() as session:
+        attributions = await load_attributions(session)
+        service_points = {
+            point.code: point for point in (await load_geography(session)).service_points
+        }
 
-    checker = _RowChecker(source, questionnaire, service_points, now)
+    checker = _RowChecker(source, questionnaire, attributions, service_points, now)
     rows = sum(1 for _ in _checked_rows(path, checker, progress, "checking", None))
     if checker.problems:
         raise ResponseImportError(checker.problems)
 
     def rechecked() -> Iterator[ImportedResponse]:
         # Second pass over the file: nothing but ids is held in memory, whatever its size.
-        writer = _RowChecker(source, questionnaire, service_points, now)
+        writer = _RowChecker(source, questionnaire, attributions, service_points, now)
         yield from _checked_rows(path, writer, None, "importing", rows)
         if writer.problems:  # the file changed between the two passes: nothing is kept
             raise ResponseImportError(writer.problems)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import Database
 from storage.models import Answer, Response, SurveySession
 from storage.privacy import keyed_hash
+from storage.procedures import Attribution
 from storage.response_facts import IMPORT_CHANNEL, ScaleValues
 from storage.sessions import record_response
 
@@ -36,6 +37,7 @@ class ImportedResponse:
     completed_at: datetime
     respondent_type: str
     answers: dict[str, str | None]  # visible items only, in questionnaire order; None = skipped
+    attribution: Attribution
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ async def _add_batch(
             reporting_day=day,
             scale_values=context.scale_values,
             external_id=response.external_id,
+            attribution=response.attribution,
         )
         # Paper and kiosk exports carry no timing: a duration of 0 s would be a lie.
         record.started_at = None

@@ -34,6 +34,7 @@ from storage.api_keys import shared_dossier_invitations
 from storage.db import Transaction
 from storage.models import ApiKey, Invitation, ServicePoint, SurveySession
 from storage.privacy import keyed_hash, same_digest
+from storage.procedures import Attribution
 
 COUNTER_PREFIX = "c_"
 INVITATION_PREFIX = "i_"
@@ -224,9 +225,11 @@ async def issue_invitation(
     dossier_ref: str | None = None,
     api_key: ApiKey | None = None,
     stage: str = Stage.RECEPTION,
+    attribution: Attribution | None = None,
 ) -> IssuedInvitation:
-    """A single-use invitation at `stage`; for a dossier with a live one at this counter, that
-    one.
+    """A single-use invitation at `stage`, about `attribution` (procedure, authority, how it
+    was submitted; default: the counter's authority); for a dossier with a live one at this
+    counter, that one.
 
     `api_key` is the key of the system asking (None: the operator). Of the dossier's earlier
     invitations only those it shares with this request count (`shared_dossier_invitations`):
@@ -277,6 +280,9 @@ async def issue_invitation(
             created_at=now,
             expires_at=now + ttl,
             stage=stage,
+            procedure_code=attribution.procedure_code if attribution else None,
+            authority_code=attribution.authority_code if attribution else None,
+            submitted_via=attribution.submitted_via if attribution else "direct",
         )
         try:
             async with session.begin_nested():

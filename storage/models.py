@@ -120,6 +120,20 @@ class ServicePoint(Base):
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Procedure(Base):
+    """An administrative procedure (thủ tục hành chính) of the catalogue: its field (lĩnh vực),
+    the level of authority that resolves it, and the authority that does by default."""
+
+    __tablename__ = "procedures"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    field: Mapped[str] = mapped_column(String(250))
+    authority_level: Mapped[str] = mapped_column(String(32))
+    default_authority: Mapped[str | None] = mapped_column(String(32))
+    is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 # --- Invitations and survey state --------------------------------------------------------
 
 
@@ -156,6 +170,13 @@ class Invitation(Base):
     # The dossier's moment it was minted at: reception (the whole survey, the result
     # screener asked) or result (the screener answered "received" in advance).
     stage: Mapped[str] = mapped_column(String(16), default="reception", server_default="reception")
+    # What the rating is about (storage/attribution.py): the procedure (mã TTHC, if known),
+    # the competent authority (an agency or unit code) and how the dossier was submitted.
+    procedure_code: Mapped[str | None] = mapped_column(String(32))
+    authority_code: Mapped[str | None] = mapped_column(String(32))
+    submitted_via: Mapped[str] = mapped_column(
+        String(16), default="direct", server_default="direct"
+    )
 
 
 class SurveyRound(Base):
@@ -319,6 +340,13 @@ class Response(Base):
     # and those completed before consent was recorded.
     consent_at: Mapped[datetime | None]
     notice_version: Mapped[str | None] = mapped_column(String(16))
+    # What the rating is about (storage/attribution.py): the procedure (mã TTHC, if known),
+    # the competent authority (an agency or unit code) and how the dossier was submitted.
+    procedure_code: Mapped[str | None] = mapped_column(String(32))
+    authority_code: Mapped[str | None] = mapped_column(String(32))
+    submitted_via: Mapped[str] = mapped_column(
+        String(16), default="direct", server_default="direct"
+    )
 
 
 class ResultFollowUp(Base):
@@ -527,6 +555,8 @@ class DailyCount(Base):
     item_code: Mapped[str] = mapped_column(String(64))
     value: Mapped[str | None] = mapped_column(String(64))
     answers: Mapped[int] = mapped_column(Integer)
+    authority_code: Mapped[str | None] = mapped_column(String(32))
+    procedure_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class DailyRespondents(Base):
@@ -542,6 +572,8 @@ class DailyRespondents(Base):
     channel: Mapped[str] = mapped_column(String(16))
     flagged: Mapped[bool] = mapped_column(Boolean)
     respondents: Mapped[int] = mapped_column(Integer)
+    authority_code: Mapped[str | None] = mapped_column(String(32))
+    procedure_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class AggregationRun(Base):

@@ -34,8 +34,10 @@ from storage.models import (
     ProcessedEvent,
     Response,
     RoundInvitation,
+    ServicePoint,
     SurveySession,
 )
+from storage.procedures import Attribution, counter_authority
 from storage.response_facts import IMPORT_CHANNEL, ScaleValues, response_facts
 
 OPEN_STATUSES = ("consent", "active")
@@ -349,6 +351,23 @@ async def discard_session(
     await close_session(survey, status, now)
 
 
+async def _attribution_of(session: Transaction, survey: SurveySession) -> Attribution:
+    """What a survey rates when it completes: its invitation's attribution, else the counter's
+    authority."""
+    if survey.invitation_id is not None:
+        row = (
+            await session.execute(
+                select(
+                    Invitation.procedure_code, Invitation.authority_code, Invitation.submitted_via
+                ).where(Invitation.id == survey.invitation_id)
+            )
+        ).one_or_none()
+        if row is not None and row.authority_code is not None:
+            return Attribution(row.procedure_code, row.authority_code, row.submitted_via)
+    point = await session.get(ServicePoint, survey.service_point_code)
+    return Attribution(None, counter_authority(point) if point is not None else None)
+
+
 async def record_response(
     session: Transaction,
     survey: SurveySession,
@@ -359,9 +378,13 @@ async def record_response(
     reporting_day: date,
     scale_values: ScaleValues,
     external_id: str | None = None,
+    attribution: Attribution | None = None,
 ) -> Response:
     """Turn a finished session into a response: only answers to visible items are kept, and
-    the facts its quality flags will be judged on are recorded with it."""
+    the facts its quality flags will be judged on are recorded with it.
+
+    What it rates is `attribution` (an import's), else its invitation's, else its counter's
+    authority (`storage.procedures`)."""
     await session.execute(
         delete(Answer).where(Answer.session_id == survey.id, Answer.item_code.not_in(list(answers)))
     )
@@ -372,6 +395,7 @@ async def record_response(
         ).all()
     facts = response_facts(scale_values, answers, answered_at)
     assert survey.service_point_code is not None, "a round's session is recorded by its round"
+    about = attribution or await _attribution_of(session, survey)
     response = Response(
         session_id=survey.id,
         external_id=external_id,
@@ -392,6 +416,9 @@ async def record_response(
         median_gap_seconds=facts.median_gap_seconds,
         consent_at=survey.consent_at,
         notice_version=survey.notice_version,
+        procedure_code=about.procedure_code,
+        authority_code=about.authority_code,
+        submitted_via=about.submitted_via,
     )
     session.add(response)
     survey.completed_at = completed_at

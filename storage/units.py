@@ -139,6 +139,7 @@ class LoadReport:
     agencies: Counts = field(default_factory=Counts)
     service_points: Counts = field(default_factory=Counts)
     crosswalk: Counts = field(default_factory=Counts)
+    procedures: Counts = field(default_factory=Counts)  # the catalogue, storage.procedures
 
     def tables(self) -> dict[str, Counts]:
         return {
@@ -146,6 +147,7 @@ class LoadReport:
             "agencies": self.agencies,
             "service_points": self.service_points,
             "crosswalk": self.crosswalk,
+            "procedures": self.procedures,
         }
 
     @property

@@ -21,6 +21,7 @@ from storage.invitations import (
     issue_invitation,
     telegram_link,
 )
+from storage.procedures import SUBMITTED_VIA, load_attributions
 from storage.units import get_service_point
 from web.survey.paths import landing_link
 
@@ -56,6 +57,19 @@ def _dossier(_context: click.Context, _param: click.Parameter, value: str | None
 @click.option(
     "--counter", is_flag=True, help="Show the counter's static poster token instead (no expiry)."
 )
+@click.option("--procedure", "procedure_code", help="The procedure (mã TTHC), e.g. 1.001193.")
+@click.option(
+    "--authority",
+    help="The competent authority (agency or unit code) the rating belongs to; default: the "
+    "procedure's default authority, else the counter's agency.",
+)
+@click.option(
+    "--submitted-via",
+    type=click.Choice(SUBMITTED_VIA),
+    default="direct",
+    show_default=True,
+    help="How the dossier was submitted.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for other tools.")
 def invite_command(
     code: str,
@@ -63,6 +77,9 @@ def invite_command(
     ttl_hours: int | None,
     stage: str,
     counter: bool,
+    procedure_code: str | None,
+    authority: str | None,
+    submitted_via: str,
     as_json: bool,
 ) -> None:
     """Mint a single-use invitation and print its payload, short code and links.
@@ -77,9 +94,12 @@ def invite_command(
     on its poster, see `sipas qr`). With SIPAS_PUBLIC_URL, `page` is the
     landing page a QR code should open (browser, Zalo or Telegram).
     """
-    if counter and (dossier_ref or ttl_hours or stage != Stage.RECEPTION):
+    if counter and (
+        dossier_ref or ttl_hours or stage != Stage.RECEPTION or procedure_code or authority
+    ):
         raise click.UsageError(
-            "--counter shows the static token: no --dossier, --ttl-hours or --stage"
+            "--counter shows the static token: no --dossier, --ttl-hours, --stage, "
+            "--procedure or --authority"
         )
     settings = settings_or_exit()
     secret = settings.secret()
@@ -103,6 +123,12 @@ def invite_command(
                     "short_code": counter_short_code(secret, code),
                     "telegram_link": telegram_link(settings.telegram_bot_username, payload),
                 }
+            attribution = (await load_attributions(tx)).resolve(
+                point,
+                procedure_code=procedure_code,
+                authority=authority,
+                submitted_via=submitted_via,
+            )
             now = datetime.now(UTC)
             try:
                 issued = await issue_invitation(
@@ -113,6 +139,7 @@ def invite_command(
                     ttl=ttl,
                     dossier_ref=dossier_ref,
                     stage=stage,
+                    attribution=attribution,
                 )
             except DossierAnswered as answered:
                 raise click.ClickException(
@@ -137,6 +164,9 @@ def invite_command(
                 "created": issued.created,
                 "has_dossier": invitation.dossier_hash is not None,
                 "stage": invitation.stage,
+                "procedure_code": invitation.procedure_code,
+                "authority": invitation.authority_code,
+                "submitted_via": invitation.submitted_via,
                 "expires_at": invitation.expires_at.isoformat(),
                 "payload": issued.payload,
                 "short_code": issued.short_code,
@@ -158,6 +188,8 @@ def invite_command(
         click.echo(f"invitation   {shown['id']} ({what}, single use{again})")
         click.echo(f"service pt   {code}")
         click.echo(f"stage        {shown['stage']}")
+        procedure = f", procedure {shown['procedure_code']}" if shown["procedure_code"] else ""
+        click.echo(f"authority    {shown['authority']}{procedure} ({shown['submitted_via']})")
         click.echo(f"expires      {expires:%Y-%m-%d %H:%M %z}")
     click.echo(f"payload      {shown['payload']}")
     click.echo(f"short code   {shown['short_code']}  (Zalo: send it to the OA)")

@@ -19,6 +19,7 @@ from bot.runtime import open_database, settings_or_exit
 from storage.unit_formats import OFFICIAL_VALID_FROM, UNIT_LEVELS, UNITS_COLUMNS
 
 if TYPE_CHECKING:
+    from storage.db import AsyncSession
     from storage.models import AdminUnit
     from storage.units import Loader, LoadReport
 
@@ -27,7 +28,7 @@ _COLUMNS_HELP = "\b\n" + "\n".join(
 )
 
 
-def _load(loader: Loader, what: str, dry_run: bool) -> None:
+def run_loader(loader: Loader, what: str, dry_run: bool) -> None:
     """Run a loader, all or nothing, and print its counts (a UnitDataError lists every problem)."""
     from storage.units import load_all_or_nothing
 
@@ -75,17 +76,25 @@ def load_command(file: Path | None, sample: bool, dry_run: bool) -> None:
     The sample is Hà Nội: the city, its 126 wards and communes (valid from
     2025-07-01), the 30 former districts (valid to 2025-06-30), the crosswalk
     from old communes, and sample departments, service-centre branches and
-    counters, all marked as sample data.
+    counters, and a small catalogue of procedures (`sipas procedures`), all
+    marked as sample data.
     """
+    from storage.procedures import load_sample_procedures
     from storage.units import load_sample, load_units_csv
 
     if sample == (file is not None):
         raise click.UsageError("give either a FILE or --sample")
     if file is None:
-        _load(load_sample, "the Hà Nội sample", dry_run)
+
+        async def with_procedures(session: AsyncSession) -> LoadReport:
+            report = await load_sample(session)
+            report += await load_sample_procedures(session)
+            return report
+
+        run_loader(with_procedures, "the Hà Nội sample", dry_run)
         return
     source = str(file)
-    _load(partial(load_units_csv, source=source, data=file.read_bytes()), source, dry_run)
+    run_loader(partial(load_units_csv, source=source, data=file.read_bytes()), source, dry_run)
 
 
 @units_group.command("import-official")
@@ -117,7 +126,7 @@ def import_official_command(file: Path, province: str, valid_from: datetime, dry
     loader = partial(
         import_official, source=source, data=file.read_bytes(), province=province, valid_from=day
     )
-    _load(loader, source, dry_run)
+    run_loader(loader, source, dry_run)
 
 
 def _unit_json(unit: AdminUnit) -> dict[str, Any]:

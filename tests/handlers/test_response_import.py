@@ -316,9 +316,63 @@ def test_the_template_header_is_the_fixed_columns_then_every_item_in_order() -> 
         "service_point",
         "completed_at",
         "respondent_type",
+        "procedure_code",
+        "authority",
+        "submitted_via",
         *items,
     ]
-    assert HEADER[4:8] == ["15", "16", "17", "18"]
+    assert HEADER[7:11] == ["15", "16", "17", "18"]
+
+
+# --- what a rating is about -------------------------------------------------------------------
+
+
+def attributed(external_id: str, procedure: str, authority: str, via: str) -> list[str]:
+    cells = row(external_id)
+    cells[4:7] = [procedure, authority, via]
+    return cells
+
+
+async def test_a_row_names_the_procedure_authority_and_how_it_was_submitted(
+    counters: Database, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "attributed.csv",
+        [attributed("p-1", "1.001193", "01", "online"), row("p-2")],
+    )
+    await run_import(counters, path)
+    async with counters.reading() as tx:
+        stored = (
+            await tx.execute(
+                select(
+                    Response.external_id,
+                    Response.procedure_code,
+                    Response.authority_code,
+                    Response.submitted_via,
+                ).order_by(Response.external_id)
+            )
+        ).all()
+    # Without a column's value, the counter's authority (its unit: this counter has no
+    # agency) and a dossier handed in at the counter.
+    assert [tuple(item) for item in stored] == [
+        ("p-1", "1.001193", "01", "online"),
+        ("p-2", None, "00004", "direct"),
+    ]
+
+
+async def test_an_unknown_authority_or_a_bad_submission_refuses_the_file(
+    counters: Database, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "bad.csv",
+        [row("b-1"), attributed("b-2", "1.001193", "HN-NOWHERE", "fax")],
+    )
+    with pytest.raises(ResponseImportError) as error:
+        await run_import(counters, path)
+    found = problems_of(error)
+    assert found[0].startswith(f"{path}:3: authority: unknown authority 'HN-NOWHERE'")
+    assert found[1].startswith(f"{path}:3: submitted_via: 'fax' is not allowed")
+    assert await count(counters, Response) == 0
 
 
 # --- the command ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 MAX_TTL_HOURS = 24 * 365
+SubmittedVia = Literal["direct", "online", "post"]  # storage.procedures.SUBMITTED_VIA
 
 
 class InvitationRequest(BaseModel):
@@ -59,6 +60,30 @@ class InvitationRequest(BaseModel):
         "the whole survey, the result questions included, without that question).",
     )
 
+    procedure_code: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="The procedure (mã TTHC) of the dossier, e.g. `1.001193`. When a procedure "
+        "catalogue is loaded (`sipas procedures list`), a code outside it is refused (422).",
+        examples=["1.001193"],
+    )
+    authority: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="The competent authority (cơ quan có thẩm quyền giải quyết) the rating "
+        "belongs to: the code of a loaded agency (a Sở) or unit (a UBND xã/phường). Default: "
+        "the procedure's default authority in the catalogue, else the counter's agency (its "
+        "unit for a counter without one). An unknown code is refused (422).",
+        examples=["HN-STP"],
+    )
+    submitted_via: SubmittedVia = Field(
+        "direct",
+        description="How the dossier was submitted: `direct` (default; at the counter), "
+        "`online` (public service portal) or `post`.",
+    )
+
     @field_validator("dossier_ref")
     @classmethod
     def _dossier_reference(cls, value: str | None) -> str | None:
@@ -89,6 +114,9 @@ class InvitationOut(BaseModel):
     qr_svg_url: str
     has_dossier: bool
     stage: Stage = Field(description="The dossier's moment the invitation was minted at")
+    procedure_code: str | None = Field(description="The procedure (mã TTHC), if given")
+    authority: str | None = Field(description="The competent authority its rating belongs to")
+    submitted_via: SubmittedVia
     created_at: datetime
     expires_at: datetime
     claimed_at: datetime | None

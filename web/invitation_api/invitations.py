@@ -23,6 +23,7 @@ from storage.invitations import (
     telegram_link,
 )
 from storage.models import ApiKey, Invitation, ServicePoint
+from storage.procedures import AttributionRefused, load_attributions
 from storage.result_follow_ups import mark_due
 from storage.units import get_service_point
 from web.invitation_api.bodies import (
@@ -38,6 +39,7 @@ from web.invitation_api.problems import (
     ApiProblem,
     ProblemRoute,
     body_of,
+    field_problem,
     problem_responses,
     request_body_schema,
 )
@@ -108,6 +110,9 @@ def _view(api: InvitationApi, request: Request, invitation: Invitation) -> Invit
         qr_svg_url=_absolute(api, request, "invitation_qr_svg", invitation.id),
         has_dossier=invitation.dossier_hash is not None,
         stage=invitation.stage,
+        procedure_code=invitation.procedure_code,
+        authority=invitation.authority_code,
+        submitted_via=invitation.submitted_via,
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,
         claimed_at=invitation.claimed_at,
@@ -129,6 +134,15 @@ async def _issue(api: InvitationApi, api_key: ApiKey, body: InvitationRequest) -
         if not point.active:
             raise ApiProblem("inactive-service-point", f"Service point {point.code} is closed.")
         try:
+            attribution = (await load_attributions(tx)).resolve(
+                point,
+                procedure_code=body.procedure_code,
+                authority=body.authority,
+                submitted_via=body.submitted_via,
+            )
+        except AttributionRefused as refused:
+            raise field_problem(refused) from None
+        try:
             return await issue_invitation(
                 tx,
                 api.secret,
@@ -138,6 +152,7 @@ async def _issue(api: InvitationApi, api_key: ApiKey, body: InvitationRequest) -
                 dossier_ref=body.dossier_ref,
                 api_key=api_key,
                 stage=body.stage,
+                attribution=attribution,
             )
         # Only invitations at counters in the key's scope are ever reported (see
         # `issue_invitation`): what they are and where is the key's to know.

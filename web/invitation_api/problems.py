@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 
+from problems import ProblemsFound
 from web.invitation_api.paths import API_PREFIX
 from web.json_body import NotJson, json_of
 
@@ -222,6 +223,18 @@ def _validation_problem(issues: Sequence[Mapping[str, Any]], *within: str) -> Ap
         f"{first['location']}: {first['message']} ({len(errors)} problem(s) in all). "
         'A valid body: {"service_point": "HN-00004-01", "dossier_ref": "000.00.01.H26-250101-0001"}.',
         extensions={"errors": errors},
+    )
+
+
+def field_problem(refused: ProblemsFound) -> ApiProblem:
+    """422 (`invalid-request`) for fields refused after the body parsed (an unknown authority,
+    say), each named in `errors` as the framework names a malformed one."""
+    return _validation_problem(
+        [
+            {"loc": (problem.column or "body",), "msg": str(problem), "type": "value_error"}
+            for problem in refused.problems
+        ],
+        "body",
     )
 
 
