@@ -8,6 +8,14 @@
   broken by the lowest district code (`storage.units.former_district_map`).
 - `agency`: the counter's agency (department or service-centre branch), if it has one.
 - `province`: the province above the counter's unit.
+- `authority`: the competent authority of the procedure (an agency such as a Sở, or a unit
+  such as a UBND xã/phường), over every counter that received its dossiers
+  (`storage.procedures`); not the counter's place.
+- `field`: the field (lĩnh vực) of the procedure, from the catalogue; responses without a
+  procedure of the catalogue are under none.
+
+Counts are summed per counter for the first five levels, and per authority or procedure for
+the last two (`cell_of`): the map's `service_point_code` column holds that cell's key.
 """
 
 from __future__ import annotations
@@ -15,11 +23,18 @@ from __future__ import annotations
 import pandas as pd
 
 from storage.db import AsyncSession
-from storage.models import AdminUnit
+from storage.models import AdminUnit, Agency
+from storage.procedures import list_procedures
 from storage.units import former_district_map, load_geography
 
-LEVELS = ("service_point", "commune", "district", "agency", "province")
+LEVELS = ("service_point", "commune", "district", "agency", "province", "authority", "field")
 UNIT_MAP_COLUMNS = ["service_point_code", "unit_code", "unit_name", "groups"]
+_CELLS = {"authority": "authority_code", "field": "procedure_code"}
+
+
+def cell_of(level: str) -> str:
+    """What the counts of `level` are summed by (`storage.counts.CELLS`)."""
+    return _CELLS.get(level, "service_point_code")
 
 
 def _province_of(code: str | None, units: dict[str, AdminUnit]) -> str | None:
@@ -32,6 +47,20 @@ def _province_of(code: str | None, units: dict[str, AdminUnit]) -> str | None:
     return None
 
 
+def _authority_map(units: dict[str, AdminUnit], agencies: dict[str, Agency]) -> pd.DataFrame:
+    """Every agency and unit as an authority of its own, grouped under its province."""
+    rows = [
+        (code, code, agency.name, (f"province:{_province_of(agency.unit_code, units) or ''}",))
+        for code, agency in agencies.items()
+    ]
+    rows += [
+        (code, code, unit.full_name, (f"province:{_province_of(code, units) or ''}",))
+        for code, unit in units.items()
+        if code not in agencies
+    ]
+    return pd.DataFrame(rows, columns=UNIT_MAP_COLUMNS)
+
+
 async def unit_map(session: AsyncSession, level: str) -> pd.DataFrame:
     """One row per service point counted at `level`: its unit there, the unit's name, and
     `groups`, the totals the unit is part of (for secondary suppression)."""
@@ -39,6 +68,12 @@ async def unit_map(session: AsyncSession, level: str) -> pd.DataFrame:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     geography = await load_geography(session)
     units, agencies = geography.units, geography.agencies
+    if level == "authority":
+        return _authority_map(units, agencies)
+    if level == "field":
+        procedures = await list_procedures(session)
+        fields = [(row.code, row.field, row.field, ()) for row in procedures]
+        return pd.DataFrame(fields, columns=UNIT_MAP_COLUMNS)
     districts = await former_district_map(session) if level == "district" else {}
     rows: list[tuple[str, str, str, tuple[str, ...]]] = []
     for point in geography.service_points:

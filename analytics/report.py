@@ -7,7 +7,7 @@ import asyncio
 import pandas as pd
 
 from analytics.indices import COUNT_COLUMNS, RESPONDENT_COLUMNS, compute_index_table
-from analytics.levels import unit_map
+from analytics.levels import cell_of, unit_map
 from analytics.query import ReportQuery
 from storage.counts import summed_counts
 from storage.db import Database, Transaction
@@ -17,9 +17,14 @@ async def period_counts(
     session: Transaction, query: ReportQuery
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The answer counts and respondent counts of the query's period and responses, summed
-    over its days and channels."""
+    over its days and channels per cell of its level (the counter, or the authority or
+    procedure: `analytics.levels.cell_of`)."""
     answer_rows, respondent_rows = await summed_counts(
-        session, query.period.start, query.period.end, cleaned=query.responses == "cleaned"
+        session,
+        query.period.start,
+        query.period.end,
+        cleaned=query.responses == "cleaned",
+        cell=cell_of(query.level),
     )
     counts = pd.DataFrame(answer_rows, columns=COUNT_COLUMNS)
     people = pd.DataFrame(respondent_rows, columns=RESPONDENT_COLUMNS)

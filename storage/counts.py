@@ -117,26 +117,30 @@ def counts_sql(item_codes: Sequence[str]) -> str:
     over the day's answers."""
     return f"""
 INSERT INTO daily_counts
-    (day, service_point_code, respondent_type, channel, flagged, item_code, value, answers)
-SELECT r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged,
-       a.item_code, a.value, COUNT(*)
+    (day, service_point_code, authority_code, procedure_code, respondent_type, channel, flagged,
+     item_code, value, answers)
+SELECT r.reporting_day, r.service_point_code, r.authority_code, r.procedure_code,
+       r.respondent_type, r.channel, q.flagged, a.item_code, a.value, COUNT(*)
 FROM responses r
 JOIN response_quality q ON q.response_id = r.id
 JOIN answers a ON a.session_id = r.session_id
 WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
   AND a.item_code IN ({_sql_list(item_codes)})
-GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged,
-         a.item_code, a.value
+GROUP BY r.reporting_day, r.service_point_code, r.authority_code, r.procedure_code,
+         r.respondent_type, r.channel, q.flagged, a.item_code, a.value
 """  # noqa: S608
 
 
 RESPONDENTS_SQL = """
 INSERT INTO daily_respondents
-    (day, service_point_code, respondent_type, channel, flagged, respondents)
-SELECT r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged, COUNT(*)
+    (day, service_point_code, authority_code, procedure_code, respondent_type, channel, flagged,
+     respondents)
+SELECT r.reporting_day, r.service_point_code, r.authority_code, r.procedure_code,
+       r.respondent_type, r.channel, q.flagged, COUNT(*)
 FROM responses r JOIN response_quality q ON q.response_id = r.id
 WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
-GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, r.channel, q.flagged
+GROUP BY r.reporting_day, r.service_point_code, r.authority_code, r.procedure_code,
+         r.respondent_type, r.channel, q.flagged
 """
 
 
@@ -241,40 +245,47 @@ async def counted_days(session: Transaction) -> list[date]:
 # --- Reading the counts back -------------------------------------------------------------------
 
 AnswerCountRow = tuple[str, str, str, str | None, int]
-"""(service point, respondent type, item code, value, answers) summed over a period."""
+"""(cell, respondent type, item code, value, answers) summed over a period."""
 RespondentCountRow = tuple[str, str, int]
-"""(service point, respondent type, respondents) summed over a period."""
+"""(cell, respondent type, respondents) summed over a period."""
+CELLS = ("service_point_code", "authority_code", "procedure_code")
+"""What counts can be summed by: the counter, the competent authority, or the procedure."""
 
 
 async def summed_counts(
-    session: Transaction, first: date, last: date, *, cleaned: bool
+    session: Transaction,
+    first: date,
+    last: date,
+    *,
+    cleaned: bool,
+    cell: str = "service_point_code",
 ) -> tuple[list[AnswerCountRow], list[RespondentCountRow]]:
     """The answer counts and respondent counts of the days `first` to `last` (both included),
-    summed over days and channels; `cleaned` leaves out responses with a quality flag."""
+    summed over days and channels per `cell` (one of CELLS; rows without one are left out);
+    `cleaned` leaves out responses with a quality flag."""
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
+    count_cell = getattr(DailyCount, cell)
+    people_cell = getattr(DailyRespondents, cell)
     count_query = (
         select(
-            DailyCount.service_point_code,
+            count_cell,
             DailyCount.respondent_type,
             DailyCount.item_code,
             DailyCount.value,
             func.sum(DailyCount.answers),
         )
-        .where(DailyCount.day >= first, DailyCount.day <= last)
-        .group_by(
-            DailyCount.service_point_code,
-            DailyCount.respondent_type,
-            DailyCount.item_code,
-            DailyCount.value,
-        )
+        .where(DailyCount.day >= first, DailyCount.day <= last, count_cell.is_not(None))
+        .group_by(count_cell, DailyCount.respondent_type, DailyCount.item_code, DailyCount.value)
     )
     people_query = (
         select(
-            DailyRespondents.service_point_code,
-            DailyRespondents.respondent_type,
-            func.sum(DailyRespondents.respondents),
+            people_cell, DailyRespondents.respondent_type, func.sum(DailyRespondents.respondents)
         )
-        .where(DailyRespondents.day >= first, DailyRespondents.day <= last)
-        .group_by(DailyRespondents.service_point_code, DailyRespondents.respondent_type)
+        .where(
+            DailyRespondents.day >= first, DailyRespondents.day <= last, people_cell.is_not(None)
+        )
+        .group_by(people_cell, DailyRespondents.respondent_type)
     )
     if cleaned:
         count_query = count_query.where(DailyCount.flagged.is_(False))

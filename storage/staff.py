@@ -107,6 +107,10 @@ class Scope:
             return code in self.service_points
         if level == "agency":
             return code in self.agencies
+        if level == "authority":
+            return code in self.agencies or code in self.units
+        if level == "field":
+            return False  # a field spans every authority: only an unrestricted scope sees it
         return code in self.units
 
 
