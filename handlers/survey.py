@@ -58,6 +58,7 @@ from storage.invitations import (
 )
 from storage.models import Invitation, ResultFollowUp, RoundInvitation, SurveySession
 from storage.privacy import AddressCipher, keyed_hash, respondent_key, scrub
+from storage.procedures import rating_subject
 from storage.rounds import (
     ROUND_PREFIX,
     claim_round_invitation,
@@ -736,7 +737,31 @@ class SurveyEngine:
         survey.status = "active"
         survey.consent_at = turn.now
         survey.notice_version = self.notice.version
-        return await self._advance(turn, survey, {})
+        return [*await self._subject(turn, survey), *await self._advance(turn, survey, {})]
+
+    async def _subject(self, turn: Turn, survey: SurveySession) -> list[Reply]:
+        """The respondent reads what they rate: the counter, and the procedure and authority
+        their invitation named ("Quầy: … · Thủ tục: …"); a round's form has no counter."""
+        if survey.service_point_code is None:
+            return []
+        subject = await rating_subject(
+            turn.tx,
+            survey.service_point_code,
+            survey.invitation_id,
+            english=turn.language == "en",
+        )
+        if subject is None:
+            return []
+        parts = [
+            self._text(turn.language, f"subject.{part}", name=name)
+            for part, name in (
+                ("counter", subject.counter),
+                ("procedure", subject.procedure),
+                ("authority", subject.authority),
+            )
+            if name
+        ]
+        return [Reply(" · ".join(parts))]
 
     async def _answer(
         self, turn: Turn, survey: SurveySession, item: Item, value: str

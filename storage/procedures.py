@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from problems import Problem, ProblemsFound
 from storage.db import AsyncSession, Transaction
-from storage.models import AdminUnit, Agency, Procedure, ServicePoint
+from storage.models import AdminUnit, Agency, Invitation, Procedure, ServicePoint
 from storage.units import (
     Counts,
     LoadReport,
@@ -46,11 +46,13 @@ __all__ = [
     "Attribution",
     "AttributionRefused",
     "Attributions",
+    "RatingSubject",
     "counter_authority",
     "list_procedures",
     "load_attributions",
     "load_procedures_csv",
     "load_sample_procedures",
+    "rating_subject",
 ]
 
 SUBMITTED_VIA = ("direct", "online", "post")
@@ -246,3 +248,43 @@ async def list_procedures(session: AsyncSession) -> list[Procedure]:
     """Every procedure of the catalogue, by field then code."""
     rows = (await session.scalars(select(Procedure))).all()
     return sorted(rows, key=lambda row: (row.field, row.code))
+
+
+# --- What the respondent is told they rate ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RatingSubject:
+    """The names a respondent reads before the first question: the counter, and when the
+    invitation said so, the procedure and the authority."""
+
+    counter: str
+    procedure: str | None = None
+    authority: str | None = None
+
+
+async def rating_subject(
+    session: Transaction, service_point_code: str, invitation_id: str | None, *, english: bool
+) -> RatingSubject | None:
+    """What a survey at this counter (and invitation) rates, by name; None for a counter gone."""
+    point = await session.get(ServicePoint, service_point_code)
+    if point is None:
+        return None
+    counter = (point.name_en if english else None) or point.name
+    invitation = await session.get(Invitation, invitation_id) if invitation_id else None
+    if invitation is None or not (invitation.procedure_code or invitation.authority_code):
+        return RatingSubject(counter)
+    procedure = None
+    if invitation.procedure_code:
+        known = await session.get(Procedure, invitation.procedure_code)
+        procedure = known.name if known is not None else invitation.procedure_code
+    authority = None
+    code = invitation.authority_code
+    if code and (procedure is not None or code != counter_authority(point)):
+        agency = await session.get(Agency, code)
+        unit = await session.get(AdminUnit, code) if agency is None else None
+        if agency is not None:
+            authority = (agency.name_en if english else None) or agency.name
+        elif unit is not None:
+            authority = (unit.full_name_en if english else None) or unit.full_name
+    return RatingSubject(counter, procedure, authority)

@@ -49,6 +49,20 @@ DOSSIERS = [
 ]
 
 
+# What each respondent reads first after consent: the counter, and what the invitation named.
+SUBJECTS = [
+    "Quầy: Chi nhánh Ba Đình – quầy 1 · Thủ tục: Cấp Phiếu lý lịch tư pháp · "
+    "Cơ quan giải quyết: Sở Tư pháp thành phố Hà Nội",
+    "Quầy: Chi nhánh Hoàn Kiếm – quầy 1 · Thủ tục: Cấp Phiếu lý lịch tư pháp · "
+    "Cơ quan giải quyết: Sở Tư pháp thành phố Hà Nội",
+    "Quầy: Chi nhánh Hoàn Kiếm – quầy 1 · Thủ tục: Đăng ký khai sinh · "
+    "Cơ quan giải quyết: Phường Hoàn Kiếm",
+    "Quầy: Chi nhánh Ba Đình – quầy 1 · Thủ tục: Cấp giấy phép xây dựng · "
+    "Cơ quan giải quyết: Sở Xây dựng thành phố Hà Nội",
+    "Quầy: Chi nhánh Hoàn Kiếm – quầy 1 · Cơ quan giải quyết: Sở Xây dựng thành phố Hà Nội",
+]
+
+
 @pytest.fixture
 def telegram() -> Iterator[FakeTelegram]:
     with FakeTelegram() as fake:
@@ -72,14 +86,15 @@ async def served_url(tmp_path: Path) -> tuple[str, str]:
 
 
 def exported(url: str, monkeypatch: pytest.MonkeyPatch, out: Path) -> dict[str, str]:
-    """`sipas aggregate`, then `sipas export --level authority` of this month: the respondents
+    """`sipas aggregate --full`, then `sipas export --level authority` of this month: the respondents
     of each authority (in a thread of its own: the commands run their own event loop)."""
     monkeypatch.setenv("SIPAS_DATABASE_URL", url)
     monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("SIPAS_MIN_CELL_SIZE", "1")
     monkeypatch.setenv("SIPAS_SPEEDING_SECONDS", "0")  # a scripted respondent taps fast
     runner = CliRunner()
-    aggregated = runner.invoke(cli, ["aggregate"], catch_exceptions=False)
+    # --full: the service may have counted the day already, by its own settings.
+    aggregated = runner.invoke(cli, ["aggregate", "--full"], catch_exceptions=False)
     assert aggregated.exit_code == 0, aggregated.output
     assert f"{len(DOSSIERS)} response(s)" in aggregated.output
     month = reporting_day(datetime.now(UTC), ZONE).strftime("%Y-%m")
@@ -130,6 +145,8 @@ async def test_each_authority_gets_exactly_the_respondents_of_its_dossiers_at_an
             person = telegram.user()
             await say(telegram, person, f"/start {minted.json()['payload']}", POLLING)
             await answer_the_survey(telegram, person, follow_up="no")
+            told = [message.text for message in person.messages()]
+            assert told.count(SUBJECTS[number - 1]) == 1
 
     assert await stored(url) == [
         (counter, about.get("procedure_code"), authority, about.get("submitted_via", "direct"))
