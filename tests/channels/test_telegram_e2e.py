@@ -684,12 +684,12 @@ async def test_serve_catches_up_the_missed_night_in_a_child_process(
     exports = tmp_path / "exports"
     async with serving(settings_for(None, sqlite_url, export_dir=exports)):
         for _ in range(600):  # written by another process: nothing to await here but the files
-            if len(list(exports.rglob("*.csv"))) == 30:
+            if len(list(exports.rglob("*.csv"))) == 42:
                 break
             await asyncio.sleep(0.05)
 
     assert children == ["sipas-nightly"]
-    assert len(list(exports.rglob("*.csv"))) == 30  # month, quarter, year × 5 levels × 2
+    assert len(list(exports.rglob("*.csv"))) == 42  # month, quarter, year × 7 levels × 2
     database = Database(sqlite_url)
     try:
         async with database.reading() as session:
