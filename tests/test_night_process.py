@@ -64,7 +64,8 @@ async def test_a_night_aggregates_the_changed_days_and_writes_the_pipeline_files
     assert "2026-11/sipas-2026-11-commune.csv" in names
     assert "2026-Q4/sipas-2026-Q4-service_point.csv" in names
     assert "2026/sipas-2026-province.raw.csv" in names
-    assert len(names) == 3 * 5 * 2  # month, quarter, year × 5 levels × cleaned and raw
+    assert "2026/sipas-2026-authority.csv" in names
+    assert len(names) == 3 * 7 * 2  # month, quarter, year × 7 levels × cleaned and raw
     monthly = first[exports / "2026-11" / "sipas-2026-11-commune.csv"].decode()
     assert "00004" in monthly and "sipas-2023-default" in monthly
 

@@ -146,9 +146,10 @@ async def test_webhook_mode_registers_the_secret_and_takes_wrapped_or_bare_updat
     assert [first.status_code, second.status_code, again.status_code] == [200, 200, 200]
     assert again.json() == {"detail": "duplicate"}
     texts = [m.text for m in minh.messages()]
-    assert len(texts) == 3  # the privacy notice, the consent question, the first question
+    # The privacy notice, the consent question, what is rated, the first question.
+    assert len(texts) == 4
     assert "[/privacy]" in texts[0] and "Tôi đồng ý tham gia" in texts[1]
-    assert "Người dân" in texts[2]
+    assert texts[2].startswith("Quầy: ") and "Người dân" in texts[3]
 
 
 async def test_long_replies_are_cut_within_2000_characters_with_the_choices_last(

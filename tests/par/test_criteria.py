@@ -93,7 +93,7 @@ def test_every_problem_of_a_broken_file_is_reported_at_once() -> None:
         ),
         (
             "trees.department.contents[1].criteria[1].source.level",
-            "'district' does not name a unit of this tree (expected agency)",
+            "'district' does not name a unit of this tree (expected agency or authority)",
         ),
         (
             "trees.department.contents[1].criteria[1].source.element",

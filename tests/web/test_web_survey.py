@@ -225,8 +225,9 @@ async def test_a_web_survey_completes_by_taps_and_is_counted_with_channel_web(
     reloaded = await phone.open("/s/survey")
     assert reloaded.text.startswith("THÔNG BÁO VỀ DỮ LIỆU CÁ NHÂN")
     first = await phone.tap("Tôi đồng ý tham gia")
+    # What is rated comes first: the counter, as the first screen after consent names it.
     assert (
-        first.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 1/5")
+        first.text.startswith(f"Quầy: Quầy {POINT} Phần 1/8 · Tiếp cận dịch vụ · Câu 1/5")
         and "Ông/Bà là:" in first.text
     )
     await phone.tap("Người dân")
@@ -488,7 +489,7 @@ async def test_a_kiosk_runs_one_respondent_after_another_and_keeps_nothing_betwe
     # The third starts afresh, not where the second stopped.
     await tablet.tap("Bắt đầu khảo sát")
     third = await tablet.tap("Tôi đồng ý tham gia")
-    assert third.text.startswith("Phần 1/8 · Tiếp cận dịch vụ · Câu 1/5")
+    assert third.text.startswith(f"Quầy: Quầy {POINT} Phần 1/8 · Tiếp cận dịch vụ · Câu 1/5")
 
     async with service.database.reading() as tx:
         sessions = (await tx.scalars(select(SurveySession).order_by(SurveySession.id))).all()
