@@ -1,7 +1,7 @@
 """Attribution: what a rating is about (procedure, authority, how submitted); the procedure catalogue.
 
 Revision ID: 0016_attribution
-Revises: 0015_live_keyboards
+Revises: 0019_survey_rounds
 Create Date: 2026-12-05
 
 A rating belongs to the competent authority of the procedure, not to the counter where the
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_attribution"
-down_revision: str | None = "0015_live_keyboards"
+down_revision: str | None = "0019_survey_rounds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
