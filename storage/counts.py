@@ -112,36 +112,62 @@ FROM checks
 """  # noqa: S608
 
 
+# The cell a counted response is counted in, besides its day: (column of daily_counts and
+# daily_respondents, its SQL over the response `r` and its flags `q`). Both statements group by
+# these, so a column added here is counted in both.
+_CELL = (
+    ("service_point_code", "r.service_point_code"),
+    ("authority_code", "r.authority_code"),
+    ("procedure_code", "r.procedure_code"),
+    ("respondent_type", "r.respondent_type"),
+    ("channel", "r.channel"),
+    ("flagged", "q.flagged"),
+)
+_CELL_COLUMNS = ", ".join(column for column, _ in _CELL)
+_CELL_SQL = ", ".join(expression for _, expression in _CELL)
+
+
 def counts_sql(item_codes: Sequence[str]) -> str:
     """The statement that counts one day's answers per cell, item and value: the one pass
-    over the day's answers."""
+    over the day's answers.
+
+    The day's responses are numbered by cell first (`cells`), so the answers are grouped on
+    a number, an item and a value rather than on every column of the cell: that grouping
+    sorts every answer of the day, and short keys make it about twice as fast. The cell's
+    columns are joined back to the groups (a few thousand a day), not to the answers.
+    """
+    named = ", ".join(f"n.{column}" for column, _ in _CELL)
     return f"""
-INSERT INTO daily_counts
-    (day, service_point_code, authority_code, procedure_code, respondent_type, channel, flagged,
-     item_code, value, answers)
-SELECT r.reporting_day, r.service_point_code, r.authority_code, r.procedure_code,
-       r.respondent_type, r.channel, q.flagged, a.item_code, a.value, COUNT(*)
-FROM responses r
-JOIN response_quality q ON q.response_id = r.id
-JOIN answers a ON a.session_id = r.session_id
-WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
-  AND a.item_code IN ({_sql_list(item_codes)})
-GROUP BY r.reporting_day, r.service_point_code, r.authority_code, r.procedure_code,
-         r.respondent_type, r.channel, q.flagged, a.item_code, a.value
+WITH cells AS MATERIALIZED (
+    SELECT r.session_id, r.reporting_day,
+           {", ".join(f"{expression} AS {column}" for column, expression in _CELL)},
+           DENSE_RANK() OVER (ORDER BY {_CELL_SQL}) AS cell
+    FROM responses r
+    JOIN response_quality q ON q.response_id = r.id
+    WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
+), tallies AS MATERIALIZED (
+    SELECT x.cell, a.item_code, a.value, COUNT(*) AS answers
+    FROM cells x
+    JOIN answers a ON a.session_id = x.session_id
+    WHERE a.item_code IN ({_sql_list(item_codes)})
+    GROUP BY x.cell, a.item_code, a.value
+), named AS MATERIALIZED (
+    SELECT DISTINCT cell, reporting_day, {_CELL_COLUMNS} FROM cells
+)
+INSERT INTO daily_counts (day, {_CELL_COLUMNS}, item_code, value, answers)
+SELECT n.reporting_day, {named}, t.item_code, t.value, t.answers
+FROM tallies t
+JOIN named n ON n.cell = t.cell
 """  # noqa: S608
 
 
-RESPONDENTS_SQL = """
-INSERT INTO daily_respondents
-    (day, service_point_code, authority_code, procedure_code, respondent_type, channel, flagged,
-     respondents)
-SELECT r.reporting_day, r.service_point_code, r.authority_code, r.procedure_code,
-       r.respondent_type, r.channel, q.flagged, COUNT(*)
+RESPONDENTS_SQL = f"""
+INSERT INTO daily_respondents (day, {_CELL_COLUMNS}, respondents)
+SELECT r.reporting_day, {_CELL_SQL}, COUNT(*)
 FROM responses r JOIN response_quality q ON q.response_id = r.id
 WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
-GROUP BY r.reporting_day, r.service_point_code, r.authority_code, r.procedure_code,
-         r.respondent_type, r.channel, q.flagged
-"""
+GROUP BY r.reporting_day, {_CELL_SQL}
+"""  # noqa: S608
 
 
 class DayCounter:
