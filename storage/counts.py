@@ -3,11 +3,13 @@ answers per cell, item and value), and reading them back summed over a period.
 
 Everything heavy happens in SQL, a day at a time (`INSERT … SELECT … GROUP BY`), so
 millions of answers never pass through Python (except once, for responses stored before
-their quality facts were recorded at completion: `record_missing_facts`). A day takes three statements, alike on
-SQLite and PostgreSQL: flags from the facts recorded with each response, then one pass
-over the day's answers for the counts, then the respondents per cell.
+their quality facts were recorded at completion: `record_missing_facts`). A day takes three
+statements: flags from the facts recorded with each response, then one pass over the day's
+answers for the counts, then the respondents per cell. The counts statement differs by backend
+(SQLite sorts to group, so it groups on numbered cells; PostgreSQL hashes: `counts_sql`).
 A day is recomputed as a whole inside one transaction: delete its rows, insert them again.
-That makes a run idempotent and a half-finished run harmless.
+That makes a run idempotent and a half-finished run harmless, and lets days be counted at
+once on PostgreSQL.
 
 Which days to count, the run record and the lease are the aggregation job's
 (`analytics.aggregate`); indices are pandas arithmetic on the sums (`analytics.report`).
