@@ -131,7 +131,9 @@ _CELL_SQL = ", ".join(expression for _, expression in _CELL)
 
 # The day's counted responses (`r`), with their flags (`q`).
 _COUNTED = "responses r JOIN response_quality q ON q.response_id = r.id"
-_OF_THE_DAY = "r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id"
+_OF_THE_DAY = (
+    "r.reporting_day = :day AND q.reporting_day = :day AND r.questionnaire_id = :questionnaire_id"
+)
 
 
 def counts_sql(item_codes: Sequence[str], sqlite: bool) -> str:
