@@ -457,7 +457,7 @@ def _print(args: argparse.Namespace, figures: list[tuple[str, dict[str, Any]]]) 
             f"{f['full']['seconds'] / f['floor']['seconds']:>11.2f} {f['incremental']['seconds']:>8.2f} "
             f"{f['incremental']['rss_mb']:>12.0f}"
         )
-    print("targets: full ≤ 60 s and ≤ 1,500 MB; incremental ≤ 5 s; full/floor ≤ 2")
+    print("targets (issue #24): full ≤ 20 s and ≤ 500 MB; incremental ≤ 1 s")
 
 
 if __name__ == "__main__":
