@@ -41,9 +41,59 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+PERIOD_FORMS = {
+    "vi": "2026 (năm), 2026-Q4, Q4/2026 hoặc quý 4/2026 (quý), 2026-11, 11/2026, T11/2026 hoặc "
+    "tháng 11/2026 (tháng), 2026-W47 hoặc tuần 47/2026 (tuần), 2026-11-28 hoặc 28/11/2026 (ngày)",
+    "en": "2026 (year), 2026-Q4 or Q4/2026 (quarter), 2026-11 or 11/2026 (month), 2026-W47 "
+    "(ISO week), 2026-11-28 or 28/11/2026 (day)",
+}
+"""The period forms every output accepts, per language, for error messages and hints."""
+
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4}
+_WORDS = {"thang": "T", "tháng": "T", "quy": "Q", "quý": "Q", "tuan": "W", "tuần": "W"}
+_YEAR_WORDS = ("nam ", "năm ")
+# The forms staff type, as written on paper: 11/2026, T11/2026, Q4/2026, Q IV/2026, W47/2026,
+# 28/11/2026 (after "tháng 11" → "T11", "quý 4" → "Q4", "tuần 47" → "W47").
+_LOCAL = (
+    ("day", re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")),
+    ("month", re.compile(r"^T?(\d{1,2})/(\d{4})$")),
+    ("quarter", re.compile(r"^Q([1-4]|IV|III|II|I)/(\d{4})$")),
+    ("week", re.compile(r"^W(\d{1,2})/(\d{4})$")),
+)
+
+
+def _iso_label(text: str) -> str:
+    """The ISO label of a period written the Vietnamese way, or the text unchanged."""
+    label = " ".join(text.strip().lower().split())
+    for word in _YEAR_WORDS:
+        if label.startswith(word):
+            return label[len(word) :]
+    for word, letter in _WORDS.items():
+        if label.startswith(word + " "):
+            label = letter.lower() + label[len(word) + 1 :]
+            break
+    label = label.replace(" ", "").upper()
+    for kind, pattern in _LOCAL:
+        match = pattern.match(label)
+        if match is None:
+            continue
+        groups = match.groups()
+        if kind == "day":
+            return f"{groups[2]}-{int(groups[1]):02d}-{int(groups[0]):02d}"
+        number = _ROMAN.get(groups[0]) or int(groups[0])
+        return {
+            "month": f"{groups[1]}-{number:02d}",
+            "quarter": f"{groups[1]}-Q{number}",
+            "week": f"{groups[1]}-W{number:02d}",
+        }[kind]
+    return label
+
+
 def parse_period(text: str) -> Period:
-    """A period from its label: 2026, 2026-Q4, 2026-11, 2026-W47 (ISO week) or 2026-11-28."""
-    label = text.strip().upper()
+    """A period from its label: 2026, 2026-Q4, 2026-11, 2026-W47 (ISO week) or 2026-11-28, or
+    as staff write it: năm 2026, quý 4/2026, Q4/2026, Q IV/2026, tháng 11/2026, T11/2026,
+    11/2026, tuần 47/2026, 28/11/2026. The label is always the ISO one (2026-11)."""
+    label = _iso_label(text)
     for kind, pattern in _PATTERNS:
         match = pattern.match(label)
         if match is None:
@@ -53,10 +103,7 @@ def parse_period(text: str) -> Period:
             return _period(kind, label, numbers)
         except ValueError:
             break
-    raise ValueError(
-        f"not a period: {text!r}; use 2026 (year), 2026-Q4 (quarter), 2026-11 (month), "
-        "2026-W47 (ISO week) or 2026-11-28 (day)"
-    )
+    raise ValueError(f"not a period: “{text.strip()}”; use {PERIOD_FORMS['en']}")
 
 
 def _period(kind: str, label: str, numbers: list[int]) -> Period:

@@ -19,6 +19,8 @@ class _ItemLike(Protocol):
     def code(self) -> str: ...
     @property
     def element(self) -> str | None: ...
+    @property
+    def text(self) -> Mapping[str, str]: ...
 
 
 class QuestionnaireLike(Protocol):
@@ -41,6 +43,11 @@ class ItemLayout:
     questionnaire_version: str
     elements: tuple[tuple[str, str], ...]  # (element code, label) in order
     items: tuple[tuple[str, str], ...]  # (item code, element code) in order
+    wording: tuple[tuple[str, str], ...] = ()  # (item code, the question's words) in order
+
+    def label(self, code: str) -> str:
+        """An element's name or a question's words, by code ("" when unknown)."""
+        return dict(self.elements).get(code) or dict(self.wording).get(code, "")
 
     @property
     def item_codes(self) -> list[str]:
@@ -59,12 +66,16 @@ def layout_of(questionnaire: QuestionnaireLike, language: str = "vi") -> ItemLay
         for element in questionnaire.elements
     )
     known = {code for code, _ in elements}
-    items = tuple(
-        (item.code, item.element)
+    scale = [
+        item
         for item in questionnaire.scale_items()
         if item.element is not None and item.element in known
+    ]
+    items = tuple((item.code, str(item.element)) for item in scale)
+    wording = tuple(
+        (item.code, item.text.get(language) or next(iter(item.text.values()), "")) for item in scale
     )
-    return ItemLayout(questionnaire.id, questionnaire.version, elements, items)
+    return ItemLayout(questionnaire.id, questionnaire.version, elements, items, wording)
 
 
 def bundled_layout(questionnaire_id: str) -> ItemLayout:

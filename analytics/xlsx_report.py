@@ -13,19 +13,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from analytics.days import Period, parse_period
 from analytics.export import workbook_bytes
+from analytics.indices import LOW_RELIABILITY_HALF_WIDTH
 from analytics.levels import unit_map
 from analytics.query import ReportQuery
 from analytics.report import index_table
+from analytics.wording import (
+    CAVEAT,
+    LEVEL_NAMES,
+    local_time,
+    method_notes,
+    period_name,
+    period_span,
+    points_wide,
+    row_name,
+)
 from storage.db import Database
 
 __all__ = [
@@ -42,6 +55,9 @@ __all__ = [
 TREND_MONTHS = 12
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _HEADER_FILL = PatternFill("solid", fgColor="DDE7F0")
+_ONE_DECIMAL = "0.0"  # Excel shows the reader's decimal mark: 64,8 on a Vietnamese system
+_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # SIPAS_TIMEZONE's default; callers pass the setting
+_NAME_WIDTH = (24, 60)  # a name column is as wide as its longest name, within these
 
 # Allowed: which (level, code) a reader may see. None = everything.
 ScopeCheck = Callable[[str, str], bool]
@@ -55,19 +71,19 @@ TEXT: dict[str, dict[str, str]] = {
         "unit_name": "Tên đơn vị",
         "n": "Số người trả lời",
         "overall": "Chỉ số chung (%)",
-        "ci_low": "KTC 95% thấp",
-        "ci_high": "KTC 95% cao",
+        "ci_low": "Cận dưới khoảng tin cậy 95%",
+        "ci_high": "Cận trên khoảng tin cậy 95%",
         "suppressed": "Ẩn (mẫu nhỏ)",
         "low_reliability": "Độ tin cậy thấp",
         "respondent_type": "Đối tượng",
         "scope": "Phạm vi",
         "code": "Mã",
         "label": "Nội dung",
-        "valid": "Câu trả lời hợp lệ",
-        "satisfied": "Hài lòng",
+        "valid": "Số câu trả lời hợp lệ",
+        "satisfied": "Số câu trả lời hài lòng",
         "index": "Chỉ số (%)",
         "month": "Tháng",
-        "trend": "Xu hướng theo tháng (chỉ số chung)",
+        "trend": "Diễn biến theo tháng (chỉ số chung)",
         "elements": "Năm yếu tố",
         "counters": "Quầy tiếp nhận",
         "yes": "có",
@@ -78,13 +94,9 @@ TEXT: dict[str, dict[str, str]] = {
         "questionnaire": "Bộ câu hỏi",
         "as_of": "Số liệu tính đến",
         "never": "chưa tổng hợp lần nào",
+        "min_cell_size": "Số người trả lời tối thiểu để hiện số liệu",
+        "caveat": "Lưu ý",
         "no_data": "Không có phản hồi trong kỳ này.",
-        "all": "tất cả",
-        "citizen": "người dân",
-        "organisation": "tổ chức",
-        "overall_scope": "chung",
-        "element": "yếu tố",
-        "item": "câu hỏi",
         "chart_overall": "Chỉ số chung theo đơn vị (%)",
         "chart_elements": "Chỉ số theo yếu tố (%)",
     },
@@ -105,7 +117,7 @@ TEXT: dict[str, dict[str, str]] = {
         "code": "Code",
         "label": "Label",
         "valid": "Valid answers",
-        "satisfied": "Satisfied",
+        "satisfied": "Satisfied answers",
         "index": "Index (%)",
         "month": "Month",
         "trend": "Trend by month (overall index)",
@@ -119,13 +131,9 @@ TEXT: dict[str, dict[str, str]] = {
         "questionnaire": "Questionnaire",
         "as_of": "Data as of",
         "never": "never aggregated",
+        "min_cell_size": "Fewest respondents for a figure to be shown",
+        "caveat": "Caveat",
         "no_data": "No responses in this period.",
-        "all": "all",
-        "citizen": "citizens",
-        "organisation": "organisations",
-        "overall_scope": "overall",
-        "element": "element",
-        "item": "item",
         "chart_overall": "Overall index by unit (%)",
         "chart_elements": "Index by element (%)",
     },
@@ -133,31 +141,24 @@ TEXT: dict[str, dict[str, str]] = {
 
 NOTES: dict[str, list[str]] = {
     "vi": [
-        "Chỉ số câu hỏi = tỷ lệ câu trả lời hợp lệ (1–5) là 4 (Hài lòng) hoặc 5 (Rất hài lòng), "
-        "theo định nghĩa của phương pháp nêu trên. Bỏ qua và 'không áp dụng' không tính vào mẫu số.",
-        "Chỉ số yếu tố = trung bình các chỉ số câu hỏi của yếu tố; chỉ số chung = trung bình "
-        "các chỉ số yếu tố (yếu tố không có câu trả lời hợp lệ bị bỏ ra).",
-        "Khoảng tin cậy 95% theo Wilson; 'độ tin cậy thấp' khi nửa khoảng rộng hơn 10 điểm.",
+        "Khoảng tin cậy 95% theo phương pháp Wilson; “độ tin cậy thấp” khi nửa khoảng tin cậy "
+        "rộng hơn {wide}.",
         "Ẩn số liệu: ô có ít hơn {min_cell_size} người trả lời bị ẩn; một ô khác cũng bị ẩn "
         "khi tổng và các phần còn lại có thể làm lộ ô đó (ẩn thứ cấp). Ô bị ẩn để trống.",
         "Chỉ tính phản hồi đã làm sạch: phản hồi bị gắn cờ chất lượng (trả lời đồng loạt, quá "
         "nhanh, lặp lại) bị loại.",
-        "Số liệu giống hệt tệp xuất (sipas export) của cùng kỳ và cấp.",
+        "Số liệu giống hệt tệp xuất (sipas export) của cùng kỳ và cấp. Các số có một chữ số "
+        "thập phân; dấu thập phân theo cài đặt của máy (dấu phẩy trên máy cài tiếng Việt).",
     ],
     "en": [
-        "Item index = share of valid answers (1–5) that are 4 (satisfied) or 5 (very satisfied), "
-        "as the method above defines it. Skipped and not-applicable answers are out of the "
-        "denominator.",
-        "Element index = mean of its item indices; overall index = mean of the element indices "
-        "(an element with no valid answers is left out).",
-        "95% Wilson score interval; 'low reliability' when the half-width exceeds 10 points.",
+        "95% Wilson score interval; 'low reliability' when the half-width exceeds {wide}.",
         "Suppression: cells with fewer than {min_cell_size} respondents are hidden; another cell "
         "is hidden too where a total and the other parts would reveal it (secondary "
         "suppression). Hidden cells are left empty.",
         "Cleaned responses only: responses with a quality flag (straight-lining, speeding, "
         "repeats) are left out.",
         "The figures are exactly those of the export file (sipas export) of the same period and "
-        "level.",
+        "level, shown with one decimal.",
     ],
 }
 
@@ -245,6 +246,18 @@ async def report_tables(
 # --- Layout --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Words:
+    """What every sheet is written with: the language's labels, the language and the zone."""
+
+    text: dict[str, str]
+    language: str
+    zone: ZoneInfo
+
+    def as_of(self, when: datetime | None) -> str:
+        return self.text["never"] if when is None else local_time(when, self.zone, self.language)
+
+
 def _sheet_name(text: str, taken: set[str]) -> str:
     base = _SHEET_NAME_FORBIDDEN.sub(" ", text).strip()[:31] or "unit"
     name, number = base, 2
@@ -268,6 +281,33 @@ def _widths(sheet: Worksheet, widths: Sequence[int]) -> None:
         sheet.column_dimensions[get_column_letter(column)].width = width
 
 
+def _name_width(names: Sequence[str]) -> int:
+    """A column wide enough for its names (within _NAME_WIDTH; longer ones wrap)."""
+    longest = max((len(name) for name in names), default=0) + 2
+    return min(max(longest, _NAME_WIDTH[0]), _NAME_WIDTH[1])
+
+
+def _print_setup(sheet: Worksheet, *, landscape: bool) -> None:
+    """A4, fitted to the page width (as many pages down as needed), headings repeated."""
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
+    sheet.page_margins.left = sheet.page_margins.right = 0.4
+
+
+def _one_decimal(sheet: Worksheet, row: int, columns: Sequence[int]) -> None:
+    for column in columns:
+        sheet.cell(row=row, column=column).number_format = _ONE_DECIMAL
+
+
+def _caveat(sheet: Worksheet, cell: str, words: _Words) -> None:
+    sheet[cell] = CAVEAT[words.language]
+    sheet[cell].font = Font(italic=True)
+
+
 def _flag(value: Any, text: dict[str, str]) -> str:
     return text["yes"] if bool(value) else text["no"]
 
@@ -276,15 +316,16 @@ def _overall_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[(table["respondent_type"] == "all") & (table["scope"] == "overall")]
 
 
-def _summary_sheet(sheet: Worksheet, tables: ReportTables, text: dict[str, str]) -> None:
+def _summary_sheet(sheet: Worksheet, tables: ReportTables, words: _Words) -> None:
+    text, language = words.text, words.language
     period, method, layout = tables.period, tables.query.method, tables.query.layout
-    sheet["A1"] = f"{text['title']} — {period.label} ({period.start} – {period.end})"
+    sheet["A1"] = f"{text['title']} — {period_span(period, language)}"
     sheet["A1"].font = Font(bold=True, size=14)
-    as_of = tables.data_as_of.isoformat(timespec="minutes") if tables.data_as_of else text["never"]
     sheet["A2"] = (
-        f"{text['level']}: {tables.level} · {text['method']}: {method.id} v{method.version} · "
-        f"{text['as_of']}: {as_of}"
+        f"{text['level']}: {LEVEL_NAMES[language][tables.level]} · {text['method']}: {method.id} "
+        f"v{method.version} · {text['as_of']}: {words.as_of(tables.data_as_of)}"
     )
+    _caveat(sheet, "A3", words)
     header_row = 4
     elements = [code for code, _ in layout.elements]
     _header(
@@ -302,8 +343,11 @@ def _summary_sheet(sheet: Worksheet, tables: ReportTables, text: dict[str, str])
             *(label for _, label in layout.elements),
         ],
     )
-    _widths(sheet, [12, 30, 12, 12, 10, 10, 12, 12, *([14] * len(elements))])
     rows = tables.units[tables.units["respondent_type"] == "all"]
+    names = [str(name) for name in rows["unit_name"]]
+    _widths(sheet, [12, _name_width(names), 12, 12, 13, 13, 12, 12, *([14] * len(elements))])
+    _print_setup(sheet, landscape=True)
+    sheet.print_title_rows = f"{header_row}:{header_row}"
     row = header_row
     for unit_code, unit_rows in rows.groupby("unit_code", sort=False):
         overall = unit_rows[unit_rows["scope"] == "overall"].iloc[0]
@@ -322,6 +366,7 @@ def _summary_sheet(sheet: Worksheet, tables: ReportTables, text: dict[str, str])
                 *(figure(by_element.get(code)) for code in elements),
             ]
         )
+        _one_decimal(sheet, row, [4, 5, 6, *range(9, 9 + len(elements))])
     if row == header_row:
         sheet.cell(row=header_row + 1, column=1, value=text["no_data"])
         return
@@ -337,51 +382,52 @@ def _summary_sheet(sheet: Worksheet, tables: ReportTables, text: dict[str, str])
     chart.set_categories(Reference(sheet, min_col=2, min_row=header_row + 1, max_row=row))
     chart.height = max(7.5, 0.6 * (row - header_row) + 3)
     chart.width = 16
-    sheet.add_chart(chart, f"{get_column_letter(len(elements) + 10)}{header_row}")
+    # Below the table, after a page break: printed whole on its own page, not split.
+    sheet.row_breaks.append(Break(id=row + 1))
+    sheet.add_chart(chart, f"A{row + 3}")
     sheet.freeze_panes = sheet.cell(row=header_row + 1, column=3)
 
 
-def _unit_sheet(
-    sheet: Worksheet,
-    unit_code: str,
-    unit_rows: pd.DataFrame,
-    tables: ReportTables,
-    text: dict[str, str],
-) -> None:
-    labels = dict(tables.query.layout.elements)
-    overall = unit_rows[(unit_rows["respondent_type"] == "all") & (unit_rows["scope"] == "overall")]
-    name = str(overall.iloc[0]["unit_name"]) if not overall.empty else unit_code
-    sheet["A1"] = f"{unit_code} {name} — {tables.period.label}"
-    sheet["A1"].font = Font(bold=True, size=14)
-    _widths(sheet, [14, 10, 12, 30, 10, 12, 10, 10, 10, 10, 12, 12])
-
-    # Elements (respondent type 'all') first: the chart reads them.
-    sheet["A3"] = text["elements"]
-    sheet["A3"].font = Font(bold=True)
-    _header(sheet, 4, [text["code"], text["label"], text["n"], text["index"]])
+def _element_table(
+    sheet: Worksheet, unit_rows: pd.DataFrame, tables: ReportTables, words: _Words
+) -> int:
+    """The unit's elements (respondent type 'all') and their chart; the last row used."""
+    text, layout = words.text, tables.query.layout
+    sheet["A4"] = text["elements"]
+    sheet["A4"].font = Font(bold=True)
+    _header(sheet, 5, [text["code"], text["label"], text["valid"], text["index"]])
     elements = unit_rows[
         (unit_rows["respondent_type"] == "all") & (unit_rows["scope"] == "element")
     ]
-    row = 4
+    row = 5
     for _, element in elements.iterrows():
         row += 1
         sheet.cell(row=row, column=1, value=str(element["code"]))
-        sheet.cell(row=row, column=2, value=labels.get(str(element["code"]), ""))
+        sheet.cell(row=row, column=2, value=layout.label(str(element["code"])))
         sheet.cell(row=row, column=3, value=int(element["n_valid"]))
         sheet.cell(row=row, column=4, value=figure(element["index_pct"]))
-    if row > 4:
+        _one_decimal(sheet, row, [4])
+    if row > 5:
         chart = BarChart()
         chart.title = text["chart_elements"]
         chart.y_axis.scaling.min = 0
         chart.y_axis.scaling.max = 100
         chart.legend = None
-        chart.add_data(Reference(sheet, min_col=4, min_row=4, max_row=row), titles_from_data=True)
-        chart.set_categories(Reference(sheet, min_col=2, min_row=5, max_row=row))
+        chart.add_data(Reference(sheet, min_col=4, min_row=5, max_row=row), titles_from_data=True)
+        chart.set_categories(Reference(sheet, min_col=2, min_row=6, max_row=row))
         chart.width, chart.height = 16, 7.5
-        sheet.add_chart(chart, "F3")
+        sheet.add_chart(chart, f"A{row + 2}")
+        row += 17  # the chart's rows
+    return row
 
-    # Trend by month.
-    row = max(row, 18) + 2
+
+def _trend_table(
+    sheet: Worksheet, row: int, unit_code: str, tables: ReportTables, words: _Words
+) -> int:
+    """The monthly trend of the unit's overall index and its chart, on a page of its own."""
+    text = words.text
+    sheet.row_breaks.append(Break(id=row))
+    row += 1
     sheet.cell(row=row, column=1, value=text["trend"]).font = Font(bold=True)
     trend_header = row + 1
     _header(sheet, trend_header, [text["month"], text["n"], text["overall"], text["suppressed"]])
@@ -390,11 +436,12 @@ def _unit_sheet(
         found = _overall_rows(table)
         found = found[found["unit_code"] == unit_code]
         row += 1
-        sheet.cell(row=row, column=1, value=month.label)
+        sheet.cell(row=row, column=1, value=period_name(month, words.language))
         if not found.empty:
             sheet.cell(row=row, column=2, value=int(found.iloc[0]["n_respondents"]))
             sheet.cell(row=row, column=3, value=figure(found.iloc[0]["index_pct"]))
             sheet.cell(row=row, column=4, value=_flag(found.iloc[0]["suppressed"], text))
+            _one_decimal(sheet, row, [3])
     if tables.trend:
         line = LineChart()
         line.title = text["trend"]
@@ -406,15 +453,37 @@ def _unit_sheet(
         )
         line.set_categories(Reference(sheet, min_col=1, min_row=trend_header + 1, max_row=row))
         line.width, line.height = 16, 7.5
-        sheet.add_chart(line, f"F{trend_header}")
-    row = max(row, trend_header + 15) + 2
+        sheet.add_chart(line, f"A{row + 2}")
+        row += 17
+    return row
+
+
+def _unit_sheet(
+    sheet: Worksheet,
+    unit_code: str,
+    unit_rows: pd.DataFrame,
+    tables: ReportTables,
+    words: _Words,
+) -> None:
+    text, layout = words.text, tables.query.layout
+    overall = unit_rows[(unit_rows["respondent_type"] == "all") & (unit_rows["scope"] == "overall")]
+    name = str(overall.iloc[0]["unit_name"]) if not overall.empty else unit_code
+    sheet["A1"] = f"{unit_code} {name} — {period_span(tables.period, words.language)}"
+    sheet["A1"].font = Font(bold=True, size=14)
+    _caveat(sheet, "A2", words)
+    _print_setup(sheet, landscape=True)
+    row = _trend_table(
+        sheet, _element_table(sheet, unit_rows, tables, words) + 1, unit_code, tables, words
+    )
 
     # Counters of the unit.
     counters = _overall_rows(tables.counters)
     counters = counters[
         counters["unit_code"].map(lambda code: tables.counter_unit.get(str(code)) == unit_code)
     ]
+    names = [str(name) for name in counters.get("unit_name", [])]
     if tables.level != "service_point" and not counters.empty:
+        row += 2
         sheet.cell(row=row, column=1, value=text["counters"]).font = Font(bold=True)
         row += 1
         _header(
@@ -429,7 +498,8 @@ def _unit_sheet(
             sheet.cell(row=row, column=3, value=int(counter["n_respondents"]))
             sheet.cell(row=row, column=4, value=figure(counter["index_pct"]))
             sheet.cell(row=row, column=5, value=_flag(counter["suppressed"], text))
-        row += 2
+            _one_decimal(sheet, row, [4])
+    row += 2
 
     # Every row of the export for this unit: overall, elements, items, per respondent type.
     _header(
@@ -450,18 +520,14 @@ def _unit_sheet(
             text["low_reliability"],
         ],
     )
-    scope_text = {
-        "overall": text["overall_scope"],
-        "element": text["element"],
-        "item": text["item"],
-    }
     for _, cell in unit_rows.iterrows():
+        row += 1
         sheet.append(
             [
-                text.get(str(cell["respondent_type"]), str(cell["respondent_type"])),
-                scope_text.get(str(cell["scope"]), str(cell["scope"])),
+                row_name(str(cell["respondent_type"]), words.language),
+                row_name(str(cell["scope"]), words.language),
                 str(cell["code"]),
-                labels.get(str(cell["code"]), ""),
+                layout.label(str(cell["code"])),
                 int(cell["n_respondents"]),
                 int(cell["n_valid"]),
                 figure(cell["n_satisfied"]),
@@ -472,20 +538,23 @@ def _unit_sheet(
                 _flag(cell["low_reliability"], text),
             ]
         )
+        sheet.cell(row=row, column=4).alignment = Alignment(wrap_text=True, vertical="top")
+        _one_decimal(sheet, row, [7, 8, 9, 10])
+    _widths(sheet, [16, _name_width([name, *names]), 14, 60, 12, 14, 14, 12, 13, 13, 12, 12])
 
 
-def _notes_sheet(sheet: Worksheet, tables: ReportTables, language: str) -> None:
-    text = TEXT[language]
+def _notes_sheet(sheet: Worksheet, tables: ReportTables, words: _Words) -> None:
+    text, language = words.text, words.language
     period, method, layout = tables.period, tables.query.method, tables.query.layout
     min_cell_size = tables.query.min_cell_size
-    as_of = tables.data_as_of.isoformat(timespec="minutes") if tables.data_as_of else text["never"]
     facts = [
-        (text["period"], f"{period.label} ({period.start} – {period.end})"),
-        (text["level"], tables.level),
+        (text["period"], period_span(period, language)),
+        (text["level"], LEVEL_NAMES[language][tables.level]),
         (text["method"], f"{method.id} v{method.version} (sha256 {method.sha256[:16]}…)"),
         (text["questionnaire"], f"{layout.questionnaire_id} v{layout.questionnaire_version}"),
-        (text["as_of"], as_of),
-        ("min_cell_size", str(min_cell_size)),
+        (text["as_of"], words.as_of(tables.data_as_of)),
+        (text["min_cell_size"], str(min_cell_size)),
+        (text["caveat"], CAVEAT[language]),
     ]
     sheet["A1"] = text["notes"]
     sheet["A1"].font = Font(bold=True, size=14)
@@ -493,32 +562,38 @@ def _notes_sheet(sheet: Worksheet, tables: ReportTables, language: str) -> None:
     for label, value in facts:
         row += 1
         sheet.cell(row=row, column=1, value=label).font = Font(bold=True)
-        sheet.cell(row=row, column=2, value=value)
-    row += 2
-    sheet.cell(row=row, column=1, value=text["method"]).font = Font(bold=True)
-    sheet.cell(row=row, column=2, value=method.description)
-    for note in NOTES[language]:
+        sheet.cell(row=row, column=2, value=value).alignment = Alignment(wrap_text=True)
+        sheet.cell(row=row, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+    row += 1
+    sheet.cell(row=row + 1, column=1, value=text["method"]).font = Font(bold=True)
+    wide = points_wide(LOW_RELIABILITY_HALF_WIDTH, language)
+    for note in [
+        *method_notes(method, language),
+        *(note.format(min_cell_size=min_cell_size, wide=wide) for note in NOTES[language]),
+    ]:
         row += 1
-        cell = sheet.cell(row=row, column=2, value=note.format(min_cell_size=min_cell_size))
+        cell = sheet.cell(row=row, column=2, value=note)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    _widths(sheet, [22, 100])
+    _widths(sheet, [26, 100])
+    _print_setup(sheet, landscape=False)
 
 
-def xlsx_report(tables: ReportTables, *, language: str = "vi") -> bytes:
-    """The report workbook's bytes: summary, a sheet per unit, notes (language vi or en)."""
-    text = TEXT.get(language, TEXT["vi"])
+def xlsx_report(tables: ReportTables, *, language: str = "vi", zone: ZoneInfo = _ZONE) -> bytes:
+    """The report workbook's bytes: summary, a sheet per unit, notes (language vi or en;
+    times in `zone`, SIPAS_TIMEZONE)."""
     language = language if language in TEXT else "vi"
+    words = _Words(TEXT[language], language, zone)
     workbook = Workbook()
     summary = workbook.active
-    summary.title = text["summary"]
-    taken = {summary.title.lower(), text["notes"].lower()}
-    _summary_sheet(summary, tables, text)
+    summary.title = words.text["summary"]
+    taken = {summary.title.lower(), words.text["notes"].lower()}
+    _summary_sheet(summary, tables, words)
     for unit_code, unit_rows in tables.units.groupby("unit_code", sort=False):
         name = str(unit_rows.iloc[0]["unit_name"])
         sheet = workbook.create_sheet(_sheet_name(f"{unit_code} {name}", taken))
-        _unit_sheet(sheet, str(unit_code), unit_rows, tables, text)
-    _notes_sheet(workbook.create_sheet(text["notes"]), tables, language)
-    workbook.properties.title = f"SIPAS {tables.period.label} {tables.level}"
+        _unit_sheet(sheet, str(unit_code), unit_rows, tables, words)
+    _notes_sheet(workbook.create_sheet(words.text["notes"]), tables, words)
+    workbook.properties.title = f"SIPAS {period_name(tables.period, language)} {tables.level}"
     return workbook_bytes(workbook)
 
 

@@ -13,6 +13,7 @@ from handlers.survey import EngineConfig, SurveyEngine, survey_notice
 from questionnaires import Questionnaire, load_bundled, load_questionnaire
 from storage.counts import QualityRules
 from storage.db import Database
+from web.dashboard.paths import DASHBOARD_PREFIX
 
 
 def questionnaire_definition(settings: Settings) -> Questionnaire:
@@ -75,6 +76,9 @@ def staff_commands(settings: Settings, database: Database) -> StaffCommands:
         layout=bundled_layout(method.questionnaire),
         method=method,
         min_cell_size=settings.min_cell_size,
+        dashboard_url=(
+            f"{settings.public_url.rstrip('/')}{DASHBOARD_PREFIX}" if settings.public_url else None
+        ),
     )
 
 

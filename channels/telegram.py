@@ -286,6 +286,17 @@ class TelegramChannel:
             return
         command = command_named(name) or Command.HELP
         await self._converse(update, InboundKind.COMMAND, command.value)
+        if command is Command.HELP:
+            await self._staff_help(update)
+
+    async def _staff_help(self, update: Update) -> None:
+        """After /help, the staff commands too, for enrolled staff only."""
+        user = update.effective_user
+        if self._staff is None or user is None or update.message is None:
+            return
+        found = await self._staff.help_text(CHANNEL, str(user.id), locale=locale_of(user))
+        if found is not None:
+            await send(update.get_bot(), update.message.chat_id, Reply(found))
 
     async def _staff_command(self, update: Update, name: str, arguments: list[str]) -> bool:
         """Answer a staff command from enrolled staff; False for anyone else, who then gets
@@ -303,13 +314,19 @@ class TelegramChannel:
         bot = update.get_bot()
         for reply in replies:
             caption = reply.text[:MAX_CAPTION_LENGTH]
-            if reply.image is not None:
-                await bot.send_photo(chat_id, photo=reply.image, caption=caption)
-            elif reply.document is not None:
-                document = InputFile(reply.document, filename=reply.filename)
-                await bot.send_document(chat_id, document=document, caption=caption)
-            else:
-                await send(bot, chat_id, reply)
+            try:
+                if reply.image is not None:
+                    await bot.send_photo(chat_id, photo=reply.image, caption=caption)
+                elif reply.document is not None:
+                    document = InputFile(reply.document, filename=reply.filename)
+                    await bot.send_document(chat_id, document=document, caption=caption)
+                else:
+                    await send(bot, chat_id, reply)
+            except TelegramError:
+                if reply.fallback is None:
+                    raise
+                # The picture or file did not go through: say where to download it instead.
+                await send(bot, chat_id, Reply(reply.fallback))
         return True
 
     async def choice(self, update: Update, context: Context) -> None:

@@ -13,11 +13,24 @@ from analytics.levels import LEVELS
 from analytics.moments import MomentCounts, moment_counts, moments_table
 from analytics.query import RESPONSE_SETS, ReportQuery
 from analytics.report import index_table
-from analytics.summary import footnote, unit_detail, units_table
+from analytics.summary import element_legend, footnote, unit_detail, units_table
+from analytics.wording import CAVEAT, LEVEL_NAMES, local_time, period_span
 from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
 from storage.aggregation_runs import data_as_of
 from storage.staff import unit_level
+
+HEADING = {
+    "vi": "Mức độ hài lòng theo phương pháp SIPAS · {period} · cấp {level} · {responses}",
+    "en": "SIPAS-method satisfaction of one-stop users · {period} · level {level} · {responses}",
+}
+RESPONSE_NAMES = {
+    "vi": {"cleaned": "phản hồi đã làm sạch", "raw": "mọi phản hồi"},
+    "en": {"cleaned": "cleaned responses", "raw": "all responses"},
+}
+AS_OF = {"vi": "số liệu tính đến", "en": "data as of"}
+NEVER = {"vi": "chưa tổng hợp (chạy sipas aggregate)", "en": "never (run sipas aggregate)"}
+NO_RESPONSES = {"vi": "không có phản hồi.", "en": "no responses."}
 
 
 @click.command("summary")
@@ -27,7 +40,8 @@ from storage.staff import unit_level
 @click.option(
     "--period",
     "period_text",
-    help="2026, 2026-Q4, 2026-11 (default: this month), 2026-W47, 2026-11-28.",
+    help="2026, 2026-Q4 or Q4/2026, 2026-11 or 11/2026 (default: this month), 2026-W47, "
+    "2026-11-28 or 28/11/2026.",
 )
 @click.option(
     "--level",
@@ -45,7 +59,8 @@ def summary_command(
 ) -> None:
     """Show satisfaction indices for a period: every unit of a level, or one unit in detail.
 
-    Without --unit, a second table counts the period's invitations, starts and completions
+    Vietnamese or English by SIPAS_DEFAULT_LANGUAGE; the tables fit an 80-column terminal.
+    Without --unit, a further table counts the period's invitations, starts and completions
     per moment of the dossier (reception, result) and the result follow-ups.
 
     \b
@@ -81,26 +96,32 @@ def summary_command(
             table = await index_table(database, query, unit_code=unit_code)
             as_of = await data_as_of(database)
             moments = None if unit_code else await moment_counts(database, period, settings.zone)
+        language = settings.default_language
         console = Console()
-        heading = (
-            f"SIPAS-method satisfaction of one-stop users, {period.label} ({period.start} – "
-            f"{period.end}), level {chosen}, {responses} responses"
+        heading = HEADING[language].format(
+            period=period_span(period, language),
+            level=LEVEL_NAMES[language][chosen],
+            responses=RESPONSE_NAMES[language][responses],
         )
+        as_of_text = local_time(as_of, settings.zone, language) if as_of else NEVER[language]
         console.print(
-            f"method {method.id} v{method.version}, questionnaire {layout.questionnaire_id} "
-            f"v{layout.questionnaire_version}, data as of "
-            f"{as_of.astimezone(settings.zone).strftime('%Y-%m-%d %H:%M') if as_of else 'never (run sipas aggregate)'}"
+            f"{method.id} v{method.version}, {layout.questionnaire_id} "
+            f"v{layout.questionnaire_version}, {AS_OF[language]} {as_of_text}",
+            soft_wrap=False,
         )
         if table.empty:
-            console.print(f"{heading}: no responses.")
+            console.print(f"{heading}: {NO_RESPONSES[language]}")
+        elif unit_code:
+            console.print(heading)
+            console.print(unit_detail(table, layout, language=language))
+            console.print(footnote(table, settings.min_cell_size, language, detail=True))
         else:
-            view = (
-                unit_detail(table, layout, title=heading)
-                if unit_code
-                else units_table(table, layout, title=heading)
-            )
-            console.print(view)
-            console.print(footnote(table, settings.min_cell_size))
+            console.print(heading)
+            for view in units_table(table, layout, language=language):
+                console.print(view)
+            console.print(element_legend(layout, language))
+            console.print(footnote(table, settings.min_cell_size, language))
+        console.print(CAVEAT[language])
         if moments is not None:
             _print_moments(console, moments)
 

@@ -92,19 +92,37 @@ def test_aggregate_then_export_twice_gives_the_same_bytes(
     assert manifest["scheme"] == {"id": "example-linear", "example": True}
 
 
-def test_summary_shows_a_table(database_url: str) -> None:
+def test_summary_shows_a_table_in_vietnamese_in_80_columns(database_url: str) -> None:
     runner = CliRunner()
     assert runner.invoke(aggregate_command, []).exit_code == 0
     result = runner.invoke(
-        summary_command, ["--period", "2026-11", "--level", "service_point"], terminal_width=200
+        summary_command, ["--period", "11/2026", "--level", "service_point"], terminal_width=80
     )
     assert result.exit_code == 0, result.output
-    assert "W1-A" in result.output and "100.0" in result.output
+    assert "W1-A" in result.output and "100,0" in result.output
+    assert "Tháng 11/2026 (01/11/2026" in result.output and "cấp quầy" in result.output
+    assert "1 Tiếp cận dịch vụ" in result.output  # the numbered elements named in words
+    assert "không phải Chỉ số SIPAS quốc gia" in " ".join(result.output.split())
     detail = runner.invoke(
-        summary_command, ["--unit", "W2-A", "--period", "2026-11"], terminal_width=200
+        summary_command, ["--unit", "W2-A", "--period", "2026-11"], terminal_width=80
     )
     assert detail.exit_code == 0, detail.output
-    assert "TTHC" in detail.output and "PAKN" in detail.output
+    assert "Thủ tục hành chính" in detail.output and "câu hỏi" in detail.output
+    for output in (result.output, detail.output):
+        assert max(len(line) for line in output.splitlines()) <= 80
+        assert "…" not in output  # nothing cut off
+
+
+def test_summary_in_english_when_the_deployment_says_so(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIPAS_DEFAULT_LANGUAGE", "en")
+    runner = CliRunner()
+    assert runner.invoke(aggregate_command, []).exit_code == 0
+    result = runner.invoke(summary_command, ["--period", "2026-11"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.split())  # as read, whatever the line breaks
+    assert "November 2026" in words and "not the national SIPAS index" in words
 
 
 def test_aggregate_fails_clearly_when_another_run_holds_the_lease(database_url: str) -> None:

@@ -63,3 +63,28 @@ def test_bad_periods_say_what_is_expected(label: str) -> None:
 def test_period_of_a_day() -> None:
     assert period_of(date(2026, 11, 28), "quarter").label == "2026-Q4"
     assert period_of(date(2026, 11, 28), "week").label == "2026-W48"
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("11/2026", "2026-11"),
+        ("T11/2026", "2026-11"),
+        ("tháng 11/2026", "2026-11"),
+        ("Tháng 3/2026", "2026-03"),
+        ("quý 4/2026", "2026-Q4"),
+        ("Quý IV/2026", "2026-Q4"),
+        ("Q4/2026", "2026-Q4"),
+        ("năm 2026", "2026"),
+        ("tuần 47/2026", "2026-W47"),
+        ("28/11/2026", "2026-11-28"),
+    ],
+)
+def test_periods_as_staff_write_them(text: str, label: str) -> None:
+    assert parse_period(text).label == label
+
+
+@pytest.mark.parametrize("text", ["T11", "tháng 11", "13/2026", "quý 5/2026", "31/11/2026"])
+def test_local_forms_that_are_not_periods(text: str) -> None:
+    with pytest.raises(ValueError, match="11/2026"):
+        parse_period(text)

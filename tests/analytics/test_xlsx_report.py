@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import update
 
 from analytics.aggregate import aggregate
 from analytics.days import parse_period
+from analytics.layout import bundled_layout
 from analytics.method import load_method
 from analytics.query import ReportQuery
 from analytics.report import index_table
@@ -68,7 +72,7 @@ async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey)
     ward = book["00004 Phường Ba Đình"]
     assert len(ward._charts) == 2  # elements (bar) and trend (line)
     values = [cell for row in ward.iter_rows(values_only=True) for cell in row]
-    assert "2026-10" in values and "W1-A" in values  # the trend months and the counters
+    assert "Tháng 10/2026" in values and "W1-A" in values  # the trend months and the counters
 
     notes = " ".join(
         str(cell) for row in book["Ghi chú"].iter_rows(values_only=True) for cell in row if cell
@@ -77,6 +81,46 @@ async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey)
 
     first, later = built_at_two_instants(lambda: xlsx_report(tables))
     assert first == later == data  # the same bytes whenever the report is built
+
+
+def _texts(sheet: Worksheet) -> list[str]:
+    return [str(cell) for row in sheet.iter_rows(values_only=True) for cell in row if cell]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_report_reads_as_vietnamese(survey: Survey) -> None:
+    database = await seeded(survey)
+    worded = replace(QUERY, layout=bundled_layout("sipas-2023"))  # the questions' wording
+    tables = await report_tables(database, worded, data_as_of=AS_OF)
+    book = load_workbook(io.BytesIO(xlsx_report(tables, zone=ZoneInfo("Asia/Ho_Chi_Minh"))))
+    summary, ward, notes = book["Tổng hợp"], book["00004 Phường Ba Đình"], book["Ghi chú"]
+
+    heading = " ".join(_texts(summary)[:3])
+    assert "Tháng 11/2026 (01/11/2026 – 30/11/2026)" in heading
+    assert "Cấp: xã/phường" in heading and "01/12/2026 08:30" in heading  # local time
+    for sheet in book.worksheets:  # the caveat on every sheet
+        assert any("không phải Chỉ số SIPAS quốc gia" in text for text in _texts(sheet))
+    ward_texts = _texts(ward)
+    assert "Số câu trả lời hợp lệ" in ward_texts and "commune" not in ward_texts
+    assert any(text.startswith("Trụ sở cơ quan tiếp nhận hồ sơ") for text in ward_texts)
+    figures = [cell for row in summary.iter_rows(min_row=5) for cell in row[3:6]]
+    assert figures and all(cell.number_format == "0.0" for cell in figures)
+    assert summary.page_setup.fitToWidth == 1 and summary.page_setup.paperSize == 9  # A4
+    assert summary.sheet_properties.pageSetUpPr.fitToPage and summary.row_breaks.count == 1
+    note_texts = " ".join(_texts(notes))
+    assert "4 hoặc 5" in note_texts and "không trọng số" in note_texts
+    assert "±10 điểm phần trăm" in note_texts and "min_cell_size" not in note_texts
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_notes_follow_the_method_in_use(survey: Survey) -> None:
+    database = await seeded(survey)
+    neutral_half = replace(QUERY, method=load_method("sipas-2023-neutral-half"))
+    tables = await report_tables(database, neutral_half, data_as_of=AS_OF)
+    notes = " ".join(_texts(load_workbook(io.BytesIO(xlsx_report(tables)))["Ghi chú"]))
+    assert "câu trả lời 3 được tính 50% của một câu trả lời hài lòng" in notes
+    assert "trung bình có trọng số" in notes and "CONG_CHUC × 2" in notes
+    assert "không trọng số" not in notes
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)

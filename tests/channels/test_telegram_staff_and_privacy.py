@@ -16,7 +16,7 @@ from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
 from storage.db import Database
 from storage.live_keyboards import LiveKeyboards
-from storage.staff import add_staff
+from storage.staff import NewStaff, add_staff
 from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.anonymity import database_text
 from tests.channels.test_telegram_e2e import COUNTER, POLLING, answer, say
@@ -24,6 +24,8 @@ from tests.conftest import TEST_SECRET
 from tests.fakes.telegram_server import FakeTelegram, FakeUser
 from tests.survey_driver import add_counters, engine_config
 from tests.web.test_dashboard import METHOD, PERIOD, ZONE, seed
+
+DASHBOARD = "https://sipas.example.vn/dashboard"
 
 
 @pytest.fixture
@@ -42,6 +44,7 @@ async def bot_with_staff(telegram: FakeTelegram, database: Database) -> AsyncIte
         layout=SIPAS_LAYOUT,
         method=METHOD,
         min_cell_size=10,
+        dashboard_url=DASHBOARD,
     )
     application = build_application(
         telegram.token,
@@ -57,16 +60,11 @@ async def bot_with_staff(telegram: FakeTelegram, database: Database) -> AsyncIte
         await channel.close()
 
 
-def texts(user: FakeUser) -> list[str]:
-    return [message.text for message in user.messages()]
-
-
-async def test_enrolled_staff_get_summary_chart_ranking_and_spreadsheet_and_strangers_get_help(
-    telegram: FakeTelegram, database: Database
-) -> None:
+async def ward_viewer(database: Database) -> NewStaff:
+    """Seeded responses and a viewer of ward 00004, not yet enrolled."""
     await seed(database)
     async with database.transaction() as session:
-        issued = await add_staff(
+        return await add_staff(
             session,
             TEST_SECRET,
             name="hoa.ba-dinh",
@@ -74,6 +72,16 @@ async def test_enrolled_staff_get_summary_chart_ranking_and_spreadsheet_and_stra
             unit_codes=["00004"],
             now=datetime.now(UTC),
         )
+
+
+def texts(user: FakeUser) -> list[str]:
+    return [message.text for message in user.messages()]
+
+
+async def test_enrolled_staff_get_summary_chart_ranking_and_spreadsheet_and_strangers_get_help(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    issued = await ward_viewer(database)
     officer, stranger = telegram.user(first_name="Trần Thị Hoa"), telegram.user()
     async with bot_with_staff(telegram, database):
         await say(telegram, stranger, f"/summary 00004 {PERIOD}", POLLING)
@@ -114,6 +122,29 @@ async def test_enrolled_staff_get_summary_chart_ranking_and_spreadsheet_and_stra
         )
 
     assert not any(m.attachment for m in stranger.messages())
+
+
+async def test_a_failed_upload_says_where_to_download_and_help_lists_staff_commands(
+    telegram: FakeTelegram, database: Database
+) -> None:
+    issued = await ward_viewer(database)
+    officer = telegram.user(first_name="Trần Thị Hoa")
+    async with bot_with_staff(telegram, database):
+        await say(telegram, officer, f"/staff {issued.enrolment_code}", POLLING)
+        telegram.fail("sendDocument", 400)
+        await say(telegram, officer, f"/export {PERIOD}", POLLING)
+        await telegram.wait_for(
+            lambda: any("Không gửi được tệp" in text for text in texts(officer)),
+            what="where to download the file instead",
+        )
+        link = f"{DASHBOARD}/download/report.xlsx?period={PERIOD}&level=commune"
+        assert any(link in text for text in texts(officer))
+
+        await say(telegram, officer, "/help", POLLING)
+        await telegram.wait_for(
+            lambda: any(text.startswith("Lệnh dành cho cán bộ") for text in texts(officer)),
+            what="the staff commands after the help",
+        )
 
 
 async def test_respondents_names_usernames_and_ids_stay_out_of_the_database_and_the_logs(

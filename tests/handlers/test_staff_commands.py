@@ -113,10 +113,11 @@ async def test_summary_ranking_and_export_for_a_ward_viewer_and_an_admin(
         unit_code="00004",
     )
     overall = table[(table["respondent_type"] == "all") & (table["scope"] == "overall")].iloc[0]
-    assert "Phường Ba Đình (00004) · kỳ 2026-11" in text
+    assert "Phường Ba Đình (00004) · Tháng 11/2026" in text
     assert "Số người trả lời: 23" in text
-    assert f"Chỉ số chung: {overall['index_pct']:.1f}" in text
-    assert "so với 2026-10" in text and "▲" in text  # TTHC was 0 in October
+    assert f"Chỉ số chung: {overall['index_pct']:.1f}".replace(".", ",") in text
+    assert "so với Tháng 10/2026" in text and "▲" in text  # TTHC was 0 in October
+    assert "không phải Chỉ số SIPAS quốc gia" in text  # the caveat
     assert replies[1].image is not None and replies[1].image.startswith(b"\x89PNG")
 
     other = await staff.handle("telegram", WARD_STAFF, "summary", ["00070"], locale="en")
@@ -124,7 +125,7 @@ async def test_summary_ranking_and_export_for_a_ward_viewer_and_an_admin(
     counter = await staff.handle("telegram", WARD_STAFF, "summary", ["W1-B", "2026-11"])
     assert counter is not None and "Quầy W1-B" in counter[0].text
     bad = await staff.handle("telegram", WARD_STAFF, "summary", ["2026-13"], locale="en")
-    assert bad is not None and bad[0].text.startswith("Not a period: '2026-13'")
+    assert bad is not None and bad[0].text.startswith("Not a period: “2026-13”")
     suppressed = await staff.handle(
         "telegram", WARD_STAFF, "summary", ["W1-B", "2026-10"], locale="en"
     )
@@ -133,8 +134,11 @@ async def test_summary_ranking_and_export_for_a_ward_viewer_and_an_admin(
     ranking = await staff.handle("telegram", WARD_STAFF, "ranking", ["2026-11"], locale="en")
     assert ranking is not None
     lines = ranking[0].text.splitlines()
-    assert lines[0].startswith("Ranking of counters · 2026-11")
-    assert lines[1].startswith("1. Quầy W1-A: 100.0") and lines[2].startswith("2. Quầy W1-B")
+    assert lines[0].startswith("Ranking of counters · November 2026")
+    assert lines[1].startswith("1. Quầy W1-A: 100.0 (75.8–100.0)")
+    # 80.0 (50.5–94.0) overlaps the interval above it: marked, and the mark explained.
+    assert lines[2].startswith("≈2. Quầy W1-B: 80.0 (50.5–94.0)")
+    assert lines[3].startswith("≈: the interval overlaps that of the unit ranked just above")
     assert "W2-A" not in ranking[0].text  # another ward's counter
 
     export = await staff.handle("telegram", WARD_STAFF, "export", ["2026-11"])
@@ -154,3 +158,62 @@ async def test_summary_ranking_and_export_for_a_ward_viewer_and_an_admin(
     assert "1. Phường Ba Đình" in ranking[0].text and "2. Phường Hoàn Kiếm" in ranking[0].text
     summary = await staff.handle("telegram", "42", "summary", [])
     assert summary is not None and "Thành phố Hà Nội (01)" in summary[0].text
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["11/2026"], ["T11/2026"], ["tháng", "11/2026"], ["Tháng", "11/2026"], ["2026-11"]],
+)
+async def test_a_month_as_staff_write_it(staff: StaffCommands, words: list[str]) -> None:
+    code = await new_staff(staff.database, "lan", "viewer", ["00004"])
+    assert await staff.handle("telegram", WARD_STAFF, "staff", [code]) is not None
+    replies = await staff.handle("telegram", WARD_STAFF, "summary", ["00004", *words])
+    assert replies is not None and "· Tháng 11/2026" in replies[0].text
+
+
+@pytest.mark.parametrize(
+    "words", [["00004", "T11"], ["00004", "tháng", "11"], ["00004", "11/26"], ["00004", "x"]]
+)
+async def test_a_period_not_understood_is_an_error_not_this_month(
+    staff: StaffCommands, words: list[str]
+) -> None:
+    code = await new_staff(staff.database, "lan", "viewer", ["00004"])
+    assert await staff.handle("telegram", WARD_STAFF, "staff", [code]) is not None
+    for command, args in (("summary", words), ("ranking", words[1:]), ("export", words[1:])):
+        replies = await staff.handle("telegram", WARD_STAFF, command, args)
+        assert replies is not None and len(replies) == 1, command
+        assert replies[0].text.startswith("Không hiểu kỳ “"), command
+        assert "T11/2026" in replies[0].text and "2026-12" not in replies[0].text
+
+
+async def test_quarters_an_empty_period_in_text_and_roles_in_words(staff: StaffCommands) -> None:
+    code = await new_staff(staff.database, "snv", "admin", [])
+    enrolled = await staff.handle("telegram", "42", "staff", [code])
+    assert enrolled is not None and "(quản trị viên)" in enrolled[0].text
+    for words in (["quý", "4/2026"], ["Q4/2026"], ["2026-Q4"]):
+        ranking = await staff.handle("telegram", "42", "ranking", words)
+        assert ranking is not None and "· Quý IV/2026" in ranking[0].text
+    empty = await staff.handle("telegram", "42", "export", ["2025-11"])
+    assert empty is not None and len(empty) == 1 and empty[0].document is None
+    assert empty[0].text.startswith("Không có phản hồi trong Tháng 11/2025")
+
+
+async def test_help_lists_staff_commands_for_staff_only(staff: StaffCommands) -> None:
+    assert await staff.help_text("telegram", WARD_STAFF) is None
+    code = await new_staff(staff.database, "lan", "viewer", ["00004"])
+    assert await staff.handle("telegram", WARD_STAFF, "staff", [code]) is not None
+    found = await staff.help_text("telegram", WARD_STAFF)
+    assert found is not None and "/summary" in found and "/export" in found
+
+
+async def test_no_arrow_when_the_change_is_within_the_interval(staff: StaffCommands) -> None:
+    code = await new_staff(staff.database, "lan", "viewer", ["00004"])
+    assert await staff.handle("telegram", WARD_STAFF, "staff", [code]) is not None
+    replies = await staff.handle("telegram", WARD_STAFF, "summary", ["00004", "11/2026"])
+    assert replies is not None
+    lines = replies[0].text.splitlines()
+    # Overall 90.4 (72.1–97.2) now; October's overall lies inside that interval: no arrow.
+    overall = next(line for line in lines if line.startswith("Chỉ số chung:"))
+    assert "≈ +" in overall and "▲" not in overall and "▼" not in overall
+    # TTHC was 0 in October, outside this month's interval: a clear rise.
+    assert any("▲" in line for line in lines if line.startswith("• Tthc"))

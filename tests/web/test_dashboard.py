@@ -462,6 +462,9 @@ async def test_a_viewer_sees_their_ward_only(client: httpx.AsyncClient) -> None:
     overview = await client.get(f"/dashboard/?period={PERIOD}")
     assert "Phường Ba Đình" in overview.text and "Phường Hoàn Kiếm</a>" not in overview.text
     assert "Yếu tố thấp nhất" in overview.text  # PAKN, pulled down by W1-B
+    # Vietnamese that reads as Vietnamese: the period named, the caveat on the page.
+    assert "Tổng quan · Tháng 11/2026" in overview.text and 'value="11/2026"' in overview.text
+    assert "không phải Chỉ số SIPAS quốc gia" in overview.text
     unit = await client.get(f"/dashboard/units/00004?period={PERIOD}")
     assert unit.status_code == 200
     # The comment is text, not markup, and the phone number is scrubbed.
@@ -470,7 +473,7 @@ async def test_a_viewer_sees_their_ward_only(client: httpx.AsyncClient) -> None:
     assert "[số điện thoại]" in unit.text
     coverage = re.search(r"Quầy W1-A <span class=\"code\">W1-A</span></th>(.*?)</tr>", unit.text)
     assert coverage is not None
-    assert re.findall(r">([^<]+)</td>", coverage.group(1)) == ["4", "3", "2", "50.0%"]
+    assert re.findall(r">([^<]+)</td>", coverage.group(1)) == ["4", "3", "2", "50,0%"]
     counter = await client.get(f"/dashboard/units/W1-B?period={PERIOD}")
     assert counter.status_code == 200
     assert "Ý kiến chỉ hiển thị khi đơn vị có ít nhất 20" in counter.text  # 11 respondents

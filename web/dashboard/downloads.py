@@ -78,7 +78,9 @@ async def _report_xlsx(asked: Asked) -> File:
         ),
     )
     # In a worker thread, off the event loop that answers respondents.
-    body = await asyncio.to_thread(xlsx_report, tables, language=asked.language)
+    body = await asyncio.to_thread(
+        xlsx_report, tables, language=asked.language, zone=asked.site.zone
+    )
     return File(body, report_filename(asked.choice.period, asked.level), XLSX)
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from analytics.days import Period
 from analytics.levels import LEVELS
 from analytics.report import index_table
+from analytics.wording import local_time, number, period_name
 from storage.aggregation_runs import data_as_of
 from storage.staff import unit_level
 from storage.units import list_units
@@ -54,7 +55,7 @@ async def _as_of_text(site: Dashboard, language: str) -> str:
     when = await data_as_of(site.database)
     if when is None:
         return TEXT[language]["never"]
-    return TEXT[language]["as_of"].format(when=f"{when.astimezone(site.zone):%Y-%m-%d %H:%M}")
+    return TEXT[language]["as_of"].format(when=local_time(when, site.zone, language))
 
 
 async def _home_units(site: Dashboard, staff: Staff) -> list[tuple[str, str]]:
@@ -87,7 +88,7 @@ def _map_values(rows: list[figures.UnitRow], language: str) -> dict[str, MapValu
         label = (
             words["suppressed"]
             if cell.suppressed
-            else (f"{cell.index:.1f}" if cell.index is not None else words["no_figure"])
+            else (number(cell.index, language) if cell.index is not None else words["no_figure"])
         ) + f" (n={cell.n_respondents})"
         values[row.unit_code] = MapValue(cell.index, cell.suppressed, label)
     return values
@@ -110,7 +111,7 @@ def _communes_map(
     focus = None if staff.scope.everything else {row.unit_code for row in communes} or None
     return render_map(
         _map_values(communes, language),
-        title=TEXT[language]["map_title"].format(period=period.label),
+        title=TEXT[language]["map_title"].format(period=period_name(period, language)),
         focus=focus,
         link=f"{DASHBOARD_PREFIX}/units/{{code}}?{query(period, 'commune')}",
     )

@@ -29,6 +29,7 @@ from analytics.layout import ItemLayout
 from analytics.method import Method
 from analytics.query import ReportQuery
 from analytics.schemes import ScoringScheme
+from analytics.wording import CAVEAT, number, period_input, period_name
 from storage.db import Database
 from storage.models import StaffAccount
 from storage.staff import Scope
@@ -85,7 +86,13 @@ def templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["pct"] = lambda value: "–" if value is None else f"{value:.1f}"
+    environment.filters["pct"] = jinja2.pass_context(
+        lambda context, value: number(value, context["lang"])
+    )
+    environment.filters["period_name"] = jinja2.pass_context(
+        lambda context, period: period_name(period, context["lang"])
+    )
+    environment.filters["period_input"] = period_input
     return environment
 
 
@@ -207,6 +214,7 @@ class Dashboard:
             csrf=token,
             staff=staff,
             min_cell_size=self.min_cell_size,
+            caveat=CAVEAT[language],
             **context,
         )
         response = HTMLResponse(html, status_code=status)
