@@ -16,6 +16,7 @@ from analytics.publish import export_period
 from analytics.query import ReportQuery
 from analytics.rounds import export_round
 from analytics.schemes import SchemeError, load_scheme
+from analytics.xlsx_report import ReportTables, report_tables, xlsx_report
 from bot.commands.aggregate import method_and_layout
 from bot.runtime import open_database, settings_or_exit
 from questionnaires.loader import parse_questionnaire
@@ -57,6 +58,12 @@ from storage.rounds import completed_round_sessions, get_round, group_progress
     help="Method id or .yaml path (default: SIPAS_METHOD).",
 )
 @click.option("--no-raw", is_flag=True, help="Do not write the raw-responses twin file.")
+@click.option(
+    "--report",
+    "report_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the XLSX report (the dashboard's, in SIPAS_DEFAULT_LANGUAGE) to this file.",
+)
 def export_command(
     period_text: str,
     level: str,
@@ -67,6 +74,7 @@ def export_command(
     method_name: str | None,
     no_raw: bool,
     round_code: str | None,
+    report_out: Path | None,
 ) -> None:
     """Write index results for one period and level, and a manifest beside them.
 
@@ -76,8 +84,13 @@ def export_command(
     Columns are documented in docs/api.md. Run `sipas aggregate` first.
 
     \b
+    With --report FILE.xlsx, the readable report of the same period and level too: summary,
+    a sheet per unit with charts, notes (as the dashboard's download).
+
+    \b
     Example:
       sipas export --period 2026-Q4 --level commune --format xlsx --out q4.xlsx
+      sipas export --period Q4/2026 --format xlsx --report q4-report.xlsx
 
     With --round, the round's results per rated unit, content area and group (CSV), its
     comments and progress, and round-CODE.manifest.json, in the folder --out (default
@@ -113,10 +126,15 @@ def export_command(
         respondent_types=respondent_types or RESPONDENT_TYPES,
     )
 
-    async def run() -> None:
+    async def run() -> ReportTables | None:
         async with open_database(settings) as database:
             published = await export_period(
                 database, target, fmt, query, include_raw=not no_raw, scheme=scoring
+            )
+            tables = (
+                await report_tables(database, query, data_as_of=published.data_as_of)
+                if report_out is not None
+                else None
             )
         written, manifest, as_of = published.files, published.manifest, published.data_as_of
         for item in written:
@@ -126,8 +144,14 @@ def export_command(
             click.echo(
                 "warning: no aggregation run has succeeded yet; run `sipas aggregate`", err=True
             )
+        return tables
 
-    asyncio.run(run())
+    tables = asyncio.run(run())
+    if report_out is not None and tables is not None:
+        report_out.write_bytes(
+            xlsx_report(tables, language=settings.default_language, zone=settings.zone)
+        )
+        click.echo(f"{report_out}  report")
 
 
 def _format_for(fmt: str | None, out: Path | None) -> str:

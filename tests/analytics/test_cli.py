@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from analytics.aggregate import AGGREGATION_LEASE
 from bot.commands.aggregate import aggregate_command
@@ -123,6 +124,21 @@ def test_summary_in_english_when_the_deployment_says_so(
     assert result.exit_code == 0, result.output
     words = " ".join(result.output.split())  # as read, whatever the line breaks
     assert "November 2026" in words and "not the national SIPAS index" in words
+
+
+def test_export_writes_the_report_too(database_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(aggregate_command, []).exit_code == 0
+    report = tmp_path / "q4-report.xlsx"
+    result = runner.invoke(
+        export_command,
+        ["--period", "Q4/2026", "--out", str(tmp_path / "q4.xlsx"), "--report", str(report)],
+    )
+    assert result.exit_code == 0, result.output
+    book = load_workbook(report)
+    assert book.sheetnames[0] == "Tổng hợp" and book.sheetnames[-1] == "Ghi chú"
+    assert "Quý IV/2026" in str(book["Tổng hợp"]["A1"].value)
+    assert (tmp_path / "q4.xlsx").exists()  # the flat table, as before
 
 
 def test_aggregate_fails_clearly_when_another_run_holds_the_lease(database_url: str) -> None:
