@@ -143,3 +143,18 @@ def period_of(day: date, kind: str) -> Period:
     if kind == "year":
         return parse_period(str(day.year))
     raise ValueError(f"period kind must be one of {', '.join(PERIOD_KINDS)}, not {kind!r}")
+
+
+YOUNG_MONTH_DAYS = 15
+"""Until this day of a month, outputs that choose a period by themselves show the last complete
+month instead: early in a month nearly every cell would be suppressed."""
+
+
+def default_month(day: date, today: date) -> tuple[Period, Period | None]:
+    """The month to show by default for data up to `day`: its month, or, while that month is
+    today's and younger than YOUNG_MONTH_DAYS days, the month before. Also the month passed
+    over (None when none was), so the output can say which it shows and why."""
+    month = period_of(day, "month")
+    if month.start <= today <= month.end and today.day < YOUNG_MONTH_DAYS:
+        return period_of(month.start - timedelta(days=1), "month"), month
+    return month, None

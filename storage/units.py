@@ -88,6 +88,9 @@ SAMPLE_DIR = Path(__file__).parent / "sample"
 SAMPLE_PROVINCE = "01"
 SAMPLE_OFFICIAL_FILE = "hanoi-units-2025.csv"
 SAMPLE_UNITS_FILE = "hanoi-sample.csv"
+SAMPLE_CENTRES_FILE = "hanoi-centres-2025.csv"
+"""A public administrative service centre and a counter for each of the 120 other xã/phường
+(NĐ 118/2025: every xã/phường has its own centre), beside the six branches of the sample."""
 SAMPLE_CROSSWALK_FILE = "hanoi-crosswalk-2025.csv"
 
 _LEVEL_RANK = {level: rank for rank, level in enumerate(UNIT_LEVELS)}
@@ -725,7 +728,8 @@ async def load_crosswalk_csv(session: AsyncSession, source: str, data: bytes) ->
 
 
 async def load_sample(session: AsyncSession) -> LoadReport:
-    """Load the shipped Hà Nội sample (city, 126 units, 30 former districts, crosswalk, counters).
+    """Load the shipped Hà Nội sample (city, 126 units, 30 former districts, crosswalk, and a
+    service centre with counters in every xã/phường).
 
     Every row is marked `is_sample`. Loading it again changes nothing.
     """
@@ -738,6 +742,12 @@ async def load_sample(session: AsyncSession) -> LoadReport:
     )
     report += await load_units_csv(
         session, SAMPLE_UNITS_FILE, (SAMPLE_DIR / SAMPLE_UNITS_FILE).read_bytes(), is_sample=True
+    )
+    report += await load_units_csv(
+        session,
+        SAMPLE_CENTRES_FILE,
+        (SAMPLE_DIR / SAMPLE_CENTRES_FILE).read_bytes(),
+        is_sample=True,
     )
     report += await load_crosswalk_csv(
         session, SAMPLE_CROSSWALK_FILE, (SAMPLE_DIR / SAMPLE_CROSSWALK_FILE).read_bytes()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from analytics.days import period_of, reporting_day
+from analytics.days import default_month, reporting_day
+from analytics.wording import period_name
 from bot.assembly import build_engine
 from bot.commands.aggregate import aggregate_command
 from bot.commands.chat import read_line
@@ -30,6 +31,7 @@ from web.survey.paths import landing_link
 
 DEMO_COUNTER = "HN-00004-01"
 DEMO_STAFF = "demo.admin"
+DEMO_MIN_CELL_SIZE = 5
 
 
 def _section(title: str) -> None:
@@ -37,7 +39,7 @@ def _section(title: str) -> None:
 
 
 @click.command("demo")
-@click.option("--respondents", type=click.IntRange(min=50), default=300, show_default=True)
+@click.option("--respondents", type=click.IntRange(min=50), default=1500, show_default=True)
 @click.option("--days", type=click.IntRange(min=1, max=366), default=30, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
@@ -62,7 +64,8 @@ def demo_command(
 
     Loads the Hà Nội sample units, lets simulated respondents take the survey
     through the real engine for a month, runs the nightly aggregation, prints this
-    month's figures and writes the scoring export; then serves the web app (the
+    month's figures (the last complete month's early in a month, and says so) and writes
+    the scoring export; then serves the web app (the
     staff dashboard with a printed demo login, a counter's landing page and the web
     survey, the invitation API, Telegram too when SIPAS_TELEGRAM_TOKEN is set) and
     offers you the survey in this terminal.
@@ -76,6 +79,9 @@ def demo_command(
     os.environ["SIPAS_SECRET_KEY_FILE"] = str(folder / "sipas.secret")
     os.environ["SIPAS_EXPORT_DIR"] = str(folder / "exports")
     os.environ["SIPAS_INCLUDE_SIMULATED"] = "true"
+    # Synthetic people spread over 126 xã/phường: a smaller cell than a deployment's 10 lets
+    # the first picture show figures (still suppressed below it, as everywhere).
+    os.environ.setdefault("SIPAS_MIN_CELL_SIZE", str(DEMO_MIN_CELL_SIZE))
     os.environ.pop("SIPAS_SECRET_KEY", None)
     os.environ.setdefault("SIPAS_LOG_LEVEL", "WARNING")
     settings = settings_or_exit()
@@ -90,8 +96,16 @@ def demo_command(
     _section("3. The nightly aggregation")
     context.invoke(aggregate_command, full=True)
 
-    month = period_of(reporting_day(datetime.now(UTC), settings.zone), "month")
-    _section(f"4. This month's satisfaction per ward and commune ({month.label})")
+    today = reporting_day(datetime.now(UTC), settings.zone)
+    month, passed_over = default_month(today, today)
+    click.echo(f"cells of fewer than {settings.min_cell_size} respondents are suppressed")
+    if passed_over is None:
+        _section(f"4. This month's satisfaction per ward and commune ({month.label})")
+    else:
+        _section(
+            f"4. Satisfaction per ward and commune in {period_name(month, 'en')}, the last "
+            f"complete month ({period_name(passed_over, 'en')} is {today.day} days old)"
+        )
     context.invoke(summary_command, period_text=month.label)
 
     _section("5. The file the PAR Index scoring pipeline reads")

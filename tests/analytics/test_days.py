@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics.days import parse_period, period_of, reporting_day
+from analytics.days import default_month, parse_period, period_of, reporting_day
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -88,3 +88,12 @@ def test_periods_as_staff_write_them(text: str, label: str) -> None:
 def test_local_forms_that_are_not_periods(text: str) -> None:
     with pytest.raises(ValueError, match="11/2026"):
         parse_period(text)
+
+
+def test_a_young_month_gives_way_to_the_last_complete_one() -> None:
+    december_4 = date(2026, 12, 4)
+    shown, passed_over = default_month(december_4, december_4)
+    assert (shown.label, passed_over and passed_over.label) == ("2026-11", "2026-12")
+    assert default_month(date(2026, 12, 15), date(2026, 12, 15)) == (parse_period("2026-12"), None)
+    # Data that stopped in an earlier month: that month, complete.
+    assert default_month(date(2026, 9, 3), december_4) == (parse_period("2026-09"), None)

@@ -86,6 +86,10 @@ async def test_sample_loads_the_city_its_units_former_districts_crosswalk_and_co
         "HN-00004-02",
         "HN-00004-03",
     ]
+    # NĐ 118/2025: every xã/phường has its own service centre, so each has a counter.
+    assert {item.unit.code for item in points} >= {unit.code for unit in communes}
+    centre = next(item for item in points if item.unit.code == "00008")
+    assert centre.point.code == "HN-00008-01" and centre.point.agency_code == "HN-TT-00008"
 
 
 async def test_loading_the_sample_twice_changes_nothing(database: Database) -> None:

@@ -545,3 +545,21 @@ async def test_english_switch(client: httpx.AsyncClient) -> None:
     assert '<html lang="en">' in page.text and "Ranking" in page.text
     evil = await client.get("/dashboard/language/vi?next=https://evil.example/")
     assert evil.headers["location"] == "/dashboard/"
+
+
+@pytest.mark.parametrize(
+    ("today", "shown", "notice"),
+    [(date(2026, 11, 5), "Tháng 10/2026", True), (date(2026, 11, 25), "Tháng 11/2026", False)],
+)
+async def test_the_default_view_skips_a_young_month_and_says_so(
+    seeded: Seeded, today: date, shown: str, notice: bool
+) -> None:
+    noon = datetime.combine(today, datetime.min.time(), tzinfo=ZONE).replace(hour=12)
+    app = app_for(seeded.database, clock=lambda: noon)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        assert (await log_in(http, ADMIN)).status_code == 303
+        overview = await http.get("/dashboard/")
+    assert f"<h1>Tổng quan · {shown}</h1>" in overview.text
+    said = "tháng trọn vẹn gần nhất: Tháng 11/2026 mới bắt đầu"
+    assert (said in overview.text) is notice

@@ -24,12 +24,14 @@ from analytics.days import parse_period
 from analytics.export import table_bytes
 from analytics.query import ReportQuery
 from analytics.report import index_table
+from questionnaires import load_bundled
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.staff_logins import SignInLimits
 from tests.analytics.survey_rows import SIPAS_LAYOUT
 from tests.fakes.served import ServedApp
 from tests.web.test_dashboard import ADMIN, METHOD, PASSWORD, PERIOD, VIEWER, app_for, seed
+from web.dashboard.figures import questionnaire_labels
 
 if TYPE_CHECKING:
     from playwright.sync_api import Dialog, ViewportSize
@@ -59,14 +61,15 @@ def _chromium() -> str:
 class DashboardServer:
     """The real app served by uvicorn on a free 127.0.0.1 port in a background thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **options: object) -> None:
         self.url = url
         self.base = ""
+        self.options = options
         self._served: ServedApp | None = None
 
     def __enter__(self) -> DashboardServer:
         # Its own Database: the server's event loop is not the test's.
-        app = app_for(Database(self.url), sign_in=SignInLimits(attempts=3))
+        app = app_for(Database(self.url), sign_in=SignInLimits(attempts=3), **self.options)
         self._served = ServedApp(app, name="the dashboard server").start()
         self.base = self._served.url
         return self
@@ -76,10 +79,8 @@ class DashboardServer:
             self._served.stop()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[DashboardServer, bytes]]:
-    """The seeded dashboard, and the export's CSV bytes for the test period."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'sipas.db'}"
+def seeded_file(url: str) -> bytes:
+    """Seed a SQLite file; the export's CSV bytes for the test period."""
 
     async def prepare() -> bytes:
         await upgrade(url)
@@ -92,7 +93,14 @@ def served(tmp_path: Path) -> Iterator[tuple[DashboardServer, bytes]]:
         finally:
             await database.dispose()
 
-    export = asyncio.run(prepare())
+    return asyncio.run(prepare())
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[DashboardServer, bytes]]:
+    """The seeded dashboard, and the export's CSV bytes for the test period."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sipas.db'}"
+    export = seeded_file(url)
     with DashboardServer(url) as server:
         yield server, export
 
@@ -141,7 +149,8 @@ def test_a_ward_officer_on_a_phone_and_a_stranger(
             # The ward's index and its weakest element, as in the export file.
             card = page.locator(".card .index[data-code='00004']")
             assert card.get_attribute("data-value") == overall["index_pct"]
-            assert card.inner_text() == f"{float(overall['index_pct']):.1f}"
+            # One decimal, with the Vietnamese decimal comma.
+            assert card.inner_text() == f"{float(overall['index_pct']):.1f}".replace(".", ",")
             for element in elements:
                 cell = page.locator(f".index[data-code='00004:{element['code']}']").first
                 assert cell.get_attribute("data-value") == element["index_pct"]
@@ -183,7 +192,7 @@ def test_a_ward_officer_on_a_phone_and_a_stranger(
             # English, then log out.
             page.goto(f"{base}/dashboard/?period={PERIOD}")
             page.get_by_role("link", name="Switch to English").click()
-            expect(page.locator("h1")).to_have_text(f"Overview · {PERIOD}")
+            expect(page.locator("h1")).to_have_text("Overview · November 2026")
             page.get_by_role("button", name="Log out").click()
             page.wait_for_url(f"{base}/dashboard/login")
 
@@ -242,3 +251,36 @@ def test_axe_finds_no_serious_accessibility_violation_on_the_staff_pages(
         finally:
             browser.close()
     assert found == {name: [] for name in found}
+
+
+def test_the_units_table_fits_a_1366_px_screen(tmp_path: Path) -> None:
+    """An admin on a 1366×768 laptop sees every element column of the units table, with
+    the questionnaire's own (long) element names, without scrolling sideways."""
+    from playwright.sync_api import sync_playwright
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sipas.db'}"
+    seeded_file(url)
+    labels = questionnaire_labels(load_bundled())
+    with (
+        DashboardServer(url, labels=labels) as server,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            page.goto(f"{server.base}/dashboard/login")
+            page.get_by_label("Tên đăng nhập").fill(ADMIN)
+            page.get_by_label("Mật khẩu").fill(PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_url(f"{server.base}/dashboard/")
+            page.goto(f"{server.base}/dashboard/?period={PERIOD}")
+            region = page.locator("[aria-labelledby='units-heading'].scroll")
+            widths = region.evaluate("element => [element.scrollWidth, element.clientWidth]")
+            assert widths[0] <= widths[1], widths  # nothing cut off, no sideways scrolling
+            last = page.locator("table.units thead th").last
+            assert "Tiếp nhận, xử lý phản ánh" in last.inner_text()
+            box = last.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 1366
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        finally:
+            browser.close()

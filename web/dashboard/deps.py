@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from analytics.days import Period, parse_period, period_of, reporting_day
+from analytics.days import Period, default_month, parse_period, reporting_day
 from analytics.levels import LEVELS
 from storage.staff import staff_by_id, staff_scope, unit_level
 from storage.staff_logins import staff_session_ended
@@ -93,26 +93,33 @@ class Choice:
 
     period: Period
     level: str
+    passed_over: Period | None = None  # the young current month the default gave way for
 
 
-async def _default_period(site: Dashboard) -> Period:
-    """The month of the latest data (today's month when there is none)."""
+async def _default_period(site: Dashboard) -> tuple[Period, Period | None]:
+    """The month of the latest data (today's month when there is none), or the last complete
+    month while that is this month and still young; and the month passed over, if any."""
+    today = reporting_day(site.clock(), site.zone)
     latest = await figures.latest_data_day(site.database)
-    day = latest or reporting_day(site.clock(), site.zone)
-    return period_of(day, "month")
+    return default_month(latest or today, today)
 
 
 async def chosen(request: Request, site: Site, staff: SignedIn) -> Choice:
-    """`?period=` (default: the latest data's month) and `?level=` (default: communes)."""
+    """`?period=` (default: the latest data's month, or the last complete one early in a
+    month) and `?level=` (default: communes)."""
     text = request.query_params.get("period", "").strip()
+    passed_over = None
     try:
-        period = parse_period(text) if text else await _default_period(site)
+        if text:
+            period = parse_period(text)
+        else:
+            period, passed_over = await _default_period(site)
     except ValueError:
         raise Refused(400, "bad_period", staff) from None
     level = request.query_params.get("level", "commune")
     if level not in LEVELS:
         raise Refused(400, "bad_request", staff)
-    return Choice(period, level)
+    return Choice(period, level, passed_over)
 
 
 Chosen = Annotated[Choice, Depends(chosen)]

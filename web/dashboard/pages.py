@@ -136,6 +136,7 @@ async def overview(
         "overview.html",
         staff,
         period=period,
+        passed_over=choice.passed_over,
         level=level,
         levels=LEVELS,
         rows=level_rows,

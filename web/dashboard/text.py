@@ -33,6 +33,8 @@ TEXT: dict[str, dict[str, str]] = {
         "period_hint": "tháng: 11/2026; quý: Q4/2026; năm: 2026; tuần: tuần 47/2026; ngày: 28/11/2026",
         "level": "Cấp",
         "show": "Xem",
+        "young_period": "Đang xem {period}, tháng trọn vẹn gần nhất: {young} mới bắt đầu, hầu hết "
+        "số liệu còn bị ẩn vì quá ít người trả lời. Chọn kỳ khác ở trên.",
         "bad_period": "Không hiểu kỳ này; ghi như 11/2026 (tháng), Q4/2026 (quý), 2026 (năm), "
         "tuần 47/2026 hoặc 28/11/2026 (ngày).",
         "level_commune": "Xã/phường",
@@ -180,6 +182,8 @@ TEXT: dict[str, dict[str, str]] = {
         "period_hint": "month: 11/2026 or 2026-11; quarter: Q4/2026; year: 2026; day: 28/11/2026",
         "level": "Level",
         "show": "Show",
+        "young_period": "Showing {period}, the last complete month: {young} has just begun and "
+        "most of its figures are still suppressed. Choose another period above.",
         "bad_period": "Not a period; use 11/2026 or 2026-11 (month), Q4/2026 (quarter), 2026 "
         "(year), 2026-W47 (week) or 28/11/2026 (day).",
         "level_commune": "Communes/wards",
