@@ -75,6 +75,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "par_group",
         "The PAR Index scorecard: criteria, self-assessment, appraisal, results.",
     ),
+    "plan": Subcommand(
+        "bot.commands.plan",
+        "plan_command",
+        "Compute responses needed per authority, counter and month for a target margin.",
+    ),
     "privacy": Subcommand(
         "bot.commands.privacy",
         "privacy_group",
