@@ -52,6 +52,7 @@ class Need:
     dossiers: int
     yamane: int
     wilson: int
+    margin_points: float  # the target half-width, in percentage points
 
 
 def yamane_size(dossiers: int, margin: float) -> int:
@@ -158,6 +159,7 @@ def plan(volumes: list[Volume], margin_points: float = DEFAULT_MARGIN_POINTS) ->
             dossiers,
             yamane_size(dossiers, margin),
             wilson_size(dossiers, margin),
+            margin_points,
         )
 
     for (authority, _label), rows in groups.items():

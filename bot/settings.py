@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     include_simulated: bool = False
     aggregate_at: time = time(1, 30)
     export_dir: Path = Path("./exports")
+    plan_volumes: Path | None = None  # CSV of dossier volumes: the dashboard shows progress
+    plan_margin: float = Field(5.0, gt=0, lt=50)  # percentage points, for plan_volumes
 
     # Zalo: the OA is on when its app id is set; then both of its secret keys are required.
     zalo_oa_app_id: str | None = None

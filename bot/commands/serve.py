@@ -20,6 +20,7 @@ from telegram.error import InvalidToken, NetworkError
 
 from analytics.aggregate import nightly_loop
 from analytics.layout import bundled_layout
+from analytics.plan import plan, read_volumes
 from bot.assembly import build_engine, method_for, staff_commands
 from bot.commands.zalo import zalo_channels, zalo_router, zalo_task
 from bot.log_redaction import redact_secrets_in_logs
@@ -137,6 +138,14 @@ def _dashboard(service: Service) -> APIRouter:
         method=method,
         labels=questionnaire_labels(load_bundled(method.questionnaire)),
         cookie_secure=(settings.public_url or "").startswith("https://"),
+        plan=(
+            plan(
+                read_volumes(settings.plan_volumes.read_bytes(), source=str(settings.plan_volumes)),
+                settings.plan_margin,
+            )
+            if settings.plan_volumes is not None
+            else ()
+        ),
     )
 
 

@@ -24,6 +24,7 @@ from analytics.aggregate import aggregate
 from analytics.days import parse_period
 from analytics.export import table_bytes
 from analytics.method import load_method
+from analytics.plan import plan, read_volumes
 from analytics.query import ReportQuery
 from analytics.report import index_table
 from storage.db import Database
@@ -563,3 +564,19 @@ async def test_the_default_view_skips_a_young_month_and_says_so(
     assert f"<h1>Tổng quan · {shown}</h1>" in overview.text
     said = "tháng trọn vẹn gần nhất: Tháng 11/2026 mới bắt đầu"
     assert (said in overview.text) is notice
+
+
+async def test_a_unit_page_shows_progress_against_the_sampling_plan(seeded: Seeded) -> None:
+    volumes = b"authority,counter,month,dossiers\n00004,,2026-11,100\n00070,,2026-10,50\n"
+    needs = plan(read_volumes(volumes, source="volumes.csv"))
+    transport = httpx.ASGITransport(app=app_for(seeded.database, plan=needs))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        assert (await log_in(http, ADMIN)).status_code == 303
+        ward = await http.get(f"/dashboard/units/00004?period={PERIOD}")
+        other = await http.get(f"/dashboard/units/00070?period={PERIOD}")
+    # 100 dossiers at ±5 points: 80 answers by either formula (100/1.25; Wilson 79.3 → 80).
+    found = re.search(r"(\d+) trên 80 câu trả lời cần có \(([\d,]+)%\)", ward.text)
+    assert found is not None, ward.text
+    assert found.group(2) == f"{100 * int(found.group(1)) / 80:.1f}".replace(".", ",")
+    assert "100 hồ sơ" in ward.text and '<progress max="80"' in ward.text
+    assert "Tiến độ so với kế hoạch" not in other.text  # its plan is for October

@@ -211,6 +211,11 @@ async def unit_page(
         and row.overall.n_respondents >= comment_minimum
     )
     quality = await figures.quality(site.database, period, points)
+    needs = [
+        need
+        for need in site.plan
+        if need.month == period and code in (need.counter or need.authority,)
+    ]
     return site.render(
         request,
         "unit.html",
@@ -233,6 +238,7 @@ async def unit_page(
         comment_minimum=comment_minimum,
         quality=quality if quality.responses >= site.min_cell_size else None,
         coverage=await figures.invitation_coverage(site.database, period, points, site.zone),
+        needs=needs,
         as_of=await _as_of_text(site, language),
         query=query(period, level, unit=code),
     )

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends
 
 from analytics.layout import ItemLayout
 from analytics.method import Method
+from analytics.plan import Need
 from analytics.schemes import ScoringScheme
 from storage.db import Database
 from storage.staff_logins import SignInLimits
@@ -53,11 +54,12 @@ def dashboard_router(
     sign_in: SignInLimits = SIGN_IN_LIMITS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    plan: Sequence[Need] = (),
 ) -> APIRouter:
     """The dashboard's router. `labels` maps language → element/item code → label;
     `cookie_secure` should be True whenever the site is reached over HTTPS (the dashboard
     also sees it in a request's scheme). `sleep` holds a sign-in for its delay (tests
-    record it instead)."""
+    record it instead). `plan` (from SIPAS_PLAN_VOLUMES) puts progress on unit pages."""
     dashboard = Dashboard(
         database=database,
         secret=secret,
@@ -73,6 +75,7 @@ def dashboard_router(
         sign_in=sign_in,
         clock=clock,
         sleep=sleep,
+        plan=plan,
         sessions=SessionSigner(secret, timedelta(hours=session_hours)),
         password_checks=asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE),
         templates=templates(),

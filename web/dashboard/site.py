@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 from analytics.days import Period
 from analytics.layout import ItemLayout
 from analytics.method import Method
+from analytics.plan import Need
 from analytics.query import ReportQuery
 from analytics.schemes import ScoringScheme
 from analytics.wording import CAVEAT, number, period_input, period_name
@@ -123,6 +124,7 @@ class Dashboard:
     sign_in: SignInLimits
     clock: Callable[[], datetime]
     sleep: Callable[[float], Awaitable[None]]  # holds a sign-in for its delay
+    plan: Sequence[Need] = ()  # responses needed per authority, counter and month (sipas plan)
     sessions: SessionSigner
     # Each check takes tens of milliseconds of CPU and 64 MiB (argon2's defaults): a flood
     # of logins queues here instead of taking every thread and the memory with it.

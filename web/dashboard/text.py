@@ -81,6 +81,11 @@ TEXT: dict[str, dict[str, str]] = {
         "started": "Đã bắt đầu",
         "completed": "Hoàn thành",
         "rate": "Tỷ lệ phản hồi",
+        "plan": "Tiến độ so với kế hoạch lấy mẫu",
+        "plan_progress": "{have} trên {wilson} câu trả lời cần có ({share}%); {dossiers} hồ sơ "
+        "trong tháng, theo công thức N/(1+N·e²) cần {yamane}.",
+        "plan_note": "Số cần có để khoảng tin cậy 95% không rộng hơn ±{margin} điểm phần trăm "
+        "(phương pháp Wilson, có hiệu chỉnh tổng thể hữu hạn; sipas plan).",
         "download_csv": "Bảng chỉ số (CSV)",
         "download_xlsx": "Báo cáo Excel (XLSX)",
         "download_export": "Tệp xuất chấm điểm (CSV)",
@@ -232,6 +237,11 @@ TEXT: dict[str, dict[str, str]] = {
         "started": "Started",
         "completed": "Completed",
         "rate": "Response rate",
+        "plan": "Progress against the sampling plan",
+        "plan_progress": "{have} of the {wilson} answers needed ({share}%); {dossiers} dossiers in "
+        "the month; the formula N/(1+N·e²) needs {yamane}.",
+        "plan_note": "Answers needed for a 95% interval no wider than ±{margin} percentage points "
+        "(Wilson, with the finite-population correction; sipas plan).",
         "download_csv": "Index table (CSV)",
         "download_xlsx": "Excel report (XLSX)",
         "download_export": "Scoring export (CSV)",
