@@ -36,6 +36,8 @@ LEVEL_NAMES = {
         "province": "tỉnh/thành phố",
         "agency": "cơ quan",
         "service_point": "quầy",
+        "authority": "cơ quan có thẩm quyền",
+        "field": "lĩnh vực",
     },
     "en": {
         "commune": "communes/wards",
@@ -43,6 +45,8 @@ LEVEL_NAMES = {
         "province": "provinces",
         "agency": "agencies",
         "service_point": "counters",
+        "authority": "competent authorities",
+        "field": "fields",
     },
 }
 """The reporting levels in words."""

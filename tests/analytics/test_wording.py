@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from analytics.days import parse_period
+from analytics.levels import LEVELS
 from analytics.method import load_method
 from analytics.wording import (
+    LANGUAGES,
+    LEVEL_NAMES,
     date_text,
     local_time,
     method_notes,
@@ -51,3 +54,8 @@ def test_method_notes_come_from_the_method() -> None:
     assert "là 4 hoặc 5." in default and "không trọng số" in default
     neutral = " ".join(method_notes(load_method("sipas-2023-neutral-half")))
     assert "câu trả lời 3 được tính 50%" in neutral and "CONG_CHUC × 2" in neutral
+
+
+def test_every_level_has_its_name_in_both_languages() -> None:
+    for language in LANGUAGES:
+        assert set(LEVEL_NAMES[language]) == set(LEVELS)
