@@ -185,7 +185,12 @@ def write_export(
     method, layout, period = query.method, query.layout, query.period
     manifest = {
         "generated_by": f"sipas-bot {_package_version()}",
-        "method": {"id": method.id, "version": method.version, "sha256": method.sha256},
+        "method": {
+            "id": method.id,
+            "version": method.version,
+            "sha256": method.sha256,
+            "exclude_when": [list(combination) for combination in method.exclude_when],
+        },
         "questionnaire": {"id": layout.questionnaire_id, "version": layout.questionnaire_version},
         "period": {
             "label": period.label,

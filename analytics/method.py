@@ -10,9 +10,13 @@ from typing import Any
 import yaml
 
 from problems import ProblemsFound
+from storage.counts import QUALITY_FLAGS
 
 METHODS_DIR = Path(__file__).parent / "methods"
 DEFAULT_METHOD_ID = "sipas-2023-default"
+DEFAULT_EXCLUDE_WHEN: tuple[tuple[str, ...], ...] = (("repeated",), ("straight_lining", "speeding"))
+"""Straight-lining alone only flags (someone satisfied with everything answers 4 or 5 to every
+item); with speeding it excludes; a repeat excludes."""
 
 
 class MethodError(ProblemsFound, ValueError):
@@ -25,7 +29,9 @@ class Method:
 
     `satisfied` maps an answer value to the share of one satisfied answer it counts for
     (1 for 4 and 5 by default; a province may count 3 as 0.5). `element_weights` empty
-    means every element weighs the same in the overall index.
+    means every element weighs the same in the overall index. `exclude_when` is the
+    cleaning rule: a response carrying every flag of one of its combinations is left out
+    of the cleaned indices; a flag in no combination only flags.
     """
 
     id: str
@@ -36,10 +42,29 @@ class Method:
     satisfied: dict[str, float]
     element_weights: dict[str, float]
     sha256: str
+    exclude_when: tuple[tuple[str, ...], ...] = DEFAULT_EXCLUDE_WHEN
 
     def element_weight(self, element_code: str) -> float:
         """The weight of one element in the overall index."""
         return self.element_weights.get(element_code, 1.0) if self.element_weights else 1.0
+
+    def excluded_flags(self) -> frozenset[int]:
+        """Every set of flags (as `storage.counts.QUALITY_FLAGS` bits) that leaves a response
+        out of the cleaned indices under `exclude_when`."""
+        rules = [
+            sum(1 << QUALITY_FLAGS.index(flag) for flag in combination)
+            for combination in self.exclude_when
+        ]
+        return frozenset(
+            flags
+            for flags in range(1 << len(QUALITY_FLAGS))
+            if any(flags & rule == rule for rule in rules)
+        )
+
+    def cleaning_rule(self) -> str:
+        """The cleaning rule in words, as exports and reports name it: "repeated; straight_lining
+        + speeding" (combinations that exclude, separated by semicolons)."""
+        return "; ".join(" + ".join(combination) for combination in self.exclude_when) or "none"
 
 
 def bundled_methods() -> list[str]:
@@ -89,6 +114,7 @@ def parse_method(data: bytes, *, source: str = "<method>") -> Method:
     if any(weight < 0 for weight in element_weights.values()):
         raise MethodError(f"{source}: element_weights: weights must not be negative")
     return Method(
+        exclude_when=_exclude_when(source, raw.get("exclude_when", DEFAULT_EXCLUDE_WHEN)),
         id=text("id"),
         version=text("version"),
         questionnaire=text("questionnaire"),
@@ -111,3 +137,19 @@ def _weights(source: str, field: str, raw: Any) -> dict[str, float]:
             raise MethodError(f"{source}: {field}: {key!r}: a number expected, not {value!r}")
         weights[str(key)] = float(value)
     return weights
+
+
+def _exclude_when(source: str, raw: Any) -> tuple[tuple[str, ...], ...]:
+    """The cleaning rule of a method file: a list of flag combinations (each a list of flags)."""
+    expected = f"a list of flag lists, flags among {', '.join(QUALITY_FLAGS)}"
+    if not isinstance(raw, list | tuple):
+        raise MethodError(f"{source}: exclude_when: {expected}")
+    rule: list[tuple[str, ...]] = []
+    for combination in raw:
+        if not isinstance(combination, list | tuple) or not combination:
+            raise MethodError(f"{source}: exclude_when: {expected}, not {combination!r}")
+        unknown = [flag for flag in combination if flag not in QUALITY_FLAGS]
+        if unknown:
+            raise MethodError(f"{source}: exclude_when: unknown flag {unknown[0]!r}; {expected}")
+        rule.append(tuple(sorted(set(combination), key=QUALITY_FLAGS.index)))
+    return tuple(rule)

@@ -20,7 +20,7 @@ from analytics.levels import LEVELS
 from analytics.method import Method
 
 RESPONSE_SETS = ("cleaned", "raw")
-"""cleaned: responses without a quality flag (every published figure); raw: all responses."""
+"""cleaned: responses the method's cleaning rule keeps (every published figure); raw: all."""
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ async def period_counts(
     """The answer counts and respondent counts of the query's period and responses, summed
     over its days and channels per cell of its level (the counter, or the authority or
     procedure: `analytics.levels.cell_of`)."""
+    excluded = query.method.excluded_flags() if query.responses == "cleaned" else frozenset()
     answer_rows, respondent_rows = await summed_counts(
         session,
         query.period.start,
         query.period.end,
-        cleaned=query.responses == "cleaned",
+        excluded=excluded,
         cell=cell_of(query.level),
     )
     counts = pd.DataFrame(answer_rows, columns=COUNT_COLUMNS)

@@ -18,7 +18,7 @@ Which days to count, the run record and the lease are the aggregation job's
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -30,6 +30,15 @@ from storage.response_facts import ScaleValues
 from storage.sessions import record_missing_facts
 
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+QUALITY_FLAGS = ("straight_lining", "speeding", "repeated")
+"""The quality flags of a response. The counts keep which ones a response carried as `flags`,
+one bit per flag in this order (straight-lining 1, speeding 2, repeat 4), so the method read
+with them decides which combinations leave a response out (`analytics.method`)."""
+
+_FLAG_BITS = " + ".join(
+    f"CASE WHEN q.{flag} THEN {1 << bit} ELSE 0 END" for bit, flag in enumerate(QUALITY_FLAGS)
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ _CELL = (
     ("respondent_type", "r.respondent_type"),
     ("channel", "r.channel"),
     ("flagged", "q.flagged"),
+    ("flags", _FLAG_BITS),
 )
 _CELL_COLUMNS = ", ".join(column for column, _ in _CELL)
 _CELL_SQL = ", ".join(expression for _, expression in _CELL)
@@ -303,12 +313,13 @@ async def summed_counts(
     first: date,
     last: date,
     *,
-    cleaned: bool,
+    excluded: Collection[int] = (),
     cell: str = "service_point_code",
 ) -> tuple[list[AnswerCountRow], list[RespondentCountRow]]:
     """The answer counts and respondent counts of the days `first` to `last` (both included),
     summed over days and channels per `cell` (one of CELLS; rows without one are left out);
-    `cleaned` leaves out responses with a quality flag."""
+    without the responses whose `flags` (QUALITY_FLAGS bits) are one of `excluded` (none left
+    out when it is empty: the raw responses)."""
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
     count_cell = getattr(DailyCount, cell)
@@ -333,9 +344,9 @@ async def summed_counts(
         )
         .group_by(people_cell, DailyRespondents.respondent_type)
     )
-    if cleaned:
-        count_query = count_query.where(DailyCount.flagged.is_(False))
-        people_query = people_query.where(DailyRespondents.flagged.is_(False))
+    if excluded:
+        count_query = count_query.where(DailyCount.flags.not_in(sorted(excluded)))
+        people_query = people_query.where(DailyRespondents.flags.not_in(sorted(excluded)))
     counts = list((await session.execute(count_query)).tuples().all())
     people = list((await session.execute(people_query)).tuples().all())
     return counts, people

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -518,8 +519,8 @@ class LiveKeyboard(Base):
 class ResponseQuality(Base):
     """The quality flags of one completed response, computed by the nightly aggregation.
 
-    `flagged` is true when any flag is set: flagged responses are left out of the
-    cleaned indices and kept in the raw ones.
+    `flagged` is true when any flag is set; which flags leave a response out of the
+    cleaned indices is the method's rule (`analytics.method`); the raw ones keep it.
     """
 
     __tablename__ = "response_quality"
@@ -552,6 +553,7 @@ class DailyCount(Base):
     respondent_type: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
     flagged: Mapped[bool] = mapped_column(Boolean)
+    flags: Mapped[int] = mapped_column(SmallInteger, default=0)  # counts.QUALITY_FLAGS bits
     item_code: Mapped[str] = mapped_column(String(64))
     value: Mapped[str | None] = mapped_column(String(64))
     answers: Mapped[int] = mapped_column(Integer)
@@ -571,6 +573,7 @@ class DailyRespondents(Base):
     respondent_type: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
     flagged: Mapped[bool] = mapped_column(Boolean)
+    flags: Mapped[int] = mapped_column(SmallInteger, default=0)  # counts.QUALITY_FLAGS bits
     respondents: Mapped[int] = mapped_column(Integer)
     authority_code: Mapped[str | None] = mapped_column(String(32))
     procedure_code: Mapped[str | None] = mapped_column(String(32))

@@ -78,7 +78,7 @@ def export_command(
 ) -> None:
     """Write index results for one period and level, and a manifest beside them.
 
-    The main file is computed on cleaned responses (quality-flagged ones left out);
+    The main file is computed on cleaned responses (the method's cleaning rule applied);
     NAME.raw.EXT holds the same table on all responses; NAME.EXT.manifest.json lists the
     method, questionnaire version, rows, SHA-256 of each file and the data's as-of time.
     Columns are documented in docs/api.md. Run `sipas aggregate` first.

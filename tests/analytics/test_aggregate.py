@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from storage.models import (
     Response,
     ResponseQuality,
 )
-from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
+from tests.analytics.survey_rows import ELEMENTS, SIPAS_LAYOUT, TYPICAL, Survey, answers
 from tests.clock import FIRST_INSTANT, LATER_INSTANT, clock_stopped_at
 
 METHOD = load_method()
@@ -217,7 +218,7 @@ async def test_levels_service_point_district_agency_province(
     assert overall(province, "01")["n_respondents"] == 40
 
 
-async def test_straight_lining_is_flagged_and_left_out_of_cleaned_indices(
+async def test_straight_lining_is_flagged_and_alone_kept_in_cleaned_indices(
     database: Database, survey: Survey
 ) -> None:
     await survey.many(10, answers(TIEP_CAN="4", TTHC="5", CONG_CHUC="4"), day=NOV_10)
@@ -234,8 +235,57 @@ async def test_straight_lining_is_flagged_and_left_out_of_cleaned_indices(
         straight = await session.get(Response, flags[-1].response_id)
     assert [flag.straight_lining for flag in flags] == [False] * 11 + [True]
     assert straight is not None and straight.scale_answers == 19 and flags[-1].flagged
-    assert overall(await indices(database), "00004")["n_respondents"] == 11
+    # Someone satisfied with everything is not left out by the default method.
+    assert overall(await indices(database), "00004")["n_respondents"] == 12
     assert overall(await indices(database, responses="raw"), "00004")["n_respondents"] == 12
+
+
+def hand_overall(responses: list[dict[str, str | None]]) -> float:
+    """The overall index of the default method, computed from the answers themselves: per
+    item the share of 1–5 answers that are 4 or 5, per element the mean of its answered
+    items, overall the mean of the elements with answers."""
+    element_indices = []
+    for items in ELEMENTS.values():
+        shares = []
+        for item in items:
+            valid = [r[item] for r in responses if r.get(item) in {"1", "2", "3", "4", "5"}]
+            if valid:
+                shares.append(100 * sum(v in {"4", "5"} for v in valid) / len(valid))
+        if shares:
+            element_indices.append(sum(shares) / len(shares))
+    return round(sum(element_indices) / len(element_indices), 2)
+
+
+async def test_the_method_decides_which_flags_exclude(database: Database, survey: Survey) -> None:
+    usual = answers(TIEP_CAN="4", TTHC="2")
+    all_fives = answers(TIEP_CAN="5", TTHC="5", CONG_CHUC="5", KET_QUA="5", PAKN="5")
+    all_ones = answers(TIEP_CAN="1", TTHC="1", CONG_CHUC="1", KET_QUA="1", PAKN="1")
+    hurried = answers(TIEP_CAN="2", TTHC="4")
+    again = answers(TIEP_CAN="1", TTHC="1")
+    first_at = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+    await survey.many(10, usual, day=NOV_10)
+    await survey.response(usual, respondent_key="same", completed_at=first_at, day=NOV_10)
+    await survey.response(all_fives, day=NOV_10)  # straight-lining only: kept
+    await survey.response(hurried, seconds_per_item=1.0, day=NOV_10)  # speeding only: kept
+    await survey.response(all_ones, seconds_per_item=1.0, day=NOV_10)  # both: left out
+    await survey.response(  # a repeat: left out
+        again, respondent_key="same", completed_at=first_at + timedelta(hours=1), day=NOV_10
+    )
+    await run(database)
+    kept = [usual] * 11 + [all_fives, hurried]
+    cleaned = overall(await indices(database), "00004", "citizen")
+    assert (cleaned["n_respondents"], cleaned["index_pct"]) == (13, hand_overall(kept))
+    assert hand_overall(kept) == 81.54
+    raw = overall(await indices(database, responses="raw"), "00004", "citizen")
+    assert (raw["n_respondents"], raw["index_pct"]) == (
+        15,
+        hand_overall([*kept, all_ones, again]),
+    )
+    # A province that wants every flag to exclude says so in its method file.
+    strict = replace(METHOD, exclude_when=(("straight_lining",), ("speeding",), ("repeated",)))
+    query = ReportQuery(parse_period("2026-11"), "commune", SIPAS_LAYOUT, strict, 10)
+    by_strict = overall(await index_table(database, query), "00004", "citizen")
+    assert (by_strict["n_respondents"], by_strict["index_pct"]) == (11, hand_overall([usual] * 11))
 
 
 async def test_speeding_is_flagged_by_the_median_seconds_per_item(

@@ -131,7 +131,8 @@ def test_manifest_lists_method_questionnaire_rows_and_hashes(tmp_path: Path) -> 
     assert manifest == manifest_path(out) == tmp_path / "q4.csv.manifest.json"
     assert [item.path for item in written] == [out, raw_path(out)] == [out, tmp_path / "q4.raw.csv"]
     content = json.loads(manifest.read_text())
-    assert content["method"]["id"] == "sipas-2023-default" and content["method"]["version"] == "1"
+    assert content["method"]["id"] == "sipas-2023-default" and content["method"]["version"] == "2"
+    assert content["method"]["exclude_when"] == [["repeated"], ["straight_lining", "speeding"]]
     assert content["questionnaire"] == {"id": "sipas-2023", "version": "2023.1"}
     assert content["rows"] == len(sample_table())
     assert content["data_as_of"] == "2026-12-01T18:30:00+00:00"
@@ -178,6 +179,22 @@ def test_a_province_method_file_needs_no_code(tmp_path: Path) -> None:
         )
     with pytest.raises(MethodError, match="no method 'nope'"):
         load_method("nope")
+
+
+def test_the_cleaning_rule_is_part_of_the_method_file() -> None:
+    base = b"id: x\nversion: 1\nquestionnaire: q\nvalid_values: ['4']\nsatisfied: {'4': 1}\n"
+    # Flags as bits: straight-lining 1, speeding 2, repeat 4.
+    assert METHOD.exclude_when == (("repeated",), ("straight_lining", "speeding"))
+    assert METHOD.excluded_flags() == {3, 4, 5, 6, 7}
+    assert parse_method(base).exclude_when == METHOD.exclude_when  # the default when left out
+    strict = parse_method(base + b"exclude_when: [[straight_lining], [speeding], [repeated]]\n")
+    assert strict.excluded_flags() == {1, 2, 3, 4, 5, 6, 7}
+    assert strict.cleaning_rule() == "straight_lining; speeding; repeated"
+    assert parse_method(base + b"exclude_when: []\n").excluded_flags() == set()
+    with pytest.raises(MethodError, match="exclude_when: unknown flag 'slow'"):
+        parse_method(base + b"exclude_when: [[slow]]\n")
+    with pytest.raises(MethodError, match="exclude_when: a list of flag lists"):
+        parse_method(base + b"exclude_when: repeated\n")
 
 
 def test_the_test_layout_matches_the_bundled_questionnaire() -> None:
