@@ -125,7 +125,7 @@ async def _aggregate_leased(
             progress(len(todo), None)
         counter = DayCounter(
             layout.questionnaire_id,
-            layout.item_codes,
+            layout.counted_codes,
             _scale_values(layout.questionnaire_id),
             rules,
             sqlite=database.is_sqlite,

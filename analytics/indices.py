@@ -17,7 +17,7 @@ from analytics.layout import ItemLayout
 from analytics.method import Method
 
 RESPONDENT_TYPES = ("all", "citizen", "organisation")
-SCOPES = ("overall", "element", "item")
+SCOPES = ("overall", "element", "item", "expectation")
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 LOW_RELIABILITY_HALF_WIDTH = 10.0  # points of the 0–100 scale
 
@@ -37,6 +37,7 @@ EXPORT_COLUMNS = [
     "ci_high",
     "suppressed",
     "low_reliability",
+    "elements_used",
     "method_id",
     "questionnaire_version",
 ]
@@ -134,19 +135,36 @@ def compute_index_table(
     min_cell_size: int,
     respondent_types: Iterable[str] = RESPONDENT_TYPES,
 ) -> pd.DataFrame:
-    """The export rows for one period and level: every cell × (overall, elements, items)."""
+    """The export rows for one period and level: every cell × (overall, elements, items,
+    expectations: the priorities of question 10, each the share answering "Rất nhiều" or
+    "Nhiều", with its n and interval like an item).
+
+    Overall rows carry `elements_used`, how many elements had valid answers and so entered
+    the overall index: only cells with every element are compared in rankings
+    (`complete_overall`).
+    """
     wanted_types = [kind for kind in RESPONDENT_TYPES if kind in set(respondent_types)]
-    item_codes = layout.item_codes
+    counted = layout.counted_codes
     unit_names = units.drop_duplicates("unit_code").set_index("unit_code")["unit_name"]
     unit_groups = units.drop_duplicates("unit_code").set_index("unit_code")["groups"]
     points = units[["service_point_code", "unit_code"]]
 
     answered = counts.merge(points, on="service_point_code", how="inner")
-    answered = answered[answered["item_code"].isin(item_codes)]
-    is_valid = answered["value"].isin(method.valid_values)
+    answered = answered[answered["item_code"].isin(counted)]
+    # A priority (question 10) counts like an item: "satisfied" is then "Rất nhiều" or "Nhiều".
+    expectation = answered["item_code"].isin(layout.expectation_codes)
+    much = {value: 1.0 for value in method.expectation_high}
+    is_valid = (
+        answered["value"]
+        .isin(method.valid_values)
+        .where(~expectation, answered["value"].isin(method.expectation_values))
+    )
+    weight = (
+        answered["value"].map(method.satisfied).where(~expectation, answered["value"].map(much))
+    )
     answered = answered.assign(
         valid=np.where(is_valid, answered["answers"], 0),
-        satisfied=answered["answers"] * answered["value"].map(method.satisfied).fillna(0.0),
+        satisfied=answered["answers"] * weight.fillna(0.0),
     )
     item_sums = _with_all(
         answered, ["unit_code", "respondent_type", "item_code"], ["valid", "satisfied"]
@@ -163,7 +181,7 @@ def compute_index_table(
 
     # Every cell gets every item, answered or not, so outputs have the same shape.
     cells = people[["unit_code", "respondent_type"]]
-    grid = cells.merge(pd.DataFrame({"item_code": item_codes}), how="cross")
+    grid = cells.merge(pd.DataFrame({"item_code": counted}), how="cross")
     items = grid.merge(item_sums, on=["unit_code", "respondent_type", "item_code"], how="left")
     items[["valid", "satisfied"]] = items[["valid", "satisfied"]].fillna(0.0)
     element_of = dict(layout.items)
@@ -186,6 +204,7 @@ def compute_index_table(
         elements["element"].map(method.element_weight).where(elements["answered_items"] > 0, 0.0)
     )
     elements["weighted"] = (elements["index"] * elements["weight"]).fillna(0.0)
+    elements["used"] = (elements["answered_items"] > 0).astype(int)
     overall = (
         elements.groupby(keys, sort=False)
         .agg(
@@ -194,6 +213,7 @@ def compute_index_table(
             weighted=("weighted", "sum"),
             weight=("weight", "sum"),
             answered_items=("answered_items", "sum"),
+            elements_used=("used", "sum"),
         )
         .reset_index()
     )
@@ -201,20 +221,20 @@ def compute_index_table(
 
     frames = [
         overall.assign(scope="overall", code=""),
-        elements.rename(columns={"element": "code"}).assign(scope="element"),
-        items.rename(columns={"item_code": "code"}).assign(scope="item"),
+        elements.rename(columns={"element": "code"}).assign(scope="element", elements_used=None),
+        items.rename(columns={"item_code": "code"}).assign(
+            scope=np.where(
+                items["item_code"].isin(layout.expectation_codes), "expectation", "item"
+            ),
+            elements_used=None,
+        ),
     ]
-    table = pd.concat(
-        [
-            frame[[*keys, "scope", "code", "valid", "satisfied", "index", "answered_items"]]
-            for frame in frames
-        ],
-        ignore_index=True,
-    )
+    columns = [*keys, "scope", "code", "valid", "satisfied", "index", "answered_items"]
+    table = pd.concat([frame[[*columns, "elements_used"]] for frame in frames], ignore_index=True)
     # An element or overall index is a mean of item proportions; its interval uses the
     # mean number of valid answers per contributing item as n (≈ respondents behind it).
     effective_n = np.where(
-        table["scope"] == "item",
+        table["scope"].isin(["item", "expectation"]),
         table["valid"],
         table["valid"] / table["answered_items"].where(table["answered_items"] > 0),
     )
@@ -243,8 +263,7 @@ def compute_index_table(
         "respondent_type": {kind: i for i, kind in enumerate(RESPONDENT_TYPES)},
         "scope": {scope: i for i, scope in enumerate(SCOPES)},
         "code": {
-            code: i
-            for i, code in enumerate(["", *(code for code, _ in layout.elements), *item_codes])
+            code: i for i, code in enumerate(["", *(code for code, _ in layout.elements), *counted])
         },
     }
     table = table.sort_values(
@@ -270,11 +289,18 @@ def compute_index_table(
             "ci_high": table["ci_high"],
             "suppressed": table["suppressed"].astype(bool),
             "low_reliability": table["low_reliability"].astype(bool),
+            "elements_used": table["elements_used"].astype("Int64"),
             "method_id": method.id,
             "questionnaire_version": layout.questionnaire_version,
         },
         columns=EXPORT_COLUMNS,
     )
+
+
+def complete_overall(overall: pd.DataFrame, layout: ItemLayout) -> pd.Series:
+    """Which overall rows rest on every element of the layout, and so can be ranked against
+    each other (an overall index over fewer elements is another average)."""
+    return overall["elements_used"].fillna(0).astype(int) == len(layout.elements)
 
 
 def _with_all(frame: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:

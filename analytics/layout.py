@@ -1,4 +1,5 @@
-"""What analytics needs of a questionnaire: its version, its elements and which scale item is in which."""
+"""What analytics needs of a questionnaire: its version, its elements, which scale item is in which,
+and its priorities (question 10)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ class _ItemLike(Protocol):
     def text(self) -> Mapping[str, str]: ...
 
 
+class _ChoiceLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def scale(self) -> str | None: ...
+    @property
+    def text(self) -> Mapping[str, str]: ...
+
+
 class QuestionnaireLike(Protocol):
     """The part of `questionnaires.Questionnaire` analytics reads."""
 
@@ -32,7 +42,14 @@ class QuestionnaireLike(Protocol):
     def version(self) -> str: ...
     @property
     def elements(self) -> Sequence[_ElementLike]: ...
+    @property
+    def items(self) -> Sequence[_ChoiceLike]: ...
     def scale_items(self) -> Sequence[_ItemLike]: ...
+
+
+EXPECTATION_SCALE = "priority"
+"""The scale of question 10's priorities (Rất nhiều / Nhiều / Ít): its items are the
+expectations index (*nhu cầu, mong đợi*, QĐ 5997's second content group)."""
 
 
 @dataclass(frozen=True)
@@ -44,15 +61,30 @@ class ItemLayout:
     elements: tuple[tuple[str, str], ...]  # (element code, label) in order
     items: tuple[tuple[str, str], ...]  # (item code, element code) in order
     wording: tuple[tuple[str, str], ...] = ()  # (item code, the question's words) in order
+    expectations: tuple[tuple[str, str], ...] = ()  # (priority item code, wording) in order
 
     def label(self, code: str) -> str:
         """An element's name or a question's words, by code ("" when unknown)."""
-        return dict(self.elements).get(code) or dict(self.wording).get(code, "")
+        return (
+            dict(self.elements).get(code)
+            or dict(self.wording).get(code)
+            or dict(self.expectations).get(code, "")
+        )
 
     @property
     def item_codes(self) -> list[str]:
         """Every scale item code, in order."""
         return [code for code, _ in self.items]
+
+    @property
+    def expectation_codes(self) -> list[str]:
+        """Every priority item code (question 10), in order."""
+        return [code for code, _ in self.expectations]
+
+    @property
+    def counted_codes(self) -> list[str]:
+        """The items whose answers the daily counts keep: scale items, then priorities."""
+        return self.item_codes + self.expectation_codes
 
     def items_of(self, element_code: str) -> list[str]:
         """The scale item codes of one element, in order."""
@@ -75,7 +107,14 @@ def layout_of(questionnaire: QuestionnaireLike, language: str = "vi") -> ItemLay
     wording = tuple(
         (item.code, item.text.get(language) or next(iter(item.text.values()), "")) for item in scale
     )
-    return ItemLayout(questionnaire.id, questionnaire.version, elements, items, wording)
+    expectations = tuple(
+        (item.code, item.text.get(language) or next(iter(item.text.values()), ""))
+        for item in questionnaire.items
+        if item.scale == EXPECTATION_SCALE
+    )
+    return ItemLayout(
+        questionnaire.id, questionnaire.version, elements, items, wording, expectations
+    )
 
 
 def bundled_layout(questionnaire_id: str) -> ItemLayout:

@@ -17,6 +17,10 @@ DEFAULT_METHOD_ID = "sipas-2023-default"
 DEFAULT_EXCLUDE_WHEN: tuple[tuple[str, ...], ...] = (("repeated",), ("straight_lining", "speeding"))
 """Straight-lining alone only flags (someone satisfied with everything answers 4 or 5 to every
 item); with speeding it excludes; a repeat excludes."""
+DEFAULT_EXPECTATION_VALUES = ("rat_nhieu", "nhieu", "it")
+DEFAULT_EXPECTATION_HIGH = ("rat_nhieu", "nhieu")
+"""The expectations index of a priority: the share of its answers (Rất nhiều, Nhiều, Ít; skips
+left out) that are "Rất nhiều" or "Nhiều"."""
 
 
 class MethodError(ProblemsFound, ValueError):
@@ -31,7 +35,9 @@ class Method:
     (1 for 4 and 5 by default; a province may count 3 as 0.5). `element_weights` empty
     means every element weighs the same in the overall index. `exclude_when` is the
     cleaning rule: a response carrying every flag of one of its combinations is left out
-    of the cleaned indices; a flag in no combination only flags.
+    of the cleaned indices; a flag in no combination only flags. The expectations index of
+    a priority (question 10) is the share of its `expectation_values` answers that are one
+    of `expectation_high`.
     """
 
     id: str
@@ -43,6 +49,8 @@ class Method:
     element_weights: dict[str, float]
     sha256: str
     exclude_when: tuple[tuple[str, ...], ...] = DEFAULT_EXCLUDE_WHEN
+    expectation_values: tuple[str, ...] = DEFAULT_EXPECTATION_VALUES
+    expectation_high: tuple[str, ...] = DEFAULT_EXPECTATION_HIGH
 
     def element_weight(self, element_code: str) -> float:
         """The weight of one element in the overall index."""
@@ -115,6 +123,7 @@ def parse_method(data: bytes, *, source: str = "<method>") -> Method:
         raise MethodError(f"{source}: element_weights: weights must not be negative")
     return Method(
         exclude_when=_exclude_when(source, raw.get("exclude_when", DEFAULT_EXCLUDE_WHEN)),
+        **_expectations(source, raw.get("expectations")),
         id=text("id"),
         version=text("version"),
         questionnaire=text("questionnaire"),
@@ -153,3 +162,18 @@ def _exclude_when(source: str, raw: Any) -> tuple[tuple[str, ...], ...]:
             raise MethodError(f"{source}: exclude_when: unknown flag {unknown[0]!r}; {expected}")
         rule.append(tuple(sorted(set(combination), key=QUALITY_FLAGS.index)))
     return tuple(rule)
+
+
+def _expectations(source: str, raw: Any) -> dict[str, tuple[str, ...]]:
+    """The expectations index of a method file: `{valid_values: [...], high: [...]}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise MethodError(f"{source}: expectations: a mapping with valid_values and high expected")
+    values = tuple(str(value) for value in raw.get("valid_values") or ())
+    high = tuple(str(value) for value in raw.get("high") or ())
+    if not values or not high:
+        raise MethodError(f"{source}: expectations: valid_values and high: non-empty lists")
+    if not set(high) <= set(values):
+        raise MethodError(f"{source}: expectations: high: every value must be in valid_values")
+    return {"expectation_values": values, "expectation_high": high}

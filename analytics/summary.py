@@ -27,6 +27,9 @@ TEXT: dict[str, dict[str, str]] = {
         "hidden_note": "ẩn: dưới {min} người trả lời, hoặc ẩn để số tổng không làm lộ ô nhỏ",
         "missing_note": "–: không có câu trả lời hợp lệ (yếu tố đó không tính vào chỉ số chung)",
         "n_note": "n: số người trả lời (chỉ số chung), số câu trả lời hợp lệ (yếu tố, câu hỏi)",
+        "elements_used": "Yếu tố",
+        "elements_note": "Yếu tố: số yếu tố chỉ số chung dựa vào; chỉ so sánh chỉ số chung giữa "
+        "các đơn vị có đủ các yếu tố",
     },
     "en": {
         "unit": "Code",
@@ -46,6 +49,9 @@ TEXT: dict[str, dict[str, str]] = {
         "reveal one",
         "missing_note": "–: no valid answers (that element is left out of the overall index)",
         "n_note": "n: respondents (overall), valid answers (elements, items)",
+        "elements_used": "Elements",
+        "elements_note": "Elements: how many the overall index rests on; compare overall indices "
+        "only between units with all of them",
     },
 }
 
@@ -78,6 +84,7 @@ def units_table(table: pd.DataFrame, layout: ItemLayout, *, language: str = "vi"
     overall_view.add_column(words["name"], max_width=30)
     overall_view.add_column(words["n"], justify="right", no_wrap=True)
     overall_view.add_column(words["overall"], justify="right", no_wrap=True)
+    overall_view.add_column(words["elements_used"], justify="right", no_wrap=True)
     element_view = _table(words["elements_title"])
     element_view.add_column(words["unit"], no_wrap=True)
     for number_, _ in enumerate(layout.elements, start=1):
@@ -91,6 +98,7 @@ def units_table(table: pd.DataFrame, layout: ItemLayout, *, language: str = "vi"
             str(overall["unit_name"]),
             str(overall["n_respondents"]),
             _figure(overall, language, with_interval=True),
+            f"{int(overall['elements_used'])}/{len(layout.elements)}",
         )
         element_view.add_row(
             str(unit_code),
@@ -145,4 +153,5 @@ def footnote(
         notes.append(words["n_note"])
     if not missing.empty:
         notes.append(words["missing_note"])
+        notes.append(words["elements_note"])
     return "\n".join(notes)

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from analytics.days import Period, parse_period, period_of, reporting_day
+from analytics.indices import complete_overall
 from analytics.layout import ItemLayout
 from analytics.method import Method
 from analytics.query import ReportQuery
@@ -467,12 +468,24 @@ class StaffCommands:
         overall = overall[overall["unit_code"].map(lambda code: scope.allows(level, str(code)))]
         if overall.empty:
             return [StaffReply(text["no_ranking"].format(period=shown_period))]
-        shown = overall[~overall["suppressed"] & overall["index_pct"].notna()].sort_values(
+        figured = overall[~overall["suppressed"] & overall["index_pct"].notna()].sort_values(
             ["index_pct", "n_respondents", "unit_code"], ascending=[False, False, True]
         )
+        # Only overall indices over every element are compared; the others are listed apart.
+        complete = complete_overall(figured, self.layout)
+        shown, partial = figured[complete], figured[~complete]
         hidden = overall[overall["suppressed"] | overall["index_pct"].isna()]
         lines = [text["ranking"].format(level=text[level], period=shown_period)]
-        entries = []
+
+        def ranked_line(mark: str, row: pd.Series) -> str:
+            low, high = figure(row["ci_low"]), figure(row["ci_high"])
+            return (
+                f"{mark} {row['unit_name']}: "
+                f"{number(figure(row['index_pct']), language)} ({interval(low, high, language)}) "
+                f"n={int(row['n_respondents'])}" + (" *" if bool(row["low_reliability"]) else "")
+            )
+
+        entries: list[str] = []
         above_low: float | None = None
         overlaps = False
         for place, (_, row) in enumerate(shown.iterrows(), start=1):
@@ -481,11 +494,15 @@ class StaffCommands:
             overlap = above_low is not None and high is not None and high >= above_low
             overlaps = overlaps or overlap
             above_low = low
-            entries.append(
-                f"{'≈' if overlap else ''}{place}. {row['unit_name']}: "
-                f"{number(figure(row['index_pct']), language)} ({interval(low, high, language)}) "
-                f"n={int(row['n_respondents'])}" + (" *" if bool(row["low_reliability"]) else "")
+            entries.append(ranked_line(f"{'≈' if overlap else ''}{place}.", row))
+        entries += [
+            ranked_line("–", row)
+            + " · "
+            + text["partial"].format(
+                used=int(row["elements_used"]), total=len(self.layout.elements)
             )
+            for _, row in partial.iterrows()
+        ]
         entries += [
             f"– {row['unit_name']}: {text['hidden']} (n={int(row['n_respondents'])})"
             if bool(row["suppressed"])

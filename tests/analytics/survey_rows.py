@@ -34,6 +34,7 @@ SIPAS_LAYOUT = ItemLayout(
     questionnaire_version="2023.1",
     elements=tuple((code, code.title()) for code in ELEMENTS),
     items=tuple((item, element) for element, items in ELEMENTS.items() for item in items),
+    expectations=tuple((f"10.{n}", f"Priority {n}") for n in range(1, 9)),
 )
 """A stand-in for the bundled sipas-2023 questionnaire: same item codes and elements."""
 SCALE_VALUES = {item: ("1", "2", "3", "4", "5") for item in SIPAS_LAYOUT.item_codes}

@@ -288,6 +288,30 @@ async def test_the_method_decides_which_flags_exclude(database: Database, survey
     assert (by_strict["n_respondents"], by_strict["index_pct"]) == (11, hand_overall([usual] * 11))
 
 
+async def test_priorities_are_counted_into_the_expectations_index(
+    database: Database, survey: Survey
+) -> None:
+    chosen: list[tuple[int, dict[str, str | None]]] = [
+        (6, {"10.1": "rat_nhieu", "10.2": "it"}),
+        (3, {"10.1": "nhieu", "10.2": None}),
+        (3, {"10.1": "it"}),
+    ]
+    given = [{**TYPICAL, **priorities} for times, priorities in chosen for _ in range(times)]
+    for answered in given:
+        await survey.response(answered, day=NOV_10)
+    await run(database)
+    table = await indices(database)
+    rows = table[(table["unit_code"] == "00004") & (table["respondent_type"] == "all")]
+    expectation = rows[rows["scope"] == "expectation"].set_index("code")
+    for code in ("10.1", "10.2"):
+        answers_given = [r[code] for r in given if r.get(code) in {"rat_nhieu", "nhieu", "it"}]
+        high = sum(value in {"rat_nhieu", "nhieu"} for value in answers_given)
+        assert expectation.loc[code, "n_valid"] == len(answers_given)
+        assert expectation.loc[code, "index_pct"] == round(100 * high / len(answers_given), 2)
+    assert (expectation.loc["10.1", "index_pct"], expectation.loc["10.2", "index_pct"]) == (75, 0)
+    assert overall(table, "00004")["index_pct"] == 100.0
+
+
 async def test_speeding_is_flagged_by_the_median_seconds_per_item(
     database: Database, survey: Survey
 ) -> None:

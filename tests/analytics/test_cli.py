@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -104,6 +105,7 @@ def test_summary_shows_a_table_in_vietnamese_in_80_columns(database_url: str) ->
     assert "Tháng 11/2026 (01/11/2026" in result.output and "cấp quầy" in result.output
     assert "1 Tiếp cận dịch vụ" in result.output  # the numbered elements named in words
     assert "không phải Chỉ số SIPAS quốc gia" in " ".join(result.output.split())
+    assert re.search(r"W1-A .*100,0 .* 5/5", result.output)  # the elements its overall rests on
     detail = runner.invoke(
         summary_command, ["--unit", "W2-A", "--period", "2026-11"], terminal_width=80
     )

@@ -60,14 +60,14 @@ def test_csv_has_the_documented_columns_and_suppressed_rows_carry_no_index() -> 
     lines = text.splitlines()
     assert lines[0] == ",".join(EXPORT_COLUMNS)
     assert lines[1] == (
-        "2026-Q4,commune,A,Phường A,all,overall,,100,100,81,81.00,72.22,87.49,false,false,"
+        "2026-Q4,commune,A,Phường A,all,overall,,100,100,81,81.00,72.22,87.49,false,false,1,"
         "sipas-2023-default,2023.1"
     )
     suppressed = [
         line for line in lines if line.startswith("2026-Q4,commune,B,Phường B,all,overall")
     ]
     assert suppressed == [
-        "2026-Q4,commune,B,Phường B,all,overall,,3,3,,,,,true,false,sipas-2023-default,2023.1"
+        "2026-Q4,commune,B,Phường B,all,overall,,3,3,,,,,true,false,1,sipas-2023-default,2023.1"
     ]
 
 

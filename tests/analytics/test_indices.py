@@ -8,9 +8,14 @@ from collections.abc import Sequence
 import pandas as pd
 import pytest
 
-from analytics.indices import EXPORT_COLUMNS, compute_index_table, wilson_interval
+from analytics.indices import (
+    EXPORT_COLUMNS,
+    complete_overall,
+    compute_index_table,
+    wilson_interval,
+)
 from analytics.method import load_method
-from tests.analytics.survey_rows import SIPAS_LAYOUT
+from tests.analytics.survey_rows import ELEMENTS, SIPAS_LAYOUT
 
 DEFAULT = load_method()
 
@@ -104,7 +109,49 @@ def test_an_element_without_valid_answers_is_left_out_and_shown_empty() -> None:
     assert pd.isna(row(result, "item", "17")["index_pct"])
 
 
-def test_every_cell_has_overall_every_element_and_every_item_in_a_fixed_order() -> None:
+def test_overall_rows_say_how_many_elements_they_rest_on() -> None:
+    # U answers two elements (HAND_COUNTS); V answers one item of every element.
+    every_element = [("Q", "citizen", items[0], "4", 12) for items in ELEMENTS.values()]
+    two = units(("P", "U", ("province:01",)), ("Q", "V", ("province:01",)))
+    result = table(
+        [*HAND_COUNTS, *every_element], [("P", "citizen", 12), ("Q", "citizen", 12)], two
+    )
+    assert row(result, "overall")["elements_used"] == 2
+    assert row(result, "overall", unit="V")["elements_used"] == 5
+    assert result[result["scope"] != "overall"]["elements_used"].isna().all()
+    overall = result[(result["scope"] == "overall") & (result["respondent_type"] == "all")]
+    assert list(overall[complete_overall(overall, SIPAS_LAYOUT)]["unit_code"]) == ["V"]
+
+
+def test_expectations_are_the_share_answering_very_much_or_much_per_priority() -> None:
+    # 10.1: 3 "Rất nhiều", 4 "Nhiều", 5 "Ít", 2 skipped → 7 of 12 valid = 58.33%.
+    priorities = [
+        ("P", "citizen", "10.1", "rat_nhieu", 3),
+        ("P", "citizen", "10.1", "nhieu", 4),
+        ("P", "citizen", "10.1", "it", 5),
+        ("P", "citizen", "10.1", None, 2),
+        ("P", "citizen", "10.3", "it", 12),
+    ]
+    result = table([*HAND_COUNTS, *priorities], [("P", "citizen", 14)], ONE_UNIT)
+    first = row(result, "expectation", "10.1")
+    low, high = wilson_interval(7, 12)
+    assert (first["n_valid"], first["n_satisfied"], first["index_pct"]) == (12, 7, 58.33)
+    assert (first["ci_low"], first["ci_high"]) == (
+        round(100 * low + 1e-9, 2),
+        round(100 * high + 1e-9, 2),
+    )
+    assert row(result, "expectation", "10.3")["index_pct"] == 0.0
+    unanswered = row(result, "expectation", "10.2")
+    assert unanswered["n_valid"] == 0 and pd.isna(unanswered["index_pct"])
+    # Priorities are not satisfaction: the overall index and its elements are unchanged.
+    assert row(result, "overall")["index_pct"] == 68.18
+    scopes = list(result[result["respondent_type"] == "all"]["scope"].drop_duplicates())
+    assert scopes == ["overall", "element", "item", "expectation"]
+    codes = list(result[result["scope"] == "expectation"]["code"].drop_duplicates())
+    assert codes == [f"10.{n}" for n in range(1, 9)]
+
+
+def test_every_cell_has_overall_elements_items_and_expectations_in_a_fixed_order() -> None:
     result = table(HAND_COUNTS, [("P", "citizen", 12)], ONE_UNIT)
     assert list(result.columns) == EXPORT_COLUMNS
     all_rows = result[result["respondent_type"] == "all"]
@@ -112,6 +159,7 @@ def test_every_cell_has_overall_every_element_and_every_item_in_a_fixed_order() 
         "",
         *(code for code, _ in SIPAS_LAYOUT.elements),
         *SIPAS_LAYOUT.item_codes,
+        *SIPAS_LAYOUT.expectation_codes,
     ]
     assert list(result["respondent_type"].unique()) == ["all", "citizen"]
     assert set(result["method_id"]) == {"sipas-2023-default"}

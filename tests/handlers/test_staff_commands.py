@@ -217,3 +217,20 @@ async def test_no_arrow_when_the_change_is_within_the_interval(staff: StaffComma
     assert "≈ +" in overall and "▲" not in overall and "▼" not in overall
     # TTHC was 0 in October, outside this month's interval: a clear rise.
     assert any("▲" in line for line in lines if line.startswith("• Tthc"))
+
+
+async def test_ranking_compares_only_units_with_every_element(database: Database) -> None:
+    survey = Survey(database)
+    await survey.units()
+    await survey.many(12, TYPICAL | answers(PAKN="2"), point="W1-A")  # 80.0 on five elements
+    await survey.many(12, answers(TIEP_CAN="5", TTHC="4"), point="W1-B")  # 100.0 on two
+    await aggregate(database, SIPAS_LAYOUT)
+    staff = commands(database)
+    code = await new_staff(database, "lan", "viewer", ["00004"])
+    assert await staff.handle("telegram", WARD_STAFF, "staff", [code]) is not None
+    ranking = await staff.handle("telegram", WARD_STAFF, "ranking", ["2026-11"], locale="en")
+    assert ranking is not None
+    lines = ranking[0].text.splitlines()
+    assert lines[1].startswith("1. Quầy W1-A: 80.0")
+    assert lines[2].startswith("– Quầy W1-B: 100.0")
+    assert lines[2].endswith("only 2 of 5 elements: not ranked with units that have all")

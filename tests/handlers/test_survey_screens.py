@@ -48,6 +48,30 @@ async def test_every_scale_screen_asks_its_question_above_the_answers(
     assert "Mức độ hài lòng" not in citizen.question.text
 
 
+QUESTION_10_STEM = (
+    "Xin Ông/Bà cho biết mức độ Ông/Bà mong muốn cơ quan nhà nước tập trung ưu tiên nguồn lực"
+)
+
+
+async def test_question_10_asks_the_forms_stem_once_above_its_first_priority(
+    engine: SurveyEngine,
+) -> None:
+    citizen = person(engine)
+    await citizen.begin(COUNTER)
+    await citizen.answer("citizen")
+    while citizen.current_item != "uu_tien":
+        item = citizen.current_item
+        await citizen.answer("4" if item and item.isdigit() else "no")
+    await citizen.answer("yes")
+    screens = []
+    while (citizen.current_item or "").startswith("10."):
+        screens.append(citizen.question.text)
+        await citizen.answer("nhieu")
+    assert len(screens) == 8
+    assert [QUESTION_10_STEM in text for text in screens] == [True] + [False] * 7
+    assert all(text.splitlines()[-1] == "Mức độ Ông/Bà mong muốn ưu tiên:" for text in screens)
+
+
 async def test_the_points_of_a_scale_stay_one_a_row_and_short_choices_go_two_a_row(
     engine: SurveyEngine,
 ) -> None:

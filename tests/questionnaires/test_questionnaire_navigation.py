@@ -159,7 +159,17 @@ def test_every_satisfaction_item_carries_the_scale_stem():
             "en": "How satisfied are you?",
         }
     )
-    assert stems["10.1"] is None  # the priorities carry their own stem as an intro
+    # Question 10's own stem is the first priority's intro; each screen ends with a short one.
+    assert (
+        stems["10.1"]
+        == stems["10.8"]
+        == {
+            "vi": "Mức độ Ông/Bà mong muốn ưu tiên:",
+            "en": "How much would you like this prioritised?",
+        }
+    )
+    assert questionnaire.item("10.1").intro is not None
+    assert [questionnaire.item(f"10.{n}").intro for n in range(2, 9)] == [None] * 7
 
 
 def test_previous_item_is_the_last_answered_visible_item_before_the_current_one():

@@ -580,3 +580,25 @@ async def test_a_unit_page_shows_progress_against_the_sampling_plan(seeded: Seed
     assert found.group(2) == f"{100 * int(found.group(1)) / 80:.1f}".replace(".", ",")
     assert "100 hồ sơ" in ward.text and '<progress max="80"' in ward.text
     assert "Tiến độ so với kế hoạch" not in other.text  # its plan is for October
+
+
+async def test_the_ranking_lists_units_without_every_element_apart(database: Database) -> None:
+    survey = Survey(database)
+    await survey.units()
+    await survey.many(12, TYPICAL | answers(PAKN="2"), point="W1-A")  # 80.0 on five elements
+    await survey.many(12, answers(TIEP_CAN="5", TTHC="4"), point="W1-B")  # 100.0 on two
+    await aggregate(database, SIPAS_LAYOUT)
+    async with database.transaction() as session:
+        admin = await add_staff(
+            session, TEST_SECRET, name=ADMIN, role="admin", unit_codes=[], now=datetime.now(UTC)
+        )
+        set_password(admin.account, PASSWORD)
+    transport = httpx.ASGITransport(app=app_for(database))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        await log_in(http, ADMIN)
+        page = (await http.get(f"/dashboard/ranking?period={PERIOD}&level=service_point")).text
+    ranked = re.findall(r'<td class="num">(\d+)</td>\s*<th scope="row"><a [^>]*>([^<]+)</a>', page)
+    assert ranked == [("1", "Quầy W1-A")]
+    partial = re.findall(r'<tr class="partial-row">.*?</tr>', page, flags=re.S)
+    assert len(partial) == 1 and "Quầy W1-B" in partial[0]
+    assert "chỉ có 2/5 yếu tố: không xếp hạng" in partial[0]

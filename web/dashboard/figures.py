@@ -60,6 +60,7 @@ class Cell:
     suppressed: bool
     low_reliability: bool
     exact: str  # the export's CSV text of the index ("" when hidden), for checking
+    elements_used: int | None = None  # overall cells: the elements the index rests on
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def _cell(row: pd.Series) -> Cell:
         suppressed=bool(row["suppressed"]),
         low_reliability=bool(row["low_reliability"]),
         exact="" if index is None else f"{index:.2f}",  # as analytics.export writes CSV
+        elements_used=None if pd.isna(row["elements_used"]) else int(row["elements_used"]),
     )
 
 

@@ -159,10 +159,14 @@ async def ranking(
     request: Request, site: Site, staff: SignedIn, choice: Chosen, language: Language
 ) -> Response:
     rows = await _rows(site, staff, choice.period, choice.level)
-    shown = sorted(
+    figured = sorted(
         (row for row in rows if row.overall.index is not None),
         key=lambda row: (-(row.overall.index or 0.0), -row.overall.n_respondents, row.unit_code),
     )
+    # Only overall indices over every element are compared; the others are listed apart.
+    elements = len(site.layout.elements)
+    shown = [row for row in figured if row.overall.elements_used == elements]
+    partial = [row for row in figured if row.overall.elements_used != elements]
     hidden = [row for row in rows if row.overall.index is None]
     return site.render(
         request,
@@ -172,6 +176,8 @@ async def ranking(
         level=choice.level,
         levels=LEVELS,
         shown=shown,
+        partial=partial,
+        elements=elements,
         hidden=hidden,
         as_of=await _as_of_text(site, language),
         query=query(choice.period, choice.level),
