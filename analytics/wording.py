@@ -59,6 +59,7 @@ ROW_NAMES = {
         "overall": "chung",
         "element": "yếu tố",
         "item": "câu hỏi",
+        "expectation": "nhu cầu, mong đợi",
     },
     "en": {
         "all": "all",
@@ -67,6 +68,7 @@ ROW_NAMES = {
         "overall": "overall",
         "element": "element",
         "item": "item",
+        "expectation": "expectation",
     },
 }
 """The respondent types and scopes of index rows, in words."""
@@ -226,7 +228,52 @@ def method_notes(method: Method, language: str = "vi") -> list[str]:
         if vi
         else "An element with no valid answers in a cell is left out of the overall index."
     )
+    notes.append(_cleaning_note(method, language))
+    notes.append(
+        "Nhu cầu, mong đợi (câu 10): với mỗi nội dung cần ưu tiên cải thiện, tỷ lệ người trả lời "
+        "chọn “Rất nhiều” hoặc “Nhiều” trong số người trả lời nội dung đó (câu bỏ qua không "
+        "tính), kèm số người trả lời và khoảng tin cậy 95%."
+        if vi
+        else "Needs and expectations (question 10): per priority for improvement, the share "
+        "answering “Very much” or “Much” among those who answered it (skips left out), with n "
+        "and the 95% interval."
+    )
     return notes
+
+
+FLAG_NAMES = {
+    "vi": {
+        "straight_lining": "trả lời đồng loạt",
+        "speeding": "trả lời quá nhanh",
+        "repeated": "phản hồi lặp lại",
+    },
+    "en": {"straight_lining": "straight-lining", "speeding": "speeding", "repeated": "repeats"},
+}
+"""The quality flags in words."""
+
+
+def _cleaning_note(method: Method, language: str) -> str:
+    """The method's cleaning rule in words: which combinations of flags leave a response out."""
+    vi = language == "vi"
+    names = FLAG_NAMES.get(language, FLAG_NAMES["vi"])
+    rules = [
+        (" và " if vi else " and ").join(names.get(flag, flag) for flag in combination)
+        for combination in method.exclude_when
+    ]
+    if not rules:
+        return (
+            "Làm sạch: không loại phản hồi nào; các cờ chất lượng chỉ được đánh dấu."
+            if vi
+            else "Cleaning: no response is left out; quality flags only mark responses."
+        )
+    listed = "; ".join(rules)
+    return (
+        f"Làm sạch: phản hồi bị loại khi có {listed}; một cờ đứng riêng (ví dụ trả lời đồng loạt "
+        "ở người hài lòng với mọi nội dung) chỉ được đánh dấu, phản hồi vẫn được tính."
+        if vi
+        else f"Cleaning: a response is left out when it shows {listed}; a flag on its own (say, "
+        "straight-lining by someone satisfied with everything) only marks it, and it still counts."
+    )
 
 
 def low_reliability_note(language: str = "vi") -> str:

@@ -145,8 +145,6 @@ NOTES: dict[str, list[str]] = {
         "rộng hơn {wide}.",
         "Ẩn số liệu: ô có ít hơn {min_cell_size} người trả lời bị ẩn; một ô khác cũng bị ẩn "
         "khi tổng và các phần còn lại có thể làm lộ ô đó (ẩn thứ cấp). Ô bị ẩn để trống.",
-        "Chỉ tính phản hồi đã làm sạch: phản hồi bị gắn cờ chất lượng (trả lời đồng loạt, quá "
-        "nhanh, lặp lại) bị loại.",
         "Số liệu giống hệt tệp xuất (sipas export) của cùng kỳ và cấp. Các số có một chữ số "
         "thập phân; dấu thập phân theo cài đặt của máy (dấu phẩy trên máy cài tiếng Việt).",
     ],
@@ -155,8 +153,6 @@ NOTES: dict[str, list[str]] = {
         "Suppression: cells with fewer than {min_cell_size} respondents are hidden; another cell "
         "is hidden too where a total and the other parts would reveal it (secondary "
         "suppression). Hidden cells are left empty.",
-        "Cleaned responses only: responses with a quality flag (straight-lining, speeding, "
-        "repeats) are left out.",
         "The figures are exactly those of the export file (sipas export) of the same period and "
         "level, shown with one decimal.",
     ],

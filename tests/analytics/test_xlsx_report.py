@@ -32,8 +32,8 @@ QUERY = ReportQuery(PERIOD, "commune", SIPAS_LAYOUT, METHOD, 10)
 
 
 async def seeded(survey: Survey) -> Database:
-    await survey.many(12, TYPICAL, point="W1-A")
-    await survey.many(3, TYPICAL | answers(PAKN="2"), point="W1-B")
+    await survey.many(12, TYPICAL | {"10.1": "nhieu"}, point="W1-A")
+    await survey.many(3, TYPICAL | answers(PAKN="2") | {"10.1": "it"}, point="W1-B")
     await survey.many(
         4, answers(TIEP_CAN="2", TTHC="4", CONG_CHUC="5", KET_QUA="3", PAKN="4"), point="W2-A"
     )
@@ -73,6 +73,15 @@ async def test_report_sheets_charts_and_figures_match_the_export(survey: Survey)
     assert len(ward._charts) == 2  # elements (bar) and trend (line)
     values = [cell for row in ward.iter_rows(values_only=True) for cell in row]
     assert "Tháng 10/2026" in values and "W1-A" in values  # the trend months and the counters
+    # Question 10, as scope "nhu cầu, mong đợi": 15 answers, hidden with the ward (secondary
+    # suppression: 00070 is under 10).
+    expectation = [
+        row
+        for row in ward.iter_rows(values_only=True)
+        if row[:3] == ("tất cả", "nhu cầu, mong đợi", "10.1")
+    ]
+    assert len(expectation) == 1 and expectation[0][3] == "Priority 1"
+    assert (expectation[0][5], expectation[0][7], expectation[0][10]) == (15, None, "có")
 
     notes = " ".join(
         str(cell) for row in book["Ghi chú"].iter_rows(values_only=True) for cell in row if cell

@@ -437,7 +437,7 @@ async def test_overview_figures_are_the_exports(client: httpx.AsyncClient, seede
     rows = list(csv.DictReader(io.StringIO(table_bytes(export, "csv").decode())))
     checked = 0
     for row in rows:
-        if row["respondent_type"] != "all" or row["scope"] == "item":
+        if row["respondent_type"] != "all" or row["scope"] in ("item", "expectation"):
             continue
         key = row["unit_code"] + (f":{row['code']}" if row["code"] else "")
         assert shown[key] == row["index_pct"], key
@@ -582,12 +582,8 @@ async def test_a_unit_page_shows_progress_against_the_sampling_plan(seeded: Seed
     assert "Tiến độ so với kế hoạch" not in other.text  # its plan is for October
 
 
-async def test_the_ranking_lists_units_without_every_element_apart(database: Database) -> None:
-    survey = Survey(database)
-    await survey.units()
-    await survey.many(12, TYPICAL | answers(PAKN="2"), point="W1-A")  # 80.0 on five elements
-    await survey.many(12, answers(TIEP_CAN="5", TTHC="4"), point="W1-B")  # 100.0 on two
-    await aggregate(database, SIPAS_LAYOUT)
+async def admin_pages(database: Database, *paths: str) -> list[str]:
+    """The pages at `paths` as an admin sees them (the database already holds the figures)."""
     async with database.transaction() as session:
         admin = await add_staff(
             session, TEST_SECRET, name=ADMIN, role="admin", unit_codes=[], now=datetime.now(UTC)
@@ -596,9 +592,31 @@ async def test_the_ranking_lists_units_without_every_element_apart(database: Dat
     transport = httpx.ASGITransport(app=app_for(database))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         await log_in(http, ADMIN)
-        page = (await http.get(f"/dashboard/ranking?period={PERIOD}&level=service_point")).text
+        return [(await http.get(path)).text for path in paths]
+
+
+async def test_the_ranking_lists_units_without_every_element_apart(database: Database) -> None:
+    survey = Survey(database)
+    await survey.units()
+    await survey.many(12, TYPICAL | answers(PAKN="2"), point="W1-A")  # 80.0 on five elements
+    await survey.many(12, answers(TIEP_CAN="5", TTHC="4"), point="W1-B")  # 100.0 on two
+    await aggregate(database, SIPAS_LAYOUT)
+    (page,) = await admin_pages(database, f"/dashboard/ranking?period={PERIOD}&level=service_point")
     ranked = re.findall(r'<td class="num">(\d+)</td>\s*<th scope="row"><a [^>]*>([^<]+)</a>', page)
     assert ranked == [("1", "Quầy W1-A")]
     partial = re.findall(r'<tr class="partial-row">.*?</tr>', page, flags=re.S)
     assert len(partial) == 1 and "Quầy W1-B" in partial[0]
     assert "chỉ có 2/5 yếu tố: không xếp hạng" in partial[0]
+
+
+async def test_a_unit_page_shows_the_expectations_of_question_10(database: Database) -> None:
+    survey = Survey(database)
+    await survey.units()
+    # 10.1: 9 of 12 "Rất nhiều" or "Nhiều" = 75%; 10.2 answered by nobody.
+    await survey.many(9, TYPICAL | {"10.1": "rat_nhieu"}, point="W1-A")
+    await survey.many(3, TYPICAL | {"10.1": "it"}, point="W1-A")
+    await aggregate(database, SIPAS_LAYOUT)
+    (page,) = await admin_pages(database, f"/dashboard/units/00004?period={PERIOD}")
+    values = shown_values(page)
+    assert values["00004:10.1"] == "75.00" and values["00004:10.2"] == ""
+    assert "Nhu cầu, mong đợi (câu 10)" in page

@@ -72,6 +72,7 @@ class UnitRow:
     overall: Cell
     elements: dict[str, Cell] = field(default_factory=dict)
     items: dict[str, Cell] = field(default_factory=dict)
+    expectations: dict[str, Cell] = field(default_factory=dict)  # question 10's priorities
 
 
 def _cell(row: pd.Series) -> Cell:
@@ -112,6 +113,10 @@ def rows_of(table: pd.DataFrame, level: str, scope: Scope) -> list[UnitRow]:
                 items={
                     str(row["code"]): _cell(row)
                     for _, row in unit_rows[unit_rows["scope"] == "item"].iterrows()
+                },
+                expectations={
+                    str(row["code"]): _cell(row)
+                    for _, row in unit_rows[unit_rows["scope"] == "expectation"].iterrows()
                 },
             )
         )
@@ -189,7 +194,7 @@ def element_labels(
     labels: Mapping[str, Mapping[str, str]], layout: ItemLayout, language: str
 ) -> dict[str, str]:
     """Element and item labels in a language, falling back to the layout's own labels."""
-    found = dict(layout.elements)
+    found = dict(layout.elements) | dict(layout.expectations)
     found.update(labels.get(language, {}))
     return found
 
@@ -197,10 +202,11 @@ def element_labels(
 def questionnaire_labels(
     questionnaire: object, languages: Sequence[str] = ("vi", "en")
 ) -> dict[str, dict[str, str]]:
-    """Element and item labels per language from a loaded questionnaire (for `labels=`)."""
+    """Element and item labels (scale items, priorities, …) per language from a loaded
+    questionnaire (for `labels=`)."""
     labels: dict[str, dict[str, str]] = {}
     elements = getattr(questionnaire, "elements", ())
-    items = questionnaire.scale_items() if hasattr(questionnaire, "scale_items") else []
+    items = getattr(questionnaire, "items", ())
     for language in languages:
         found: dict[str, str] = {}
         for element in elements:

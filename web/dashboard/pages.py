@@ -233,6 +233,7 @@ async def unit_page(
         unit_name=row.unit_name if row else code,
         element_codes=[element for element, _ in site.layout.elements],
         items_of={element: site.layout.items_of(element) for element, _ in site.layout.elements},
+        expectation_codes=site.layout.expectation_codes,
         labels=figures.element_labels(site.labels, site.layout, language),
         trend=await figures.trend(site.database, site.report_query(period, level), code),
         counters=await _counters(site, staff, period, level, points),

@@ -58,6 +58,11 @@ TEXT: dict[str, dict[str, str]] = {
         "elements": "Năm yếu tố",
         "weakest": "Yếu tố thấp nhất",
         "items": "Từng câu hỏi",
+        "expectations": "Nhu cầu, mong đợi (câu 10)",
+        "expectations_note": "Tỷ lệ người trả lời mong muốn cơ quan nhà nước ưu tiên cải thiện "
+        "nội dung ở mức 'Rất nhiều' hoặc 'Nhiều'.",
+        "priority": "Nội dung cần ưu tiên cải thiện",
+        "share": "Tỷ lệ (%)",
         "trend": "Xu hướng theo tháng",
         "month": "Tháng",
         "map": "Bản đồ chỉ số theo xã/phường",
@@ -214,6 +219,11 @@ TEXT: dict[str, dict[str, str]] = {
         "elements": "The five elements",
         "weakest": "Weakest element",
         "items": "Items",
+        "expectations": "Needs and expectations (question 10)",
+        "expectations_note": "Share of respondents who want the authorities to prioritise "
+        "improving this 'Very much' or 'Much'.",
+        "priority": "Priority for improvement",
+        "share": "Share (%)",
         "trend": "Trend by month",
         "month": "Month",
         "map": "Map of the index by commune/ward",
