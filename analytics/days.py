@@ -1,4 +1,5 @@
-"""Reporting days and periods: the local day a response counts on, and day/week/month/quarter/year spans."""
+"""Reporting days and periods: the local day a response counts on, day/week/month/quarter/year
+spans, and evaluation windows (any span of days)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 PERIOD_KINDS = ("day", "week", "month", "quarter", "year")
+WINDOW = "window"
+"""The kind of an evaluation window: any span of days, e.g. Hà Nội's "from 1/3/2025 to the
+survey date", labelled `2025-03-01..2026-11-30`."""
+_WINDOW = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 
 
 def reporting_day(instant: datetime, zone: ZoneInfo | str) -> date:
@@ -43,9 +48,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 PERIOD_FORMS = {
     "vi": "2026 (năm), 2026-Q4, Q4/2026 hoặc quý 4/2026 (quý), 2026-11, 11/2026, T11/2026 hoặc "
-    "tháng 11/2026 (tháng), 2026-W47 hoặc tuần 47/2026 (tuần), 2026-11-28 hoặc 28/11/2026 (ngày)",
+    "tháng 11/2026 (tháng), 2026-W47 hoặc tuần 47/2026 (tuần), 2026-11-28 hoặc 28/11/2026 "
+    "(ngày), 2025-03-01..2026-11-30 (khoảng đánh giá)",
     "en": "2026 (year), 2026-Q4 or Q4/2026 (quarter), 2026-11 or 11/2026 (month), 2026-W47 "
-    "(ISO week), 2026-11-28 or 28/11/2026 (day)",
+    "(ISO week), 2026-11-28 or 28/11/2026 (day), 2025-03-01..2026-11-30 (window)",
 }
 """The period forms every output accepts, per language, for error messages and hints."""
 
@@ -89,10 +95,35 @@ def _iso_label(text: str) -> str:
     return label
 
 
+def window(first: date, last: date) -> Period:
+    """The evaluation window from `first` to `last`, both included."""
+    if last < first:
+        raise ValueError(f"the window ends ({last}) before it starts ({first})")
+    return Period(WINDOW, f"{first.isoformat()}..{last.isoformat()}", first, last)
+
+
+def chosen_period(text: str | None, first: date | None, last: date | None) -> Period | None:
+    """The period a command was given: a label (`--period`) or a window (`--from`, `--to`,
+    both needed), not both; None when given neither."""
+    if first is None and last is None:
+        return parse_period(text) if text else None
+    if text:
+        raise ValueError("give either a period or a window (from, to), not both")
+    if first is None or last is None:
+        raise ValueError("a window needs both its first day (from) and its last day (to)")
+    return window(first, last)
+
+
 def parse_period(text: str) -> Period:
-    """A period from its label: 2026, 2026-Q4, 2026-11, 2026-W47 (ISO week) or 2026-11-28, or
-    as staff write it: năm 2026, quý 4/2026, Q4/2026, Q IV/2026, tháng 11/2026, T11/2026,
+    """A period from its label: 2026, 2026-Q4, 2026-11, 2026-W47 (ISO week) or 2026-11-28, or a window
+    2025-03-01..2026-11-30, or as staff write it: năm 2026, quý 4/2026, Q4/2026, Q IV/2026, tháng 11/2026, T11/2026,
     11/2026, tuần 47/2026, 28/11/2026. The label is always the ISO one (2026-11)."""
+    spans = _WINDOW.match(text.strip())
+    if spans is not None:
+        try:
+            return window(date.fromisoformat(spans[1]), date.fromisoformat(spans[2]))
+        except ValueError as error:
+            raise ValueError(f"not a window: “{text.strip()}”: {error}") from None
     label = _iso_label(text)
     for kind, pattern in _PATTERNS:
         match = pattern.match(label)

@@ -102,6 +102,9 @@ def period_name(period: Period, language: str = "vi") -> str:
         if language == "vi":
             return f"Tuần {iso.week}/{iso.year}"
         return f"week {iso.week} of {iso.year}"
+    if period.kind == "window":
+        span = f"{date_text(start)}–{date_text(period.end)}"
+        return f"Từ {date_text(start)} đến {date_text(period.end)}" if language == "vi" else span
     return f"Ngày {date_text(start)}" if language == "vi" else date_text(start)
 
 
@@ -109,6 +112,8 @@ def period_input(period: Period) -> str:
     """The period as staff type it, which `parse_period` reads back: 11/2026, Q4/2026, 2026,
     tuần 47/2026, 28/11/2026."""
     start = period.start
+    if period.kind == "window":
+        return period.label
     if period.kind == "month":
         return f"{start.month}/{start.year}"
     if period.kind == "quarter":

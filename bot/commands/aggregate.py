@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from analytics.aggregate import AggregationError, LeaseBusy, aggregate, days_between
+from analytics.days import Period, chosen_period
 from analytics.layout import ItemLayout, bundled_layout
 from analytics.method import Method, load_method
 from bot.assembly import quality_rules
@@ -17,6 +19,31 @@ from bot.runtime import open_database, settings_or_exit
 from storage.counts import DayCount
 
 DAY = click.DateTime(["%Y-%m-%d"])
+
+
+WINDOW_HELP = "window: first day (YYYY-MM-DD), with --to, instead of --period"
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def window_options(command: Command) -> Command:
+    """`--from` and `--to`, an evaluation window instead of a calendar period."""
+    command = click.option("--to", "last_day", type=DAY, help="window: last day, with --from")(
+        command
+    )
+    return click.option("--from", "first_day", type=DAY, help=WINDOW_HELP)(command)
+
+
+def period_or_window(
+    text: str | None, first: datetime | None, last: datetime | None
+) -> Period | None:
+    """The period of `--period`, or the window of `--from`/`--to`; a usage error saying what is
+    wrong otherwise; None when none was given."""
+    try:
+        return chosen_period(text, first.date() if first else None, last.date() if last else None)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--period / --from / --to") from None
 
 
 def method_and_layout(method_name: str) -> tuple[Method, ItemLayout]:

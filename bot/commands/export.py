@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from analytics.days import parse_period
 from analytics.export import FORMATS, ExportedFile
 from analytics.indices import RESPONDENT_TYPES
 from analytics.levels import LEVELS
@@ -17,7 +16,7 @@ from analytics.query import ReportQuery
 from analytics.rounds import export_round
 from analytics.schemes import SchemeError, load_scheme
 from analytics.xlsx_report import ReportTables, report_tables, xlsx_report
-from bot.commands.aggregate import method_and_layout
+from bot.commands.aggregate import method_and_layout, period_or_window, window_options
 from bot.runtime import open_database, settings_or_exit
 from questionnaires.loader import parse_questionnaire
 from questionnaires.rounds import RoundPlan
@@ -25,7 +24,12 @@ from storage.rounds import completed_round_sessions, get_round, group_progress
 
 
 @click.command("export")
-@click.option("--period", "period_text", help="2026, 2026-Q4, 2026-11, 2026-W47 or 2026-11-28.")
+@click.option(
+    "--period",
+    "period_text",
+    help="2026, 2026-Q4, 2026-11, 2026-W47 or 2026-11-28 (or a window: --from, --to).",
+)
+@window_options
 @click.option(
     "--round",
     "round_code",
@@ -65,7 +69,9 @@ from storage.rounds import completed_round_sessions, get_round, group_progress
     help="Also write the XLSX report (the dashboard's, in SIPAS_DEFAULT_LANGUAGE) to this file.",
 )
 def export_command(
-    period_text: str,
+    period_text: str | None,
+    first_day: datetime | None,
+    last_day: datetime | None,
     level: str,
     fmt: str | None,
     out: Path | None,
@@ -91,24 +97,22 @@ def export_command(
     Example:
       sipas export --period 2026-Q4 --level commune --format xlsx --out q4.xlsx
       sipas export --period Q4/2026 --format xlsx --report q4-report.xlsx
+      sipas export --from 2025-03-01 --to 2026-11-30 --level agency
 
     With --round, the round's results per rated unit, content area and group (CSV), its
     comments and progress, and round-CODE.manifest.json, in the folder --out (default
     SIPAS_EXPORT_DIR); see docs/indices.md#survey-rounds.
     """
     if round_code is not None:
-        if period_text is not None:
+        if period_text is not None or first_day or last_day:
             raise click.UsageError("--round exports the whole round: no --period")
         export_round_command(round_code, out)
         return
-    if period_text is None:
-        raise click.UsageError("give --period (or --round)")
     if out is not None and out.is_dir():
         raise click.BadParameter(f"{out} is a folder: name the file to write", param_hint="--out")
-    try:
-        period = parse_period(period_text)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--period") from None
+    period = period_or_window(period_text, first_day, last_day)
+    if period is None:
+        raise click.UsageError("give --period, or a window with --from and --to (or --round)")
     fmt = _format_for(fmt, out)
     settings = settings_or_exit()
     method, layout = method_and_layout(method_name or settings.method)

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 import click
 from rich.console import Console
 
-from analytics.days import parse_period, period_of, reporting_day
+from analytics.days import period_of, reporting_day
 from analytics.levels import LEVELS
 from analytics.moments import MomentCounts, moment_counts, moments_table
 from analytics.query import RESPONSE_SETS, ReportQuery
 from analytics.report import index_table
 from analytics.summary import element_legend, footnote, unit_detail, units_table
 from analytics.wording import CAVEAT, LEVEL_NAMES, local_time, period_span
-from bot.commands.aggregate import method_and_layout
+from bot.commands.aggregate import method_and_layout, period_or_window, window_options
 from bot.runtime import open_database, settings_or_exit
 from storage.aggregation_runs import data_as_of
 from storage.staff import unit_level
@@ -41,8 +41,9 @@ NO_RESPONSES = {"vi": "không có phản hồi.", "en": "no responses."}
     "--period",
     "period_text",
     help="2026, 2026-Q4 or Q4/2026, 2026-11 or 11/2026 (default: this month), 2026-W47, "
-    "2026-11-28 or 28/11/2026.",
+    "2026-11-28 or 28/11/2026 (or --from, --to).",
 )
+@window_options
 @click.option(
     "--level",
     type=click.Choice(LEVELS),
@@ -53,6 +54,8 @@ NO_RESPONSES = {"vi": "không có phản hồi.", "en": "no responses."}
 def summary_command(
     unit_code: str | None,
     period_text: str | None,
+    first_day: datetime | None,
+    last_day: datetime | None,
     level: str | None,
     responses: str,
     method_name: str | None,
@@ -67,16 +70,12 @@ def summary_command(
     Examples:
       sipas summary --period 2026-11
       sipas summary --unit 00004 --period 2026-Q4
+      sipas summary --level agency --from 2025-03-01 --to 2026-11-30
     """
     settings = settings_or_exit()
-    try:
-        period = (
-            parse_period(period_text)
-            if period_text
-            else period_of(reporting_day(datetime.now(UTC), settings.zone), "month")
-        )
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--period") from None
+    period = period_or_window(period_text, first_day, last_day) or period_of(
+        reporting_day(datetime.now(UTC), settings.zone), "month"
+    )
     method, layout = method_and_layout(method_name or settings.method)
 
     async def run() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import re
 from datetime import date
@@ -184,3 +186,36 @@ def test_the_export_format_follows_the_file_extension_and_refuses_a_contradictio
     )
     assert refused.exit_code == 2
     assert "make them agree" in refused.output
+
+
+def test_export_and_summary_take_an_evaluation_window(database_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(aggregate_command, []).exit_code == 0
+    out = tmp_path / "window.csv"
+    # 10 and 11 November: the window holds both days, W1-A's 12 and W2-A's 13 responses.
+    window = ["--from", "2026-11-10", "--to", "2026-11-11"]
+    exported = runner.invoke(export_command, [*window, "--level", "province", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    overall = next(
+        row for row in rows if row["scope"] == "overall" and row["respondent_type"] == "all"
+    )
+    assert (overall["period"], overall["n_respondents"]) == ("2026-11-10..2026-11-11", "25")
+    manifest = json.loads((tmp_path / "window.csv.manifest.json").read_text())
+    assert manifest["period"] == {
+        "label": "2026-11-10..2026-11-11",
+        "kind": "window",
+        "start": "2026-11-10",
+        "end": "2026-11-11",
+    }
+    one_day = runner.invoke(
+        summary_command,
+        ["--from", "2026-11-11", "--to", "2026-11-11", "--level", "service_point"],
+        terminal_width=200,
+    )
+    assert one_day.exit_code == 0, one_day.output
+    assert "W2-A" in one_day.output and "W1-A" not in one_day.output
+    both = runner.invoke(export_command, ["--period", "2026-11", *window])
+    assert both.exit_code == 2 and "not both" in both.output
+    half = runner.invoke(summary_command, ["--from", "2026-11-10"])
+    assert half.exit_code == 2 and "needs both" in half.output

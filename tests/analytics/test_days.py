@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics.days import default_month, parse_period, period_of, reporting_day
+from analytics.days import (
+    chosen_period,
+    default_month,
+    parse_period,
+    period_of,
+    reporting_day,
+    window,
+)
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -97,3 +104,22 @@ def test_a_young_month_gives_way_to_the_last_complete_one() -> None:
     assert default_month(date(2026, 12, 15), date(2026, 12, 15)) == (parse_period("2026-12"), None)
     # Data that stopped in an earlier month: that month, complete.
     assert default_month(date(2026, 9, 3), december_4) == (parse_period("2026-09"), None)
+
+
+def test_an_evaluation_window_is_any_span_of_days_with_both_ends_included() -> None:
+    hanoi = window(date(2025, 3, 1), date(2026, 11, 30))
+    assert (hanoi.kind, hanoi.label) == ("window", "2025-03-01..2026-11-30")
+    assert date(2025, 3, 1) in hanoi and date(2026, 11, 30) in hanoi
+    assert date(2025, 2, 28) not in hanoi and date(2026, 12, 1) not in hanoi
+    assert parse_period(" 2025-03-01..2026-11-30 ") == hanoi  # its label reads back
+    assert chosen_period(None, date(2025, 3, 1), date(2026, 11, 30)) == hanoi
+    assert chosen_period("2026-11", None, None) == parse_period("2026-11")
+    assert chosen_period(None, None, None) is None
+    with pytest.raises(ValueError, match=r"ends \(2026-11-01\) before it starts"):
+        window(date(2026, 11, 30), date(2026, 11, 1))
+    with pytest.raises(ValueError, match="not both"):
+        chosen_period("2026-11", date(2025, 3, 1), date(2026, 11, 30))
+    with pytest.raises(ValueError, match="needs both"):
+        chosen_period(None, date(2025, 3, 1), None)
+    with pytest.raises(ValueError, match="not a window"):
+        parse_period("2026-02-30..2026-03-01")

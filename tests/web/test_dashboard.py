@@ -620,3 +620,15 @@ async def test_a_unit_page_shows_the_expectations_of_question_10(database: Datab
     values = shown_values(page)
     assert values["00004:10.1"] == "75.00" and values["00004:10.2"] == ""
     assert "Nhu cầu, mong đợi (câu 10)" in page
+
+
+async def test_a_window_of_days_is_chosen_with_from_and_to(client: httpx.AsyncClient) -> None:
+    await log_in(client, ADMIN)
+    month = await client.get(f"/dashboard/ranking?period={PERIOD}")
+    days = await client.get("/dashboard/ranking?from=2026-11-01&to=2026-11-30")
+    assert days.status_code == 200 and "2026-11-01..2026-11-30" in days.text
+    # November's days are November: the same figures as the calendar month.
+    assert shown_values(days.text) == shown_values(month.text) != {}
+    label = await client.get("/dashboard/ranking?period=2026-11-01..2026-11-30")
+    assert shown_values(label.text) == shown_values(month.text)
+    assert (await client.get("/dashboard/ranking?from=2026-11-01")).status_code == 400

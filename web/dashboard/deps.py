@@ -10,11 +10,12 @@ session: to the sign-in page), then the unit (404, 403), then the period and lev
 # No `from __future__ import annotations`: FastAPI reads these functions' annotations.
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from analytics.days import Period, default_month, parse_period, reporting_day
+from analytics.days import Period, chosen_period, default_month, reporting_day
 from analytics.levels import LEVELS
 from storage.staff import staff_by_id, staff_scope, unit_level
 from storage.staff_logins import staff_session_ended
@@ -106,12 +107,20 @@ async def _default_period(site: Dashboard) -> tuple[Period, Period | None]:
 
 async def chosen(request: Request, site: Site, staff: SignedIn) -> Choice:
     """`?period=` (default: the latest data's month, or the last complete one early in a
-    month) and `?level=` (default: communes)."""
-    text = request.query_params.get("period", "").strip()
+    month), or an evaluation window `?from=&to=` (days, YYYY-MM-DD), and `?level=` (default:
+    communes)."""
+    params = request.query_params
+    text = params.get("period", "").strip()
+    first, last = (params.get(name, "").strip() for name in ("from", "to"))
     passed_over = None
     try:
-        if text:
-            period = parse_period(text)
+        chosen = chosen_period(
+            text if not (first or last) else None,
+            date.fromisoformat(first) if first else None,
+            date.fromisoformat(last) if last else None,
+        )
+        if chosen is not None:
+            period = chosen
         else:
             period, passed_over = await _default_period(site)
     except ValueError:

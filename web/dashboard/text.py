@@ -30,7 +30,8 @@ TEXT: dict[str, dict[str, str]] = {
         "password_set": "Đã đặt mật khẩu. Mời đăng nhập.",
         "for_account": "Tài khoản: {name}",
         "period": "Kỳ",
-        "period_hint": "tháng: 11/2026; quý: Q4/2026; năm: 2026; tuần: tuần 47/2026; ngày: 28/11/2026",
+        "period_hint": "tháng: 11/2026; quý: Q4/2026; năm: 2026; tuần: tuần 47/2026; "
+        "ngày: 28/11/2026; khoảng: 2025-03-01..2026-11-30",
         "level": "Cấp",
         "show": "Xem",
         "young_period": "Đang xem {period}, tháng trọn vẹn gần nhất: {young} mới bắt đầu, hầu hết "
@@ -190,7 +191,8 @@ TEXT: dict[str, dict[str, str]] = {
         "password_set": "Your password is set. Please log in.",
         "for_account": "Account: {name}",
         "period": "Period",
-        "period_hint": "month: 11/2026 or 2026-11; quarter: Q4/2026; year: 2026; day: 28/11/2026",
+        "period_hint": "month: 11/2026 or 2026-11; quarter: Q4/2026; year: 2026; "
+        "day: 28/11/2026; window: 2025-03-01..2026-11-30",
         "level": "Level",
         "show": "Show",
         "young_period": "Showing {period}, the last complete month: {young} has just begun and "
