@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,9 @@ def _wilson_columns(p: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
     return (centre - half).clip(lower=0.0), (centre + half).clip(upper=1.0)
 
 
-def secondary_suppression(cells: pd.DataFrame, min_cell_size: int) -> pd.Series:
+def secondary_suppression(
+    cells: pd.DataFrame, min_cell_size: int, hidden: np.ndarray | None = None
+) -> pd.Series:
     """Which cells to suppress: fewer respondents than `min_cell_size`, plus secondary.
 
     `cells` has unit_code, respondent_type, n_respondents and groups (the totals a unit
@@ -85,8 +87,11 @@ def secondary_suppression(cells: pd.DataFrame, min_cell_size: int) -> pd.Series:
       total is not, the other is suppressed too;
     - units of one group (e.g. the communes of a province) for one respondent type:
       when exactly one is suppressed, the smallest published one is suppressed too.
+    `hidden` marks cells suppressed already (by `linked_suppression`, across levels).
     """
     suppressed = (cells["n_respondents"] < min_cell_size).to_numpy().copy()
+    if hidden is not None:
+        suppressed |= hidden
     sizes = cells["n_respondents"].to_numpy()
     by_unit: dict[str, dict[str, int]] = defaultdict(dict)
     by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -113,6 +118,94 @@ def secondary_suppression(cells: pd.DataFrame, min_cell_size: int) -> pd.Series:
     return pd.Series(suppressed, index=cells.index)
 
 
+HiddenCells = dict[str, set[tuple[str, str]]]
+"""Level -> the (unit code, respondent type) cells suppressed there."""
+
+
+def linked_suppression(
+    respondents: pd.DataFrame, unit_maps: Mapping[str, pd.DataFrame], min_cell_size: int
+) -> HiddenCells:
+    """The cells to suppress at every level at once (linked tables), so that a cell hidden at
+    one level cannot be worked out from another level covering the same respondents.
+
+    Each level first gets its own suppression (`secondary_suppression`). Then, per respondent
+    type, a hidden cell H is recoverable from a shown cell C of any level whose counters
+    include H's when the rest of C (its counters not in H) is exactly the union of shown
+    cells that do not overlap (counters are the atoms: every level sums them): C minus those
+    is H. For C covering the very same counters, C is suppressed too; otherwise the
+    smallest shown cell of that cover is. Both rules repeat until nothing changes.
+    """
+    cells = []
+    for level, units in unit_maps.items():
+        people = _with_all(
+            respondents.merge(units[["service_point_code", "unit_code"]], on="service_point_code"),
+            ["unit_code", "respondent_type", "service_point_code"],
+            ["respondents"],
+        )
+        people = people[people["respondents"] > 0]
+        grouped = people.groupby(["unit_code", "respondent_type"], sort=False).agg(
+            n_respondents=("respondents", "sum"),
+            points=("service_point_code", frozenset),
+        )
+        frame = grouped.reset_index()
+        groups = units.drop_duplicates("unit_code").set_index("unit_code")["groups"]
+        frame["groups"] = frame["unit_code"].map(groups)
+        frame["level"] = level
+        cells.append(frame)
+    table = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
+    if table.empty:
+        return {level: set() for level in unit_maps}
+    hidden = np.zeros(len(table), dtype=bool)
+    while True:
+        for level in unit_maps:
+            at = (table["level"] == level).to_numpy()
+            if at.any():
+                part = table[at].reset_index(drop=True)
+                hidden[at] = secondary_suppression(part, min_cell_size, hidden[at]).to_numpy()
+        if not _unlink(table, hidden):
+            break
+    return {
+        level: {
+            (str(unit), str(kind))
+            for unit, kind, level_of, is_hidden in zip(
+                table["unit_code"], table["respondent_type"], table["level"], hidden, strict=True
+            )
+            if level_of == level and is_hidden
+        }
+        for level in unit_maps
+    }
+
+
+def _unlink(table: pd.DataFrame, hidden: np.ndarray) -> bool:
+    """One pass of the cross-level rule of `linked_suppression`; whether it hid a cell."""
+    points = list(table["points"])
+    sizes = table["n_respondents"].to_numpy()
+    for kind in RESPONDENT_TYPES:
+        members = [int(m) for m in np.flatnonzero((table["respondent_type"] == kind).to_numpy())]
+        for h in (m for m in members if hidden[m]):
+            for c in members:
+                if hidden[c] or not points[h] <= points[c]:
+                    continue
+                rest = points[c] - points[h]
+                if not rest:
+                    hidden[c] = True
+                    return True
+                pieces = sorted(
+                    (m for m in members if not hidden[m] and m != c and points[m] <= rest),
+                    key=lambda m: (-len(points[m]), sizes[m], m),
+                )
+                cover: list[int] = []
+                covered: frozenset[str] = frozenset()
+                for m in pieces:
+                    if not points[m] & covered:
+                        cover.append(m)
+                        covered |= points[m]
+                if covered == rest:
+                    hidden[min(cover, key=lambda m: (sizes[m], m))] = True
+                    return True
+    return False
+
+
 def _protect(members: list[int], suppressed: np.ndarray, sizes: np.ndarray) -> bool:
     hidden = [m for m in members if suppressed[m]]
     shown = [m for m in members if not suppressed[m]]
@@ -134,11 +227,14 @@ def compute_index_table(
     level: str,
     min_cell_size: int,
     respondent_types: Iterable[str] = RESPONDENT_TYPES,
+    hidden_cells: set[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
     """The export rows for one period and level: every cell × (overall, elements, items,
     expectations: the priorities of question 10, each the share answering "Rất nhiều" or
     "Nhiều", with its n and interval like an item).
 
+    `hidden_cells`, when given, are the cells to suppress (from `linked_suppression`, which
+    looks at every level); otherwise this level's own suppression decides.
     Overall rows carry `elements_used`, how many elements had valid answers and so entered
     the overall index: only cells with every element are compared in rankings
     (`complete_overall`).
@@ -245,7 +341,17 @@ def compute_index_table(
     people = people.reset_index(drop=True)
     people["groups"] = people["unit_code"].map(unit_groups)
     people["n_respondents"] = people["respondents"].astype(int)
-    people["suppressed"] = secondary_suppression(people, min_cell_size)
+    people["suppressed"] = (
+        secondary_suppression(people, min_cell_size)
+        if hidden_cells is None
+        else pd.Series(
+            [
+                cell in hidden_cells
+                for cell in zip(people["unit_code"], people["respondent_type"], strict=True)
+            ],
+            dtype=bool,
+        )
+    )
     table = table.merge(people[[*keys, "n_respondents", "suppressed"]], on=keys, how="left")
 
     half_width = (table["ci_high"] - table["ci_low"]) / 2

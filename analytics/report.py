@@ -6,11 +6,20 @@ import asyncio
 
 import pandas as pd
 
-from analytics.indices import COUNT_COLUMNS, RESPONDENT_COLUMNS, compute_index_table
-from analytics.levels import cell_of, unit_map
+from analytics.indices import (
+    COUNT_COLUMNS,
+    RESPONDENT_COLUMNS,
+    compute_index_table,
+    linked_suppression,
+)
+from analytics.levels import LEVELS, cell_of, unit_map
 from analytics.query import ReportQuery
 from storage.counts import summed_counts
 from storage.db import Database, Transaction
+
+
+COUNTER_LEVELS = tuple(level for level in LEVELS if cell_of(level) == "service_point_code")
+"""The levels that sum counters (every level but authority and field)."""
 
 
 async def period_counts(
@@ -42,22 +51,33 @@ async def index_table(
     `unit_code` keeps one unit's rows; suppression is decided over all units first, so
     the rows are the same as in the full table.
     """
+    linked = query.level in COUNTER_LEVELS
     async with database.reading() as session:
         counts, people = await period_counts(session, query)
-        units = await unit_map(session, query.level)
+        levels = COUNTER_LEVELS if linked else (query.level,)
+        unit_maps = {level: await unit_map(session, level) for level in levels}
+    # Suppression is decided at every level of counters at once, so no other level's figures
+    # (nor a counter's) reveal a cell hidden at this one. The authority and field levels sum
+    # other cells: their own suppression only (not linked to the counters' levels yet).
+    hidden = (
+        await asyncio.to_thread(linked_suppression, people, unit_maps, query.min_cell_size)
+        if linked
+        else {query.level: None}
+    )
     # Computed in a worker thread: pandas holds the CPU for a second or more on a large
     # period, and `sipas serve` answers respondents on this event loop meanwhile.
     table = await asyncio.to_thread(
         compute_index_table,
         counts,
         people,
-        units,
+        unit_maps[query.level],
         query.layout,
         query.method,
         period=query.period.label,
         level=query.level,
         min_cell_size=query.min_cell_size,
         respondent_types=query.respondent_types,
+        hidden_cells=hidden[query.level],
     )
     if unit_code is not None:
         table = table[table["unit_code"] == unit_code].reset_index(drop=True)

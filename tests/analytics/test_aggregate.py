@@ -104,14 +104,22 @@ async def test_counts_answers_per_day_cell_item_and_value(
     assert (
         run_record is not None and run_record.status == "succeeded" and run_record.responses == 13
     )
-    by_point = await indices(database, level="service_point")
-    point = overall(by_point, "W1-A")
-    assert (point["n_respondents"], point["index_pct"], point["suppressed"]) == (12, 100.0, False)
-    assert overall(by_point, "W2-A")["suppressed"]
     # By ward, 00070 (1 respondent) is suppressed, and so is 00004, the only other ward of
     # the province: the province total minus 00004 would reveal 00070.
     wards = await indices(database)
     assert overall(wards, "00070")["suppressed"] and overall(wards, "00004")["suppressed"]
+    # W1-A holds exactly 00004's respondents: shown, it would reveal 00004, and through the
+    # province 00070. Suppression holds across levels.
+    by_point = await indices(database, level="service_point")
+    point = overall(by_point, "W1-A")
+    assert (point["n_respondents"], point["suppressed"]) == (12, True)
+    assert overall(by_point, "W2-A")["suppressed"]
+    province = overall(await indices(database, level="province"), "01")
+    assert (province["n_respondents"], province["index_pct"], province["suppressed"]) == (
+        13,
+        100.0,
+        False,
+    )
 
 
 async def test_two_runs_give_identical_export_bytes(
