@@ -27,8 +27,10 @@ def questionnaire_definition(settings: Settings) -> Questionnaire:
 
 def questionnaire_for(settings: Settings) -> Questionnaire:
     """The questionnaire in use: its definition with only the sensitive items
-    SIPAS_SENSITIVE_ITEMS switches on."""
-    return questionnaire_definition(settings).asking(settings.sensitive_items)
+    SIPAS_SENSITIVE_ITEMS switches on, and its profile only where SIPAS_ASK_PROFILE is true."""
+    return questionnaire_definition(settings).asking(
+        settings.sensitive_items, profile=settings.ask_profile
+    )
 
 
 def engine_config(settings: Settings) -> EngineConfig:

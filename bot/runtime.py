@@ -68,7 +68,7 @@ def _definition_problems(settings: Settings) -> list[Problem]:
         )
     else:
         try:
-            questionnaire.asking(settings.sensitive_items)
+            questionnaire.asking(settings.sensitive_items, profile=settings.ask_profile)
         except ValueError as error:
             problems.append(Problem(column="SIPAS_SENSITIVE_ITEMS", message=str(error)))
     try:

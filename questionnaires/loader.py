@@ -467,15 +467,16 @@ def _read_sections(checker: _Checker, raw: object) -> tuple[Section, ...] | None
     sections: list[Section] = []
     for index, raw_section in enumerate(raw):
         path = f"sections[{index}]"
-        fields = checker.mapping(raw_section, path, {"code", "label"}, set())
+        fields = checker.mapping(raw_section, path, {"code", "label"}, {"profile"})
         if fields is None:
             continue
         code = checker.token(fields["code"], f"{path}.code") if "code" in fields else None
         label = checker.localized(fields["label"], f"{path}.label") if "label" in fields else None
+        profile = checker.boolean(fields.get("profile", False), f"{path}.profile")
         if code is not None and any(section.code == code for section in sections):
             checker.problem(f"{path}.code", f"duplicate section code {code}")
         elif code is not None and label is not None:
-            sections.append(Section(code, label))
+            sections.append(Section(code, label, profile=bool(profile)))
     return tuple(sections)
 
 

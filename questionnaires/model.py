@@ -91,6 +91,7 @@ class Section:
 
     code: str
     label: LocalizedText
+    profile: bool = False  # the respondent profile: asked only where the deployment says so
 
 
 @dataclass(frozen=True)
@@ -268,8 +269,9 @@ class Questionnaire:
         """The items asking for sensitive personal data, in order."""
         return [item for item in self.items if item.sensitive]
 
-    def asking(self, sensitive: Iterable[str] = ()) -> Questionnaire:
-        """This questionnaire with only the sensitive items named in `sensitive` left in.
+    def asking(self, sensitive: Iterable[str] = (), *, profile: bool = True) -> Questionnaire:
+        """This questionnaire with only the sensitive items named in `sensitive` left in, and
+        without its profile sections (`Section.profile`) unless `profile`.
 
         The others are absent, not skipped: never asked, never shown in progress, and an
         answer to one is not accepted from an import. ValueError names a code that is not a
@@ -283,10 +285,22 @@ class Questionnaire:
             raise ValueError(
                 f"not a sensitive item of {self.id}: {', '.join(unknown)} (sensitive items: {offered})"
             )
-        if wanted == known:
+        left_out = {section.code for section in self.sections if section.profile and not profile}
+        profiled = sorted(i.code for i in self.items if i.code in wanted and i.section in left_out)
+        if profiled:
+            raise ValueError(
+                f"{', '.join(profiled)} is part of the respondent profile, which is not asked "
+                "(SIPAS_ASK_PROFILE=false)"
+            )
+        if wanted == known and not left_out:
             return self
         return replace(
-            self, items=tuple(i for i in self.items if not i.sensitive or i.code in wanted)
+            self,
+            items=tuple(
+                i
+                for i in self.items
+                if (not i.sensitive or i.code in wanted) and i.section not in left_out
+            ),
         )
 
     def result_items(self) -> list[Item]:

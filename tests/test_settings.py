@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from bot.assembly import build_engine
 from bot.cli import cli
 from bot.settings import SettingsError, load_settings
+from questionnaires import load_bundled
 from storage.db import Database
 from tests.conftest import TEST_SECRET
 
@@ -211,7 +212,9 @@ async def test_the_engine_built_from_the_settings_tells_their_notice_and_asks_wh
     database = Database(settings.database_url)
     try:
         engine = build_engine(settings, database)
-        asking = build_engine(load_settings(sensitive_items=("dan_toc",)), database)
+        asking = build_engine(
+            load_settings(sensitive_items=("dan_toc",), ask_profile=True), database
+        )
     finally:
         await database.dispose()
     notice = engine.notice.short("vi")
@@ -220,3 +223,23 @@ async def test_the_engine_built_from_the_settings_tells_their_notice_and_asks_wh
     assert "dan_toc" not in [item.code for item in engine.questionnaire.items]
     assert "dan_toc" in [item.code for item in asking.questionnaire.items]
     assert asking.notice.version != engine.notice.version
+
+
+async def test_the_profile_is_asked_only_where_the_deployment_says_so() -> None:
+    profile = {"thong_tin", "gioi_tinh", "do_tuoi"}
+    settings = load_settings()
+    assert settings.ask_profile is False  # no output reports by it: not collected by default
+    database = Database(settings.database_url)
+    try:
+        default = build_engine(settings, database)
+        asking = build_engine(load_settings(ask_profile=True), database)
+    finally:
+        await database.dispose()
+    assert not profile & {item.code for item in default.questionnaire.items}
+    assert profile <= {item.code for item in asking.questionnaire.items}
+    assert "respondent_type" in {item.code for item in default.questionnaire.items}
+    # The sections the respondent is told about leave the profile out: "Phần 7/7".
+    last = default.questionnaire.progress({}, "y_kien_khac")
+    assert last.section_number == last.sections
+    with pytest.raises(ValueError, match="dan_toc is part of the respondent profile"):
+        load_bundled().asking(["dan_toc"], profile=False)

@@ -76,7 +76,8 @@ def asked_questionnaire(name: str | None) -> Questionnaire:
     (SIPAS_SENSITIVE_ITEMS): the items a response may have answers to."""
     questionnaire = chosen_questionnaire(name)
     try:
-        return questionnaire.asking(_configured().sensitive_items)
+        configured = _configured()
+        return questionnaire.asking(configured.sensitive_items, profile=configured.ask_profile)
     except ValueError as error:
         raise SettingsError([Problem(column="SIPAS_SENSITIVE_ITEMS", message=str(error))]) from None
 

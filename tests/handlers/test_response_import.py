@@ -26,6 +26,14 @@ from tests.conftest import TEST_SECRET
 from tests.survey_driver import OTHER_POINT, POINT, ZONE, add_counters
 
 QUESTIONNAIRE = load_bundled().asking()  # as deployed: no sensitive item unless switched on
+PROFILE_COLUMNS = {
+    "thong_tin",
+    "gioi_tinh",
+    "do_tuoi",
+    "trinh_do_hoc_van",
+    "nghe_nghiep",
+    "noi_sinh_song",
+}
 HEADER = template_columns(QUESTIONNAIRE)
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SATISFACTION = [item.code for item in QUESTIONNAIRE.scale_items()]
@@ -385,7 +393,11 @@ def test_the_cli_imports_reports_counts_and_refuses_a_bad_file(
     monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
     runner = CliRunner()
     assert runner.invoke(cli, ["units", "load", "--sample"]).exit_code == 0
+    # By default the profile is not asked: the template has no column for it.
+    default = runner.invoke(cli, ["responses", "template"]).stdout.strip().split(",")
+    assert default == [code for code in HEADER if code not in PROFILE_COLUMNS]
 
+    monkeypatch.setenv("SIPAS_ASK_PROFILE", "true")
     template = runner.invoke(cli, ["responses", "template"])
     assert template.exit_code == 0
     assert template.stdout.strip() == ",".join(HEADER)
@@ -409,6 +421,7 @@ def test_ethnicity_is_a_column_only_where_the_deployment_asks_it(
 ) -> None:
     monkeypatch.setenv("SIPAS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("SIPAS_ASK_PROFILE", "true")  # ethnicity is part of the profile
     runner = CliRunner()
     assert runner.invoke(cli, ["units", "load", "--sample"]).exit_code == 0
     asked = template_columns(load_bundled())
