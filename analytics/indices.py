@@ -132,8 +132,9 @@ def linked_suppression(
     type, a hidden cell H is recoverable from a shown cell C of any level whose counters
     include H's when the rest of C (its counters not in H) is exactly the union of shown
     cells that do not overlap (counters are the atoms: every level sums them): C minus those
-    is H. For C covering the very same counters, C is suppressed too; otherwise the
-    smallest shown cell of that cover is. Both rules repeat until nothing changes.
+    is H; C is then suppressed (the total goes, one cell, rather than a part). H is also
+    recoverable when shown cells inside it add up to it: the smallest of them is suppressed.
+    Both rules, and each level's own, repeat until nothing changes.
     """
     cells = []
     for level, units in unit_maps.items():
@@ -162,7 +163,11 @@ def linked_suppression(
             if at.any():
                 part = table[at].reset_index(drop=True)
                 hidden[at] = secondary_suppression(part, min_cell_size, hidden[at]).to_numpy()
-        if not _unlink(table, hidden):
+        # Cells that hold the same counters, or add up to a hidden one, first; differences
+        # only once those and each level's rules are settled (fewer cells go that way).
+        if not _unlink(table, hidden, differences=False) and not _unlink(
+            table, hidden, differences=True
+        ):
             break
     return {
         level: {
@@ -176,24 +181,49 @@ def linked_suppression(
     }
 
 
-def _unlink(table: pd.DataFrame, hidden: np.ndarray) -> bool:
-    """One pass of the cross-level rule of `linked_suppression`; whether it hid a cell."""
+def _unlink(table: pd.DataFrame, hidden: np.ndarray, *, differences: bool) -> bool:
+    """One pass of the cross-level rules of `linked_suppression`: same counters and sums, or
+    (`differences`) a total minus parts; whether it hid a cell."""
     points = list(table["points"])
     sizes = table["n_respondents"].to_numpy()
+    changed = False
     for kind in RESPONDENT_TYPES:
         members = [int(m) for m in np.flatnonzero((table["respondent_type"] == kind).to_numpy())]
-        for h in (m for m in members if hidden[m]):
-            for c in members:
-                if hidden[c] or not points[h] <= points[c]:
+        holding: dict[str, list[int]] = defaultdict(list)  # counter -> the cells it is in
+        for m in members:
+            for point in points[m]:
+                holding[point].append(m)
+        # Per covering cell: the shown cells inside it, and the counters they reach (at the
+        # start of the pass: a cell hidden since only lets more cases through to the search).
+        within: dict[int, list[int]] = {}
+        reach: dict[int, frozenset[str]] = {}
+        for h in members:
+            if not hidden[h]:
+                continue
+            anchor = next(iter(points[h]))
+            for c in holding[anchor]:
+                if (hidden[c] and c != h) or not points[h] <= points[c]:
                     continue
-                rest = points[c] - points[h]
+                if differences != (c != h and points[c] != points[h]):
+                    continue
+                # c == h: shown cells inside H adding up to it; otherwise C minus such cells.
+                rest = points[c] - points[h] if c != h else points[h]
                 if not rest:
-                    hidden[c] = True
-                    return True
-                pieces = sorted(
-                    (m for m in members if not hidden[m] and m != c and points[m] <= rest),
-                    key=lambda m: (-len(points[m]), sizes[m], m),
-                )
+                    hidden[c] = changed = True
+                    continue
+                if c not in within:
+                    within[c] = sorted(
+                        (
+                            m
+                            for m in {m for point in points[c] for m in holding[point]}
+                            if m != c and not hidden[m] and points[m] <= points[c]
+                        ),
+                        key=lambda m: (-len(points[m]), sizes[m], m),
+                    )
+                    reach[c] = frozenset().union(*(points[m] for m in within[c]))
+                if not rest <= reach[c]:
+                    continue  # a counter of the rest is in no shown cell: no difference gives H
+                pieces = [m for m in within[c] if not hidden[m] and points[m] <= rest]
                 cover: list[int] = []
                 covered: frozenset[str] = frozenset()
                 for m in pieces:
@@ -201,9 +231,10 @@ def _unlink(table: pd.DataFrame, hidden: np.ndarray) -> bool:
                         cover.append(m)
                         covered |= points[m]
                 if covered == rest:
-                    hidden[min(cover, key=lambda m: (sizes[m], m))] = True
-                    return True
-    return False
+                    # The total goes (one cell) rather than a part; for a sum, its smallest part.
+                    hidden[c if c != h else min(cover, key=lambda m: (sizes[m], m))] = True
+                    changed = True
+    return changed
 
 
 def _protect(members: list[int], suppressed: np.ndarray, sizes: np.ndarray) -> bool:
