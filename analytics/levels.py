@@ -25,7 +25,7 @@ import pandas as pd
 from storage.db import AsyncSession
 from storage.models import AdminUnit, Agency
 from storage.procedures import list_procedures
-from storage.units import former_district_map, load_geography
+from storage.units import Geography, former_district_map, load_geography
 
 LEVELS = ("service_point", "commune", "district", "agency", "province", "authority", "field")
 UNIT_MAP_COLUMNS = ["service_point_code", "unit_code", "unit_name", "groups"]
@@ -64,17 +64,28 @@ def _authority_map(units: dict[str, AdminUnit], agencies: dict[str, Agency]) -> 
 async def unit_map(session: AsyncSession, level: str) -> pd.DataFrame:
     """One row per service point counted at `level`: its unit there, the unit's name, and
     `groups`, the totals the unit is part of (for secondary suppression)."""
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
-    geography = await load_geography(session)
-    units, agencies = geography.units, geography.agencies
     if level == "authority":
-        return _authority_map(units, agencies)
+        geography = await load_geography(session)
+        return _authority_map(geography.units, geography.agencies)
     if level == "field":
         procedures = await list_procedures(session)
         fields = [(row.code, row.field, row.field, ()) for row in procedures]
         return pd.DataFrame(fields, columns=UNIT_MAP_COLUMNS)
-    districts = await former_district_map(session) if level == "district" else {}
+    return (await unit_maps(session, (level,)))[level]
+
+
+async def unit_maps(session: AsyncSession, levels: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """`unit_map` of each of `levels` that sum counters, reading the geography once."""
+    for level in levels:
+        if level not in LEVELS or cell_of(level) != "service_point_code":
+            raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    geography = await load_geography(session)
+    districts = await former_district_map(session) if "district" in levels else {}
+    return {level: _unit_map(geography, districts, level) for level in levels}
+
+
+def _unit_map(geography: Geography, districts: dict[str, str], level: str) -> pd.DataFrame:
+    units, agencies = geography.units, geography.agencies
     rows: list[tuple[str, str, str, tuple[str, ...]]] = []
     for point in geography.service_points:
         unit = units.get(point.unit_code)

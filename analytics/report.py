@@ -12,11 +12,10 @@ from analytics.indices import (
     compute_index_table,
     linked_suppression,
 )
-from analytics.levels import LEVELS, cell_of, unit_map
+from analytics.levels import LEVELS, cell_of, unit_map, unit_maps
 from analytics.query import ReportQuery
 from storage.counts import summed_counts
 from storage.db import Database, Transaction
-
 
 COUNTER_LEVELS = tuple(level for level in LEVELS if cell_of(level) == "service_point_code")
 """The levels that sum counters (every level but authority and field)."""
@@ -54,13 +53,16 @@ async def index_table(
     linked = query.level in COUNTER_LEVELS
     async with database.reading() as session:
         counts, people = await period_counts(session, query)
-        levels = COUNTER_LEVELS if linked else (query.level,)
-        unit_maps = {level: await unit_map(session, level) for level in levels}
+        maps = (
+            await unit_maps(session, COUNTER_LEVELS)
+            if linked
+            else {query.level: await unit_map(session, query.level)}
+        )
     # Suppression is decided at every level of counters at once, so no other level's figures
     # (nor a counter's) reveal a cell hidden at this one. The authority and field levels sum
     # other cells: their own suppression only (not linked to the counters' levels yet).
     hidden = (
-        await asyncio.to_thread(linked_suppression, people, unit_maps, query.min_cell_size)
+        await asyncio.to_thread(linked_suppression, people, maps, query.min_cell_size)
         if linked
         else {query.level: None}
     )
@@ -70,7 +72,7 @@ async def index_table(
         compute_index_table,
         counts,
         people,
-        unit_maps[query.level],
+        maps[query.level],
         query.layout,
         query.method,
         period=query.period.label,

@@ -10,10 +10,10 @@ from sqlalchemy import update
 
 from analytics.aggregate import aggregate
 from analytics.days import parse_period
-from analytics.levels import LEVELS, unit_map
+from analytics.levels import unit_map
 from analytics.method import load_method
 from analytics.query import ReportQuery
-from analytics.report import index_table
+from analytics.report import COUNTER_LEVELS, index_table
 from storage.db import Database
 from storage.models import Agency, ServicePoint
 from tests import hanoi
@@ -50,7 +50,7 @@ async def published(database: Database) -> tuple[dict[Cell, frozenset[str]], set
     respondents, and which cells are hidden."""
     points: dict[Cell, frozenset[str]] = {}
     hidden: set[Cell] = set()
-    for level in LEVELS:
+    for level in COUNTER_LEVELS:
         async with database.reading() as session:
             mapping = await unit_map(session, level)
         table = await index_table(database, ReportQuery(PERIOD, level, SIPAS_LAYOUT, METHOD, 10))
@@ -107,7 +107,7 @@ async def test_a_cell_hidden_at_one_level_is_hidden_wherever_its_respondents_are
     # add up to it. In this small city only the city total stays.
     assert {("district", "001"), ("commune", "00004")} <= hidden
     assert set(points) - hidden == {("province", "01")}
-    for first, second in combinations(LEVELS, 2):
+    for first, second in combinations(COUNTER_LEVELS, 2):
         for target in sorted(cell for cell in hidden if cell[0] in (first, second)):
             found = revealing(target, (first, second), points, hidden)
             assert found is None, f"{target} is {found[0]} minus {found[1:]}"
