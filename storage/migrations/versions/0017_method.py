@@ -1,7 +1,7 @@
 """Which quality flags a counted response carried (`flags`), so the method decides which exclude.
 
 Revision ID: 0017_method
-Revises: 0015_live_keyboards
+Revises: 0016_attribution
 Create Date: 2026-12-05
 
 The daily counts kept one `flagged` mark per row, so every flag left a response out of the
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_method"
-down_revision: str | None = "0015_live_keyboards"
+down_revision: str | None = "0016_attribution"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
