@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     # Web app
     metrics_token: SecretStr | None = None
     web_starts_per_hour: int = Field(30, ge=1, le=100_000)
+    api_requests_per_minute: int = Field(120, ge=1, le=100_000)
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
 

@@ -25,9 +25,9 @@ from telegram import (
 )
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationHandlerStop,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -106,7 +106,7 @@ def build_application(
     polling: bool = True,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
-    rate_limiter: AIORateLimiter | None = None,
+    rate_limiter: BaseRateLimiter[int] | None = None,
 ) -> TelegramApplication:
     """A PTB Application for `token` at `base_url` (Telegram's, a local Bot API server, a fake).
 

@@ -192,11 +192,8 @@ async def shared_dossier_invitations(
 
 class RateLimiter:
     """A token bucket per key (an API key's id, a keyed hash of a client address), in this
-    process's memory.
-
-    Each worker process keeps its own buckets, so N workers allow up to N times the
-    limit in total; that bounds abuse well enough for minting invitations or starting
-    web surveys, and needs no shared state. `burst` (default: `per_minute`) is how many
+    process's memory: the one process serving on SQLite keeps its limits so
+    (`storage.shared_limits.SharedRateLimiter` shares them between workers). `burst` (default: `per_minute`) is how many
     requests may come at once. A bucket that has filled up again is forgotten once many
     keys were seen, so memory follows the keys of the last window, not of all time. The
     clock is passed in (monotonic seconds) so tests control it.

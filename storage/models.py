@@ -466,6 +466,22 @@ class Lease(Base):
     expires_at: Mapped[datetime]
 
 
+class SharedLimit(Base):
+    """A token bucket the worker processes share: Telegram's flood limit of the bot, of a group
+    chat, an API key's rate limit (`storage.shared_limits`).
+
+    `tokens` below zero are turns already promised to senders that wait for them. `at` is
+    when the bucket was last taken from, in seconds of the clock the workers share. A group
+    chat's bucket is named by a keyed hash of its id, never the id.
+    """
+
+    __tablename__ = "shared_limits"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    at: Mapped[float] = mapped_column(Float, index=True)
+
+
 class ChannelCredential(Base):
     """Rotating platform credentials (Zalo OA token pair), encrypted with the deployment key."""
 

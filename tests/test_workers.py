@@ -8,7 +8,9 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from sqlalchemy import func, select
 from bot.commands.serve import serve_command
 from bot.settings import load_settings
 from bot.workers import WorkersRefused, check_workers, run_leased
+from channels.telegram_delivery import MESSAGES_PER_SECOND
+from storage.api_keys import create_api_key
 from storage.db import Database
 from storage.invitations import counter_payload
 from storage.leases import acquire_lease
@@ -169,43 +173,20 @@ def test_two_workers_share_the_port_register_the_webhook_once_and_stop_on_sigter
         await database.dispose()
 
     asyncio.run(prepare())
-    port = free_port()
-    with FakeTelegram() as telegram:
-        environment = {
-            **os.environ,
-            "SIPAS_DATABASE_URL": postgres_database,
-            "SIPAS_SECRET_KEY": TEST_SECRET,
-            "SIPAS_TELEGRAM_TOKEN": telegram.token,
-            "SIPAS_TELEGRAM_API_URL": telegram.base_url,
-            "SIPAS_TELEGRAM_BOT_USERNAME": "sipas_test_bot",
-            "SIPAS_PUBLIC_URL": PUBLIC_URL,
-            "SIPAS_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "SIPAS_HTTP_PORT": str(port),
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--workers", "2"],
-            env=environment,
-            cwd=tmp_path,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            telegram.wait_for_sync(
-                lambda: len(telegram.api_calls("getMe")) >= 2 or process.poll() is not None,
-                within=60,
-                what="both workers to connect",
-            )
-            url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-            people = [telegram.user() for _ in range(3)]
-            with httpx.Client(timeout=10) as client:
-                for person in people:
-                    take_survey(client, url, telegram, person)
-            process.send_signal(signal.SIGTERM)
-            _, stderr = process.communicate(timeout=40)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+    with (
+        FakeTelegram() as telegram,
+        two_workers(postgres_database, tmp_path, telegram) as (
+            process,
+            port,
+        ),
+    ):
+        url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+        people = [telegram.user() for _ in range(3)]
+        with httpx.Client(timeout=10) as client:
+            for person in people:
+                take_survey(client, url, telegram, person)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=40)
 
     assert process.returncode == 0, stderr
     assert len(telegram.api_calls("setWebhook")) == 1
@@ -234,6 +215,106 @@ def test_two_workers_share_the_port_register_the_webhook_once_and_stop_on_sigter
     responses, answers = asyncio.run(check())
     assert responses == 3
     assert answers % 3 == 0 and answers > 0
+
+
+@pytest.mark.postgres
+def test_two_workers_keep_to_one_flood_limit_of_the_bot_and_one_rate_limit_per_api_key(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    async def prepare() -> str:
+        await upgrade(postgres_database)
+        database = Database(postgres_database)
+        await add_counters(database)
+        async with database.transaction() as tx:
+            created = await create_api_key(tx, name="mot-cua", unit_codes=[], now=datetime.now(UTC))
+        await database.dispose()
+        return created.key
+
+    async def owe_turns(tokens: float) -> float:
+        """Empty the bot's bucket as if `tokens` more messages had just been sent; when."""
+        connection = await asyncpg.connect(postgres_database.replace("+asyncpg", ""))
+        try:
+            now = time.monotonic()  # the workers' clock: one for the processes of a machine
+            await connection.execute(
+                "INSERT INTO shared_limits (name, tokens, at) VALUES ('telegram', $1, $2) "
+                "ON CONFLICT (name) DO UPDATE SET tokens = $1, at = $2",
+                -tokens,
+                now,
+            )
+        finally:
+            await connection.close()
+        return now
+
+    key = asyncio.run(prepare())
+    with (
+        FakeTelegram() as telegram,
+        two_workers(postgres_database, tmp_path, telegram, SIPAS_API_REQUESTS_PER_MINUTE="1") as (
+            process,
+            port,
+        ),
+    ):
+        base = f"http://127.0.0.1:{port}"
+        # Each request on a connection of its own, so that both workers answer some.
+        statuses = [
+            httpx.get(
+                f"{base}/api/v1/invitations/0000000000000000",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=10,
+            ).status_code
+            for _ in range(8)
+        ]
+        # Two seconds of the bot's messages owed: whichever worker answers waits its turn.
+        owed_at = asyncio.run(owe_turns(2 * MESSAGES_PER_SECOND))
+        for person in (telegram.user(), telegram.user()):
+            update = person.send(f"/start {counter_payload(TEST_SECRET, POINT)}")
+            with httpx.Client(timeout=30) as client:
+                post(client, f"{base}{WEBHOOK_PATH}", update)
+            assert time.monotonic() - owed_at >= 2.0
+        assert len(telegram.api_calls("sendMessage")) >= 2
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=40)
+
+    # One request a minute for the key, whichever of the two workers took it.
+    assert statuses == [404] + [429] * 7
+
+
+@contextmanager
+def two_workers(
+    database_url: str, folder: Path, telegram: FakeTelegram, **settings: str
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`sipas serve --workers 2` on Telegram's webhook, once both workers have connected; the
+    process and its port. Killed on the way out if still running."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "SIPAS_DATABASE_URL": database_url,
+        "SIPAS_SECRET_KEY": TEST_SECRET,
+        "SIPAS_TELEGRAM_TOKEN": telegram.token,
+        "SIPAS_TELEGRAM_API_URL": telegram.base_url,
+        "SIPAS_TELEGRAM_BOT_USERNAME": "sipas_test_bot",
+        "SIPAS_PUBLIC_URL": PUBLIC_URL,
+        "SIPAS_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SIPAS_HTTP_PORT": str(port),
+        **settings,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--workers", "2"],
+        env=environment,
+        cwd=folder,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        telegram.wait_for_sync(
+            lambda: len(telegram.api_calls("getMe")) >= 2 or process.poll() is not None,
+            within=60,
+            what="both workers to connect",
+        )
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def take_survey(client: httpx.Client, url: str, telegram: FakeTelegram, person: Any) -> None:

@@ -36,7 +36,12 @@ from bot.settings import Settings
 from bot.workers import run_leased, serve_workers
 from channels.telegram import CHANNEL as TELEGRAM_CHANNEL
 from channels.telegram import TelegramChannel, build_application
-from channels.telegram_delivery import RetryingRateLimiter
+from channels.telegram_delivery import (
+    FloodLimit,
+    LocalFloodLimit,
+    RetryingRateLimiter,
+    SharedFloodLimit,
+)
 from handlers.staff import StaffCommands
 from handlers.survey import SurveyEngine
 from questionnaires import load_bundled
@@ -121,6 +126,7 @@ def _invitation_api(service: Service) -> APIRouter:
         bot_username=settings.telegram_bot_username,
         public_url=settings.public_url,
         default_ttl=timedelta(hours=settings.invitation_ttl_hours),
+        rate_limit_per_minute=settings.api_requests_per_minute,
         send_result_follow_ups=send_owed,
     )
 
@@ -370,10 +376,18 @@ def _telegram_channel(
         settings.telegram_token.get_secret_value(),
         base_url=settings.telegram_api_url,
         polling=settings.public_url is None,
-        rate_limiter=RetryingRateLimiter(senders=senders),
+        rate_limiter=RetryingRateLimiter(flood=_flood_limit(settings, engine.database, senders)),
     )
     keyboards = LiveKeyboards(engine.database, settings.secret(), TELEGRAM_CHANNEL)
     return TelegramChannel(application, engine, staff=staff, keyboards=keyboards)
+
+
+def _flood_limit(settings: Settings, database: Database, senders: int) -> FloodLimit:
+    """Telegram's flood limits: kept in memory by one process; shared through the database
+    by the workers of `--workers N`, which all send for the bot."""
+    if senders == 1:
+        return LocalFloodLimit()
+    return SharedFloodLimit(database, settings.secret(), senders=senders)
 
 
 def _webhook_secret(settings: Settings) -> str | None:

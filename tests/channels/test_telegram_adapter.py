@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from telegram import Update, User
 from telegram.request import BaseRequest, RequestData
 
@@ -24,7 +25,14 @@ from channels.telegram import (
     UpdateFailed,
     build_application,
 )
-from channels.telegram_delivery import PerChatUpdateProcessor, RetryingRateLimiter
+from channels.telegram_delivery import (
+    GROUP_MESSAGES_PER_MINUTE,
+    MESSAGES_PER_SECOND,
+    LocalFloodLimit,
+    PerChatUpdateProcessor,
+    RetryingRateLimiter,
+    SharedFloodLimit,
+)
 from channels.telegram_render import (
     MAX_MESSAGE_LENGTH,
     keyboard,
@@ -34,6 +42,10 @@ from channels.telegram_render import (
     telegram_length,
 )
 from handlers.events import Button, Command, Inbound, InboundKind, Reply
+from storage.db import Database
+from storage.models import SharedLimit
+from storage.privacy import keyed_hash
+from tests.conftest import TEST_SECRET
 from tests.fakes.telegram_server import FakeUser, callback_update, message_update
 
 TOKEN = "123456:TEST-adapter"
@@ -586,10 +598,45 @@ async def test_logs_never_name_the_person(
         assert secret not in caplog.text
 
 
-def test_workers_share_telegrams_flood_limit_between_them() -> None:
-    # Telegram counts a bot's messages together, whichever worker sends them.
-    assert RetryingRateLimiter().messages_per_second == 30
-    assert RetryingRateLimiter(senders=3).messages_per_second == 10
+async def test_workers_take_their_turns_from_one_bucket_of_the_bot_and_one_per_group(
+    database: Database,
+) -> None:
+    workers = [
+        SharedFloodLimit(database, TEST_SECRET, senders=2, clock=lambda: 100.0) for _ in range(2)
+    ]
+
+    for worker in workers:
+        await worker.wait_turn(None)  # a private chat: the bot's bucket only
+        await worker.wait_turn(-100123456)  # a group: the group's, then the bot's
+
+    async with database.reading() as session:
+        rows = (await session.execute(select(SharedLimit.name, SharedLimit.tokens))).all()
+    buckets = {name: tokens for name, tokens in rows}
+    group = "telegram-group:" + keyed_hash(TEST_SECRET, "telegram-group", "-100123456")
+    assert set(buckets) == {"telegram", group}  # the group named by a keyed hash, not its id
+    assert buckets["telegram"] == MESSAGES_PER_SECOND - 4  # four messages, both workers'
+    assert buckets[group] == GROUP_MESSAGES_PER_MINUTE - 2
+
+
+async def test_a_worker_that_cannot_reach_the_shared_limit_keeps_to_its_share(
+    request_recorder: RecordingRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = Database("postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")
+    flood = SharedFloodLimit(unreachable, TEST_SECRET, senders=3)
+    application = build_application(
+        "123:ABC",
+        polling=False,
+        request=request_recorder,
+        rate_limiter=RetryingRateLimiter(flood=flood),
+    )
+    await application.initialize()
+    await application.bot.send_message(PERSON.id, "Xin chào")
+    await application.shutdown()
+    await unreachable.dispose()
+
+    assert request_recorder.of("sendMessage")[0]["text"] == "Xin chào"
+    assert flood.fallback.messages_per_second == MESSAGES_PER_SECOND / 3
+    assert "keeps to its share" in caplog.text
 
 
 async def test_more_workers_than_messages_a_second_still_send(
@@ -599,7 +646,7 @@ async def test_more_workers_than_messages_a_second_still_send(
         "123:ABC",
         polling=False,
         request=request_recorder,
-        rate_limiter=RetryingRateLimiter(senders=40),
+        rate_limiter=RetryingRateLimiter(flood=LocalFloodLimit(MESSAGES_PER_SECOND / 40)),
     )
     await application.initialize()
     await application.bot.send_message(PERSON.id, "Xin chào")

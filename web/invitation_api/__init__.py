@@ -12,7 +12,8 @@ hash no longer matches (the secret was rotated) is reported as not recoverable.
 
 Errors are `application/problem+json` (RFC 9457); each `type` is a URI under
 `/api/v1/problems/` that resolves to a description of the problem and what to do.
-Rate limits are kept per key in this process's memory (see `storage.api_keys.RateLimiter`).
+A key's rate limit is one for all the workers: kept in the database on PostgreSQL, in
+memory on SQLite, where one process serves (`storage.shared_limits.SharedRateLimiter`).
 
 The routes live by concern in `invitations` and `problems`, and find this router's settings
 (a `deps.InvitationApi`) through their dependencies (`deps`); `routes` assembles them.

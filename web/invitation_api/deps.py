@@ -11,9 +11,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from storage.api_keys import RateLimiter, verify_api_key
+from storage.api_keys import verify_api_key
 from storage.db import Database
 from storage.models import ApiKey
+from storage.shared_limits import SharedRateLimiter
 from web.invitation_api.problems import ApiProblem
 
 __all__ = ["Api", "Authenticated", "InvitationApi", "InvitationId", "api_of", "authenticated"]
@@ -29,7 +30,7 @@ class InvitationApi:
     public_url: str | None
     default_ttl: timedelta
     rate_limit_per_minute: int
-    limiter: RateLimiter
+    limiter: SharedRateLimiter
     clock: Callable[[], datetime]
     monotonic: Callable[[], float]
     # Sends the result questions owed now; None: the next maintenance round sends them.
@@ -68,7 +69,7 @@ async def authenticated(
         api_key = await verify_api_key(tx, credentials.credentials, api.clock())
     if api_key is None:
         raise ApiProblem("invalid-api-key", "This API key is not valid.")
-    wait = api.limiter.acquire(api_key.id, api.monotonic())
+    wait = await api.limiter.acquire(api_key.id, api.monotonic())
     if wait is not None:
         raise ApiProblem(
             "rate-limited",

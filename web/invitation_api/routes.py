@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 
-from storage.api_keys import RateLimiter
 from storage.db import Database
+from storage.shared_limits import SharedRateLimiter
 from web.invitation_api.deps import InvitationApi
 from web.invitation_api.invitations import router as invitations
 from web.invitation_api.paths import API_PREFIX
@@ -53,7 +53,7 @@ def invitation_router(
         public_url=public_url,
         default_ttl=default_ttl,
         rate_limit_per_minute=rate_limit_per_minute,
-        limiter=RateLimiter(rate_limit_per_minute),
+        limiter=SharedRateLimiter(database, "api-key", rate_limit_per_minute),
         clock=clock,
         monotonic=monotonic,
         send_result_follow_ups=send_result_follow_ups,

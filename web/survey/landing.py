@@ -79,7 +79,9 @@ async def start(request: Request, payload: str, pages: Pages, form: PostedForm) 
     """Answer here in the browser: the survey starts (or resumes) on this device."""
     language = pages.language_of(request, form.get("lang"))
     client = request.client.host if request.client else ""
-    wait = pages.starts.acquire(keyed_hash(pages.secret, "web-start", client), pages.monotonic())
+    wait = await pages.starts.acquire(
+        keyed_hash(pages.secret, "web-start", client), pages.monotonic()
+    )
     if wait is not None:
         minutes = -(-wait // 60)
         text = TEXT[language]["too_many"].format(minutes=minutes)

@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Depends
 
 from handlers.catalog import load_catalog
-from storage.api_keys import RateLimiter
 from storage.db import Database
+from storage.shared_limits import SharedRateLimiter
 from web.survey import kiosk, landing, steps
 from web.survey.kiosk import KIOSK_IDLE_SECONDS, KIOSK_THANKS_SECONDS
 from web.survey.site import CitizenPages, Handle, templates
@@ -74,7 +74,9 @@ def survey_router(
         zalo_oa_id=zalo_oa_id,
         default_language=default_language,
         respondent_lifetime=int(max(resume_window, timedelta(days=1)).total_seconds()),
-        starts=RateLimiter(starts_per_hour / 60, burst=starts_per_hour),
+        starts=SharedRateLimiter(
+            database, "web-start", starts_per_hour / 60, burst=starts_per_hour
+        ),
         cookie_secure=cookie_secure,
         kiosk_idle_seconds=kiosk_idle_seconds,
         kiosk_thanks_seconds=kiosk_thanks_seconds,

@@ -24,8 +24,8 @@ from fastapi.routing import APIRoute
 from channels.web_form import MAX_TYPED_LENGTH, SURFACES, BadForm, new_event_id
 from handlers.catalog import Catalog
 from handlers.events import Inbound, InboundKind, Reply
-from storage.api_keys import RateLimiter
 from storage.db import Database
+from storage.shared_limits import SharedRateLimiter
 from web import forms
 from web.survey.paths import LANDING_PREFIX, STATIC_PREFIX
 from web.survey.text import LANGUAGES, TEXT
@@ -77,7 +77,7 @@ class CitizenPages:
     zalo_oa_id: str | None  # None: no Zalo OA is offered
     default_language: str
     respondent_lifetime: int  # seconds a web respondent's cookie lasts after a page
-    starts: RateLimiter  # web surveys started, per keyed hash of the client address
+    starts: SharedRateLimiter  # web surveys started, per keyed hash of the client address
     cookie_secure: bool
     kiosk_idle_seconds: int
     kiosk_thanks_seconds: int
