@@ -21,6 +21,8 @@ LocalizedText = Mapping[str, str]
 """Language code → text, with one entry per language the questionnaire declares."""
 
 DEFAULT_TEXT_MAX_LENGTH = 1000
+VISIBILITY_MEMORY = 1024  # answer patterns whose visible items a questionnaire keeps
+_ABSENT = object()  # in a visibility key: the item has no answer, not even a skip
 # Written in an item's text, filled in for each respondent of a round: the unit being rated
 # (in the rated-unit block), and the respondent's group.
 UNIT_PLACEHOLDER = "{unit}"
@@ -234,6 +236,13 @@ class Questionnaire:
     _references: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
     # Section code -> (its index among the sections some item is in, the section).
     _sections: dict[str, tuple[int, Section]] = field(init=False, repr=False, compare=False)
+    # The items some show_if reads: the visible items depend on their answers only.
+    _conditioning: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # What the answers to `_conditioning` show -> the visible items (an event asks several
+    # times, and every respondent walks the same few paths).
+    _visible: dict[tuple[object, ...], tuple[Item, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_positions", {item.code: i for i, item in enumerate(self.items)})
@@ -243,6 +252,9 @@ class Questionnaire:
             if item.show_if is not None
         }
         object.__setattr__(self, "_references", references)
+        conditioning = dict.fromkeys(code for read in references.values() for code in sorted(read))
+        object.__setattr__(self, "_conditioning", tuple(conditioning))
+        object.__setattr__(self, "_visible", {})
         # Only the sections some item is in: a deployment that leaves out the sensitive items
         # may leave a section empty, and the respondent must still reach "Phần 8/8".
         used = {item.section for item in self.items}
@@ -397,6 +409,16 @@ class Questionnaire:
         Answers to items that are hidden (e.g. after going back and changing a
         screener) are ignored, so a stale answer cannot keep a later item visible.
         """
+        # No answer and a skip (None) are kept apart, whatever the conditions make of them.
+        key = tuple(answers.get(code, _ABSENT) for code in self._conditioning)
+        visible = self._visible.get(key)
+        if visible is None:
+            if len(self._visible) >= VISIBILITY_MEMORY:
+                self._visible.clear()
+            visible = self._visible[key] = tuple(self._visible_items(answers))
+        return list(visible)
+
+    def _visible_items(self, answers: Answers) -> list[Item]:
         visible: list[Item] = []
         effective: dict[str, str | None] = {}
         for item in self.items:

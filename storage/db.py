@@ -74,9 +74,15 @@ class LoopSession:
 
     def __init__(self, session: Session) -> None:
         self.sync_session = session
+        self._connection = session.connection()  # the transaction's, begun already
 
     async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
-        return self.sync_session.execute(statement, params)
+        # A Core statement (every statement of a survey event) goes straight to the
+        # transaction's connection: the session's own steps (flushing, events, loading
+        # objects) are for ORM statements, and cost as much as SQLite's work on the path.
+        if statement._propagate_attrs.get("compile_state_plugin") == "orm":
+            return self.sync_session.execute(statement, params)
+        return self._connection.execute(statement, params)
 
     async def scalars(self, statement: Executable, params: Any = None) -> ScalarResult[Any]:
         return self.sync_session.scalars(statement, params)

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.inspection import inspect
 from sqlalchemy.sql.functions import FunctionElement
 
 from storage.db import Database, Transaction
@@ -85,6 +86,7 @@ _MARK_DIRTY = _upsert(
 )
 
 _SESSIONS = cast(Table, SurveySession.__table__)
+_SESSION_MAPPER = inspect(SurveySession)
 _ANSWERS = cast(Table, Answer.__table__)
 
 # What an event may change on an open session; `save_session` writes these back.
@@ -240,7 +242,10 @@ async def load_open_session(
     if row is None:
         return None, {}
     *columns, answers = row
-    survey = SurveySession(**dict(zip(_SESSIONS.columns.keys(), columns, strict=True)))
+    # The row's values put in place as SQLAlchemy loads a row: set one by one through the
+    # constructor, each would fire the attribute events.
+    survey = _SESSION_MAPPER.class_manager.new_instance()
+    vars(survey).update(zip(_SESSIONS.columns.keys(), columns, strict=True))
     return survey, json.loads(answers) if answers else {}
 
 
