@@ -13,9 +13,10 @@ against what each respondent answered (both must be 0).
     python benchmarks/load/bench.py --respondents 200
     python benchmarks/load/bench.py --backend postgres --workers 2    # SIPAS_TEST_POSTGRES_URL's server
 
-The server's per-process Telegram flood cap (30 messages/s, Telegram's own limit) is
-turned off (benchmarks/load/unthrottled/), since the fake has no limit and the point
-is the service's capacity; `--telegram-flood-cap` keeps it.
+Telegram's flood limits (30 messages/s for the bot) are raised out of reach in the
+server (benchmarks/load/unthrottled/), since the fake has no limit and the point is the
+service's capacity: every message still takes its turn (with several workers, from the
+bucket in the database), and none waits. `--telegram-flood-cap` keeps the real limits.
 """
 
 from __future__ import annotations
