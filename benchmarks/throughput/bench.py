@@ -11,16 +11,23 @@ sessions add to the process.
     python benchmarks/throughput/bench.py                          # SQLite, 200 surveys
     python benchmarks/throughput/bench.py --backend postgres       # SIPAS_TEST_POSTGRES_URL
     python benchmarks/throughput/bench.py --surveys 400 --concurrency 50 --open-sessions 10000
+    python benchmarks/throughput/bench.py --count-calls                # + Python calls per update
+
+`--count-calls` runs one more round of each under cProfile and counts the Python function
+calls per update: a figure the machine's load does not move, where times on a shared
+machine vary twofold (it leaves out what C does: SQLite's own work, JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import itertools
 import json
 import os
+import pstats
 import secrets
 import sys
 import tempfile
@@ -370,6 +377,26 @@ async def floor_run(backend: Backend, recording: Recording, concurrency: int) ->
     return run
 
 
+async def calls_per_update(
+    backend: Backend, surveys: int, concurrency: int, first_chat: int
+) -> dict[str, float]:
+    """Python function calls per update of a survey run and of its floor, under cProfile."""
+    survey_profile, floor_profile = cProfile.Profile(), cProfile.Profile()
+    survey_profile.enable()
+    survey, recording = await survey_run(backend, surveys, concurrency, first_chat)
+    survey_profile.disable()
+    floor_profile.enable()
+    floor = await floor_run(backend, recording, concurrency)
+    floor_profile.disable()
+    survey_calls = pstats.Stats(survey_profile).total_calls / survey.updates  # type: ignore[attr-defined]
+    floor_calls = pstats.Stats(floor_profile).total_calls / floor.updates  # type: ignore[attr-defined]
+    return {
+        "python_calls_per_update": round(survey_calls),
+        "floor_python_calls_per_update": round(floor_calls),
+        "python_calls_ratio": round(survey_calls / floor_calls, 2),
+    }
+
+
 def unthrottled() -> RetryingRateLimiter:
     """The service's flood limiter with its limit out of reach: Telegram's 30 messages/s
     bound wall time, not CPU; every message still takes its turn."""
@@ -412,6 +439,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--open-sessions", type=int, default=10_000)
+    parser.add_argument("--count-calls", action="store_true", help="one more round, profiled")
     arguments = parser.parse_args()
     load = os.getloadavg()[0]
     rounds: list[tuple[Run, Run]] = []
@@ -430,6 +458,16 @@ async def main() -> None:
                     f"floor {floor.per_second:.0f}/s",
                     file=sys.stderr,
                 )
+            calls = (
+                await calls_per_update(
+                    backend,
+                    arguments.surveys,
+                    arguments.concurrency,
+                    10_000 + arguments.rounds * (arguments.surveys + 1),
+                )
+                if arguments.count_calls
+                else {}
+            )
             completed, answers = await stored(backend)
             memory = (
                 await open_sessions_memory(backend, arguments.open_sessions)
@@ -443,7 +481,8 @@ async def main() -> None:
     # back to back, so the ratio holds even when the machine's speed drifts between rounds.
     surveys = [survey for survey, _floor in rounds]
     floors = [floor for _survey, floor in rounds]
-    expected = arguments.rounds * (arguments.surveys + 1)  # with each round's warm-up survey
+    # With each round's warm-up survey.
+    expected = (arguments.rounds + arguments.count_calls) * (arguments.surveys + 1)
     result = {
         "backend": arguments.backend,
         "load_average_1m": round(load, 2),
@@ -463,6 +502,7 @@ async def main() -> None:
         ),
         "open_sessions": arguments.open_sessions,
         "open_sessions_added_mb": round(memory / 2**20, 1),
+        **calls,
     }
     print(json.dumps(result, indent=2))
     if completed != expected:
