@@ -1,7 +1,7 @@
 """Shared limits: the token buckets the workers of `sipas serve --workers N` share.
 
 Revision ID: 0020_shared_limits
-Revises: 0016_attribution
+Revises: 0017_method
 Create Date: 2026-12-05
 
 Telegram counts a bot's messages together, whichever process sends them, and an API key's
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_shared_limits"
-down_revision: str | None = "0016_attribution"
+down_revision: str | None = "0017_method"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
