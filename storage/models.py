@@ -135,6 +135,21 @@ class Procedure(Base):
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class DossierVolume(Base):
+    """How many dossiers (hồ sơ) a counter received on one day for one competent authority,
+    as the one-stop system reports them: what coverage divides completed responses by."""
+
+    __tablename__ = "dossier_volumes"
+
+    service_point_code: Mapped[str] = mapped_column(
+        ForeignKey("service_points.code"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    authority_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dossiers: Mapped[int] = mapped_column(Integer)
+    reported_at: Mapped[datetime]
+
+
 # --- Invitations and survey state --------------------------------------------------------
 
 

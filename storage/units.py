@@ -143,6 +143,7 @@ class LoadReport:
     service_points: Counts = field(default_factory=Counts)
     crosswalk: Counts = field(default_factory=Counts)
     procedures: Counts = field(default_factory=Counts)  # the catalogue, storage.procedures
+    volumes: Counts = field(default_factory=Counts)  # dossier volumes, storage.volumes
 
     def tables(self) -> dict[str, Counts]:
         return {
@@ -151,6 +152,7 @@ class LoadReport:
             "service_points": self.service_points,
             "crosswalk": self.crosswalk,
             "procedures": self.procedures,
+            "volumes": self.volumes,
         }
 
     @property
