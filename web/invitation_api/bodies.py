@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from storage.invitations import DOSSIER_REF_MAX_LENGTH, Stage, dossier_reference
+from storage.volumes import MAX_DOSSIERS
 
 __all__ = [
     "MAX_TTL_HOURS",
@@ -16,9 +17,13 @@ __all__ = [
     "InvitationStatus",
     "ResultReturned",
     "ResultReturnedRequest",
+    "VolumeEntry",
+    "VolumesRecorded",
+    "VolumesRequest",
 ]
 
 MAX_TTL_HOURS = 24 * 365
+MAX_VOLUME_ENTRIES = 1000  # a month of a large centre's counters and authorities: ~100 KB
 SubmittedVia = Literal["direct", "online", "post"]  # storage.procedures.SUBMITTED_VIA
 
 
@@ -149,3 +154,55 @@ class ResultReturned(BaseModel):
     )
     status: InvitationStatus
     result_returned_at: datetime = Field(description="When this notice was taken")
+
+
+class VolumeEntry(BaseModel):
+    """The dossiers one counter received on one day for one competent authority."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_point: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Z0-9-]+$",
+        description="The service point (counter) code, as listed by `sipas units points`.",
+        examples=["HN-00004-01"],
+    )
+    day: date = Field(description="The day the dossiers were received (local date).")
+    authority: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="The competent authority the dossiers are for: the code of a loaded agency "
+        "or unit. Default: the counter's agency (its unit for a counter without one), as for "
+        "an invitation.",
+        examples=["HN-STP"],
+    )
+    dossiers: int = Field(
+        strict=True,
+        ge=0,
+        le=MAX_DOSSIERS,
+        description="How many dossiers (hồ sơ) were received: a whole number from 0.",
+    )
+
+
+class VolumesRequest(BaseModel):
+    """Dossier volumes to record, all or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    volumes: list[VolumeEntry] = Field(
+        min_length=1,
+        max_length=MAX_VOLUME_ENTRIES,
+        description=f"1 to {MAX_VOLUME_ENTRIES} entries, at most one per counter, day and "
+        "authority. A figure sent again for the same counter, day and authority replaces "
+        "the earlier one.",
+    )
+
+
+class VolumesRecorded(BaseModel):
+    """What a report of volumes did."""
+
+    added: int = Field(description="Entries for a counter, day and authority not reported before")
+    updated: int = Field(description="Entries that replaced an earlier, different figure")
+    unchanged: int = Field(description="Entries that repeated the figure already recorded")

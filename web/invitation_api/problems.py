@@ -4,7 +4,7 @@ each a URI under `/api/v1/problems/` that resolves to what the problem means and
 # No `from __future__ import annotations`: FastAPI reads `describe_problem`'s annotations.
 
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
@@ -226,12 +226,22 @@ def _validation_problem(issues: Sequence[Mapping[str, Any]], *within: str) -> Ap
     )
 
 
-def field_problem(refused: ProblemsFound) -> ApiProblem:
+def field_problem(refused: ProblemsFound, *, entries: str | None = None) -> ApiProblem:
     """422 (`invalid-request`) for fields refused after the body parsed (an unknown authority,
-    say), each named in `errors` as the framework names a malformed one."""
+    say), each named in `errors` as the framework names a malformed one. With `entries` (the
+    name of the body's list, the problems' file), a problem's row is the index of the entry at
+    fault."""
     return _validation_problem(
         [
-            {"loc": (problem.column or "body",), "msg": str(problem), "type": "value_error"}
+            {
+                "loc": (
+                    (entries, problem.row, problem.column or "entry")
+                    if entries is not None
+                    else (problem.column or "body",)
+                ),
+                "msg": str(replace(problem, file=None, row=None)),
+                "type": "value_error",
+            }
             for problem in refused.problems
         ],
         "body",

@@ -18,11 +18,12 @@ from web.invitation_api.invitations import router as invitations
 from web.invitation_api.paths import API_PREFIX
 from web.invitation_api.problems import ApiProblem, ProblemRoute
 from web.invitation_api.problems import router as problems
+from web.invitation_api.volumes import router as volumes
 
 __all__ = ["invitation_router"]
 
 ANY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-ENDPOINTS = (invitations, problems)  # the routers of the endpoints, in their order
+ENDPOINTS = (invitations, volumes, problems)  # the routers of the endpoints, in their order
 
 
 def invitation_router(
