@@ -49,6 +49,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "chat_command",
         "Run the whole survey conversation in the terminal (numbered choices).",
     ),
+    "coverage": Subcommand(
+        "bot.commands.volumes",
+        "coverage_command",
+        "Coverage: completed responses ÷ reported dossiers, per authority and per counter.",
+    ),
     "db": Subcommand("bot.commands.db", "db_group", "Database schema."),
     "demo": Subcommand(
         "bot.commands.demo",
@@ -138,6 +143,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "bot.commands.units",
         "units_group",
         "Administrative units, agencies and service points (counters).",
+    ),
+    "volumes": Subcommand(
+        "bot.commands.volumes",
+        "volumes_group",
+        "Dossier volumes: how many dossiers each counter received per day and authority.",
     ),
     "zalo": Subcommand(
         "bot.commands.zalo",

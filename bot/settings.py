@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     min_cell_size: int = Field(10, ge=1)
     speeding_seconds: float = Field(2.0, ge=0)
     include_simulated: bool = False
+    coverage_target_pct: float = Field(60.0, ge=0, le=100)
     aggregate_at: time = time(1, 30)
     export_dir: Path = Path("./exports")
     plan_volumes: Path | None = None  # CSV of dossier volumes: the dashboard shows progress

@@ -109,8 +109,10 @@ class Survey:
         answered_after: list[float] | None = None,
         mark_dirty: bool = True,
         simulated: bool = False,
+        authority: str | None = None,
     ) -> int:
-        """A completed response with `given` answers; its day is marked dirty. Returns its id.
+        """A completed response with `given` answers (rating `authority`, if given); its day
+        is marked dirty. Returns its id.
 
         The answers are written in the order given, `seconds_per_item` apart, or each at its
         offset in `answered_after` (seconds after the start).
@@ -159,6 +161,7 @@ class Survey:
                 scale_answers=facts.scale_answers,
                 uniform_value=facts.uniform_value,
                 median_gap_seconds=facts.median_gap_seconds,
+                authority_code=authority,
             )
             session.add(response)
             await session.flush()
