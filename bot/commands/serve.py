@@ -152,6 +152,7 @@ def _dashboard(service: Service) -> APIRouter:
             if settings.plan_volumes is not None
             else ()
         ),
+        coverage_target_pct=settings.coverage_target_pct,
     )
 
 

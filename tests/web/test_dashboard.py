@@ -29,8 +29,9 @@ from analytics.query import ReportQuery
 from analytics.report import index_table
 from storage.db import Database
 from storage.models import Answer, Invitation, StaffAccount
-from storage.staff import add_staff, set_password
+from storage.staff import Scope, add_staff, set_password
 from storage.staff_logins import SignInLimits
+from storage.volumes import ReportedVolume, check_volumes, record_volumes
 from tests import hanoi
 from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
 from tests.conftest import TEST_SECRET
@@ -93,6 +94,16 @@ async def seed(database: Database) -> Seeded:
                 )
             )
     assert commented
+    async with database.transaction() as session:
+        # Coverage: W1-A 15 responses ÷ 20 dossiers, W1-B 11 ÷ 22 (below the 60 % target).
+        reported = [
+            ReportedVolume(2, "W1-A", date(2026, 11, 10), None, 20),
+            ReportedVolume(3, "W1-B", date(2026, 11, 10), None, 22),
+        ]
+        volumes = await check_volumes(
+            session, reported, scope=Scope(everything=True), source="volumes.csv"
+        )
+        await record_volumes(session, volumes, created)
     await aggregate(database, SIPAS_LAYOUT)
     now = datetime.now(UTC)
     async with database.transaction() as session:
@@ -474,7 +485,19 @@ async def test_a_viewer_sees_their_ward_only(client: httpx.AsyncClient) -> None:
     assert "[số điện thoại]" in unit.text
     coverage = re.search(r"Quầy W1-A <span class=\"code\">W1-A</span></th>(.*?)</tr>", unit.text)
     assert coverage is not None
-    assert re.findall(r">([^<]+)</td>", coverage.group(1)) == ["4", "3", "2", "50,0%"]
+    assert re.findall(r">([^<]+)</td>", coverage.group(1)) == [
+        "4",
+        "3",
+        "2",
+        "50,0%",
+        "20",
+        "75,0%",
+    ]
+    below = re.search(r"Quầy W1-B <span class=\"code\">W1-B</span></th>(.*?)</tr>", unit.text)
+    assert below is not None
+    assert re.findall(r">([^<]+)</td>", below.group(1))[:5] == ["0", "0", "0", "–", "22"]
+    assert '50,0% <strong class="below">(dưới mục tiêu)</strong></td>' in below.group(1)
+    assert "mục tiêu 60%." in unit.text
     counter = await client.get(f"/dashboard/units/W1-B?period={PERIOD}")
     assert counter.status_code == 200
     assert "Ý kiến chỉ hiển thị khi đơn vị có ít nhất 20" in counter.text  # 11 respondents

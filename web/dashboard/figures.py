@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from analytics.coverage import CoverageRow, coverage_of, coverage_rows
 from analytics.days import Period
 from analytics.layout import ItemLayout
 from analytics.levels import unit_map
@@ -41,6 +42,7 @@ __all__ = [
     "questionnaire_labels",
     "rows_of",
     "trend",
+    "volume_coverage",
 ]
 
 COMMENT_MIN_RESPONDENTS = 20  # comments are shown only for cells at least this large
@@ -188,6 +190,18 @@ async def invitation_coverage(
     start, end = _instants(period, zone)
     async with database.reading() as session:
         return await reporting.invitation_coverage(session, start, end, service_points)
+
+
+async def volume_coverage(
+    database: Database, period: Period, service_points: Sequence[str]
+) -> dict[str, CoverageRow]:
+    """Per counter with reported dossiers or completed responses on the period's days: those
+    figures and the coverage (`analytics.coverage`)."""
+    wanted = set(service_points)
+    cells = [
+        cell for cell in await coverage_of(database, period) if cell.service_point_code in wanted
+    ]
+    return {row.code: row for row in coverage_rows(cells, "service_point")}
 
 
 def element_labels(

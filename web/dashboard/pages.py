@@ -246,6 +246,8 @@ async def unit_page(
         quality=quality if quality.responses >= site.min_cell_size else None,
         coverage=await figures.invitation_coverage(site.database, period, points, site.zone),
         needs=needs,
+        volumes=await figures.volume_coverage(site.database, period, points),
+        coverage_target=site.coverage_target_pct,
         as_of=await _as_of_text(site, language),
         query=query(period, level, unit=code),
     )

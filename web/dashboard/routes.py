@@ -55,6 +55,7 @@ def dashboard_router(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     plan: Sequence[Need] = (),
+    coverage_target_pct: float = 60.0,
 ) -> APIRouter:
     """The dashboard's router. `labels` maps language → element/item code → label;
     `cookie_secure` should be True whenever the site is reached over HTTPS (the dashboard
@@ -65,6 +66,7 @@ def dashboard_router(
         secret=secret,
         zone=zone,
         min_cell_size=min_cell_size,
+        coverage_target_pct=coverage_target_pct,
         layout=layout,
         method=method,
         labels=labels or {},

@@ -114,6 +114,7 @@ class Dashboard:
     secret: str
     zone: ZoneInfo
     min_cell_size: int
+    coverage_target_pct: float  # SIPAS_COVERAGE_TARGET_PCT: coverage below it is marked
     layout: ItemLayout
     method: Method
     labels: Mapping[str, Mapping[str, str]]  # language → element/item code → label

@@ -92,6 +92,11 @@ TEXT: dict[str, dict[str, str]] = {
         "trong tháng, theo công thức N/(1+N·e²) cần {yamane}.",
         "plan_note": "Số cần có để khoảng tin cậy 95% không rộng hơn ±{margin} điểm phần trăm "
         "(phương pháp Wilson, có hiệu chỉnh tổng thể hữu hạn; sipas plan).",
+        "dossiers": "Hồ sơ tiếp nhận",
+        "volume_coverage": "Độ phủ (phản hồi ÷ hồ sơ)",
+        "below_target": "dưới mục tiêu",
+        "volume_note": "Độ phủ: phản hồi hoàn thành ÷ hồ sơ hệ thống một cửa báo cáo cho các ngày "
+        "của kỳ; mục tiêu {target}%.",
         "download_csv": "Bảng chỉ số (CSV)",
         "download_xlsx": "Báo cáo Excel (XLSX)",
         "download_export": "Tệp xuất chấm điểm (CSV)",
@@ -255,6 +260,11 @@ TEXT: dict[str, dict[str, str]] = {
         "the month; the formula N/(1+N·e²) needs {yamane}.",
         "plan_note": "Answers needed for a 95% interval no wider than ±{margin} percentage points "
         "(Wilson, with the finite-population correction; sipas plan).",
+        "dossiers": "Dossiers received",
+        "volume_coverage": "Coverage (responses ÷ dossiers)",
+        "below_target": "below target",
+        "volume_note": "Coverage: completed responses ÷ the dossiers the one-stop system "
+        "reported for the period's days; target {target}%.",
         "download_csv": "Index table (CSV)",
         "download_xlsx": "Excel report (XLSX)",
         "download_export": "Scoring export (CSV)",
