@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,6 +25,16 @@ __all__ = [
 MAX_TTL_HOURS = 24 * 365
 MAX_VOLUME_ENTRIES = 1000  # a month of a large centre's counters and authorities: ~100 KB
 SubmittedVia = Literal["direct", "online", "post"]  # storage.procedures.SUBMITTED_VIA
+ServicePointCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Z0-9-]+$",
+        description="The service point (counter) code, as listed by `sipas units points`.",
+        examples=["HN-00004-01"],
+    ),
+]
 
 
 class InvitationRequest(BaseModel):
@@ -32,13 +42,7 @@ class InvitationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    service_point: str = Field(
-        min_length=1,
-        max_length=32,
-        pattern=r"^[A-Z0-9-]+$",
-        description="The service point (counter) code, as listed by `sipas units points`.",
-        examples=["HN-00004-01"],
-    )
+    service_point: ServicePointCode
     dossier_ref: str | None = Field(
         None,
         min_length=1,
@@ -161,13 +165,7 @@ class VolumeEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    service_point: str = Field(
-        min_length=1,
-        max_length=32,
-        pattern=r"^[A-Z0-9-]+$",
-        description="The service point (counter) code, as listed by `sipas units points`.",
-        examples=["HN-00004-01"],
-    )
+    service_point: ServicePointCode
     day: date = Field(description="The day the dossiers were received (local date).")
     authority: str | None = Field(
         None,
