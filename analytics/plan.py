@@ -18,10 +18,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from analytics.days import Period, parse_period
+from analytics.days import Period, parse_period, period_of
 from problems import Problem, ProblemsFound
+from storage.models import DossierVolume
 
 Z95 = 1.959963984540054
 DEFAULT_MARGIN_POINTS = 5.0
@@ -138,6 +140,22 @@ def _volume(
     if len(problems) > before or month is None:
         return None
     return Volume(authority, counter, month, dossiers)
+
+
+def stored_volumes(rows: Iterable[DossierVolume]) -> list[Volume]:
+    """The volumes the one-stop system reported per counter and day (`storage.volumes`) as
+    a plan's: per authority, counter and month, the days added up."""
+    months: dict[str, Period] = {}
+    totals: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        month = period_of(row.day, "month")
+        months[month.label] = month
+        key = (row.authority_code, row.service_point_code, month.label)
+        totals[key] = totals.get(key, 0) + row.dossiers
+    return [
+        Volume(authority, counter, months[label], dossiers)
+        for (authority, counter, label), dossiers in totals.items()
+    ]
 
 
 def plan(volumes: list[Volume], margin_points: float = DEFAULT_MARGIN_POINTS) -> list[Need]:

@@ -115,3 +115,27 @@ def test_coverage_without_responses_shows_the_dossiers_and_no_coverage_yet(
     assert shown["service_point"][1]["coverage_pct"] is None  # 0 dossiers
     table = sipas("coverage", "--period", "2026-11")
     assert "Coverage by authority, 2026-11" in table.output and "below" in table.output
+
+
+def test_plan_without_a_file_uses_the_stored_volumes_of_the_months(
+    database_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    sipas("volumes", "load", volumes_file(tmp_path))
+    out = tmp_path / "plan.csv"
+
+    planned = sipas("plan", "--period", "2026-11", "--out", str(out))
+    nothing = sipas("plan", "--period", "2026-10")
+
+    assert planned.exit_code == 0, planned.output
+    # N = 40: 40 / (1 + 40 · 0.05²) = 36.4 → 37; N = 12: 12 / 1.03 = 11.7 → 12.
+    assert out.read_text().splitlines() == [
+        "authority,counter,month,dossiers,n_yamane,n_wilson",
+        f"00004,{POINT},2026-11,40,37,37",
+        f"00004,{OTHER_POINT},2026-11,0,0,0",
+        "00004,,2026-11,40,37,37",
+        f"HN-STP,{POINT},2026-11,12,12,12",
+        "HN-STP,,2026-11,12,12,12",
+    ]
+    assert nothing.exit_code == 2
+    assert "no dossier volumes stored for 2026-10" in nothing.output

@@ -11,12 +11,26 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from analytics.plan import DEFAULT_MARGIN_POINTS, Need, plan, read_volumes
+from analytics.plan import (
+    DEFAULT_MARGIN_POINTS,
+    Need,
+    Volume,
+    plan,
+    read_volumes,
+    stored_volumes,
+)
 from analytics.wording import period_name
 
 
 @click.command("plan")
-@click.argument("volumes", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "volumes", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--period",
+    "period_text",
+    help="Without VOLUMES: the months of the stored volumes to plan (default: this month).",
+)
 @click.option(
     "--margin",
     type=click.FloatRange(min=0, max=50, min_open=True, max_open=True),
@@ -29,20 +43,29 @@ from analytics.wording import period_name
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the plan as CSV (authority, counter, month, dossiers, n_yamane, n_wilson).",
 )
-def plan_command(volumes: Path, margin: float, out: Path | None) -> None:
+def plan_command(
+    volumes: Path | None, period_text: str | None, margin: float, out: Path | None
+) -> None:
     """Compute responses needed per authority, counter and month for a target margin.
 
     VOLUMES is a CSV of dossier volumes: authority, counter (blank for the authority as a
     whole), month (2026-11 or 11/2026), dossiers. For each row, and for each authority's
     month (its counters added up), two sample sizes at p = 0.5: the finite-population
     formula n = N/(1+N·e²), and the Wilson-based size (the smallest n whose Wilson 95%
-    interval is within ±e, with the finite-population correction).
+    interval is within ±e, with the finite-population correction). Without VOLUMES, the
+    volumes reported to the service (`sipas volumes load`, `POST /api/v1/volumes`) for the
+    months of --period, per authority, counter and month.
 
     \b
     Example:
       sipas plan volumes.csv --margin 5
     """
-    needs = plan(read_volumes(volumes.read_bytes(), source=str(volumes)), margin)
+    given = (
+        read_volumes(volumes.read_bytes(), source=str(volumes))
+        if volumes is not None
+        else _stored(period_text)
+    )
+    needs = plan(given, margin)
     view = Table(
         title=f"Responses needed for ±{margin:g} percentage points at 95% (p = 0.5)",
         title_justify="left",
@@ -82,3 +105,27 @@ def plan_csv(needs: list[Need]) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+def _stored(period_text: str | None) -> list[Volume]:
+    """The stored volumes of the period's months, or a usage error when there are none."""
+    import asyncio
+
+    from bot.commands.volumes import stored_period
+    from bot.runtime import open_database, settings_or_exit
+    from storage.volumes import list_volumes
+
+    period = stored_period(period_text)
+    settings = settings_or_exit()
+
+    async def run() -> list[Volume]:
+        async with open_database(settings) as database, database.reading() as session:
+            return stored_volumes(await list_volumes(session, period.start, period.end))
+
+    found = asyncio.run(run())
+    if not found:
+        raise click.UsageError(
+            f"no dossier volumes stored for {period.label}: give a VOLUMES.csv file, or load "
+            "them with `sipas volumes load FILE.csv`"
+        )
+    return found

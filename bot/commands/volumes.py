@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 PERIOD_HELP = "2026, 2026-Q4, 2026-11 (default: this month), 2026-W47, 2026-11-28."
 
 
-def _period(text: str | None) -> Period:
+def stored_period(text: str | None) -> Period:
+    """The period --period names (default: this month), or a usage error."""
     from analytics.days import parse_period, period_of, reporting_day
 
     settings = settings_or_exit()
@@ -67,7 +68,7 @@ def list_command(period_text: str | None, as_json: bool) -> None:
     """List the volumes of a period's days, by day, counter and authority."""
     from storage.volumes import list_volumes
 
-    period = _period(period_text)
+    period = stored_period(period_text)
     settings = settings_or_exit()
 
     async def run() -> list[DossierVolume]:
@@ -112,7 +113,7 @@ def coverage_command(period_text: str | None, as_json: bool) -> None:
 
     from analytics.coverage import COVERAGE_LEVELS, coverage_of, coverage_rows, coverage_table
 
-    period = _period(period_text)
+    period = stored_period(period_text)
     settings = settings_or_exit()
 
     async def run() -> list[CounterVolume]:
