@@ -1,7 +1,7 @@
 """Dossier volumes: how many dossiers each counter received per day and authority.
 
-Revision ID: 0020_dossier_volumes
-Revises: 0017_method
+Revision ID: 0021_dossier_volumes
+Revises: 0020_shared_limits
 Create Date: 2026-12-05
 
 The one-stop system reports them (`POST /api/v1/volumes`, `sipas volumes load`); coverage is
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_dossier_volumes"
-down_revision: str | None = "0017_method"
+revision: str = "0021_dossier_volumes"
+down_revision: str | None = "0020_shared_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
