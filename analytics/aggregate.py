@@ -129,6 +129,7 @@ async def _aggregate_leased(
             _scale_values(layout.questionnaire_id),
             rules,
             sqlite=database.is_sqlite,
+            profile_codes=layout.profile_codes,
         )
         waiting = iter(todo)
 

@@ -123,7 +123,10 @@ HiddenCells = dict[str, set[tuple[str, str]]]
 
 
 def linked_suppression(
-    respondents: pd.DataFrame, unit_maps: Mapping[str, pd.DataFrame], min_cell_size: int
+    respondents: pd.DataFrame,
+    unit_maps: Mapping[str, pd.DataFrame],
+    min_cell_size: int,
+    hidden_already: HiddenCells | None = None,
 ) -> HiddenCells:
     """The cells to suppress at every level at once (linked tables), so that a cell hidden at
     one level cannot be worked out from another level covering the same respondents.
@@ -135,6 +138,7 @@ def linked_suppression(
     is H; C is then suppressed (the total goes, one cell, rather than a part). H is also
     recoverable when shown cells inside it add up to it: the smallest of them is suppressed.
     Both rules, and each level's own, repeat until nothing changes.
+    `hidden_already` are cells suppressed for another reason (a profile band's own rule).
     """
     cells = []
     for level, units in unit_maps.items():
@@ -156,7 +160,16 @@ def linked_suppression(
     table = pd.concat(cells, ignore_index=True) if cells else pd.DataFrame()
     if table.empty:
         return {level: set() for level in unit_maps}
-    hidden = np.zeros(len(table), dtype=bool)
+    seed = hidden_already or {}
+    hidden = np.array(
+        [
+            (str(unit), str(kind)) in seed.get(str(level), set())
+            for unit, kind, level in zip(
+                table["unit_code"], table["respondent_type"], table["level"], strict=True
+            )
+        ],
+        dtype=bool,
+    )
     while True:
         for level in unit_maps:
             at = (table["level"] == level).to_numpy()

@@ -1,5 +1,5 @@
 """What analytics needs of a questionnaire: its version, its elements, which scale item is in which,
-and its priorities (question 10)."""
+its priorities (question 10) and its profile items (the breakdowns)."""
 
 from __future__ import annotations
 
@@ -24,13 +24,33 @@ class _ItemLike(Protocol):
     def text(self) -> Mapping[str, str]: ...
 
 
+class _OptionLike(Protocol):
+    @property
+    def value(self) -> str: ...
+    @property
+    def label(self) -> Mapping[str, str]: ...
+
+
+class _SectionLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def profile(self) -> bool: ...
+
+
 class _ChoiceLike(Protocol):
     @property
     def code(self) -> str: ...
     @property
+    def type(self) -> str: ...
+    @property
     def scale(self) -> str | None: ...
     @property
     def text(self) -> Mapping[str, str]: ...
+    @property
+    def section(self) -> str: ...
+    @property
+    def options(self) -> Sequence[_OptionLike]: ...
 
 
 class QuestionnaireLike(Protocol):
@@ -44,12 +64,34 @@ class QuestionnaireLike(Protocol):
     def elements(self) -> Sequence[_ElementLike]: ...
     @property
     def items(self) -> Sequence[_ChoiceLike]: ...
+    @property
+    def sections(self) -> Sequence[_SectionLike]: ...
     def scale_items(self) -> Sequence[_ItemLike]: ...
 
 
 EXPECTATION_SCALE = "priority"
 """The scale of question 10's priorities (Rất nhiều / Nhiều / Ít): its items are the
 expectations index (*nhu cầu, mong đợi*, QĐ 5997's second content group)."""
+
+
+UNSTATED_BAND = "khong_cho_biet"
+"""The band of the respondents who gave no band to a profile item (declined the profile,
+were not asked it, or chose "Không muốn trả lời"): with it, a profile item's bands add up to
+the cell, which secondary suppression relies on."""
+
+
+PREFER_NOT_TO_SAY = "khong_tra_loi"
+"""A profile item's "Không muốn trả lời" option, counted in the unstated band."""
+
+
+@dataclass(frozen=True)
+class ProfileItem:
+    """A profile item the indices are broken down by (gender, age band …): its code, wording
+    and bands (value, label) in questionnaire order, the unstated band last."""
+
+    code: str
+    label: str
+    bands: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -62,6 +104,12 @@ class ItemLayout:
     items: tuple[tuple[str, str], ...]  # (item code, element code) in order
     wording: tuple[tuple[str, str], ...] = ()  # (item code, the question's words) in order
     expectations: tuple[tuple[str, str], ...] = ()  # (priority item code, wording) in order
+    profile: tuple[ProfileItem, ...] = ()  # the breakdowns, in order
+
+    @property
+    def profile_codes(self) -> list[str]:
+        """Every profile item code, in order."""
+        return [item.code for item in self.profile]
 
     def label(self, code: str) -> str:
         """An element's name or a question's words, by code ("" when unknown)."""
@@ -113,8 +161,41 @@ def layout_of(questionnaire: QuestionnaireLike, language: str = "vi") -> ItemLay
         if item.scale == EXPECTATION_SCALE
     )
     return ItemLayout(
-        questionnaire.id, questionnaire.version, elements, items, wording, expectations
+        questionnaire.id,
+        questionnaire.version,
+        elements,
+        items,
+        wording,
+        expectations,
+        _profile_of(questionnaire, language),
     )
+
+
+def _profile_of(questionnaire: QuestionnaireLike, language: str) -> tuple[ProfileItem, ...]:
+    """The choice items of the questionnaire's profile sections; their "prefer not to say"
+    joins the unstated band."""
+    sections = {section.code for section in questionnaire.sections if section.profile}
+    unstated = "Không cho biết" if language == "vi" else "Not stated"
+    return tuple(
+        ProfileItem(
+            item.code,
+            _in(item.text, language),
+            (
+                *(
+                    (option.value, _in(option.label, language))
+                    for option in item.options
+                    if option.value != PREFER_NOT_TO_SAY
+                ),
+                (UNSTATED_BAND, unstated),
+            ),
+        )
+        for item in questionnaire.items
+        if item.section in sections and item.type == "choice"
+    )
+
+
+def _in(text: Mapping[str, str], language: str) -> str:
+    return text.get(language) or next(iter(text.values()), "")
 
 
 def bundled_layout(questionnaire_id: str) -> ItemLayout:

@@ -8,13 +8,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
+from analytics.breakdowns import with_breakdowns
 from analytics.days import Period, period_of
 from analytics.export import ExportedFile, write_export
 from analytics.layout import ItemLayout
 from analytics.levels import LEVELS
 from analytics.method import Method
 from analytics.query import ReportQuery
-from analytics.report import index_table
+from analytics.report import breakdown_table, index_table
 from analytics.schemes import ScoringScheme
 from storage.aggregation_runs import data_as_of
 from storage.db import Database
@@ -41,12 +42,14 @@ async def export_period(
     include_raw: bool = True,
     scheme: ScoringScheme | None = None,
 ) -> Published:
-    """Write the index table a query asks for, on cleaned responses (whatever its `responses`
-    say) and on raw ones beside it, and their manifest."""
+    """Write the index table a query asks for, then its breakdowns by profile band, on cleaned
+    responses (whatever its `responses` say) and on raw ones beside it, and their manifest."""
     tables = {}
     for responses in ("cleaned", "raw") if include_raw else ("cleaned",):
-        table = await index_table(database, replace(query, responses=responses))
-        tables[responses] = scheme.add_points(table) if scheme else table
+        asked = replace(query, responses=responses)
+        table = await index_table(database, asked)
+        table = scheme.add_points(table) if scheme else table
+        tables[responses] = with_breakdowns(table, await breakdown_table(database, asked))
     as_of = await data_as_of(database)
     # Written in a worker thread, like the tables are computed: see `index_table`.
     files, manifest = await asyncio.to_thread(

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, Float, TextClause, bindparam, delete, func, select, text
 
 from storage.db import Transaction
-from storage.models import DailyCount, DailyRespondents, DirtyDay
+from storage.models import DailyBandCount, DailyCount, DailyRespondents, DirtyDay
 from storage.response_facts import ScaleValues
 from storage.sessions import record_missing_facts
 
@@ -191,6 +191,28 @@ JOIN named n ON n.cell = t.cell
 """  # noqa: S608
 
 
+def band_counts_sql(item_codes: Sequence[str], profile_codes: Sequence[str]) -> str:
+    """The statement that counts one day's answers per cell, profile band, item and value: the
+    answers of the respondents who gave each band to each profile item (breakdowns). Only
+    cleaned-or-not matters here, so channels are summed."""
+    return f"""
+INSERT INTO daily_band_counts
+    (day, service_point_code, respondent_type, flags, profile_item, band, item_code, value,
+     answers)
+SELECT r.reporting_day, r.service_point_code, r.respondent_type, {_FLAG_BITS},
+       p.item_code, p.value, a.item_code, a.value, COUNT(*)
+FROM responses r
+JOIN response_quality q ON q.response_id = r.id
+JOIN answers p ON p.session_id = r.session_id
+JOIN answers a ON a.session_id = r.session_id
+WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
+  AND p.item_code IN ({_sql_list(profile_codes)}) AND p.value IS NOT NULL
+  AND a.item_code IN ({_sql_list(item_codes)})
+GROUP BY r.reporting_day, r.service_point_code, r.respondent_type,
+         q.straight_lining, q.speeding, q.repeated, p.item_code, p.value, a.item_code, a.value
+"""  # noqa: S608
+
+
 RESPONDENTS_SQL = f"""
 INSERT INTO daily_respondents (day, {_CELL_COLUMNS}, respondents)
 SELECT r.reporting_day, {_CELL_SQL}, COUNT(*)
@@ -202,8 +224,9 @@ GROUP BY r.reporting_day, {_CELL_SQL}
 
 class DayCounter:
     """Recomputes the quality flags and daily counts of one reporting day at a time, for the
-    responses to one questionnaire: the answers to its `item_codes` are counted, and
-    `scale_values` are what its quality facts are judged on."""
+    responses to one questionnaire: the answers to its `item_codes` are counted, also per band
+    of each of its `profile_codes` (breakdowns), and `scale_values` are what its quality facts
+    are judged on."""
 
     def __init__(
         self,
@@ -213,6 +236,7 @@ class DayCounter:
         rules: QualityRules,
         *,
         sqlite: bool,
+        profile_codes: Sequence[str] = (),
     ) -> None:
         self.questionnaire_id = questionnaire_id
         self.scale_values = scale_values
@@ -233,6 +257,7 @@ class DayCounter:
             for table, column in (
                 ("daily_counts", "day"),
                 ("daily_respondents", "day"),
+                ("daily_band_counts", "day"),
                 ("response_quality", "reporting_day"),
             )
         ]
@@ -244,9 +269,12 @@ class DayCounter:
             self._before = [text("SET LOCAL jit = off"), text("SET LOCAL work_mem = '256MB'")]
         self._work = [
             statement(quality_sql(sqlite)),
-            statement(counts_sql(item_codes, sqlite)),
+            # A band's respondents are the counts of its profile item's answers.
+            statement(counts_sql([*item_codes, *profile_codes], sqlite)),
             statement(RESPONDENTS_SQL),
         ]
+        if profile_codes:
+            self._work.append(statement(band_counts_sql(item_codes, profile_codes)))
         self._tally = text(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) "
             "FROM response_quality WHERE reporting_day = :day"
@@ -292,7 +320,7 @@ async def counted_days(session: Transaction) -> list[date]:
     rows = await session.execute(
         text(
             "SELECT reporting_day FROM responses UNION SELECT day FROM daily_respondents "
-            "UNION SELECT day FROM daily_counts"
+            "UNION SELECT day FROM daily_counts UNION SELECT day FROM daily_band_counts"
         ).columns(reporting_day=Date())
     )
     return sorted({row[0] for row in rows})
@@ -350,6 +378,41 @@ async def summed_counts(
     counts = list((await session.execute(count_query)).tuples().all())
     people = list((await session.execute(people_query)).tuples().all())
     return counts, people
+
+
+BandCountRow = tuple[str, str, str, str, str, str | None, int]
+"""(service point, respondent type, profile item, band, item code, value, answers) summed
+over a period."""
+
+
+async def summed_band_counts(
+    session: Transaction, first: date, last: date, *, excluded: Collection[int] = ()
+) -> list[BandCountRow]:
+    """The answer counts per profile band of the days `first` to `last` (both included),
+    without the responses whose `flags` are one of `excluded` (as `summed_counts`)."""
+    query = (
+        select(
+            DailyBandCount.service_point_code,
+            DailyBandCount.respondent_type,
+            DailyBandCount.profile_item,
+            DailyBandCount.band,
+            DailyBandCount.item_code,
+            DailyBandCount.value,
+            func.sum(DailyBandCount.answers),
+        )
+        .where(DailyBandCount.day >= first, DailyBandCount.day <= last)
+        .group_by(
+            DailyBandCount.service_point_code,
+            DailyBandCount.respondent_type,
+            DailyBandCount.profile_item,
+            DailyBandCount.band,
+            DailyBandCount.item_code,
+            DailyBandCount.value,
+        )
+    )
+    if excluded:
+        query = query.where(DailyBandCount.flags.not_in(sorted(excluded)))
+    return list((await session.execute(query)).tuples().all())
 
 
 async def latest_counted_day(session: Transaction) -> date | None:

@@ -610,6 +610,26 @@ class DailyRespondents(Base):
     procedure_code: Mapped[str | None] = mapped_column(String(32))
 
 
+class DailyBandCount(Base):
+    """How many answers took one value of one item, per day, cell and profile band (the
+    respondents who gave `band` to the profile item `profile_item`): what breakdowns are
+    computed from. A band's respondents are the daily counts of the profile item itself."""
+
+    __tablename__ = "daily_band_counts"
+    __table_args__ = (Index("ix_daily_band_counts_day", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    service_point_code: Mapped[str] = mapped_column(String(32))
+    respondent_type: Mapped[str] = mapped_column(String(16))
+    flags: Mapped[int] = mapped_column(SmallInteger)  # counts.QUALITY_FLAGS bits
+    profile_item: Mapped[str] = mapped_column(String(64))
+    band: Mapped[str] = mapped_column(String(64))
+    item_code: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(String(64))
+    answers: Mapped[int] = mapped_column(Integer)
+
+
 class AggregationRun(Base):
     """One run of the aggregation job: what it recomputed, when, and how it ended."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
 
 from sqlalchemy import delete
 
-from analytics.layout import ItemLayout
+from analytics.layout import UNSTATED_BAND, ItemLayout, ProfileItem
 from storage.db import Database
 from storage.models import (
     Agency,
@@ -37,12 +38,31 @@ SIPAS_LAYOUT = ItemLayout(
     expectations=tuple((f"10.{n}", f"Priority {n}") for n in range(1, 9)),
 )
 """A stand-in for the bundled sipas-2023 questionnaire: same item codes and elements."""
+PROFILE_LAYOUT = replace(
+    SIPAS_LAYOUT,
+    profile=(
+        ProfileItem(
+            "gioi_tinh", "Giới tính", (("nam", "Nam"), ("nu", "Nữ"), (UNSTATED_BAND, "Không"))
+        ),
+        ProfileItem(
+            "do_tuoi",
+            "Độ tuổi",
+            (("18-25", "18–25"), ("26-34", "26–34"), (UNSTATED_BAND, "Không")),
+        ),
+    ),
+)
+"""SIPAS_LAYOUT with two profile items to break the indices down by (bands as bundled)."""
 SCALE_VALUES = {item: ("1", "2", "3", "4", "5") for item in SIPAS_LAYOUT.item_codes}
 
 ALL_FOUR = {item: "4" for items in ELEMENTS.values() for item in items}
 TYPICAL = ALL_FOUR | {"15": "5"}
 """Every item satisfied, not all with one value (so not straight-lining): index 100."""
 ZONE_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh has no daylight saving
+
+
+def profile(gender: str, age: str) -> dict[str, str | None]:
+    """The answers of a respondent who gave their gender and age band."""
+    return {"thong_tin": "yes", "gioi_tinh": gender, "do_tuoi": age}
 
 
 def answers(**by_element: str | None) -> dict[str, str | None]:

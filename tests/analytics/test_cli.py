@@ -71,7 +71,8 @@ def test_aggregate_then_export_twice_gives_the_same_bytes(
     )
     assert first.exit_code == 0, first.output
     data = out.read_bytes()
-    assert data.splitlines()[0].decode().endswith("method_id,questionnaire_version,points")
+    header = data.splitlines()[0].decode()
+    assert header.endswith("method_id,questionnaire_version,breakdown,band,points")
     again = runner.invoke(aggregate_command, ["--full"])
     assert again.exit_code == 0, again.output
     assert (
