@@ -33,7 +33,14 @@ from storage.staff import Scope, add_staff, set_password
 from storage.staff_logins import SignInLimits
 from storage.volumes import ReportedVolume, check_volumes, record_volumes
 from tests import hanoi
-from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey, answers
+from tests.analytics.survey_rows import (
+    PROFILE_LAYOUT,
+    SIPAS_LAYOUT,
+    TYPICAL,
+    Survey,
+    answers,
+    profile,
+)
 from tests.conftest import TEST_SECRET
 from tests.write_lock import another_process_could_write
 from web.app import create_app
@@ -122,16 +129,15 @@ async def seed(database: Database) -> Seeded:
 
 
 def app_for(database: Database, **options: object) -> FastAPI:
-    router = dashboard_router(
-        database,
-        secret=TEST_SECRET,
-        zone=ZONE,
-        min_cell_size=10,
-        layout=SIPAS_LAYOUT,
-        method=METHOD,
-        cookie_secure=False,
-        **options,  # type: ignore[arg-type]
-    )
+    defaults: dict[str, object] = {
+        "secret": TEST_SECRET,
+        "zone": ZONE,
+        "min_cell_size": 10,
+        "layout": SIPAS_LAYOUT,
+        "method": METHOD,
+        "cookie_secure": False,
+    }
+    router = dashboard_router(database, **(defaults | options))  # type: ignore[arg-type]
     return create_app([router])
 
 
@@ -605,14 +611,14 @@ async def test_a_unit_page_shows_progress_against_the_sampling_plan(seeded: Seed
     assert "Tiến độ so với kế hoạch" not in other.text  # its plan is for October
 
 
-async def admin_pages(database: Database, *paths: str) -> list[str]:
+async def admin_pages(database: Database, *paths: str, **options: object) -> list[str]:
     """The pages at `paths` as an admin sees them (the database already holds the figures)."""
     async with database.transaction() as session:
         admin = await add_staff(
             session, TEST_SECRET, name=ADMIN, role="admin", unit_codes=[], now=datetime.now(UTC)
         )
         set_password(admin.account, PASSWORD)
-    transport = httpx.ASGITransport(app=app_for(database))
+    transport = httpx.ASGITransport(app=app_for(database, **options))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         await log_in(http, ADMIN)
         return [(await http.get(path)).text for path in paths]
@@ -643,6 +649,32 @@ async def test_a_unit_page_shows_the_expectations_of_question_10(database: Datab
     values = shown_values(page)
     assert values["00004:10.1"] == "75.00" and values["00004:10.2"] == ""
     assert "Nhu cầu, mong đợi (câu 10)" in page
+
+
+async def test_a_unit_page_has_a_table_per_profile_item_with_hidden_bands_marked(
+    database: Database,
+) -> None:
+    survey = Survey(database)
+    await survey.units()
+    await survey.many(12, TYPICAL | answers(TTHC="2") | profile("nam", "18-25"), point="W1-A")
+    await survey.many(11, TYPICAL | profile("nu", "18-25"), point="W1-A")
+    await survey.many(3, TYPICAL, point="W1-A")  # no profile
+    await aggregate(database, PROFILE_LAYOUT)
+    (page,) = await admin_pages(
+        database, f"/dashboard/units/00004?period={PERIOD}", layout=PROFILE_LAYOUT
+    )
+    assert "Theo đặc điểm người trả lời" in page
+    tables = dict(
+        re.findall(r'<table class="breakdown" data-breakdown="(\w+)">(.*?)</table>', page, re.S)
+    )
+    assert set(tables) == {"gioi_tinh", "do_tuoi"}
+    values = shown_values(page)
+    # Men: TTHC 0, the rest 100 → 80; women hidden: the ward minus men and the 3 unstated.
+    assert values["gioi_tinh=nam"] == "80.00" and values["gioi_tinh=nam:TTHC"] == "0.00"
+    assert values["gioi_tinh=nu"] == "" and values["gioi_tinh=khong_cho_biet"] == ""
+    assert "Không cho biết" in tables["gioi_tinh"]
+    assert values["do_tuoi=18-25"] == "" and values["do_tuoi=khong_cho_biet"] == ""
+    assert tables["gioi_tinh"].count('class="index suppressed"') == 2 * 6
 
 
 async def test_a_window_of_days_is_chosen_with_from_and_to(client: httpx.AsyncClient) -> None:

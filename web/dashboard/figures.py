@@ -16,7 +16,7 @@ import pandas as pd
 
 from analytics.coverage import CoverageRow, coverage_of, coverage_rows
 from analytics.days import Period
-from analytics.layout import ItemLayout
+from analytics.layout import UNSTATED_BAND, ItemLayout
 from analytics.levels import unit_map
 from analytics.query import ReportQuery
 from analytics.xlsx_report import figure, monthly_tables
@@ -204,6 +204,58 @@ async def volume_coverage(
     return {row.code: row for row in coverage_rows(cells, "service_point")}
 
 
+@dataclass(frozen=True)
+class BandRow:
+    """One band of a profile item on a unit's page: its label and its cells ('all')."""
+
+    band: str
+    label: str
+    overall: Cell
+    elements: dict[str, Cell]
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A profile item's table on a unit's page (gender, age band …): one row per band."""
+
+    code: str
+    label: str
+    bands: list[BandRow]
+
+
+def breakdowns_of(
+    table: pd.DataFrame, layout: ItemLayout, labels: Mapping[str, str], unstated: str
+) -> list[Breakdown]:
+    """The breakdown tables of one unit (`analytics.report.breakdown_table` rows), in the
+    layout's order; `labels` are a language's (`element_labels`), `unstated` the unstated
+    band's label."""
+    everyone = table[table["respondent_type"] == "all"]
+    found: list[Breakdown] = []
+    for item in layout.profile:
+        rows = everyone[everyone["breakdown"] == item.code]
+        bands = []
+        for value, own_label in item.bands:
+            band = rows[rows["band"] == value]
+            if band.empty:
+                continue
+            overall = band[band["scope"] == "overall"].iloc[0]
+            label = unstated if value == UNSTATED_BAND else own_label
+            bands.append(
+                BandRow(
+                    value,
+                    labels.get(f"{item.code}={value}", label),
+                    _cell(overall),
+                    {
+                        str(cell["code"]): _cell(cell)
+                        for _, cell in band[band["scope"] == "element"].iterrows()
+                    },
+                )
+            )
+        if bands:
+            found.append(Breakdown(item.code, labels.get(item.code, item.label), bands))
+    return found
+
+
 def element_labels(
     labels: Mapping[str, Mapping[str, str]], layout: ItemLayout, language: str
 ) -> dict[str, str]:
@@ -231,5 +283,9 @@ def questionnaire_labels(
             text = item.text.get(language)
             if text:
                 found[item.code] = text
+            for option in getattr(item, "options", ()):
+                text = option.label.get(language)
+                if text:  # a profile band's label, as `band_label` looks it up
+                    found[f"{item.code}={option.value}"] = text
         labels[language] = found
     return labels

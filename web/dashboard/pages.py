@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from analytics.days import Period
 from analytics.levels import LEVELS
-from analytics.report import index_table
+from analytics.report import breakdown_table, index_table
 from analytics.wording import local_time, number, period_name
 from storage.aggregation_runs import data_as_of
 from storage.staff import unit_level
@@ -222,6 +222,17 @@ async def unit_page(
         for need in site.plan
         if need.month == period and code in (need.counter or need.authority,)
     ]
+    labels = figures.element_labels(site.labels, site.layout, language)
+    breakdowns = (
+        figures.breakdowns_of(
+            await breakdown_table(site.database, site.report_query(period, level), unit_code=code),
+            site.layout,
+            labels,
+            TEXT[language]["unstated"],
+        )
+        if row is not None
+        else []
+    )
     return site.render(
         request,
         "unit.html",
@@ -234,7 +245,8 @@ async def unit_page(
         element_codes=[element for element, _ in site.layout.elements],
         items_of={element: site.layout.items_of(element) for element, _ in site.layout.elements},
         expectation_codes=site.layout.expectation_codes,
-        labels=figures.element_labels(site.labels, site.layout, language),
+        labels=labels,
+        breakdowns=breakdowns,
         trend=await figures.trend(site.database, site.report_query(period, level), code),
         counters=await _counters(site, staff, period, level, points),
         comments=(

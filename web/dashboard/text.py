@@ -62,6 +62,11 @@ TEXT: dict[str, dict[str, str]] = {
         "expectations": "Nhu cầu, mong đợi (câu 10)",
         "expectations_note": "Tỷ lệ người trả lời mong muốn cơ quan nhà nước ưu tiên cải thiện "
         "nội dung ở mức 'Rất nhiều' hoặc 'Nhiều'.",
+        "breakdowns": "Theo đặc điểm người trả lời",
+        "breakdowns_note": "Chỉ số chung và từng yếu tố theo nhóm người trả lời. Nhóm dưới {min} "
+        "người bị ẩn, và một nhóm cũng bị ẩn khi lấy tổng trừ các nhóm còn lại sẽ tính ra nó.",
+        "band": "Nhóm",
+        "unstated": "Không cho biết",
         "priority": "Nội dung cần ưu tiên cải thiện",
         "share": "Tỷ lệ (%)",
         "trend": "Xu hướng theo tháng",
@@ -229,6 +234,11 @@ TEXT: dict[str, dict[str, str]] = {
         "expectations": "Needs and expectations (question 10)",
         "expectations_note": "Share of respondents who want the authorities to prioritise "
         "improving this 'Very much' or 'Much'.",
+        "breakdowns": "By respondent profile",
+        "breakdowns_note": "Overall and element indices by group of respondents. A group under "
+        "{min} is hidden, and so is a group that the total minus the other groups would give away.",
+        "band": "Group",
+        "unstated": "Not stated",
         "priority": "Priority for improvement",
         "share": "Share (%)",
         "trend": "Trend by month",

@@ -1,7 +1,7 @@
 """The daily counts per profile band (`daily_band_counts`): what breakdowns are computed from.
 
 Revision ID: 0022_breakdowns
-Revises: 0017_method
+Revises: 0021_dossier_volumes
 Create Date: 2026-12-05
 
 The overall and element indices are reported by profile band (gender, age band, education,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022_breakdowns"
-down_revision: str | None = "0017_method"
+down_revision: str | None = "0021_dossier_volumes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
