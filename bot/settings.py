@@ -67,9 +67,10 @@ class Settings(BaseSettings):
     questionnaire: str | None = None
     # Sensitive items of the questionnaire to ask (ethnicity: dan_toc); none by default.
     sensitive_items: Annotated[tuple[str, ...], NoDecode] = ()
-    # The respondent profile (gender, age band, education, occupation, area): not asked by
-    # default, since no output reports by it (data minimisation).
-    ask_profile: bool = False
+    # The respondent profile (gender, age band, education, occupation, area), behind its one-tap
+    # gate: asked by default, since the indices are broken down by it (exports, dashboard);
+    # off where a deployment does not publish breakdowns (data minimisation).
+    ask_profile: bool = True
 
     resume_window_hours: int = Field(48, ge=1, le=24 * 30)
     invitation_ttl_hours: int = Field(72, ge=1, le=24 * 365)

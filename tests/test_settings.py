@@ -228,18 +228,18 @@ async def test_the_engine_built_from_the_settings_tells_their_notice_and_asks_wh
 async def test_the_profile_is_asked_only_where_the_deployment_says_so() -> None:
     profile = {"thong_tin", "gioi_tinh", "do_tuoi"}
     settings = load_settings()
-    assert settings.ask_profile is False  # no output reports by it: not collected by default
+    assert settings.ask_profile is True  # the indices are broken down by it: asked by default
     database = Database(settings.database_url)
     try:
-        default = build_engine(settings, database)
-        asking = build_engine(load_settings(ask_profile=True), database)
+        asking = build_engine(settings, database)
+        not_asking = build_engine(load_settings(ask_profile=False), database)
     finally:
         await database.dispose()
-    assert not profile & {item.code for item in default.questionnaire.items}
+    assert not profile & {item.code for item in not_asking.questionnaire.items}
     assert profile <= {item.code for item in asking.questionnaire.items}
-    assert "respondent_type" in {item.code for item in default.questionnaire.items}
+    assert "respondent_type" in {item.code for item in not_asking.questionnaire.items}
     # The sections the respondent is told about leave the profile out: "Phần 7/7".
-    last = default.questionnaire.progress({}, "y_kien_khac")
+    last = not_asking.questionnaire.progress({}, "y_kien_khac")
     assert last.section_number == last.sections
     with pytest.raises(ValueError, match="dan_toc is part of the respondent profile"):
         load_bundled().asking(["dan_toc"], profile=False)

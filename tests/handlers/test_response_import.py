@@ -393,11 +393,12 @@ def test_the_cli_imports_reports_counts_and_refuses_a_bad_file(
     monkeypatch.setenv("SIPAS_SECRET_KEY", TEST_SECRET)
     runner = CliRunner()
     assert runner.invoke(cli, ["units", "load", "--sample"]).exit_code == 0
-    # By default the profile is not asked: the template has no column for it.
-    default = runner.invoke(cli, ["responses", "template"]).stdout.strip().split(",")
-    assert default == [code for code in HEADER if code not in PROFILE_COLUMNS]
+    # Where the profile is not asked, the template has no column for it.
+    monkeypatch.setenv("SIPAS_ASK_PROFILE", "false")
+    unasked = runner.invoke(cli, ["responses", "template"]).stdout.strip().split(",")
+    assert unasked == [code for code in HEADER if code not in PROFILE_COLUMNS]
 
-    monkeypatch.setenv("SIPAS_ASK_PROFILE", "true")
+    monkeypatch.delenv("SIPAS_ASK_PROFILE")  # asked by default
     template = runner.invoke(cli, ["responses", "template"])
     assert template.exit_code == 0
     assert template.stdout.strip() == ",".join(HEADER)
