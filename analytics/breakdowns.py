@@ -110,49 +110,94 @@ def _rest(total: pd.DataFrame, part: pd.DataFrame, keys: list[str], value: str) 
     return merged[merged[value] > 0][[*columns, value]].reset_index(drop=True)
 
 
+TAG = "\x1f"
+"""Separates a band's tag from a counter, unit or group code: every band is computed at once,
+as counters and units of its own (`_tagged`), which no other band's cells overlap."""
+
+
+def _tag(band: BandCounts) -> str:
+    return f"{band.breakdown}={band.band}{TAG}"
+
+
+def _tagged(bands: list[BandCounts], unit_maps: Mapping[str, pd.DataFrame]) -> _AllBands:
+    """Every band's counts, respondents and unit maps, its counters, units and groups tagged."""
+
+    def tag_points(frame: pd.DataFrame, tag: str) -> pd.DataFrame:
+        return frame.assign(service_point_code=tag + frame["service_point_code"].astype(str))
+
+    counts = [tag_points(band.counts, _tag(band)) for band in bands]
+    people = [tag_points(band.respondents, _tag(band)) for band in bands]
+    maps: dict[str, pd.DataFrame] = {
+        level: pd.concat(
+            [
+                tag_points(units, _tag(band)).assign(
+                    unit_code=_tag(band) + units["unit_code"].astype(str),
+                    groups=pd.Series(
+                        [tuple(_tag(band) + g for g in groups) for groups in units["groups"]],
+                        index=units.index,
+                        dtype=object,
+                    ),
+                )
+                for band in bands
+            ],
+            ignore_index=True,
+        )
+        for level, units in unit_maps.items()
+    }
+    return _AllBands(
+        pd.concat(counts, ignore_index=True), pd.concat(people, ignore_index=True), maps
+    )
+
+
+@dataclass(frozen=True)
+class _AllBands:
+    counts: pd.DataFrame
+    respondents: pd.DataFrame
+    unit_maps: dict[str, pd.DataFrame]
+
+
 def band_suppression(
     bands: list[BandCounts],
     respondents: pd.DataFrame,
     unit_maps: Mapping[str, pd.DataFrame],
     min_cell_size: int,
     hidden_cells: HiddenCells,
-) -> list[HiddenCells]:
-    """The cells to suppress in each band, at every level (`hidden_cells`: the cells' own)."""
-    sizes = {
-        level: [_cell_sizes(band.respondents, units) for band in bands]
-        for level, units in unit_maps.items()
-    }
+) -> HiddenCells:
+    """The band cells to suppress at every level, tagged as `_tagged` tags them
+    (`hidden_cells`: the cells' own)."""
+    tagged = _tagged(bands, unit_maps)
     totals = {level: _cell_sizes(respondents, units) for level, units in unit_maps.items()}
-    hidden: list[HiddenCells] = [{} for _ in bands]
+    sizes = {level: _cell_sizes(tagged.respondents, tagged.unit_maps[level]) for level in unit_maps}
+    tags: dict[str, list[str]] = {}
+    for band in bands:
+        tags.setdefault(band.breakdown, []).append(_tag(band))
+    hidden: HiddenCells = {}
     while True:
-        hidden = [
-            linked_suppression(band.respondents, unit_maps, min_cell_size, already)
-            for band, already in zip(bands, hidden, strict=True)
-        ]
+        hidden = linked_suppression(tagged.respondents, tagged.unit_maps, min_cell_size, hidden)
         changed = False
-        for breakdown in dict.fromkeys(band.breakdown for band in bands):
-            members = [i for i, band in enumerate(bands) if band.breakdown == breakdown]
-            for level in unit_maps:
-                for cell in totals[level]:
+        for level in unit_maps:
+            at = hidden.setdefault(level, set())
+            for unit, kind in totals[level]:
+                for of_item in tags.values():
+                    members = [
+                        (sizes[level][(tag + unit, kind)], (tag + unit, kind))
+                        for tag in of_item
+                        if (tag + unit, kind) in sizes[level]
+                    ]
                     changed |= _protect_cell(
-                        cell,
-                        cell in hidden_cells.get(level, set()),
-                        [(i, sizes[level][i][cell]) for i in members if cell in sizes[level][i]],
-                        [hidden[i].setdefault(level, set()) for i in range(len(bands))],
+                        (unit, kind) in hidden_cells.get(level, set()), members, at
                     )
         if not changed:
             return hidden
 
 
-def _protect_cell(
-    cell: Cell, total_hidden: bool, members: list[tuple[int, int]], hidden: list[set[Cell]]
-) -> bool:
-    """Hide the smallest shown band of `cell` when exactly one of the cell and its bands is
-    hidden; whether it did."""
-    shown = [(size, i) for i, size in members if cell not in hidden[i]]
+def _protect_cell(total_hidden: bool, members: list[tuple[int, Cell]], hidden: set[Cell]) -> bool:
+    """Hide the smallest shown band (`members`: size, band cell) of a cell when exactly one of
+    the cell and its bands is hidden; whether it did."""
+    shown = [(size, cell) for size, cell in members if cell not in hidden]
     if total_hidden + len(members) - len(shown) != 1 or not shown:
         return False
-    hidden[min(shown)[1]].add(cell)
+    hidden.add(min(shown)[1])
     return True
 
 
@@ -187,41 +232,40 @@ def compute_breakdown_table(
     """The overall and element rows of every band at one level (export columns, then
     `breakdown` and `band`), ordered by unit, profile item and band; `hidden_cells` are the
     cells' own suppression at every level (`linked_suppression`)."""
-    bands = band_counts(counts, respondents, band_rows, layout)
-    hidden = band_suppression(bands, respondents, unit_maps, min_cell_size, hidden_cells)
-    tables = []
-    for band, hidden_in_band in zip(bands, hidden, strict=True):
-        table = compute_index_table(
-            band.counts,
-            band.respondents,
-            unit_maps[level],
-            layout,
-            method,
-            period=period,
-            level=level,
-            min_cell_size=min_cell_size,
-            respondent_types=respondent_types,
-            hidden_cells=hidden_in_band.get(level, set()),
-        )
-        table = table[table["scope"].isin(BREAKDOWN_SCOPES)]
-        if not table.empty:  # a band with no respondents at this level
-            tables.append(table.assign(breakdown=band.breakdown, band=band.band))
     columns = [*EXPORT_COLUMNS, *BREAKDOWN_COLUMNS]
-    if not tables:
+    bands = band_counts(counts, respondents, band_rows, layout)
+    if not bands:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    hidden = band_suppression(bands, respondents, unit_maps, min_cell_size, hidden_cells)
+    tagged = _tagged(bands, unit_maps)
+    table = compute_index_table(
+        tagged.counts,
+        tagged.respondents,
+        tagged.unit_maps[level],
+        layout,
+        method,
+        period=period,
+        level=level,
+        min_cell_size=min_cell_size,
+        respondent_types=respondent_types,
+        hidden_cells=hidden.get(level, set()),
+    )
+    table = table[table["scope"].isin(BREAKDOWN_SCOPES)]
+    if table.empty:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
+    parts = table["unit_code"].str.split(TAG, n=1, expand=True)
+    unit = parts[1]
+    tagged_by = parts[0].str.split("=", n=1, expand=True)
+    breakdown, band = tagged_by[0], tagged_by[1]
     order = {
         (item.code, value): i
         for i, (item, value) in enumerate(
             (item, value) for item in layout.profile for value, _ in item.bands
         )
     }
-    table = pd.concat(tables, ignore_index=True)
-    rank = pd.Series(
-        [order[key] for key in zip(table["breakdown"], table["band"], strict=True)],
-        index=table.index,
-    )
+    rank = [order[(str(item), str(value))] for item, value in zip(breakdown, band, strict=True)]
     return (
-        table.assign(_rank=rank)
+        table.assign(unit_code=unit, breakdown=breakdown, band=band, _rank=rank)
         .sort_values(["unit_code", "_rank"], kind="stable")
         .reset_index(drop=True)[columns]
     )
