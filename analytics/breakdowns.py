@@ -14,7 +14,7 @@ nothing changes. Everything here is arithmetic on the daily counts (docs/indices
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -157,6 +157,7 @@ class _AllBands:
 
 
 def band_suppression(
+    tagged: _AllBands,
     bands: list[BandCounts],
     respondents: pd.DataFrame,
     unit_maps: Mapping[str, pd.DataFrame],
@@ -164,8 +165,7 @@ def band_suppression(
     hidden_cells: HiddenCells,
 ) -> HiddenCells:
     """The band cells to suppress at every level, tagged as `_tagged` tags them
-    (`hidden_cells`: the cells' own)."""
-    tagged = _tagged(bands, unit_maps)
+    (`hidden_cells`: the cells' own); `tagged` are the `bands` tagged."""
     totals = {level: _cell_sizes(respondents, units) for level, units in unit_maps.items()}
     sizes = {level: _cell_sizes(tagged.respondents, tagged.unit_maps[level]) for level in unit_maps}
     tags: dict[str, list[str]] = {}
@@ -236,13 +236,13 @@ def compute_breakdown_table(
     bands = band_counts(counts, respondents, band_rows, layout)
     if not bands:
         return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
-    hidden = band_suppression(bands, respondents, unit_maps, min_cell_size, hidden_cells)
     tagged = _tagged(bands, unit_maps)
+    hidden = band_suppression(tagged, bands, respondents, unit_maps, min_cell_size, hidden_cells)
     table = compute_index_table(
         tagged.counts,
         tagged.respondents,
         tagged.unit_maps[level],
-        layout,
+        replace(layout, expectations=()),  # bands report the overall and elements only
         method,
         period=period,
         level=level,
