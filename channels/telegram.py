@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeAlias
 
 from telegram import (
-    CallbackQuery,
+    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -84,6 +85,17 @@ TRY_AGAIN_NOTICE = (
 
 TelegramApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+
+
+WebhookReply: TypeAlias = dict[str, Any]  # one Bot API method, as Telegram reads it from an answer
+
+
+@dataclass
+class _WebhookUpdate:
+    """What processing one webhook update leaves for its HTTP answer."""
+
+    errors: list[BaseException] = field(default_factory=list)
+    reply: WebhookReply | None = None
 
 
 class UpdateFailed(Exception):
@@ -157,9 +169,10 @@ class TelegramChannel:
         # else, or typed text, looks there.
         self._known: OrderedDict[int, list[int]] = OrderedDict()
         self._connected = False
-        # The errors of each webhook update being processed, by update id: the error handler
-        # is where python-telegram-bot reports them, and it does not raise them further.
-        self._webhook_errors: dict[int, list[BaseException]] = {}
+        # Each webhook update being processed, by update id: its errors (the error handler is
+        # where python-telegram-bot reports them, and it does not raise them further) and the
+        # tap's answer, which goes back in the webhook's HTTP answer.
+        self._webhook: dict[int, _WebhookUpdate] = {}
         _keep_library_logs_anonymous()  # also for an application not made by build_application
         # Group -1 runs first: anything outside a private chat stops there.
         application.add_handler(TypeHandler(Update, self.private_chats_only), group=-1)
@@ -222,25 +235,36 @@ class TelegramChannel:
         # bot's HTTP clients were opened: close them too (a no-op otherwise).
         await application.bot.shutdown()
 
-    async def process_webhook_update(self, data: dict[str, Any]) -> None:
-        """Handle one update delivered to the webhook, in order with its chat's other updates."""
+    async def process_webhook_update(self, data: dict[str, Any]) -> WebhookReply | None:
+        """Handle one update delivered to the webhook, in order with its chat's other updates;
+        what the webhook answers Telegram with: a button tap's answer, or None.
+
+        Telegram carries out one Bot API method given in the answer to its POST, so a tap
+        is answered there instead of by a call of its own: half the Bot API calls of a
+        survey. Whether that answer took effect is never known, as for a late answer
+        (harmless: the button stops spinning anyway after a while).
+        """
         application = self.application
         try:
             update = Update.de_json(data, application.bot)
         except (TypeError, ValueError, KeyError, AttributeError) as error:
             # It would not parse on a redelivery either: drop it rather than fail forever.
             log.warning("unreadable Telegram update dropped (%s)", type(error).__name__)
-            return
-        errors: list[BaseException] = []
-        self._webhook_errors[update.update_id] = errors
+            return None
+        pending = self._webhook[update.update_id] = _WebhookUpdate()
         try:
             await application.update_processor.process_update(
                 update, application.process_update(update)
             )
         finally:
-            del self._webhook_errors[update.update_id]
-        if errors:
-            raise UpdateFailed(f"Telegram update {update.update_id} failed") from errors[0]
+            del self._webhook[update.update_id]
+        if pending.errors:
+            if pending.reply is not None:
+                # The route answers 500, whose body Telegram ignores: answer the tap by a call.
+                reply = pending.reply
+                await _answer_now(application.bot, reply["callback_query_id"], reply.get("text"))
+            raise UpdateFailed(f"Telegram update {update.update_id} failed") from pending.errors[0]
+        return pending.reply
 
     async def send(self, chat: str, replies: list[Reply]) -> None:
         """Send `replies` to a chat unprompted (a reminder to finish): always as new messages,
@@ -257,7 +281,7 @@ class TelegramChannel:
         if chat is not None and chat.type == chat.PRIVATE:
             return
         if update.callback_query is not None:
-            await _answer(update.callback_query, PRIVATE_CHAT_ONLY_NOTICE)
+            await self._answer(update, PRIVATE_CHAT_ONLY_NOTICE)
         elif update.message is not None and (update.message.text or "").startswith("/"):
             # Only commands get an answer: a bot that may read a group must not chatter in it.
             word, *arguments = (update.message.text or "").split()
@@ -348,9 +372,9 @@ class TelegramChannel:
         update's error is kept for `process_webhook_update` to raise."""
         update_id = update.update_id if isinstance(update, Update) else None
         error = context.error
-        errors = self._webhook_errors.get(update_id) if update_id is not None else None
-        if errors is not None and error is not None:
-            errors.append(error)
+        pending = self._webhook.get(update_id) if update_id is not None else None
+        if pending is not None and error is not None:
+            pending.errors.append(error)
         log.error(
             "Telegram update %s failed: %s",
             update_id,
@@ -380,17 +404,31 @@ class TelegramChannel:
             # is delivered again too once raised (the error handler logs it).
             if query is not None:
                 # The tapped keyboard stays as it was: tapping it again is the retry.
-                await _answer(query, TRY_AGAIN_NOTICE)
+                await self._answer(update, TRY_AGAIN_NOTICE)
             else:
                 await send(update.get_bot(), chat.id, Reply(TRY_AGAIN))
             raise
         tapped = None
         if query is not None:
-            # Answer first: the respondent's button stops spinning whatever happens next.
-            await _answer(query, notice_of(replies))
+            # Answered before showing: the button stops spinning whatever happens next (a
+            # webhook update's answer goes even when showing fails: process_webhook_update).
+            await self._answer(update, notice_of(replies))
             tapped = query.message.message_id if isinstance(query.message, Message) else None
         if replies:  # none for a duplicate delivery: the first one showed everything
             await self._show(chat.id, replies, tapped=tapped)
+
+    async def _answer(self, update: Update, notice: str | None) -> None:
+        """Answer the update's button tap: in the webhook's answer for a webhook update, else
+        by a call of its own."""
+        assert update.callback_query is not None
+        query_id = update.callback_query.id
+        pending = self._webhook.get(update.update_id)
+        if pending is None:
+            await _answer_now(self.application.bot, query_id, notice)
+            return
+        pending.reply = {"method": "answerCallbackQuery", "callback_query_id": query_id}
+        if notice is not None:
+            pending.reply["text"] = notice
 
     async def _show(self, chat_id: int, replies: list[Reply], *, tapped: int | None) -> None:
         """Show `replies` in the chat; the keyboards they supersede lose their buttons."""
@@ -418,9 +456,10 @@ def _keep_library_logs_anonymous() -> None:
         logger.setLevel(logging.INFO)
 
 
-async def _answer(query: CallbackQuery, notice: str | None) -> None:
-    """Answer a callback query; a late answer is harmless, so its failure is only logged."""
+async def _answer_now(bot: Bot, query_id: str, notice: str | None) -> None:
+    """Answer a callback query by a call of its own; a late answer is harmless, so its failure
+    is only logged."""
     try:
-        await call(query.get_bot(), "answerCallbackQuery", callback_query_id=query.id, text=notice)
+        await call(bot, "answerCallbackQuery", callback_query_id=query_id, text=notice)
     except TelegramError as error:
         log.info("answering a button tap failed (%s)", type(error).__name__)

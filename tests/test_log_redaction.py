@@ -72,7 +72,7 @@ async def test_serve_logs_no_password_code_payload_api_key_webhook_secret_or_bot
             await client.get(f"/s/{short_code}")
             await client.get("/api/v1/invitations", params={"api_key": api_key})
             await client.post(f"{WEBHOOK_PATH}/{WEBHOOK_SECRET}", json={})
-            deliver = Deliver(base + WEBHOOK_PATH)
+            deliver = Deliver(base + WEBHOOK_PATH, telegram)
             await telegram.wait_for(lambda: telegram.webhook, what="setWebhook")
             await say(telegram, person, f"/start {payload}", deliver)
             forged = await client.post(

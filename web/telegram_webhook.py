@@ -28,7 +28,9 @@ MAX_BODY_BYTES = 1024 * 1024  # an update is a few kilobytes; anything near this
 
 log = logging.getLogger(__name__)
 
-UpdateSink = Callable[[dict[str, Any]], Awaitable[None]]
+# The Telegram channel's handling of an update; what it returns (a tap's answer) is the body of
+# the 200, and Telegram carries it out as a Bot API call.
+UpdateSink = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 def telegram_webhook_router(
@@ -42,7 +44,8 @@ def telegram_webhook_router(
     Statuses: 403 without the secret header or with a wrong one, 503 while `ready()` is
     false (the service is still connecting to Telegram after a start: updates queued at
     Telegram during a restart arrive at once), 400 for anything that is not an update's
-    JSON, 500 when processing failed, 200 otherwise, including for an update already seen.
+    JSON, 500 when processing failed, 200 otherwise, including for an update already seen;
+    a 200's body is the method `process` returned for Telegram to carry out, if any.
     Telegram delivers again whatever got no 2xx. A body over `MAX_BODY_BYTES` gets 413
     from the app's `web.body_limit` before this route runs.
     """

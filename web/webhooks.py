@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 
 RECENT_IDS = 10_000
 
-Sink = Callable[[dict[str, Any]], Awaitable[None]]
+# A channel's handling of one event; what it returns, if anything, is the HTTP answer's JSON
+# (a Telegram webhook answer may carry one Bot API method, which Telegram carries out).
+Sink = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
 class RecentIds:
@@ -53,14 +55,17 @@ async def hand_off(
     event: dict[str, Any], event_id: str | None, recent: RecentIds, sink: Sink, platform: str
 ) -> Response:
     """Give a verified event to its channel once: 200 for a retry already seen, 500 (so the
-    platform delivers it again) when the channel failed."""
+    platform delivers it again) when the channel failed, else 200 with what the channel
+    returned as the body, if anything."""
     if event_id is not None and not recent.add(event_id):
         return status(200, "duplicate")
     try:
-        await sink(event)
+        reply = await sink(event)
     except Exception:
         if event_id is not None:
             recent.forget(event_id)
         log.exception("%s webhook event failed", platform)
         return status(500, "processing failed")
+    if reply is not None:
+        return Response(json.dumps(reply), media_type="application/json")
     return status(200, "ok")

@@ -265,9 +265,10 @@ class Tally:
 
 
 async def deliver(
-    client: httpx.AsyncClient, url: str, update: dict[str, Any], tally: Tally
+    client: httpx.AsyncClient, url: str, person: FakeUser, update: dict[str, Any], tally: Tally
 ) -> None:
-    """POST one update like Telegram: again, after a pause, until it is answered 200."""
+    """POST one of `person`'s updates like Telegram: again, after a pause, until it is answered
+    200; then carry out the answer's method, if any (a tap's answer)."""
     for attempt in range(MAX_DELIVERIES):
         if attempt:
             tally.redeliveries += 1
@@ -281,6 +282,7 @@ async def deliver(
         if response.status_code == 200:
             tally.latencies.append(time.perf_counter() - started)
             tally.updates += 1
+            person.server.carry_out(response.status_code, response.content)
             return
         tally.failed(f"HTTP {response.status_code}")
     raise RuntimeError("an update was never accepted")
@@ -317,7 +319,9 @@ async def take_survey(
     pace = random.Random(person.id)
     if think:
         await asyncio.sleep(pace.uniform(0, think))
-    await deliver(client, url, person.send(f"/start {counter_payload(SECRET, POINT)}"), tally)
+    await deliver(
+        client, url, person, person.send(f"/start {counter_payload(SECRET, POINT)}"), tally
+    )
     for _ in range(200):
         message = person.last_message()
         if message is not None and TRY_AGAIN in message.text:
@@ -326,7 +330,7 @@ async def take_survey(
             tally.failed("try again")
             await asyncio.sleep(REDELIVERY_PAUSE_SECONDS)
             await deliver(
-                client, url, person.send(f"/start {counter_payload(SECRET, POINT)}"), tally
+                client, url, person, person.send(f"/start {counter_payload(SECRET, POINT)}"), tally
             )
             continue
         if message is None or not message.buttons:
@@ -335,12 +339,12 @@ async def take_survey(
             await asyncio.sleep(think * pace.uniform(0.5, 1.5))
         if "s:y_kien_khac" in (data for row in message.buttons for _, data in row):
             answers["y_kien_khac"] = COMMENT  # the open comment is typed
-            await deliver(client, url, person.send(COMMENT), tally)
+            await deliver(client, url, person, person.send(COMMENT), tally)
             continue
         item, data = choose(message)
         if item is not None:
             answers[item] = data.split(":", 2)[2]
-        await deliver(client, url, person.tap(data), tally)
+        await deliver(client, url, person, person.tap(data), tally)
     raise RuntimeError("a survey did not end")
 
 

@@ -78,10 +78,15 @@ def choose(message: SentMessage, yes: tuple[str, ...] = ()) -> str:
 
 
 class Deliver:
-    """How updates reach the bot: long polling picks them up; a webhook needs a POST."""
+    """How updates reach the bot: long polling picks them up; a webhook needs a POST, and
+    Telegram carries out what the webhook answers (a tap's answer)."""
 
-    def __init__(self, webhook_url: str | None = None) -> None:
+    def __init__(
+        self, webhook_url: str | None = None, telegram: FakeTelegram | None = None
+    ) -> None:
+        assert (webhook_url is None) == (telegram is None), "a webhook needs its Telegram"
         self.webhook_url = webhook_url
+        self.telegram = telegram
         self.posted: list[dict[str, Any]] = []
 
     async def __call__(self, update: dict[str, Any]) -> None:
@@ -104,6 +109,8 @@ class Deliver:
                 if response.status_code != 503:
                     break
                 await asyncio.sleep(0.05)
+        assert self.telegram is not None
+        self.telegram.carry_out(response.status_code, response.content)
         return response
 
 
@@ -569,7 +576,7 @@ async def test_serve_by_webhook_processes_a_redelivered_update_once(
     person = telegram.user()
 
     async with serving(settings) as base:
-        deliver = Deliver(base + WEBHOOK_PATH)
+        deliver = Deliver(base + WEBHOOK_PATH, telegram)
         await telegram.wait_for(lambda: telegram.webhook, what="setWebhook")
         assert telegram.webhook == {
             "url": PUBLIC_URL + WEBHOOK_PATH,
@@ -580,13 +587,17 @@ async def test_serve_by_webhook_processes_a_redelivered_update_once(
         await answer(telegram, person, deliver, steps=3)
 
         # Telegram got no answer in time and delivers the last tap again. The chat's next tap,
-        # processed after it, is where anything it did would show: only that tap's calls follow.
+        # processed after it, is where anything it did would show: only that tap's calls follow,
+        # its answer carried out from the webhook's answer.
         calls = len(telegram.api_calls())
         await deliver(deliver.posted[-1])
         await answer(telegram, person, deliver, steps=1)
-        assert [call.method for call in telegram.api_calls()[calls:]] == [
-            "answerCallbackQuery",
-            "editMessageText",
+        assert [
+            (call.method, call.status, call.in_webhook_answer)
+            for call in telegram.api_calls()[calls:]
+        ] == [
+            ("editMessageText", 200, False),
+            ("answerCallbackQuery", 200, True),
         ]
 
         async with httpx.AsyncClient() as client:
@@ -615,7 +626,7 @@ async def test_serve_by_webhook_answers_500_for_an_update_it_failed_and_processe
     person = telegram.user()
 
     async with serving(settings) as base:
-        deliver = Deliver(base + WEBHOOK_PATH)
+        deliver = Deliver(base + WEBHOOK_PATH, telegram)
         await telegram.wait_for(lambda: telegram.webhook, what="setWebhook")
         await say(telegram, person, f"/start {COUNTER}", deliver)
         await answer(telegram, person, deliver, steps=2)

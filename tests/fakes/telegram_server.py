@@ -15,7 +15,9 @@ deleteWebhook and getWebhookInfo, and refuses what Telegram refuses, with
 Telegram's error JSON: text over 4096 characters or empty, callback data over 64
 bytes, an unknown chat or message, an unmodified edit, a stale callback answer,
 getUpdates while a webhook is set, a wrong token. `fail(method, status)` makes the
-next calls answer 429 (with `parameters.retry_after`) or a 5xx.
+next calls answer 429 (with `parameters.retry_after`) or a 5xx. Whoever POSTs updates to
+a webhook hands the answer to `carry_out(status, body)`: Telegram carries out the one
+method a webhook's 2xx answer may name, as the answer to an update.
 
 The server runs in a background thread with its own event loop, so it serves sync
 and async tests alike; all state is guarded by one lock.
@@ -171,6 +173,7 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     status: int = 200
+    in_webhook_answer: bool = False  # named in the webhook's answer to an update, not called
 
 
 @dataclass
@@ -500,24 +503,54 @@ class FakeTelegram:
         params = await _parameters(request)
         try:
             if request.path_params["token"] != self.token:
-                raise BotApiError(401, "Unauthorized")
-            if method == "getUpdates":
-                result = await self._get_updates(request, params)
-            else:
                 with self._lock:
-                    self._injected_failure(method)
-                    handler = self._methods().get(method)
-                    if handler is None:
-                        raise BotApiError(404, "Not Found")
-                    result = handler(params)
+                    self.calls.append(ApiCall(method, params, 401))
+                raise BotApiError(401, "Unauthorized")
+            if method != "getUpdates":
+                result = self._carry_out(method, params, in_webhook_answer=False)
+            else:
+                try:
+                    result = await self._get_updates(request, params)
+                except BotApiError as error:
+                    with self._lock:
+                        self.calls.append(ApiCall(method, params, error.status))
+                    raise
+                if result:
+                    with self._lock:
+                        self.calls.append(ApiCall(method, params))
         except BotApiError as error:
-            with self._lock:
-                self.calls.append(ApiCall(method, params, error.status))
             return error.response()
-        if method != "getUpdates" or result:
-            with self._lock:
-                self.calls.append(ApiCall(method, params))
         return JSONResponse({"ok": True, "result": result})
+
+    def carry_out(self, status: int, body: bytes) -> None:
+        """What Telegram does with a webhook's answer to an update: on a 2xx whose JSON body
+        names a `method`, that method is carried out with the body's other fields, as a call
+        would be (recorded `in_webhook_answer`); its result or error is seen by nobody."""
+        if not 200 <= status < 300:
+            return
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            return
+        if isinstance(answer, dict) and isinstance(answer.get("method"), str):
+            params = {name: value for name, value in answer.items() if name != "method"}
+            with contextlib.suppress(BotApiError):
+                self._carry_out(answer["method"], params, in_webhook_answer=True)
+
+    def _carry_out(self, method: str, params: dict[str, Any], *, in_webhook_answer: bool) -> Any:
+        """One Bot API method but getUpdates, recorded; its result, or BotApiError."""
+        with self._lock:
+            try:
+                self._injected_failure(method)
+                handler = self._methods().get(method)
+                if handler is None:
+                    raise BotApiError(404, "Not Found")
+                result = handler(params)
+            except BotApiError as error:
+                self.calls.append(ApiCall(method, params, error.status, in_webhook_answer))
+                raise
+            self.calls.append(ApiCall(method, params, 200, in_webhook_answer))
+            return result
 
     def _methods(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {
