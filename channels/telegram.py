@@ -39,6 +39,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from channels.telegram_delivery import PerChatUpdateProcessor, RetryingRateLimiter, call
+from channels.telegram_http import bot_api_request
 from channels.telegram_render import locale_of, notice_of, start_payload
 from channels.telegram_screen import send, show
 from handlers.events import Command, Inbound, InboundKind, Reply, Surface, command_named
@@ -123,7 +124,9 @@ def build_application(
     """A PTB Application for `token` at `base_url` (Telegram's, a local Bot API server, a fake).
 
     With `polling=False` there is no Updater: updates come from the web app's
-    webhook route. `request` replaces the HTTP layer (tests record calls with it).
+    webhook route. `request` replaces the HTTP layer of the bot's calls (tests record calls
+    with it); by default it is `channels.telegram_http`'s (long polling keeps
+    python-telegram-bot's own).
     """
     # Before building: the bot logs its API URL, token included, at DEBUG as it is made.
     _keep_library_logs_anonymous()
@@ -135,6 +138,7 @@ def build_application(
         .rate_limiter(rate_limiter or RetryingRateLimiter())
         .concurrent_updates(PerChatUpdateProcessor())
     )
+    request = request or bot_api_request(base_url)
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
