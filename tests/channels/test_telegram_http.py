@@ -334,6 +334,9 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 def test_behind_a_proxy_the_bot_keeps_python_telegram_bots_own_client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    for variable in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+        monkeypatch.delenv(variable.lower(), raising=False)
     assert isinstance(bot_api_request("https://api.telegram.org/bot"), BotApiRequest)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.so-noi-vu.internal:3128")
     assert bot_api_request("https://api.telegram.org/bot") is None
