@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 NIGHT_RETRY = timedelta(minutes=15)  # after a night that did not succeed, before trying again
 LEASE_TTL = timedelta(minutes=30)  # renewed after every day, so only a dead holder lets it lapse
-PARALLEL_DAYS = 2  # days counted at once on PostgreSQL: one per core of the machine it was sized on
+PARALLEL_DAYS = 2  # days counted at once: one per core of the machine it was sized on
 
 
 class AggregationError(Exception):
@@ -135,20 +135,23 @@ async def _aggregate_leased(
 
         async def count_days() -> None:
             for day in waiting:
-                async with database.transaction() as session:
-                    counted = await counter.recount(session, day)
+                if database.is_sqlite:
+                    counted = await counter.recount_staged(database, day)
+                else:
+                    async with database.transaction() as session:
+                        counted = await counter.recount(session, day)
                 result.days.append(counted)
                 await acquire_lease(database, AGGREGATION_LEASE, holder, LEASE_TTL)
                 if progress:
                     progress(len(todo), counted)
 
         # Days are counted independently (a day's repeat check reads responses, not flags),
-        # so PostgreSQL counts several at once, each in its own transaction and connection;
-        # SQLite has one writer, so one day at a time.
-        workers = 1 if database.is_sqlite else PARALLEL_DAYS
+        # so several at once, each on its own connection: on PostgreSQL each in its own
+        # transaction; on SQLite, which has one writer, each counted under a read transaction
+        # and only copied in under the write lock, one day at a time (`recount_staged`).
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(min(workers, len(todo))):
+                for _ in range(min(PARALLEL_DAYS, len(todo))):
                     group.create_task(count_days())
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None  # the first day that failed says why

@@ -24,7 +24,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, Float, TextClause, bindparam, delete, func, select, text
 
-from storage.db import Transaction
+from storage.db import Database, Transaction
 from storage.models import DailyBandCount, DailyCount, DailyRespondents, DirtyDay
 from storage.response_facts import ScaleValues
 from storage.sessions import record_missing_facts
@@ -70,6 +70,25 @@ def _sql_list(values: Sequence[str]) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
+@dataclass(frozen=True)
+class Tables:
+    """Where a day's statements write their rows, and where the counts read the flags from."""
+
+    quality: str = "response_quality"
+    counts: str = "daily_counts"
+    respondents: str = "daily_respondents"
+    band_counts: str = "daily_band_counts"
+
+
+COUNTED_TABLES = Tables()
+STAGED_TABLES = Tables(
+    "temp.staged_quality", "temp.staged_counts", "temp.staged_respondents", "temp.staged_bands"
+)
+"""The same rows staged in the connection's own temporary database: on SQLite, writing there
+takes no lock on the database file, so a day is counted on a reader connection beside
+another day, and only the copy into COUNTED_TABLES waits for the one writer (`DayCounter`)."""
+
+
 def _seconds(column: str, sqlite: bool) -> str:
     if sqlite:
         return f"(julianday({column}) * 86400.0)"
@@ -82,7 +101,7 @@ _DAY_FILTER = """r.reporting_day = :day AND r.questionnaire_id = :questionnaire_
   AND (r.simulated = FALSE OR :count_simulated)"""
 
 
-def quality_sql(sqlite: bool) -> str:
+def quality_sql(sqlite: bool, tables: Tables = COUNTED_TABLES) -> str:
     """The statement that flags every counted response of one reporting day (`:day`).
 
     Straight-lining and speeding are read from the facts recorded with each response
@@ -115,12 +134,14 @@ WITH checks AS MATERIALIZED (
     FROM responses r
     WHERE {_DAY_FILTER}
 )
-INSERT INTO response_quality
-    (response_id, reporting_day, straight_lining, speeding, repeated, flagged)
+INSERT INTO {tables.quality} ({_QUALITY_COLUMNS})
 SELECT id, reporting_day, straight_lining, speeding, repeated,
        (straight_lining OR speeding OR repeated)
 FROM checks
 """  # noqa: S608
+
+
+_QUALITY_COLUMNS = "response_id, reporting_day, straight_lining, speeding, repeated, flagged"
 
 
 # The cell a counted response is counted in, besides its day: (column of daily_counts and
@@ -139,14 +160,24 @@ _CELL_COLUMNS = ", ".join(column for column, _ in _CELL)
 _CELL_SQL = ", ".join(expression for _, expression in _CELL)
 
 
-# The day's counted responses (`r`), with their flags (`q`).
-_COUNTED = "responses r JOIN response_quality q ON q.response_id = r.id"
+_COUNT_COLUMNS = f"day, {_CELL_COLUMNS}, item_code, value, answers"
+_RESPONDENT_COLUMNS = f"day, {_CELL_COLUMNS}, respondents"
+_BAND_COLUMNS = (
+    "day, service_point_code, respondent_type, flags, profile_item, band, item_code, value, answers"
+)
+
+
+def _counted(tables: Tables) -> str:
+    """The day's counted responses (`r`), with their flags (`q`)."""
+    return f"responses r JOIN {tables.quality} q ON q.response_id = r.id"
+
+
 _OF_THE_DAY = (
     "r.reporting_day = :day AND q.reporting_day = :day AND r.questionnaire_id = :questionnaire_id"
 )
 
 
-def counts_sql(item_codes: Sequence[str], sqlite: bool) -> str:
+def counts_sql(item_codes: Sequence[str], sqlite: bool, tables: Tables = COUNTED_TABLES) -> str:
     """The statement that counts one day's answers per cell, item and value: the one pass
     over the day's answers.
 
@@ -161,9 +192,9 @@ def counts_sql(item_codes: Sequence[str], sqlite: bool) -> str:
     items = _sql_list(item_codes)
     if not sqlite:
         return f"""
-INSERT INTO daily_counts (day, {_CELL_COLUMNS}, item_code, value, answers)
+INSERT INTO {tables.counts} ({_COUNT_COLUMNS})
 SELECT r.reporting_day, {_CELL_SQL}, a.item_code, a.value, COUNT(*)
-FROM {_COUNTED} JOIN answers a ON a.session_id = r.session_id
+FROM {_counted(tables)} JOIN answers a ON a.session_id = r.session_id
 WHERE {_OF_THE_DAY} AND a.item_code IN ({items})
 GROUP BY r.reporting_day, {_CELL_SQL}, a.item_code, a.value
 """  # noqa: S608
@@ -173,7 +204,7 @@ WITH cells AS MATERIALIZED (
     SELECT r.session_id, r.reporting_day,
            {", ".join(f"{expression} AS {column}" for column, expression in _CELL)},
            DENSE_RANK() OVER (ORDER BY {_CELL_SQL}) AS cell
-    FROM {_COUNTED}
+    FROM {_counted(tables)}
     WHERE {_OF_THE_DAY}
 ), tallies AS MATERIALIZED (
     SELECT x.cell, a.item_code, a.value, COUNT(*) AS answers
@@ -184,25 +215,24 @@ WITH cells AS MATERIALIZED (
 ), named AS MATERIALIZED (
     SELECT DISTINCT cell, reporting_day, {_CELL_COLUMNS} FROM cells
 )
-INSERT INTO daily_counts (day, {_CELL_COLUMNS}, item_code, value, answers)
+INSERT INTO {tables.counts} ({_COUNT_COLUMNS})
 SELECT n.reporting_day, {named}, t.item_code, t.value, t.answers
 FROM tallies t
 JOIN named n ON n.cell = t.cell
 """  # noqa: S608
 
 
-def band_counts_sql(item_codes: Sequence[str], profile_codes: Sequence[str]) -> str:
+def band_counts_sql(
+    item_codes: Sequence[str], profile_codes: Sequence[str], tables: Tables = COUNTED_TABLES
+) -> str:
     """The statement that counts one day's answers per cell, profile band, item and value: the
     answers of the respondents who gave each band to each profile item (breakdowns). Only
     cleaned-or-not matters here, so channels are summed."""
     return f"""
-INSERT INTO daily_band_counts
-    (day, service_point_code, respondent_type, flags, profile_item, band, item_code, value,
-     answers)
+INSERT INTO {tables.band_counts} ({_BAND_COLUMNS})
 SELECT r.reporting_day, r.service_point_code, r.respondent_type, {_FLAG_BITS},
        p.item_code, p.value, a.item_code, a.value, COUNT(*)
-FROM responses r
-JOIN response_quality q ON q.response_id = r.id
+FROM {_counted(tables)}
 JOIN answers p ON p.session_id = r.session_id
 JOIN answers a ON a.session_id = r.session_id
 WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
@@ -213,10 +243,12 @@ GROUP BY r.reporting_day, r.service_point_code, r.respondent_type,
 """  # noqa: S608
 
 
-RESPONDENTS_SQL = f"""
-INSERT INTO daily_respondents (day, {_CELL_COLUMNS}, respondents)
+def respondents_sql(tables: Tables = COUNTED_TABLES) -> str:
+    """The statement that counts one day's respondents per cell."""
+    return f"""
+INSERT INTO {tables.respondents} ({_RESPONDENT_COLUMNS})
 SELECT r.reporting_day, {_CELL_SQL}, COUNT(*)
-FROM {_COUNTED}
+FROM {_counted(tables)}
 WHERE {_OF_THE_DAY}
 GROUP BY r.reporting_day, {_CELL_SQL}
 """  # noqa: S608
@@ -226,7 +258,14 @@ class DayCounter:
     """Recomputes the quality flags and daily counts of one reporting day at a time, for the
     responses to one questionnaire: the answers to its `item_codes` are counted, also per band
     of each of its `profile_codes` (breakdowns), and `scale_values` are what its quality facts
-    are judged on."""
+    are judged on.
+
+    `recount` counts a day inside the caller's write transaction (PostgreSQL, where several
+    such transactions run at once). `recount_staged` is SQLite's: there one connection writes
+    at a time, so the day is counted into temporary tables under a read transaction, which
+    does not hold the write lock and lets another day be counted on another connection (and
+    core) meanwhile; only the copy into the real tables takes the writer's turn.
+    """
 
     def __init__(
         self,
@@ -252,13 +291,32 @@ class DayCounter:
         def statement(sql: str) -> TextClause:
             return text(sql).bindparams(*(p for p in typed if f":{p.key}" in sql))
 
+        def work(tables: Tables) -> list[TextClause]:
+            # In this order: the flags first, as the other statements read them.
+            statements = [
+                statement(quality_sql(sqlite, tables)),
+                # A band's respondents are the counts of its profile item's answers.
+                statement(counts_sql([*item_codes, *profile_codes], sqlite, tables)),
+                statement(respondents_sql(tables)),
+            ]
+            if profile_codes:
+                statements.append(statement(band_counts_sql(item_codes, profile_codes, tables)))
+            return statements
+
+        def tally(tables: Tables) -> TextClause:
+            return text(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) "  # noqa: S608
+                f"FROM {tables.quality} WHERE reporting_day = :day"
+            ).bindparams(day)
+
+        real, staged = COUNTED_TABLES, STAGED_TABLES
         self._clear = [
             text(f"DELETE FROM {table} WHERE {column} = :day").bindparams(day)  # noqa: S608
             for table, column in (
-                ("daily_counts", "day"),
-                ("daily_respondents", "day"),
-                ("daily_band_counts", "day"),
-                ("response_quality", "reporting_day"),
+                (real.counts, "day"),
+                (real.respondents, "day"),
+                (real.band_counts, "day"),
+                (real.quality, "reporting_day"),
             )
         ]
         self._before: list[TextClause] = []
@@ -267,31 +325,44 @@ class DayCounter:
             # costs more than the work itself; they are plain scans and sorts, so JIT stays off.
             # work_mem keeps the day's sorts and hashes in memory.
             self._before = [text("SET LOCAL jit = off"), text("SET LOCAL work_mem = '256MB'")]
-        self._work = [
-            statement(quality_sql(sqlite)),
-            # A band's respondents are the counts of its profile item's answers.
-            statement(counts_sql([*item_codes, *profile_codes], sqlite)),
-            statement(RESPONDENTS_SQL),
-        ]
-        if profile_codes:
-            self._work.append(statement(band_counts_sql(item_codes, profile_codes)))
-        self._tally = text(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) "
-            "FROM response_quality WHERE reporting_day = :day"
-        ).bindparams(day)
-
-    async def recount(self, session: Transaction, day: date) -> DayCount:
-        """Replace one day's flags and counts; clear its dirty mark if nobody re-marked it meanwhile."""
-        seen: datetime | None = await session.scalar(
-            select(DirtyDay.marked_at).where(DirtyDay.day == day)
+        self._work = work(real)
+        self._tally = tally(real)
+        # SQLite's staging: empty temporary tables shaped as the real ones (the flags keyed
+        # by response, as the counts look them up so), the day's statements into them, then
+        # one copy each into the real tables.
+        staging = (
+            (staged.quality, real.quality, _QUALITY_COLUMNS),
+            (staged.counts, real.counts, _COUNT_COLUMNS),
+            (staged.respondents, real.respondents, _RESPONDENT_COLUMNS),
+            (staged.band_counts, real.band_counts, _BAND_COLUMNS),
         )
-        for setting in self._before:
-            await session.execute(setting)
-        # Facts are the questionnaire's (its scale values), as the engine records them.
-        await record_missing_facts(session, day, self.questionnaire_id, self.scale_values)
-        for clear in self._clear:
-            await session.execute(clear, {"day": day})
-        parameters = {
+        self._unstage = [text(f"DROP TABLE IF EXISTS {temp}") for temp, _, _ in staging]
+        self._stage = [
+            *self._unstage,  # a day that failed on this pooled connection may have left them
+            # Up to 64 MB of the day's staged rows kept in memory rather than written out to
+            # a temporary file (SQLite's default keeps 2 MB).
+            text("PRAGMA temp.cache_size = -65536"),
+            *(
+                text(f"CREATE TABLE {temp} AS SELECT {columns} FROM {table} WHERE 0")  # noqa: S608
+                for temp, table, columns in staging
+            ),
+            text("CREATE UNIQUE INDEX temp.staged_quality_key ON staged_quality (response_id)"),
+        ]
+        self._staged_work = work(staged)
+        self._staged_tally = tally(staged)
+        self._copy = [
+            text(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {temp}")  # noqa: S608
+            for temp, table, columns in staging
+        ]
+        # A response withdrawn after the day was counted has no flags to keep (their key is
+        # its id); its day was marked again, so the next run counts the day without it.
+        self._copy[0] = text(
+            f"INSERT INTO {real.quality} ({_QUALITY_COLUMNS}) SELECT {_QUALITY_COLUMNS} "  # noqa: S608
+            f"FROM {staged.quality} WHERE response_id IN (SELECT id FROM responses)"
+        )
+
+    def _parameters(self, day: date) -> dict[str, object]:
+        return {
             "day": day,
             "questionnaire_id": self.questionnaire_id,
             "speeding_seconds": self.rules.speeding_seconds_per_item,
@@ -299,8 +370,18 @@ class DayCounter:
             "repeat_seconds": self.rules.repeat_window_hours * 3600.0,
             "count_simulated": self.rules.count_simulated,
         }
+
+    async def recount(self, session: Transaction, day: date) -> DayCount:
+        """Replace one day's flags and counts; clear its dirty mark if nobody re-marked it meanwhile."""
+        seen: datetime | None = await session.scalar(_MARKED, {"day": day})
+        for setting in self._before:
+            await session.execute(setting)
+        # Facts are the questionnaire's (its scale values), as the engine records them.
+        await record_missing_facts(session, day, self.questionnaire_id, self.scale_values)
+        for clear in self._clear:
+            await session.execute(clear, {"day": day})
         for work in self._work:
-            await session.execute(work, parameters)
+            await session.execute(work, self._parameters(day))
         responses, flagged = (await session.execute(self._tally, {"day": day})).one()
         if seen is not None:
             # A mark made after we read it (a response committed meanwhile) must survive.
@@ -308,6 +389,43 @@ class DayCounter:
                 delete(DirtyDay).where(DirtyDay.day == day, DirtyDay.marked_at <= seen)
             )
         return DayCount(day, int(responses), int(flagged))
+
+    async def recount_staged(self, database: Database, day: date) -> DayCount:
+        """`recount` on SQLite, in three transactions: the missing facts recorded (a write,
+        rarely anything to write), the day counted into temporary tables (a read: other
+        days are counted meanwhile), and the rows copied over the day's (a short write)."""
+        async with database.transaction() as session:
+            await record_missing_facts(session, day, self.questionnaire_id, self.scale_values)
+        async with database.own_connection() as connection:
+            # Temporary tables live in this connection's own temporary database: filling
+            # them takes no lock on the database file, however long the day's sorts take.
+            async with database.reading_on(connection):
+                seen: datetime | None = await connection.scalar(_MARKED, {"day": day})
+                for stage in self._stage:
+                    await connection.execute(stage)
+                for work in self._staged_work:
+                    await connection.execute(work, self._parameters(day))
+                responses, flagged = (
+                    await connection.execute(self._staged_tally, {"day": day})
+                ).one()
+            async with database.writing_on(connection):
+                for clear in self._clear:
+                    await connection.execute(clear, {"day": day})
+                for copy in self._copy:
+                    await connection.execute(copy)
+                if seen is not None:
+                    # Counted from a snapshot taken before this write: a mark changed since
+                    # (a response committed in between, whatever its clock said) must survive.
+                    await connection.execute(
+                        delete(DirtyDay).where(DirtyDay.day == day, DirtyDay.marked_at == seen)
+                    )
+            async with database.reading_on(connection):
+                for drop in self._unstage:
+                    await connection.execute(drop)
+        return DayCount(day, int(responses), int(flagged))
+
+
+_MARKED = select(DirtyDay.marked_at).where(DirtyDay.day == bindparam("day", type_=Date()))
 
 
 async def dirty_days(session: Transaction) -> list[date]:

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     async_sessionmaker,
     create_async_engine,
@@ -453,6 +454,30 @@ class Database:
             if self.is_sqlite:
                 await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
             yield session
+
+    @asynccontextmanager
+    async def own_connection(self) -> AsyncIterator[AsyncConnection]:
+        """One connection of the pool, kept for several transactions that share what it holds
+        besides the database: its temporary tables. Begin them with `reading_on` and
+        `writing_on`."""
+        async with self.engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def reading_on(self, connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+        """A transaction on `connection` (`own_connection`) that reads the database and may
+        write its temporary tables: on SQLite it does not take the write lock (temporary
+        tables are in the connection's own temporary database, not the file)."""
+        await connection.execution_options(sqlite_begin="DEFERRED")
+        async with connection.begin():
+            yield connection
+
+    @asynccontextmanager
+    async def writing_on(self, connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+        """A write transaction on `connection` (`own_connection`), queued as `transaction()`'s."""
+        await connection.execution_options(sqlite_begin="IMMEDIATE")
+        async with self._writer_turn(), connection.begin():
+            yield connection
 
     async def dispose(self) -> None:
         if self._checkpointing is not None:

@@ -9,23 +9,33 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import func, select
 
-from analytics.aggregate import aggregate
+from analytics.aggregate import _scale_values, aggregate
 from analytics.days import parse_period, reporting_day
 from analytics.export import table_bytes
 from analytics.method import load_method
 from analytics.query import ReportQuery
 from analytics.report import index_table
-from storage.counts import QualityRules
+from storage.counts import DayCounter, QualityRules
 from storage.db import Database
 from storage.models import (
     AggregationRun,
+    DailyBandCount,
     DailyCount,
     DailyRespondents,
     DirtyDay,
     Response,
     ResponseQuality,
 )
-from tests.analytics.survey_rows import ELEMENTS, SIPAS_LAYOUT, TYPICAL, Survey, answers
+from tests.analytics.survey_rows import (
+    ALL_FOUR,
+    ELEMENTS,
+    PROFILE_LAYOUT,
+    SIPAS_LAYOUT,
+    TYPICAL,
+    Survey,
+    answers,
+    profile,
+)
 from tests.clock import FIRST_INSTANT, LATER_INSTANT, clock_stopped_at
 
 METHOD = load_method()
@@ -402,3 +412,51 @@ async def test_imported_responses_are_never_flagged_as_speeding(
     async with database.reading() as session:
         quality = await session.get(ResponseQuality, paper)
     assert quality is not None and not quality.speeding and not quality.flagged
+
+
+async def test_days_counted_at_once_give_the_counts_of_days_counted_one_by_one(
+    database: Database, survey: Survey
+) -> None:
+    # Several days, with repeats across a midnight, straight-lining, bands and channels: a
+    # full run counts them at once (on SQLite staged on reader connections, copied in one
+    # at a time); every row must be what one day at a time in one transaction writes.
+    start = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    for offset in range(4):
+        day = NOV_10 + timedelta(days=offset)
+        await survey.many(3, TYPICAL | profile("nam", "18-25"), day=day)
+        await survey.many(2, ALL_FOUR | profile("nu", "26-34"), day=day, point="W2-A")
+        await survey.response(
+            answers(TIEP_CAN="5", TTHC=None) | profile("nu", "18-25"),
+            day=day,
+            channel="zalo_oa",
+            respondent_type="organisation",
+            respondent_key="again",
+            completed_at=start + timedelta(days=offset, hours=offset * 3),
+        )
+    await aggregate(database, PROFILE_LAYOUT, full=True)
+    at_once = await all_counted_rows(database)
+    assert at_once[DailyRespondents] and at_once[DailyBandCount]
+
+    counter = DayCounter(
+        PROFILE_LAYOUT.questionnaire_id,
+        PROFILE_LAYOUT.counted_codes,
+        _scale_values(PROFILE_LAYOUT.questionnaire_id),
+        QualityRules(),
+        sqlite=database.is_sqlite,
+        profile_codes=PROFILE_LAYOUT.profile_codes,
+    )
+    for offset in range(4):
+        async with database.transaction() as session:
+            await counter.recount(session, NOV_10 + timedelta(days=offset))
+    assert await all_counted_rows(database) == at_once
+
+
+async def all_counted_rows(database: Database) -> dict[type, list[tuple[object, ...]]]:
+    """Every row of the counted tables but their generated ids, sorted."""
+    rows: dict[type, list[tuple[object, ...]]] = {}
+    async with database.reading() as session:
+        for model in (ResponseQuality, DailyCount, DailyRespondents, DailyBandCount):
+            columns = [c for c in model.__table__.columns if c.name != "id"]
+            found = (await session.execute(select(*columns))).tuples().all()
+            rows[model] = sorted((tuple(row) for row in found), key=repr)
+    return rows
