@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter, Request, Response
 
 from web.app import create_app
 from web.body_limit import BODY_LIMITS
@@ -177,3 +178,23 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 def test_a_webhook_without_a_secret_is_refused(sink: Sink) -> None:
     with pytest.raises(ValueError, match="secret"):
         telegram_webhook_router(sink, "")
+
+
+async def test_the_webhook_answers_only_posts(client: httpx.AsyncClient, sink: Sink) -> None:
+    # POSTs are served straight from the endpoint (`web.app.DirectWebhooks`); anything else
+    # still goes through the app's routing.
+    response = await client.get(WEBHOOK_PATH, headers={SECRET_HEADER: SECRET})
+
+    assert response.status_code == 405
+    assert sink.updates == []
+
+
+def test_a_webhook_endpoint_that_takes_more_than_the_request_is_refused() -> None:
+    router = APIRouter()
+
+    @router.post(WEBHOOK_PATH)
+    async def wants_more(request: Request, update_id: int) -> Response:
+        return Response()
+
+    with pytest.raises(ValueError, match="request only"):
+        create_app([router])
