@@ -26,7 +26,7 @@ import httpx
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-__all__ = ["BotApiRequest", "bot_api_request"]
+__all__ = ["BotApiRequest", "KeptConnection", "bot_api_request"]
 
 # As python-telegram-bot's httpx client: seconds to connect, to write a request, to read its
 # answer, and to wait for a free connection.
@@ -55,8 +55,9 @@ def bot_api_request(base_url: str) -> BaseRequest | None:
     return BotApiRequest()
 
 
-class _Connection:
-    """One kept-alive HTTP/1.1 connection to an origin."""
+class KeptConnection:
+    """One kept-alive HTTP/1.1 connection to an origin. (The load harness delivers webhooks
+    over these too, as lean as the service's side: benchmarks/load/bench.py.)"""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -131,7 +132,7 @@ class BotApiRequest(BaseRequest):
         files: BaseRequest | None = None,
     ) -> None:
         self._slots = asyncio.Semaphore(connections)
-        self._idle: defaultdict[Origin, list[_Connection]] = defaultdict(list)
+        self._idle: defaultdict[Origin, list[KeptConnection]] = defaultdict(list)
         self._ssl_context = ssl_context
         self._files = files or HTTPXRequest(connection_pool_size=8)
 
@@ -222,7 +223,7 @@ class BotApiRequest(BaseRequest):
         finally:
             self._slots.release()
 
-    def _idle_connection(self, origin: Origin) -> _Connection | None:
+    def _idle_connection(self, origin: Origin) -> KeptConnection | None:
         """The most recently used idle connection still usable; the stale ones are closed."""
         pool = self._idle.get(origin)
         now = time.monotonic()
@@ -233,7 +234,7 @@ class BotApiRequest(BaseRequest):
             connection.close()
         return None
 
-    async def _connect(self, origin: Origin, seconds: float | None) -> _Connection:
+    async def _connect(self, origin: Origin, seconds: float | None) -> KeptConnection:
         scheme, host, port = origin
         context = None
         if scheme == "https":
@@ -243,7 +244,7 @@ class BotApiRequest(BaseRequest):
             reader, writer = await asyncio.open_connection(
                 host, port, ssl=context, server_hostname=host if context else None
             )
-        return _Connection(reader, writer)
+        return KeptConnection(reader, writer)
 
 
 @cache
