@@ -254,6 +254,7 @@ class Tally:
     """What the respondents saw."""
 
     latencies: list[float] = field(default_factory=list)
+    answered_at: list[float] = field(default_factory=list)  # perf_counter, one per latency
     updates: int = 0
     redeliveries: int = 0
     failures: dict[str, int] = field(default_factory=dict)
@@ -341,7 +342,9 @@ async def deliver(webhook: Webhook, person: FakeUser, update: dict[str, Any], ta
             tally.failed(type(error).__name__)
             continue
         if status == 200:
-            tally.latencies.append(time.perf_counter() - started)
+            answered = time.perf_counter()
+            tally.latencies.append(answered - started)
+            tally.answered_at.append(answered)
             tally.updates += 1
             person.server.carry_out(status, content)
             return
@@ -405,6 +408,20 @@ async def take_survey(
             answers[item] = data.split(":", 2)[2]
         await deliver(webhook, person, person.tap(data), tally)
     raise RuntimeError("a survey did not end")
+
+
+def p99_by_tenth(tally: Tally) -> list[float]:
+    """The p99 of the updates answered in each tenth of the run, in ms: where the tail is (the
+    arrivals come in the first `think` seconds)."""
+    first, last = min(tally.answered_at), max(tally.answered_at)
+    span = (last - first) or 1.0
+    tenths: list[list[float]] = [[] for _ in range(10)]
+    for answered, latency in zip(tally.answered_at, tally.latencies, strict=True):
+        tenths[min(9, int((answered - first) / span * 10))].append(latency)
+    return [
+        round(statistics.quantiles(part, n=100)[98] * 1000, 1) if len(part) > 1 else 0.0
+        for part in tenths
+    ]
 
 
 async def count_answers(url: str, expected: dict[int, dict[str, str]]) -> tuple[int, int, int]:
@@ -548,6 +565,7 @@ async def run_load(
         "p95_ms": round(quantiles[94] * 1000, 1),
         "p99_ms": round(quantiles[98] * 1000, 1),
         "max_ms": round(max(tally.latencies) * 1000, 1),
+        "p99_ms_by_tenth_of_the_run": p99_by_tenth(tally),
         "peak_rss_mb": round(peak, 1),
         "server_cpu_ms_per_update": round(server_cpu / tally.updates * 1000, 2),
         "harness_cpu_ms_per_update": round(harness_cpu / tally.updates * 1000, 2),
