@@ -26,7 +26,7 @@ import httpx
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-__all__ = ["BotApiRequest", "KeptConnection", "bot_api_request"]
+__all__ = ["BotApiRequest", "KeptConnection", "bot_api_request", "take_usable"]
 
 # As python-telegram-bot's httpx client: seconds to connect, to write a request, to read its
 # answer, and to wait for a free connection.
@@ -119,6 +119,18 @@ class KeptConnection:
         self.writer.close()
 
 
+def take_usable(idle: list[KeptConnection]) -> KeptConnection | None:
+    """The most recently used of the `idle` connections still usable, taken out of the list;
+    the stale ones met on the way are closed and dropped."""
+    now = time.monotonic()
+    while idle:
+        connection = idle.pop()
+        if connection.usable(now):
+            return connection
+        connection.close()
+    return None
+
+
 class BotApiRequest(BaseRequest):
     """python-telegram-bot's HTTP layer for the Bot API: kept-alive connections per origin,
     at most `connections` requests in flight; files go through `files` (python-telegram-bot's
@@ -198,7 +210,7 @@ class BotApiRequest(BaseRequest):
                 "Pool timeout: every connection is busy; the request was not sent"
             ) from error
         try:
-            connection = self._idle_connection(origin)
+            connection = take_usable(self._idle[origin])
             if connection is None:
                 connection = await self._connect(origin, _seconds(connect_timeout, CONNECT_SECONDS))
             try:
@@ -222,17 +234,6 @@ class BotApiRequest(BaseRequest):
             raise NetworkError(f"{type(error).__name__}: {error}") from error
         finally:
             self._slots.release()
-
-    def _idle_connection(self, origin: Origin) -> KeptConnection | None:
-        """The most recently used idle connection still usable; the stale ones are closed."""
-        pool = self._idle.get(origin)
-        now = time.monotonic()
-        while pool:
-            connection = pool.pop()
-            if connection.usable(now):
-                return connection
-            connection.close()
-        return None
 
     async def _connect(self, origin: Origin, seconds: float | None) -> KeptConnection:
         scheme, host, port = origin

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))  # the fake Bot API lives with the tests
 
 from sqlalchemy import select  # noqa: E402
 
-from channels.telegram_http import KeptConnection  # noqa: E402
+from channels.telegram_http import KeptConnection, take_usable  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.invitations import counter_payload  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -299,7 +299,7 @@ class Webhook:
             ],
         )
         async with self._slots:
-            connection = self._idle_connection()
+            connection = take_usable(self._idle)
             if connection is None:
                 connection = KeptConnection(*await asyncio.open_connection(self._host, self._port))
             try:
@@ -312,15 +312,6 @@ class Webhook:
             else:
                 connection.close()
             return answer
-
-    def _idle_connection(self) -> KeptConnection | None:
-        now = time.monotonic()
-        while self._idle:
-            connection = self._idle.pop()
-            if connection.usable(now):
-                return connection
-            connection.close()
-        return None
 
     def close(self) -> None:
         for connection in self._idle:
