@@ -7,7 +7,7 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
@@ -71,41 +71,64 @@ class Transaction(Protocol):
 
 
 class LoopSession:
-    """A synchronous ORM session behind the `Transaction` methods, for a short transaction on
-    SQLite: each call runs at once on the event loop's thread."""
+    """A short transaction on SQLite behind the `Transaction` methods: each call runs at once
+    on the event loop's thread, on the loop engine's one kept connection.
 
-    def __init__(self, session: Session) -> None:
-        self.sync_session = session
-        self._connection = session.connection()  # the transaction's, begun already
+    Core statements (every statement of a survey event) go straight to the connection; ORM
+    work (a survey's first and last events) to a session joined to the connection's
+    transaction. An ORM session's own begin and commit cost more than an event's SQLite
+    work, so only the transactions that use one pay for it.
+    """
+
+    def __init__(self, connection: Connection, session: Session) -> None:
+        self._connection = connection
+        self._transaction = connection.begin()  # BEGIN IMMEDIATE (the "begin" event)
+        self._session = session
+        self._session_used = False
+
+    def _orm(self) -> Session:
+        self._session_used = True
+        return self._session
 
     async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
-        # A Core statement (every statement of a survey event) goes straight to the
-        # transaction's connection: the session's own steps (flushing, events, loading
-        # objects) are for ORM statements, and cost as much as SQLite's work on the path.
         if statement._propagate_attrs.get("compile_state_plugin") == "orm":
-            return self.sync_session.execute(statement, params)
+            return self._orm().execute(statement, params)
         return self._connection.execute(statement, params)
 
     async def scalars(self, statement: Executable, params: Any = None) -> ScalarResult[Any]:
-        return self.sync_session.scalars(statement, params)
+        return self._orm().scalars(statement, params)
 
     async def scalar(self, statement: Executable, params: Any = None) -> Any:
-        return self.sync_session.scalar(statement, params)
+        return self._orm().scalar(statement, params)
 
     async def get(self, entity: type[_Row], ident: Any) -> _Row | None:
-        return self.sync_session.get(entity, ident)
+        return self._orm().get(entity, ident)
 
     async def flush(self) -> None:
-        self.sync_session.flush()
+        self._orm().flush()
 
     async def refresh(self, instance: object) -> None:
-        self.sync_session.refresh(instance)
+        self._orm().refresh(instance)
 
     def add(self, instance: object) -> None:
-        self.sync_session.add(instance)
+        self._orm().add(instance)
 
     def get_bind(self) -> Engine | Connection:
-        return self.sync_session.get_bind()
+        return self._connection
+
+    def commit(self) -> None:
+        """Flush what the ORM session holds, then commit."""
+        if self._session_used:
+            self._session.commit()  # a flush: the connection's transaction is not its own
+            self._session.close()
+        self._transaction.commit()
+
+    def rollback(self) -> None:
+        """Roll back; the ORM session forgets what it held."""
+        if self._session_used:
+            self._session.close()
+        if self._transaction.is_active:
+            self._transaction.rollback()
 
 
 def is_sqlite(url: str) -> bool:
@@ -278,11 +301,9 @@ class Database:
         self._writer_loop: asyncio.AbstractEventLoop | None = None
         self._writer_lock = asyncio.Lock()
         self._loop_engine = _loop_engine(url, echo=echo) if self._sqlite else None
-        # One session object for every short transaction, one at a time: closed after each, it
-        # begins afresh with the next (cheaper than a new session per event).
-        self._loop_session = (
-            Session(self._loop_engine, expire_on_commit=False) if self._loop_engine else None
-        )
+        # Its one connection, kept for every short transaction (one at a time), and an ORM
+        # session joined to each of them: opened at the first (see `_begin_on_loop`).
+        self._loop: tuple[Connection, Session] | None = None
         self._loop_commits = 0  # since the last checkpoint
         self._checkpointing: asyncio.Task[None] | None = None
         self._erasure_pending = False  # a truncating checkpoint is owed (see `erase_deleted`)
@@ -321,20 +342,18 @@ class Database:
         # cannot have the lock the outer one holds: it keeps to the async engine, as before.
         nested = _WRITER_TURN_HOLDER.get() is asyncio.current_task()
         async with self._writer_turn():
-            session = None if nested else self._begin_on_loop()
-            if session is None:
+            loop = None if nested else self._begin_on_loop()
+            if loop is None:
                 async with self.transaction() as async_session:
                     yield async_session
                 return
             try:
-                yield LoopSession(session)
+                yield loop
             except BaseException:
-                session.rollback()
+                self._end_on_loop(loop.rollback)
                 raise
             else:
-                session.commit()
-            finally:
-                session.close()
+                self._end_on_loop(loop.commit)
         self._loop_commits += 1
         if self._loop_commits >= CHECKPOINT_EVERY_COMMITS and self._checkpointing is None:
             self._loop_commits = 0
@@ -395,27 +414,50 @@ class Database:
                     await driver.execute_fetchall(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         return not busy
 
-    def _begin_on_loop(self) -> Session | None:
-        """A session on the loop engine with the write lock taken; None if that cannot be had at
-        once (another process writes), or the file is not in WAL mode, or not SQLite."""
-        session = self._loop_session
-        if session is None:
+    def _begin_on_loop(self) -> LoopSession | None:
+        """A short transaction on the loop engine with the write lock taken; None if that cannot
+        be had at once (another process writes), or the file is not in WAL mode, or not SQLite."""
+        if self._loop_engine is None:
             return None
         try:
-            session.connection()  # BEGIN IMMEDIATE, without waiting
+            if self._loop is None:
+                connection = self._loop_engine.connect()
+                # "rollback_only": the session's commit flushes, and leaves the connection's
+                # transaction to `LoopSession.commit`.
+                session = Session(
+                    connection, join_transaction_mode="rollback_only", expire_on_commit=False
+                )
+                self._loop = connection, session
+            return LoopSession(*self._loop)  # BEGIN IMMEDIATE, without waiting
         except _NoWal:
-            session.close()
-            self._loop_session = None
             self._close_loop_engine()
             return None
         except (sqlite3.OperationalError, DBAPIError) as error:
-            session.close()
             # Raised by the "begin" event as the driver raised it; wrapped, if SQLAlchemy ever does.
             cause = error.orig if isinstance(error, DBAPIError) else error
             if isinstance(cause, sqlite3.OperationalError) and is_busy(cause):
                 return None
             raise
-        return session
+
+    def _end_on_loop(self, end: Callable[[], None]) -> None:
+        """Commit or roll back a short transaction on the loop engine (`end`). If that fails,
+        the driver may still be inside it (a COMMIT refused by a deferred constraint, say),
+        while SQLAlchemy takes it for ended: the connection is closed, which rolls back, and
+        the next short transaction opens another."""
+        try:
+            end()
+        except BaseException:
+            if self._loop is not None:
+                self._loop[0].invalidate()
+            self._drop_loop_connection()
+            raise
+
+    def _drop_loop_connection(self) -> None:
+        if self._loop is not None:
+            connection, session = self._loop
+            self._loop = None
+            session.close()
+            connection.close()
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
@@ -487,6 +529,7 @@ class Database:
         await self.engine.dispose()
 
     def _close_loop_engine(self) -> None:
+        self._drop_loop_connection()
         if self._loop_engine is not None:
             self._loop_engine.dispose()
             self._loop_engine = None

@@ -80,6 +80,43 @@ async def test_a_failed_statement_raises_the_drivers_error_and_its_transaction_k
     assert await count_days(sqlite_database) == 1
 
 
+async def test_orm_work_in_a_short_transaction_commits_and_rolls_back_with_its_statements(
+    sqlite_database: Database,
+) -> None:
+    with pytest.raises(IntegrityError):
+        async with sqlite_database.short_transaction() as tx:
+            tx.add(DirtyDay(day=DAY, marked_at=MARKED))
+            await tx.flush()
+            await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))  # the same key
+    assert await count_days(sqlite_database) == 0
+    async with sqlite_database.short_transaction() as tx:
+        tx.add(DirtyDay(day=DAY, marked_at=MARKED))  # flushed by the commit
+    assert await count_days(sqlite_database) == 1
+
+
+async def test_a_failed_commit_leaves_nothing_behind_for_the_next_short_transaction(
+    sqlite_database: Database,
+) -> None:
+    # A deferred foreign key is checked at COMMIT, which fails and leaves SQLite inside the
+    # transaction: the next short transaction must not carry its rows along.
+    async with sqlite_database.short_transaction() as tx:
+        await tx.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        await tx.execute(
+            text(
+                "CREATE TABLE child (parent_id INTEGER "
+                "REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    with pytest.raises(IntegrityError):
+        async with sqlite_database.short_transaction() as tx:
+            await tx.execute(text("INSERT INTO child (parent_id) VALUES (1)"))
+    async with sqlite_database.short_transaction() as tx:
+        await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+    async with sqlite_database.reading() as reader:
+        assert await reader.scalar(text("SELECT count(*) FROM child")) == 0
+    assert await count_days(sqlite_database) == 1
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_a_writer_waits_for_another_process_in_a_thread_while_the_event_loop_goes_on(
     sqlite_database: Database, other_process: sqlite3.Connection, kind: str, trips: Trips
