@@ -70,6 +70,12 @@ class Transaction(Protocol):
     def get_bind(self) -> Engine | Connection: ...
 
 
+class Statement(Protocol):
+    """What runs one statement: a `Transaction`, or a connection in autocommit."""
+
+    async def execute(self, statement: Executable, params: Any = None, /) -> Result[Any]: ...
+
+
 class LoopSession:
     """A short transaction on SQLite behind the `Transaction` methods: each call runs at once
     on the event loop's thread, on the loop engine's one kept connection.
@@ -358,6 +364,18 @@ class Database:
         if self._loop_commits >= CHECKPOINT_EVERY_COMMITS and self._checkpointing is None:
             self._loop_commits = 0
             self._checkpointing = asyncio.create_task(self._checkpoint(), name="sqlite-checkpoint")
+
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[Statement]:
+        """For one statement that is atomic on its own: on PostgreSQL it runs in autocommit,
+        without a transaction's BEGIN and COMMIT round trips (two of three for a single
+        read or upsert); on SQLite it is a short transaction."""
+        if self._sqlite:
+            async with self.short_transaction() as transaction:
+                yield transaction
+            return
+        async with self.engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def _checkpoint(self) -> None:
         """Copy the write-ahead log into the database file, in aiosqlite's thread; what the loop

@@ -34,6 +34,7 @@ _KEEP = text(
 _READ = text(
     f"SELECT message_ids FROM {_TABLE.name} WHERE respondent_key = :respondent_key"  # noqa: S608
 ).bindparams(bindparam("respondent_key", type_=_TABLE.c.respondent_key.type))
+_FORGET = delete(LiveKeyboard).where(LiveKeyboard.respondent_key == bindparam("respondent_key"))
 # At most this many ids are kept: a chat has a handful of keyboards live at the very most.
 MAX_KEPT = 8
 
@@ -51,19 +52,21 @@ class LiveKeyboards:
 
     async def of(self, address: str) -> list[int]:
         """The ids of the chat's messages whose keyboards are live, oldest first."""
-        async with self._database.short_transaction() as tx:
-            ids = (await tx.execute(_READ, {"respondent_key": self._key(address)})).scalar()
+        async with self._database.single_statement() as statement:
+            ids = (await statement.execute(_READ, {"respondent_key": self._key(address)})).scalar()
         return [int(part) for part in (ids or "").split(",") if part.isdigit()]
 
     async def keep(self, address: str, message_ids: Sequence[int], now: datetime) -> None:
         """The chat's live keyboards are now on `message_ids` (none: the row goes)."""
         key = self._key(address)
-        async with self._database.short_transaction() as tx:
+        async with self._database.single_statement() as statement:
             if not message_ids:
-                await tx.execute(delete(LiveKeyboard).where(LiveKeyboard.respondent_key == key))
+                await statement.execute(_FORGET, {"respondent_key": key})
                 return
             ids = ",".join(str(message_id) for message_id in message_ids[-MAX_KEPT:])
-            await tx.execute(_KEEP, {"respondent_key": key, "message_ids": ids, "updated_at": now})
+            await statement.execute(
+                _KEEP, {"respondent_key": key, "message_ids": ids, "updated_at": now}
+            )
 
 
 async def forget_live_keyboards(database: Database, before: datetime) -> int:

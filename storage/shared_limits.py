@@ -65,16 +65,9 @@ class SharedBuckets:
         """Take one token from the bucket `name` (refilled at `per_second`, holding at most
         `burst`): the seconds to wait before using it, 0 when the bucket had one."""
         parameters = {"name": name, "per_second": per_second, "burst": burst, "now": now}
-        tokens: float
-        if self.database.is_sqlite:
-            async with self.database.transaction() as session:
-                tokens = (await session.execute(_TAKE, parameters)).scalar_one()
-        else:
-            # One statement, its own transaction: no BEGIN and COMMIT round trips around it
-            # (every message a worker sends takes a token).
-            async with self.database.engine.connect() as connection:
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                tokens = (await autocommit.execute(_TAKE, parameters)).scalar_one()
+        # Every message a worker sends takes a token: one statement, no transaction around it.
+        async with self.database.single_statement() as statement:
+            tokens: float = (await statement.execute(_TAKE, parameters)).scalar_one()
         self._takes += 1
         if self._takes % FORGET_EVERY_TAKES == 0:
             await self.forget_refilled(now)
