@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+import storage.db
 from bot import nightly
 from bot.commands.serve import TelegramRefused, serve
 from bot.settings import Settings, load_settings
@@ -309,6 +310,30 @@ async def test_respondents_complete_the_survey_by_polling(
         assert not person.last_message().buttons  # type: ignore[union-attr]
     assert_nothing_telegram_refuses(telegram)
     assert len(telegram.api_calls("editMessageText")) > 20
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_no_step_of_a_survey_holds_two_postgresql_connections_at_once(
+    telegram: FakeTelegram, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process keeps a fixed number of connections and opens none beyond: a step that took a
+    # second one while holding the first could wait for itself once every connection is
+    # held so. With one connection, such a step would time out here.
+    monkeypatch.setattr(storage.db, "POSTGRES_POOL_SIZE", 1)
+    monkeypatch.setattr(storage.db, "POSTGRES_POOL_WAIT_SECONDS", 2.0)
+    await add_counters(database)
+    one_connection = Database(database.url, schema=database.schema)
+    try:
+        engine = SurveyEngine(one_connection, load_bundled(), engine_config())
+        async with channel_on(telegram, engine):
+            people = [telegram.user(language_code="vi") for _ in range(3)]
+            for person in people:
+                await say(telegram, person, f"/start {COUNTER}", POLLING)
+            await asyncio.gather(*(answer(telegram, person, POLLING) for person in people))
+    finally:
+        await one_connection.dispose()
+    assert await responses(database) == 3
 
 
 async def test_429_and_5xx_from_telegram_lose_nothing(
