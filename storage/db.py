@@ -132,11 +132,12 @@ class LoopSession:
         self._transaction.commit()
 
     def rollback(self) -> None:
-        """Roll back; the ORM session forgets what it held."""
+        """Roll back whatever transaction the connection is in (a statement run after a failed
+        flush would have begun another); the ORM session expires and forgets what it held."""
         if self._session_used:
+            self._session.rollback()
             self._session.close()
-        if self._transaction.is_active:
-            self._transaction.rollback()
+        self._connection.rollback()
 
 
 def is_sqlite(url: str) -> bool:
@@ -463,26 +464,34 @@ class Database:
             cause = error.orig if isinstance(error, DBAPIError) else error
             if isinstance(cause, sqlite3.OperationalError) and is_busy(cause):
                 return None
+            self._drop_loop_connection(invalidate=True)  # the next event starts afresh
             raise
 
     def _end_on_loop(self, end: Callable[[], None]) -> None:
-        """Commit or roll back a short transaction on the loop engine (`end`). If that fails,
-        the driver may still be inside it (a COMMIT refused by a deferred constraint, say),
-        while SQLAlchemy takes it for ended: the connection is closed, which rolls back, and
-        the next short transaction opens another."""
+        """Commit or roll back a short transaction on the loop engine (`end`). If that fails, or
+        the driver is still inside a transaction after it (a COMMIT refused by a deferred
+        constraint leaves SQLite there, while SQLAlchemy takes it for ended), the connection
+        is closed, which rolls back, and the next short transaction opens another."""
         try:
             end()
         except BaseException:
-            if self._loop is not None:
-                self._loop[0].invalidate()
-            self._drop_loop_connection()
+            self._drop_loop_connection(invalidate=True)
             raise
+        if self._loop is not None and self._loop[0].connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            self._drop_loop_connection(invalidate=True)
 
-    def _drop_loop_connection(self) -> None:
-        if self._loop is not None:
-            connection, session = self._loop
-            self._loop = None
+    def _drop_loop_connection(self, *, invalidate: bool = False) -> None:
+        """Close the loop engine's kept connection (`invalidate`: for good, not back to the
+        pool), and its ORM session."""
+        if self._loop is None:
+            return
+        connection, session = self._loop
+        self._loop = None
+        try:
             session.close()
+        finally:
+            if invalidate:
+                connection.invalidate()
             connection.close()
 
     @asynccontextmanager

@@ -34,7 +34,9 @@ _KEEP = text(
 _READ = text(
     f"SELECT message_ids FROM {_TABLE.name} WHERE respondent_key = :respondent_key"  # noqa: S608
 ).bindparams(bindparam("respondent_key", type_=_TABLE.c.respondent_key.type))
-_FORGET = delete(LiveKeyboard).where(LiveKeyboard.respondent_key == bindparam("respondent_key"))
+# On the table, not the mapped class: a Core statement, which a short transaction runs without
+# its ORM session.
+_FORGET = delete(_TABLE).where(_TABLE.c.respondent_key == bindparam("respondent_key"))
 # At most this many ids are kept: a chat has a handful of keyboards live at the very most.
 MAX_KEPT = 8
 

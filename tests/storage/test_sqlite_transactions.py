@@ -7,12 +7,12 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,6 +92,29 @@ async def test_orm_work_in_a_short_transaction_commits_and_rolls_back_with_its_s
     async with sqlite_database.short_transaction() as tx:
         tx.add(DirtyDay(day=DAY, marked_at=MARKED))  # flushed by the commit
     assert await count_days(sqlite_database) == 1
+
+
+async def test_a_short_transaction_that_fails_after_a_failed_flush_leaves_no_lock_behind(
+    sqlite_database: Database, other_process: sqlite3.Connection
+) -> None:
+    next_day = DAY + timedelta(days=1)
+    async with sqlite_database.short_transaction() as tx:
+        await tx.execute(insert(DirtyDay).values(day=DAY, marked_at=MARKED))
+    with pytest.raises(RuntimeError):
+        async with sqlite_database.short_transaction() as tx:
+            tx.add(DirtyDay(day=DAY, marked_at=MARKED))  # the same key again
+            with pytest.raises(IntegrityError):
+                await tx.flush()  # rolls the transaction back
+            # A Core statement after it begins another transaction on the same connection.
+            dirty_days = cast(Table, DirtyDay.__table__)
+            await tx.execute(insert(dirty_days).values(day=next_day, marked_at=MARKED))
+            raise RuntimeError("the event fails")
+    other_process.execute("BEGIN IMMEDIATE")  # the write lock is free again
+    other_process.execute("ROLLBACK")
+    assert await count_days(sqlite_database) == 1
+    async with sqlite_database.short_transaction() as tx:  # and the next event runs
+        await tx.execute(insert(DirtyDay).values(day=next_day, marked_at=MARKED))
+    assert await count_days(sqlite_database) == 2
 
 
 async def test_a_failed_commit_leaves_nothing_behind_for_the_next_short_transaction(
