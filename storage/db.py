@@ -477,8 +477,10 @@ class Database:
         except BaseException:
             self._drop_loop_connection(invalidate=True)
             raise
-        if self._loop is not None and self._loop[0].connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-            self._drop_loop_connection(invalidate=True)
+        if self._loop is not None:
+            driver = self._loop[0].connection.dbapi_connection
+            if driver is None or driver.in_transaction:
+                self._drop_loop_connection(invalidate=True)
 
     def _drop_loop_connection(self, *, invalidate: bool = False) -> None:
         """Close the loop engine's kept connection (`invalidate`: for good, not back to the
