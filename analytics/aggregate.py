@@ -132,11 +132,16 @@ async def _aggregate_leased(
             profile_codes=layout.profile_codes,
         )
         waiting = iter(todo)
+        # A night's run is mostly yesterday and today (the day after a changed one, with a
+        # few responses or none): counted a day per core, one core would idle while the other
+        # counts yesterday. So on SQLite a run of no more days than cores splits each day
+        # across the cores (on PostgreSQL a day is one transaction, on one connection).
+        parts = PARALLEL_DAYS if len(todo) <= PARALLEL_DAYS else 1
 
         async def count_days() -> None:
             for day in waiting:
                 if database.is_sqlite:
-                    counted = await counter.recount_staged(database, day)
+                    counted = await counter.recount_staged(database, day, parts=parts)
                 else:
                     async with database.transaction() as session:
                         counted = await counter.recount(session, day)
@@ -147,7 +152,7 @@ async def _aggregate_leased(
 
         # Days are counted independently (a day's repeat check reads responses, not flags),
         # so several at once, each on its own connection: on PostgreSQL each in its own
-        # transaction; on SQLite, which has one writer, each counted under a read transaction
+        # transaction; on SQLite, which has one writer, each counted under read transactions
         # and only copied in under the write lock, one day at a time (`recount_staged`).
         try:
             async with asyncio.TaskGroup() as group:

@@ -10,6 +10,7 @@ import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, Result, ScalarResult, event
@@ -537,16 +538,51 @@ class Database:
     @asynccontextmanager
     async def own_connection(self) -> AsyncIterator[AsyncConnection]:
         """One connection of the pool, kept for several transactions that share what it holds
-        besides the database: its temporary tables. Begin them with `reading_on` and
-        `writing_on`."""
+        besides the database: scratch files attached to it (`scratch_on`). Begin them with
+        `reading_on` and `writing_on`."""
         async with self.engine.connect() as connection:
             yield connection
 
     @asynccontextmanager
+    async def scratch_on(
+        self, connection: AsyncConnection, path: Path, name: str
+    ) -> AsyncIterator[None]:
+        """SQLite only: the file `path` attached to `connection` (`own_connection`) as schema
+        `name` until the block ends, for tables of work in progress. Written without a journal
+        or syncs and kept in a 64 MB cache rather than SQLite's 2 MB: it is thrown away after
+        use, so a crash loses nothing. Attached between transactions (SQLite refuses to inside
+        one); written from a `reading_on` transaction, it takes no lock on the database file.
+        Several connections may each attach their own file, and one of them another's."""
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None, "a connection checked out of the pool has its driver's"
+
+        async def run(sql: str, *parameters: str) -> None:
+            cursor = await driver.execute(sql, parameters)
+            await cursor.close()
+
+        await run(f"ATTACH DATABASE ? AS {name}", str(path))
+        try:
+            for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -65536"):
+                await run(f"PRAGMA {name}.{pragma}")
+            yield
+        finally:
+            # A connection a failure invalidated (a statement cancelled) is closed, and its
+            # attachment gone with it.
+            if not connection.invalidated:
+                try:
+                    await run(f"DETACH DATABASE {name}")
+                except Exception:
+                    # Still attached (a transaction left open by the failure that ends the
+                    # block): the next borrower of this pooled connection would find the name
+                    # taken, so it is not pooled again. The failure itself goes on up.
+                    log.warning("could not detach %s; dropping its connection", name, exc_info=True)
+                    await connection.invalidate()
+
+    @asynccontextmanager
     async def reading_on(self, connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
         """A transaction on `connection` (`own_connection`) that reads the database and may
-        write its temporary tables: on SQLite it does not take the write lock (temporary
-        tables are in the connection's own temporary database, not the file)."""
+        write the scratch files attached to it: on SQLite it does not take the write lock of
+        the database file."""
         await connection.execution_options(sqlite_begin="DEFERRED")
         async with connection.begin():
             yield connection

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from sqlalchemy import func, select
 
 from analytics.aggregate import _scale_values, aggregate
@@ -15,8 +18,9 @@ from analytics.export import table_bytes
 from analytics.method import load_method
 from analytics.query import ReportQuery
 from analytics.report import index_table
-from storage.counts import DayCounter, QualityRules
+from storage.counts import DayCounter, DayPart, QualityRules, split_day
 from storage.db import Database
+from storage.migrate import upgrade
 from storage.models import (
     AggregationRun,
     DailyBandCount,
@@ -417,9 +421,106 @@ async def test_imported_responses_are_never_flagged_as_speeding(
 async def test_days_counted_at_once_give_the_counts_of_days_counted_one_by_one(
     database: Database, survey: Survey
 ) -> None:
-    # Several days, with repeats across a midnight, straight-lining, bands and channels: a
-    # full run counts them at once (on SQLite staged on reader connections, copied in one
-    # at a time); every row must be what one day at a time in one transaction writes.
+    # A full run counts the days at once (on SQLite staged on reader connections, copied in
+    # one at a time); every row must be what one day at a time in one transaction writes.
+    await four_mixed_days(survey)
+    await aggregate(database, PROFILE_LAYOUT, full=True)
+    at_once = await all_counted_rows(database)
+    assert at_once[DailyRespondents] and at_once[DailyBandCount]
+
+    for offset in range(4):
+        async with database.transaction() as session:
+            await day_counter(database).recount(session, NOV_10 + timedelta(days=offset))
+    assert await all_counted_rows(database) == at_once
+
+
+async def test_a_day_counted_in_parts_gives_the_counts_of_the_whole_day(
+    sqlite_file: Database,
+) -> None:
+    # SQLite splits a day across connections (and cores) by service point, then copies every
+    # part in one write: whatever the number of parts, even more than the day has points,
+    # the rows are those of the day counted whole in one transaction.
+    survey = Survey(sqlite_file)
+    await survey.units()
+    await four_mixed_days(survey)
+    counter = day_counter(sqlite_file)
+    for offset in range(4):
+        async with sqlite_file.transaction() as session:
+            await counter.recount(session, NOV_10 + timedelta(days=offset))
+    whole = await all_counted_rows(sqlite_file)
+    assert whole[DailyRespondents] and whole[DailyBandCount]
+
+    for parts in (2, 3, 5):
+        counted = [
+            await counter.recount_staged(sqlite_file, NOV_10 + timedelta(days=offset), parts=parts)
+            for offset in range(4)
+        ]
+        assert await all_counted_rows(sqlite_file) == whole
+        assert sum(day.responses for day in counted) == len(whole[ResponseQuality])
+        assert sum(day.flagged for day in counted) == sum(
+            1 for row in whole[ResponseQuality] if row[-1]
+        )
+
+
+async def test_a_part_that_fails_leaves_the_day_as_it_was_and_no_scratch_file_attached(
+    sqlite_file: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    survey = Survey(sqlite_file)
+    await survey.units()
+    await four_mixed_days(survey)
+    counter = day_counter(sqlite_file)
+    await counter.recount_staged(sqlite_file, NOV_10, parts=3)
+    counted = await all_counted_rows(sqlite_file)
+
+    async def fails(*_: object) -> tuple[int, int]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(counter, "_count_apart", fails)
+    with pytest.raises(OSError, match="disk full"):
+        await counter.recount_staged(sqlite_file, NOV_10, parts=3)
+    assert await all_counted_rows(sqlite_file) == counted
+    # Every pooled connection is back to the database file alone.
+    async with asyncio.TaskGroup() as group:
+        listed = [group.create_task(attached_files(sqlite_file)) for _ in range(8)]
+    assert {tuple(task.result()) for task in listed} == {("main",)}
+
+
+async def attached_files(database: Database) -> list[str]:
+    async with database.own_connection() as connection, database.reading_on(connection):
+        names = [row[1] for row in await connection.exec_driver_sql("PRAGMA database_list")]
+        await asyncio.sleep(0.01)  # held, so that the eight callers borrow eight connections
+        return names
+
+
+async def test_a_day_is_split_between_service_points_into_parts_of_about_as_many_responses(
+    database: Database, survey: Survey
+) -> None:
+    await survey.many(3, TYPICAL, day=NOV_10, point="W1-A")
+    await survey.many(3, TYPICAL, day=NOV_10, point="W1-B")
+    await survey.many(3, TYPICAL, day=NOV_10, point="W2-A")
+    await survey.many(4, TYPICAL, day=NOV_11, point="W1-B")
+
+    async def split(day: date, parts: int) -> list[DayPart]:
+        async with database.own_connection() as connection, database.reading_on(connection):
+            return await split_day(connection, day, parts)
+
+    assert await split(NOV_10, 1) == [DayPart(None, None)]
+    # Cut at the response in the middle, whose point starts the second part: 3 and 6.
+    assert await split(NOV_10, 2) == [DayPart(None, "W1-B"), DayPart("W1-B", None)]
+    assert await split(NOV_10, 3) == [
+        DayPart(None, "W1-B"),
+        DayPart("W1-B", "W2-A"),
+        DayPart("W2-A", None),
+    ]
+    # Never an empty part: not more parts than points, nor a part of a day's single point.
+    assert await split(NOV_10, 8) == await split(NOV_10, 3)
+    assert await split(NOV_11, 2) == [DayPart(None, None)]
+    assert await split(NOV_11 + timedelta(days=1), 2) == [DayPart(None, None)]
+
+
+async def four_mixed_days(survey: Survey) -> None:
+    """Four days from NOV_10 with repeats across a midnight, straight-lining, profile bands,
+    two channels, two respondent types and two counters."""
     start = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
     for offset in range(4):
         day = NOV_10 + timedelta(days=offset)
@@ -433,11 +534,11 @@ async def test_days_counted_at_once_give_the_counts_of_days_counted_one_by_one(
             respondent_key="again",
             completed_at=start + timedelta(days=offset, hours=offset * 3),
         )
-    await aggregate(database, PROFILE_LAYOUT, full=True)
-    at_once = await all_counted_rows(database)
-    assert at_once[DailyRespondents] and at_once[DailyBandCount]
 
-    counter = DayCounter(
+
+def day_counter(database: Database) -> DayCounter:
+    """What a run counts the days of PROFILE_LAYOUT with, on `database`'s backend."""
+    return DayCounter(
         PROFILE_LAYOUT.questionnaire_id,
         PROFILE_LAYOUT.counted_codes,
         _scale_values(PROFILE_LAYOUT.questionnaire_id),
@@ -445,10 +546,16 @@ async def test_days_counted_at_once_give_the_counts_of_days_counted_one_by_one(
         sqlite=database.is_sqlite,
         profile_codes=PROFILE_LAYOUT.profile_codes,
     )
-    for offset in range(4):
-        async with database.transaction() as session:
-            await counter.recount(session, NOV_10 + timedelta(days=offset))
-    assert await all_counted_rows(database) == at_once
+
+
+@pytest.fixture
+async def sqlite_file(tmp_path: Path) -> AsyncIterator[Database]:
+    """A freshly migrated SQLite file: what only SQLite does."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sipas.db'}"
+    await upgrade(url)
+    database = Database(url)
+    yield database
+    await database.dispose()
 
 
 async def all_counted_rows(database: Database) -> dict[type, list[tuple[object, ...]]]:
