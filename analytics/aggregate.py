@@ -140,11 +140,7 @@ async def _aggregate_leased(
 
         async def count_days() -> None:
             for day in waiting:
-                if database.is_sqlite:
-                    counted = await counter.recount_staged(database, day, parts=parts)
-                else:
-                    async with database.transaction() as session:
-                        counted = await counter.recount(session, day)
+                counted = await counter.count(database, day, parts=parts)
                 result.days.append(counted)
                 await acquire_lease(database, AGGREGATION_LEASE, holder, LEASE_TTL)
                 if progress:
@@ -153,7 +149,7 @@ async def _aggregate_leased(
         # Days are counted independently (a day's repeat check reads responses, not flags),
         # so several at once, each on its own connection: on PostgreSQL each in its own
         # transaction; on SQLite, which has one writer, each counted under read transactions
-        # and only copied in under the write lock, one day at a time (`recount_staged`).
+        # and only copied in under the write lock, one day at a time (`DayCounter.count`).
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(min(PARALLEL_DAYS, len(todo))):

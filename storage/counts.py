@@ -84,6 +84,7 @@ class Tables:
     counts: str = "daily_counts"
     respondents: str = "daily_respondents"
     band_counts: str = "daily_band_counts"
+    cells: str = ""  # SQLite's: the day's counted responses with their cells, numbered
 
 
 COUNTED_TABLES = Tables()
@@ -94,7 +95,7 @@ def scratch_tables(schema: str) -> Tables:
     SQLite, writing there takes no lock on the database file, so a day (or a part of one) is
     counted on a reader connection beside others, and only the copy into COUNTED_TABLES waits
     for the one writer (`DayCounter.recount_staged`)."""
-    return Tables(*(f"{schema}.{name}" for name in _STAGED))
+    return Tables(*(f"{schema}.{name}" for name in _STAGED), cells=f"{schema}.staged_cells")
 
 
 _STAGED = ("staged_quality", "staged_counts", "staged_respondents", "staged_bands")
@@ -216,8 +217,8 @@ def counts_sql(item_codes: Sequence[str], sqlite: bool, tables: Tables = COUNTED
     over the day's answers.
 
     SQLite groups by sorting every answer of the day, so there the day's responses are
-    numbered by cell first (`cells`) and the answers grouped on that number, an item and a
-    value, keys about half as costly to sort as every column of the cell; the cell's columns
+    numbered by cell first (`cells_sql`) and the answers grouped on that number, an item and
+    a value, keys about half as costly to sort as every column of the cell; the cell's columns
     are joined back to the groups (a few thousand a day), not to the answers. PostgreSQL
     groups by hashing and looks the answers up per response: there the plain grouping is
     the faster one, and the numbered cells would lead its planner to read every answer of
@@ -234,20 +235,14 @@ GROUP BY r.reporting_day, {_CELL_SQL}, a.item_code, a.value
 """  # noqa: S608
     named = ", ".join(f"n.{column}" for column, _ in _CELL)
     return f"""
-WITH cells AS MATERIALIZED (
-    SELECT r.session_id, r.reporting_day,
-           {", ".join(f"{expression} AS {column}" for column, expression in _CELL)},
-           DENSE_RANK() OVER (ORDER BY {_CELL_SQL}) AS cell
-    FROM {_counted(tables)}
-    WHERE {_OF_THE_DAY}
-), tallies AS MATERIALIZED (
+WITH tallies AS MATERIALIZED (
     SELECT x.cell, a.item_code, a.value, COUNT(*) AS answers
-    FROM cells x
+    FROM {tables.cells} x
     JOIN answers a ON a.session_id = x.session_id
     WHERE a.item_code IN ({items})
     GROUP BY x.cell, a.item_code, a.value
 ), named AS MATERIALIZED (
-    SELECT DISTINCT cell, reporting_day, {_CELL_COLUMNS} FROM cells
+    SELECT DISTINCT cell, reporting_day, {_CELL_COLUMNS} FROM {tables.cells}
 )
 INSERT INTO {tables.counts} ({_COUNT_COLUMNS})
 SELECT n.reporting_day, {named}, t.item_code, t.value, t.answers
@@ -256,35 +251,66 @@ JOIN named n ON n.cell = t.cell
 """  # noqa: S608
 
 
+def cells_sql(tables: Tables) -> str:
+    """SQLite's: the statement that writes the day's counted responses with their cells into
+    `tables.cells`, each cell numbered (`cell`), for the counts, respondents and bands to read
+    rather than join the responses to their flags again, each of them. From the flags to
+    the responses (SQLite's CROSS JOIN keeps that order): the flags are the part's responses
+    alone, where the responses' day index holds the whole day's."""
+    return f"""
+CREATE TABLE {tables.cells} AS
+SELECT r.session_id, r.reporting_day,
+       {", ".join(f"{expression} AS {column}" for column, expression in _CELL)},
+       DENSE_RANK() OVER (ORDER BY {_CELL_SQL}) AS cell
+FROM {tables.quality} q CROSS JOIN responses r
+WHERE r.id = q.response_id AND {_OF_THE_DAY}
+"""  # noqa: S608
+
+
+def _day_source(tables: Tables, sqlite: bool) -> tuple[str, str, str, str]:
+    """Where the respondents and bands statements read a day's counted responses (`r`) from:
+    (FROM, WHERE, the cell's columns, the flags). On SQLite the numbered cells `cells_sql`
+    wrote; on PostgreSQL the responses joined to their flags."""
+    if sqlite:
+        cell = ", ".join(f"r.{column}" for column, _ in _CELL)
+        return f"{tables.cells} r", "TRUE", cell, "r.flags"
+    return _counted(tables), _OF_THE_DAY, _CELL_SQL, _FLAG_BITS
+
+
 def band_counts_sql(
-    item_codes: Sequence[str], profile_codes: Sequence[str], tables: Tables = COUNTED_TABLES
+    item_codes: Sequence[str],
+    profile_codes: Sequence[str],
+    sqlite: bool,
+    tables: Tables = COUNTED_TABLES,
 ) -> str:
     """The statement that counts one day's answers per cell, profile band, item and value: the
     answers of the respondents who gave each band to each profile item (breakdowns). Only
     cleaned-or-not matters here, so channels are summed."""
+    source, of_the_day, _, flags = _day_source(tables, sqlite)
     return f"""
 INSERT INTO {tables.band_counts} ({_BAND_COLUMNS})
-SELECT r.reporting_day, r.service_point_code, r.respondent_type, {_FLAG_BITS},
+SELECT r.reporting_day, r.service_point_code, r.respondent_type, {flags},
        p.item_code, p.value, a.item_code, a.value, COUNT(*)
-FROM {_counted(tables)}
+FROM {source}
 JOIN answers p ON p.session_id = r.session_id
 JOIN answers a ON a.session_id = r.session_id
-WHERE r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
+WHERE {of_the_day}
   AND p.item_code IN ({_sql_list(profile_codes)}) AND p.value IS NOT NULL
   AND a.item_code IN ({_sql_list(item_codes)})
-GROUP BY r.reporting_day, r.service_point_code, r.respondent_type,
-         q.straight_lining, q.speeding, q.repeated, p.item_code, p.value, a.item_code, a.value
+GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, {flags},
+         p.item_code, p.value, a.item_code, a.value
 """  # noqa: S608
 
 
-def respondents_sql(tables: Tables = COUNTED_TABLES) -> str:
+def respondents_sql(sqlite: bool, tables: Tables = COUNTED_TABLES) -> str:
     """The statement that counts one day's respondents per cell."""
+    source, of_the_day, cell, _ = _day_source(tables, sqlite)
     return f"""
 INSERT INTO {tables.respondents} ({_RESPONDENT_COLUMNS})
-SELECT r.reporting_day, {_CELL_SQL}, COUNT(*)
-FROM {_counted(tables)}
-WHERE {_OF_THE_DAY}
-GROUP BY r.reporting_day, {_CELL_SQL}
+SELECT r.reporting_day, {cell}, COUNT(*)
+FROM {source}
+WHERE {of_the_day}
+GROUP BY r.reporting_day, {cell}
 """  # noqa: S608
 
 
@@ -294,11 +320,11 @@ class DayCounter:
     of each of its `profile_codes` (breakdowns), and `scale_values` are what its quality facts
     are judged on.
 
-    `recount` counts a day inside the caller's write transaction (PostgreSQL, where several
-    such transactions run at once). `recount_staged` is SQLite's: there one connection writes
-    at a time, so the day is counted into temporary tables under a read transaction, which
-    does not hold the write lock and lets another day be counted on another connection (and
-    core) meanwhile; only the copy into the real tables takes the writer's turn.
+    `count` counts a day. On PostgreSQL, in one write transaction (several run at once). On
+    SQLite one connection writes at a time, so the day is counted into scratch files under
+    read transactions, which do not hold the write lock and let other days, or other parts
+    of the day, be counted on other connections (and cores) meanwhile; only the copy into
+    the real tables takes the writer's turn.
     """
 
     def __init__(
@@ -314,6 +340,7 @@ class DayCounter:
         self.questionnaire_id = questionnaire_id
         self.scale_values = scale_values
         self.rules = rules
+        self.sqlite = sqlite
         day = bindparam("day", type_=Date())
         typed = (
             day,
@@ -326,15 +353,19 @@ class DayCounter:
             return text(sql).bindparams(*(p for p in typed if f":{p.key}" in sql))
 
         def work(tables: Tables) -> list[TextClause]:
-            # In this order: the flags first, as the other statements read them.
+            # In this order: the flags first, as the other statements read them (on SQLite
+            # through the numbered cells).
             statements = [
                 statement(quality_sql(sqlite, tables)),
+                *([statement(cells_sql(tables))] if sqlite else []),
                 # A band's respondents are the counts of its profile item's answers.
                 statement(counts_sql([*item_codes, *profile_codes], sqlite, tables)),
-                statement(respondents_sql(tables)),
+                statement(respondents_sql(sqlite, tables)),
             ]
             if profile_codes:
-                statements.append(statement(band_counts_sql(item_codes, profile_codes, tables)))
+                statements.append(
+                    statement(band_counts_sql(item_codes, profile_codes, sqlite, tables))
+                )
             return statements
 
         def tally(tables: Tables) -> TextClause:
@@ -343,7 +374,7 @@ class DayCounter:
                 f"FROM {tables.quality} WHERE reporting_day = :day"
             ).bindparams(day)
 
-        real, staged = COUNTED_TABLES, STAGED_TABLES
+        real = COUNTED_TABLES
         self._clear = [
             text(f"DELETE FROM {table} WHERE {column} = :day").bindparams(day)  # noqa: S608
             for table, column in (
@@ -367,8 +398,8 @@ class DayCounter:
                 text("SET LOCAL work_mem = '256MB'"),
                 text("SET LOCAL enable_sort = off"),
             ]
-        self._work = work(real)
-        self._tally = tally(real)
+        self._work = work(STAGED_TABLES if sqlite else real)
+        self._tally = tally(STAGED_TABLES if sqlite else real)
         # SQLite's staging: empty scratch tables shaped as the real ones (the flags keyed by
         # response, as the counts look them up so), the day's statements into them, then one
         # copy each into the real tables.
@@ -387,8 +418,6 @@ class DayCounter:
             ),
             text("CREATE UNIQUE INDEX scratch.staged_quality_key ON staged_quality (response_id)"),
         ]
-        self._staged_work = work(staged)
-        self._staged_tally = tally(staged)
 
     def _copies(self, schema: str) -> list[TextClause]:
         """The statements that copy the rows staged in the scratch file attached as `schema`
@@ -421,8 +450,18 @@ class DayCounter:
             "high": part.high,
         }
 
-    async def recount(self, session: Transaction, day: date) -> DayCount:
-        """Replace one day's flags and counts; clear its dirty mark if nobody re-marked it meanwhile."""
+    async def count(self, database: Database, day: date, *, parts: int = 1) -> DayCount:
+        """Replace one day's flags and counts; clear its dirty mark if nobody re-marked it
+        meanwhile. On SQLite, with `parts` above 1, the day is split into that many parts by
+        service point (fewer when a few points hold most of it), each counted on its own
+        connection and core, and all copied in one write, so no reader sees part of a day."""
+        if self.sqlite:
+            return await self._count_staged(database, day, parts)
+        async with database.transaction() as session:
+            return await self._recount(session, day)
+
+    async def _recount(self, session: Transaction, day: date) -> DayCount:
+        """PostgreSQL's `count`, in the caller's write transaction."""
         seen: datetime | None = await session.scalar(_MARKED, {"day": day})
         for setting in self._before:
             await session.execute(setting)
@@ -440,13 +479,10 @@ class DayCounter:
             )
         return DayCount(day, int(responses), int(flagged))
 
-    async def recount_staged(self, database: Database, day: date, *, parts: int = 1) -> DayCount:
-        """`recount` on SQLite, in three steps: the missing facts recorded (a write, rarely
-        anything to write), the day counted into scratch files (under read transactions:
-        other days are counted meanwhile), and the rows copied over the day's (a short
-        write). With `parts` above 1, the day is split into that many parts by service point
-        (fewer when a few points hold most of it), each counted on its own connection and
-        core, and all copied in the one write, so no reader sees part of a day counted."""
+    async def _count_staged(self, database: Database, day: date, parts: int) -> DayCount:
+        """SQLite's `count`, in three steps: the missing facts recorded (a write, rarely
+        anything to write), the day's parts counted into scratch files (under read
+        transactions), and the rows copied over the day's (a short write)."""
         async with database.transaction() as session:
             await record_missing_facts(session, day, self.questionnaire_id, self.scale_values)
         with tempfile.TemporaryDirectory(prefix="sipas-day-") as folder:
@@ -503,9 +539,9 @@ class DayCounter:
         transaction with a scratch file attached); its responses and how many are flagged."""
         for stage in self._stage:
             await connection.execute(stage)
-        for work in self._staged_work:
+        for work in self._work:
             await connection.execute(work, self._parameters(day, part))
-        responses, flagged = (await connection.execute(self._staged_tally, {"day": day})).one()
+        responses, flagged = (await connection.execute(self._tally, {"day": day})).one()
         return int(responses), int(flagged)
 
     async def _count_apart(

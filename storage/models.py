@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -328,6 +329,14 @@ class Response(Base):
     __table_args__ = (
         Index("ix_responses_day_point", "reporting_day", "service_point_code"),
         Index("ix_responses_respondent_point", "respondent_key", "service_point_code"),
+        # Only the responses stored without quality facts: what `record_missing_facts`
+        # looks for before a day is counted, so finding none reads nothing.
+        Index(
+            "ix_responses_missing_facts",
+            "reporting_day",
+            sqlite_where=text("scale_answers IS NULL"),
+            postgresql_where=text("scale_answers IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -422,15 +422,14 @@ async def test_days_counted_at_once_give_the_counts_of_days_counted_one_by_one(
     database: Database, survey: Survey
 ) -> None:
     # A full run counts the days at once (on SQLite staged on reader connections, copied in
-    # one at a time); every row must be what one day at a time in one transaction writes.
+    # one at a time); every row must be what counting one day after the other writes.
     await four_mixed_days(survey)
     await aggregate(database, PROFILE_LAYOUT, full=True)
     at_once = await all_counted_rows(database)
     assert at_once[DailyRespondents] and at_once[DailyBandCount]
 
     for offset in range(4):
-        async with database.transaction() as session:
-            await day_counter(database).recount(session, NOV_10 + timedelta(days=offset))
+        await day_counter(database).count(database, NOV_10 + timedelta(days=offset))
     assert await all_counted_rows(database) == at_once
 
 
@@ -439,20 +438,19 @@ async def test_a_day_counted_in_parts_gives_the_counts_of_the_whole_day(
 ) -> None:
     # SQLite splits a day across connections (and cores) by service point, then copies every
     # part in one write: whatever the number of parts, even more than the day has points,
-    # the rows are those of the day counted whole in one transaction.
+    # the rows are those of the day counted whole.
     survey = Survey(sqlite_file)
     await survey.units()
     await four_mixed_days(survey)
     counter = day_counter(sqlite_file)
     for offset in range(4):
-        async with sqlite_file.transaction() as session:
-            await counter.recount(session, NOV_10 + timedelta(days=offset))
+        await counter.count(sqlite_file, NOV_10 + timedelta(days=offset))
     whole = await all_counted_rows(sqlite_file)
     assert whole[DailyRespondents] and whole[DailyBandCount]
 
     for parts in (2, 3, 5):
         counted = [
-            await counter.recount_staged(sqlite_file, NOV_10 + timedelta(days=offset), parts=parts)
+            await counter.count(sqlite_file, NOV_10 + timedelta(days=offset), parts=parts)
             for offset in range(4)
         ]
         assert await all_counted_rows(sqlite_file) == whole
@@ -469,7 +467,7 @@ async def test_a_part_that_fails_leaves_the_day_as_it_was_and_no_scratch_file_at
     await survey.units()
     await four_mixed_days(survey)
     counter = day_counter(sqlite_file)
-    await counter.recount_staged(sqlite_file, NOV_10, parts=3)
+    await counter.count(sqlite_file, NOV_10, parts=3)
     counted = await all_counted_rows(sqlite_file)
 
     async def fails(*_: object) -> tuple[int, int]:
@@ -477,7 +475,7 @@ async def test_a_part_that_fails_leaves_the_day_as_it_was_and_no_scratch_file_at
 
     monkeypatch.setattr(counter, "_count_apart", fails)
     with pytest.raises(OSError, match="disk full"):
-        await counter.recount_staged(sqlite_file, NOV_10, parts=3)
+        await counter.count(sqlite_file, NOV_10, parts=3)
     assert await all_counted_rows(sqlite_file) == counted
     # Every pooled connection is back to the database file alone.
     async with asyncio.TaskGroup() as group:
