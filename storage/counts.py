@@ -95,7 +95,8 @@ def scratch_tables(schema: str) -> Tables:
     SQLite, writing there takes no lock on the database file, so a day (or a part of one) is
     counted on a reader connection beside others, and only the copy into COUNTED_TABLES waits
     for the one writer (`DayCounter.recount_staged`)."""
-    return Tables(*(f"{schema}.{name}" for name in _STAGED), cells=f"{schema}.staged_cells")
+    quality, counts, respondents, band_counts = (f"{schema}.{name}" for name in _STAGED)
+    return Tables(quality, counts, respondents, band_counts, cells=f"{schema}.staged_cells")
 
 
 _STAGED = ("staged_quality", "staged_counts", "staged_respondents", "staged_bands")
