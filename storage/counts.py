@@ -257,7 +257,10 @@ def cells_sql(tables: Tables) -> str:
     `tables.cells`, each cell numbered (`cell`), for the counts, respondents and bands to read
     rather than join the responses to their flags again, each of them. From the flags to
     the responses (SQLite's CROSS JOIN keeps that order): the flags are the part's responses
-    alone, where the responses' day index holds the whole day's."""
+    alone, where the responses' day index holds the whole day's. Written in the order of the
+    sessions, as their answers lie in the file, so that the statements that read the answers
+    through it walk the file forwards rather than to and fro (the counts of a day at 1M
+    responses: 0.61-0.74 → 0.57 s)."""
     return f"""
 CREATE TABLE {tables.cells} AS
 SELECT r.session_id, r.reporting_day,
@@ -265,6 +268,7 @@ SELECT r.session_id, r.reporting_day,
        DENSE_RANK() OVER (ORDER BY {_CELL_SQL}) AS cell
 FROM {tables.quality} q CROSS JOIN responses r
 WHERE r.id = q.response_id AND {_OF_THE_DAY}
+ORDER BY r.session_id
 """  # noqa: S608
 
 
