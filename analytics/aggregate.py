@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 from analytics.layout import ItemLayout, bundled_layout
@@ -23,7 +24,10 @@ AGGREGATION_LEASE = "aggregation"
 log = logging.getLogger(__name__)
 
 NIGHT_RETRY = timedelta(minutes=15)  # after a night that did not succeed, before trying again
-LEASE_TTL = timedelta(minutes=30)  # renewed after every day, so only a dead holder lets it lapse
+LEASE_TTL = timedelta(
+    minutes=30
+)  # renewed as days are counted, so only a dead holder lets it lapse
+LEASE_RENEWAL = timedelta(minutes=1)  # how long after its last renewal a day renews the lease
 PARALLEL_DAYS = 2  # days counted at once: one per core of the machine it was sized on
 
 
@@ -132,6 +136,7 @@ async def _aggregate_leased(
             profile_codes=layout.profile_codes,
         )
         waiting = iter(todo)
+        renewed = monotonic()
         # A night's run is mostly yesterday and today (the day after a changed one, with a
         # few responses or none): counted a day per core, one core would idle while the other
         # counts yesterday. So on SQLite a run of no more days than cores splits each day
@@ -142,7 +147,13 @@ async def _aggregate_leased(
             for day in waiting:
                 counted = await counter.count(database, day, parts=parts)
                 result.days.append(counted)
-                await acquire_lease(database, AGGREGATION_LEASE, holder, LEASE_TTL)
+                # Not after every day: a renewal is a write, and on SQLite it queued behind
+                # the other day's copy, which kept the days in step, each copied in while the
+                # other waited (a quarter of a full run at 1M, one day copying alone).
+                nonlocal renewed
+                if monotonic() - renewed >= LEASE_RENEWAL.total_seconds():
+                    renewed = monotonic()
+                    await acquire_lease(database, AGGREGATION_LEASE, holder, LEASE_TTL)
                 if progress:
                     progress(len(todo), counted)
 

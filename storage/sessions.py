@@ -8,12 +8,15 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     Table,
     Text,
     TextClause,
+    and_,
     bindparam,
     delete,
+    exists,
     func,
     literal,
     select,
@@ -547,6 +550,21 @@ async def expire_abandoned(session: AsyncSession, idle_before: datetime, now: da
 _FACTS_BATCH = 2_000
 
 
+def _without_facts(day: date, questionnaire_id: str) -> ColumnElement[bool]:
+    return and_(
+        Response.reporting_day == day,
+        Response.questionnaire_id == questionnaire_id,
+        Response.scale_answers.is_(None),
+    )
+
+
+async def facts_missing(session: Transaction, day: date, questionnaire_id: str) -> bool:
+    """Whether any response of the day has no quality facts (`record_missing_facts`): a look
+    into an index that holds only those, so none to find costs nothing."""
+    found = await session.scalar(select(exists().where(_without_facts(day, questionnaire_id))))
+    return bool(found)
+
+
 async def record_missing_facts(
     session: Transaction, day: date, questionnaire_id: str, scale_values: ScaleValues
 ) -> int:
@@ -555,9 +573,7 @@ async def record_missing_facts(
     missing = (
         await session.execute(
             select(Response.id, Response.session_id, Response.channel).where(
-                Response.reporting_day == day,
-                Response.questionnaire_id == questionnaire_id,
-                Response.scale_answers.is_(None),
+                _without_facts(day, questionnaire_id)
             )
         )
     ).all()
