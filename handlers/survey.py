@@ -249,12 +249,11 @@ class SurveyEngine:
 
     async def _handle(self, inbound: Inbound) -> tuple[list[Reply], Outcome]:
         async with self.database.short_transaction() as tx:
+            key = respondent_key(self.config.secret, inbound.channel, inbound.chat)
             if not await store.record_event(
-                tx, inbound.channel, inbound.event_id, inbound.received_at
+                tx, inbound.channel, inbound.event_id, inbound.received_at, key
             ):
                 return [], Outcome.DUPLICATE
-            key = respondent_key(self.config.secret, inbound.channel, inbound.chat)
-            await store.lock_respondent(tx, key)
             loaded, answers = await store.load_open_session(tx, key)
             survey, saved = loaded, loaded.version if loaded is not None else 0
             if (
