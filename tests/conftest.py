@@ -38,6 +38,16 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     os.umask(umask)
 
 
+@pytest.fixture
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+    """A freshly migrated SQLite file: for what only SQLite does."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sipas.db'}"
+    await upgrade(url)
+    database = Database(url)
+    yield database
+    await database.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A freshly migrated, empty database: a SQLite file, or a PostgreSQL schema."""

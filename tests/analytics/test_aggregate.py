@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,6 @@ from analytics.query import ReportQuery
 from analytics.report import index_table
 from storage.counts import DayCounter, DayPart, QualityRules, split_day
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import (
     AggregationRun,
     DailyBandCount,
@@ -434,26 +432,26 @@ async def test_days_counted_at_once_give_the_counts_of_days_counted_one_by_one(
 
 
 async def test_a_day_counted_in_parts_gives_the_counts_of_the_whole_day(
-    sqlite_file: Database,
+    sqlite_database: Database,
 ) -> None:
     # SQLite splits a day across connections (and cores) by service point, then copies every
     # part in one write: whatever the number of parts, even more than the day has points,
     # the rows are those of the day counted whole.
-    survey = Survey(sqlite_file)
+    survey = Survey(sqlite_database)
     await survey.units()
     await four_mixed_days(survey)
-    counter = day_counter(sqlite_file)
+    counter = day_counter(sqlite_database)
     for offset in range(4):
-        await counter.count(sqlite_file, NOV_10 + timedelta(days=offset))
-    whole = await all_counted_rows(sqlite_file)
+        await counter.count(sqlite_database, NOV_10 + timedelta(days=offset))
+    whole = await all_counted_rows(sqlite_database)
     assert whole[DailyRespondents] and whole[DailyBandCount]
 
     for parts in (2, 3, 5):
         counted = [
-            await counter.count(sqlite_file, NOV_10 + timedelta(days=offset), parts=parts)
+            await counter.count(sqlite_database, NOV_10 + timedelta(days=offset), parts=parts)
             for offset in range(4)
         ]
-        assert await all_counted_rows(sqlite_file) == whole
+        assert await all_counted_rows(sqlite_database) == whole
         assert sum(day.responses for day in counted) == len(whole[ResponseQuality])
         assert sum(day.flagged for day in counted) == sum(
             1 for row in whole[ResponseQuality] if row[-1]
@@ -461,25 +459,25 @@ async def test_a_day_counted_in_parts_gives_the_counts_of_the_whole_day(
 
 
 async def test_a_part_that_fails_leaves_the_day_as_it_was_and_no_scratch_file_attached(
-    sqlite_file: Database, monkeypatch: pytest.MonkeyPatch
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    survey = Survey(sqlite_file)
+    survey = Survey(sqlite_database)
     await survey.units()
     await four_mixed_days(survey)
-    counter = day_counter(sqlite_file)
-    await counter.count(sqlite_file, NOV_10, parts=3)
-    counted = await all_counted_rows(sqlite_file)
+    counter = day_counter(sqlite_database)
+    await counter.count(sqlite_database, NOV_10, parts=3)
+    counted = await all_counted_rows(sqlite_database)
 
     async def fails(*_: object) -> tuple[int, int]:
         raise OSError("disk full")
 
     monkeypatch.setattr(counter, "_count_apart", fails)
     with pytest.raises(OSError, match="disk full"):
-        await counter.count(sqlite_file, NOV_10, parts=3)
-    assert await all_counted_rows(sqlite_file) == counted
+        await counter.count(sqlite_database, NOV_10, parts=3)
+    assert await all_counted_rows(sqlite_database) == counted
     # Every pooled connection is back to the database file alone.
     async with asyncio.TaskGroup() as group:
-        listed = [group.create_task(attached_files(sqlite_file)) for _ in range(8)]
+        listed = [group.create_task(attached_files(sqlite_database)) for _ in range(8)]
     assert {tuple(task.result()) for task in listed} == {("main",)}
 
 
@@ -544,16 +542,6 @@ def day_counter(database: Database) -> DayCounter:
         sqlite=database.is_sqlite,
         profile_codes=PROFILE_LAYOUT.profile_codes,
     )
-
-
-@pytest.fixture
-async def sqlite_file(tmp_path: Path) -> AsyncIterator[Database]:
-    """A freshly migrated SQLite file: what only SQLite does."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'sipas.db'}"
-    await upgrade(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 async def all_counted_rows(database: Database) -> dict[type, list[tuple[object, ...]]]:

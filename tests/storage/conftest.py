@@ -1,26 +1,14 @@
-"""Fixtures of the storage tests: a migrated SQLite file, and the trips to its connections' threads."""
+"""Fixtures of the storage tests: the trips to a SQLite file's connections' threads."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from storage.db import Database
-from storage.migrate import upgrade
 from storage.sqlite_connection import OneTripConnection
-
-
-@pytest.fixture
-async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'sipas.db'}"
-    await upgrade(url)
-    database = Database(url)
-    yield database
-    await database.dispose()
 
 
 class Trips(list[str]):
