@@ -37,6 +37,7 @@ from analytics.aggregate import aggregate
 from analytics.layout import bundled_layout
 from analytics.method import load_method
 from questionnaires import load_bundled
+from questionnaires.model import ItemType
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.response_facts import response_facts
@@ -46,14 +47,14 @@ POSTGRES_URL = os.environ.get(
     "SIPAS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 FIRST_DAY = date(2026, 10, 1)
-SCALE_VALUES = load_bundled("sipas-2023").scale_values()
-ELEMENTS = {
-    "TIEP_CAN": ["15", "16", "17", "18"],
-    "TTHC": ["19", "20", "21", "22"],
-    "CONG_CHUC": ["23", "24", "25", "26", "27"],
-    "KET_QUA": ["28", "29", "30"],
-    "PAKN": ["31", "32", "33"],
-}
+# The survey as a default deployment asks it (no sensitive item), so the loaded answers are
+# those the engine would store: every item shown by the answers to its gates, with its codes.
+QUESTIONNAIRE = load_bundled("sipas-2023").asking()
+SCALE_VALUES = QUESTIONNAIRE.scale_values()
+# How often each gate opens what it gates: the result (the outcome received), a complaint
+# made, the priorities asked, the profile given.
+GATES = {"ket_qua_nhan": 0.8, "pakn_da_tung": 0.3, "uu_tien": 0.5, "thong_tin": 0.7}
+COMMENT = "Cán bộ tận tình, hướng dẫn rõ ràng."
 FLOOR_SQL = """
 SELECT r.reporting_day, r.service_point_code, r.respondent_type, r.channel, a.item_code,
        a.value, COUNT(*)
@@ -85,16 +86,21 @@ def generate(
         start = rng.randrange(3600, 10 * 3600)  # 08:00–17:00 local is 01:00–10:00 UTC
         gap = 1 if rng.random() < 0.01 else rng.randrange(3, 15)  # 1% speeders
         straight = rng.choice(("4", "5")) if rng.random() < 0.02 else None
-        items: list[tuple[str, str | None]] = [("respondent_type", kind), ("gender", "nam")]
-        received = rng.random() < 0.8
-        complained = rng.random() < 0.3
-        items.append(("ket_qua_received", "yes" if received else "no"))
-        items.append(("pakn_made", "yes" if complained else "no"))
-        for element, codes in ELEMENTS.items():
-            if (element == "KET_QUA" and not received) or (element == "PAKN" and not complained):
-                continue  # hidden by skip logic: no answer row
-            items.extend((code, straight or rng.choice(values)) for code in codes)
-        items.append(("age", "26-34"))
+        gates = {code: "yes" if rng.random() < share else "no" for code, share in GATES.items()}
+        items: list[tuple[str, str | None]] = []
+        for item in QUESTIONNAIRE.visible_items(gates):
+            value: str | None
+            if item.code in gates:
+                value = gates[item.code]
+            elif item.code == "respondent_type":
+                value = kind
+            elif item.type is ItemType.SCALE:
+                value = straight or rng.choice(values)
+            elif item.type is ItemType.TEXT:
+                value = COMMENT if rng.random() < 0.1 else None
+            else:
+                value = rng.choice(item.option_values())
+            items.append((item.code, value))
         answers = [
             (sid, code, value, _stamp(day, start + gap * (n + 1)))
             for n, (code, value) in enumerate(items)
