@@ -134,6 +134,9 @@ async def _aggregate_leased(
             rules,
             sqlite=database.is_sqlite,
             profile_codes=layout.profile_codes,
+            # Breakdowns report the overall and element indices: their bands need the scale
+            # items' answers, not the priorities' (a fifth of a band's rows).
+            band_item_codes=layout.item_codes,
         )
         waiting = iter(todo)
         renewed = monotonic()

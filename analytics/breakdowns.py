@@ -63,7 +63,8 @@ def band_counts(
     A band's respondents are the answers to its profile item that took it (`counts`); its
     answers are `band_rows` (BAND_COUNT_COLUMNS); the unstated band is the rest of the cell.
     """
-    counted = counts[counts["item_code"].isin(layout.counted_codes)]
+    # The scale items only: bands report the overall and element indices, and are counted so.
+    counted = counts[counts["item_code"].isin(layout.item_codes)]
     bands: list[BandCounts] = []
     for item in layout.profile:
         named = [value for value, _ in item.bands if value != UNSTATED_BAND]

@@ -198,9 +198,16 @@ _CELL_SQL = ", ".join(expression for _, expression in _CELL)
 
 _COUNT_COLUMNS = f"day, {_CELL_COLUMNS}, item_code, value, answers"
 _RESPONDENT_COLUMNS = f"day, {_CELL_COLUMNS}, respondents"
-_BAND_COLUMNS = (
-    "day, service_point_code, respondent_type, flags, profile_item, band, item_code, value, answers"
+# The bands' cell: only cleaned-or-not matters to breakdowns, so channels (and the authority
+# and procedure) are summed.
+_BAND_CELL = (
+    ("service_point_code", "r.service_point_code"),
+    ("respondent_type", "r.respondent_type"),
+    ("flags", _FLAG_BITS),
 )
+_BAND_CELL_COLUMNS = ", ".join(column for column, _ in _BAND_CELL)
+_BAND_CELL_SQL = ", ".join(expression for _, expression in _BAND_CELL)
+_BAND_COLUMNS = f"day, {_BAND_CELL_COLUMNS}, profile_item, band, item_code, value, answers"
 
 
 def _counted(tables: Tables) -> str:
@@ -260,26 +267,18 @@ def cells_sql(tables: Tables) -> str:
     alone, where the responses' day index holds the whole day's. Written in the order of the
     sessions, as their answers lie in the file, so that the statements that read the answers
     through it walk the file forwards rather than to and fro (the counts of a day at 1M
-    responses: 0.61-0.74 → 0.57 s)."""
+    responses: 0.61-0.74 → 0.57 s). The bands' coarser cells (`_BAND_CELL`) are numbered
+    too (`band_cell`)."""
     return f"""
 CREATE TABLE {tables.cells} AS
 SELECT r.session_id, r.reporting_day,
        {", ".join(f"{expression} AS {column}" for column, expression in _CELL)},
-       DENSE_RANK() OVER (ORDER BY {_CELL_SQL}) AS cell
+       DENSE_RANK() OVER (ORDER BY {_CELL_SQL}) AS cell,
+       DENSE_RANK() OVER (ORDER BY {_BAND_CELL_SQL}) AS band_cell
 FROM {tables.quality} q CROSS JOIN responses r
 WHERE r.id = q.response_id AND {_OF_THE_DAY}
 ORDER BY r.session_id
 """  # noqa: S608
-
-
-def _day_source(tables: Tables, sqlite: bool) -> tuple[str, str, str, str]:
-    """Where the respondents and bands statements read a day's counted responses (`r`) from:
-    (FROM, WHERE, the cell's columns, the flags). On SQLite the numbered cells `cells_sql`
-    wrote; on PostgreSQL the responses joined to their flags."""
-    if sqlite:
-        cell = ", ".join(f"r.{column}" for column, _ in _CELL)
-        return f"{tables.cells} r", "TRUE", cell, "r.flags"
-    return _counted(tables), _OF_THE_DAY, _CELL_SQL, _FLAG_BITS
 
 
 def band_counts_sql(
@@ -290,26 +289,53 @@ def band_counts_sql(
 ) -> str:
     """The statement that counts one day's answers per cell, profile band, item and value: the
     answers of the respondents who gave each band to each profile item (breakdowns). Only
-    cleaned-or-not matters here, so channels are summed."""
-    source, of_the_day, _, flags = _day_source(tables, sqlite)
+    cleaned-or-not matters here, so channels are summed.
+
+    Each answer is counted once per band its respondent gave (five or six), which makes this
+    the night's largest grouping: about 60 rows per response. SQLite groups by sorting, so
+    there the rows are grouped on the numbered cell (`band_cell`), not on its three columns,
+    which are joined back to the groups (as `counts_sql` does): at 35,000 responses a day,
+    7.3 → 4.3 s."""
+    bands = f"p.item_code IN ({_sql_list(profile_codes)}) AND p.value IS NOT NULL"
+    items = f"a.item_code IN ({_sql_list(item_codes)})"
+    if sqlite:
+        return f"""
+WITH tallies AS MATERIALIZED (
+    SELECT x.band_cell, p.item_code AS profile_item, p.value AS band, a.item_code, a.value,
+           COUNT(*) AS answers
+    FROM {tables.cells} x
+    JOIN answers p ON p.session_id = x.session_id
+    JOIN answers a ON a.session_id = x.session_id
+    WHERE {bands} AND {items}
+    GROUP BY x.band_cell, p.item_code, p.value, a.item_code, a.value
+), named AS MATERIALIZED (
+    SELECT DISTINCT band_cell, reporting_day, {_BAND_CELL_COLUMNS} FROM {tables.cells}
+)
+INSERT INTO {tables.band_counts} ({_BAND_COLUMNS})
+SELECT n.reporting_day, {", ".join(f"n.{column}" for column, _ in _BAND_CELL)},
+       t.profile_item, t.band, t.item_code, t.value, t.answers
+FROM tallies t
+JOIN named n ON n.band_cell = t.band_cell
+"""  # noqa: S608
     return f"""
 INSERT INTO {tables.band_counts} ({_BAND_COLUMNS})
-SELECT r.reporting_day, r.service_point_code, r.respondent_type, {flags},
-       p.item_code, p.value, a.item_code, a.value, COUNT(*)
-FROM {source}
+SELECT r.reporting_day, {_BAND_CELL_SQL}, p.item_code, p.value, a.item_code, a.value, COUNT(*)
+FROM {_counted(tables)}
 JOIN answers p ON p.session_id = r.session_id
 JOIN answers a ON a.session_id = r.session_id
-WHERE {of_the_day}
-  AND p.item_code IN ({_sql_list(profile_codes)}) AND p.value IS NOT NULL
-  AND a.item_code IN ({_sql_list(item_codes)})
-GROUP BY r.reporting_day, r.service_point_code, r.respondent_type, {flags},
-         p.item_code, p.value, a.item_code, a.value
+WHERE {_OF_THE_DAY} AND {bands} AND {items}
+GROUP BY r.reporting_day, {_BAND_CELL_SQL}, p.item_code, p.value, a.item_code, a.value
 """  # noqa: S608
 
 
 def respondents_sql(sqlite: bool, tables: Tables = COUNTED_TABLES) -> str:
-    """The statement that counts one day's respondents per cell."""
-    source, of_the_day, cell, _ = _day_source(tables, sqlite)
+    """The statement that counts one day's respondents per cell: on SQLite from the numbered
+    cells `cells_sql` wrote, on PostgreSQL from the responses joined to their flags."""
+    if sqlite:
+        cell = ", ".join(f"r.{column}" for column, _ in _CELL)
+        source, of_the_day = f"{tables.cells} r", "TRUE"
+    else:
+        cell, source, of_the_day = _CELL_SQL, _counted(tables), _OF_THE_DAY
     return f"""
 INSERT INTO {tables.respondents} ({_RESPONDENT_COLUMNS})
 SELECT r.reporting_day, {cell}, COUNT(*)
@@ -321,9 +347,9 @@ GROUP BY r.reporting_day, {cell}
 
 class DayCounter:
     """Recomputes the quality flags and daily counts of one reporting day at a time, for the
-    responses to one questionnaire: the answers to its `item_codes` are counted, also per band
-    of each of its `profile_codes` (breakdowns), and `scale_values` are what its quality facts
-    are judged on.
+    responses to one questionnaire: the answers to its `item_codes` are counted, those to its
+    `band_item_codes` also per band of each of its `profile_codes` (breakdowns), and
+    `scale_values` are what its quality facts are judged on.
 
     `count` counts a day. On PostgreSQL, in one write transaction (several run at once). On
     SQLite one connection writes at a time, so the day is counted into scratch files under
@@ -341,6 +367,7 @@ class DayCounter:
         *,
         sqlite: bool,
         profile_codes: Sequence[str] = (),
+        band_item_codes: Sequence[str] = (),
     ) -> None:
         self.questionnaire_id = questionnaire_id
         self.scale_values = scale_values
@@ -367,9 +394,9 @@ class DayCounter:
                 statement(counts_sql([*item_codes, *profile_codes], sqlite, tables)),
                 statement(respondents_sql(sqlite, tables)),
             ]
-            if profile_codes:
+            if profile_codes and band_item_codes:
                 statements.append(
-                    statement(band_counts_sql(item_codes, profile_codes, sqlite, tables))
+                    statement(band_counts_sql(band_item_codes, profile_codes, sqlite, tables))
                 )
             return statements
 

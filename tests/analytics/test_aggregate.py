@@ -541,6 +541,7 @@ def day_counter(database: Database) -> DayCounter:
         QualityRules(),
         sqlite=database.is_sqlite,
         profile_codes=PROFILE_LAYOUT.profile_codes,
+        band_item_codes=PROFILE_LAYOUT.item_codes,
     )
 
 
