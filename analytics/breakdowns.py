@@ -63,8 +63,9 @@ def band_counts(
     A band's respondents are the answers to its profile item that took it (`counts`); its
     answers are `band_rows` (BAND_COUNT_COLUMNS); the unstated band is the rest of the cell.
     """
-    # The scale items only: bands report the overall and element indices, and are counted so.
-    counted = counts[counts["item_code"].isin(layout.item_codes)]
+    # As bands are counted: the scale items' answers (bands report the overall and element
+    # indices), skipped ones left out (out of every denominator).
+    counted = counts[counts["item_code"].isin(layout.item_codes) & counts["value"].notna()]
     bands: list[BandCounts] = []
     for item in layout.profile:
         named = [value for value, _ in item.bands if value != UNSTATED_BAND]

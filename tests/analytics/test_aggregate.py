@@ -416,6 +416,36 @@ async def test_imported_responses_are_never_flagged_as_speeding(
     assert quality is not None and not quality.speeding and not quality.flagged
 
 
+async def test_bands_count_only_what_breakdowns_report_the_scale_items_answers(
+    database: Database, survey: Survey
+) -> None:
+    # Breakdowns report the overall and element indices: a priority's answer, or a skipped
+    # one, would be counted once per band for nothing (the night's largest statement).
+    given = {**answers(TIEP_CAN="5", TTHC=None), "10.1": "nhieu"} | profile("nu", "18-25")
+    await survey.response(given, day=NOV_10)
+    await aggregate(database, PROFILE_LAYOUT, full=True)
+    async with database.reading() as session:
+        rows = (
+            await session.execute(
+                select(
+                    DailyBandCount.profile_item,
+                    DailyBandCount.band,
+                    DailyBandCount.item_code,
+                    DailyBandCount.value,
+                    DailyBandCount.answers,
+                )
+            )
+        ).all()
+    answered = {code: value for code, value in given.items() if code in PROFILE_LAYOUT.item_codes}
+    expected = {
+        (item, band, code, value, 1)
+        for item, band in (("gioi_tinh", "nu"), ("do_tuoi", "18-25"))
+        for code, value in answered.items()
+        if value is not None
+    }
+    assert set(rows) == expected and len(rows) == len(expected)
+
+
 async def test_days_counted_at_once_give_the_counts_of_days_counted_one_by_one(
     database: Database, survey: Survey
 ) -> None:
