@@ -24,4 +24,4 @@ lint: $(BIN)/.installed
 
 test: $(BIN)/.installed lint
 	scripts/ensure-services
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto  # one worker per core: the suite is mostly CPU (14 → 9.5 minutes on 2 cores)
