@@ -192,8 +192,20 @@ _CELL = (
     ("flagged", "q.flagged"),
     ("flags", _FLAG_BITS),
 )
-_CELL_COLUMNS = ", ".join(column for column, _ in _CELL)
-_CELL_SQL = ", ".join(expression for _, expression in _CELL)
+
+
+def _columns(cell: Sequence[tuple[str, str]], table: str = "") -> str:
+    """A cell's column names, each of `table` when given."""
+    return ", ".join(f"{table}.{column}" if table else column for column, _ in cell)
+
+
+def _expressions(cell: Sequence[tuple[str, str]]) -> str:
+    """A cell's columns as SQL over the response `r` and its flags `q`."""
+    return ", ".join(expression for _, expression in cell)
+
+
+_CELL_COLUMNS = _columns(_CELL)
+_CELL_SQL = _expressions(_CELL)
 
 
 _COUNT_COLUMNS = f"day, {_CELL_COLUMNS}, item_code, value, answers"
@@ -205,8 +217,8 @@ _BAND_CELL = (
     ("respondent_type", "r.respondent_type"),
     ("flags", _FLAG_BITS),
 )
-_BAND_CELL_COLUMNS = ", ".join(column for column, _ in _BAND_CELL)
-_BAND_CELL_SQL = ", ".join(expression for _, expression in _BAND_CELL)
+_BAND_CELL_COLUMNS = _columns(_BAND_CELL)
+_BAND_CELL_SQL = _expressions(_BAND_CELL)
 _BAND_COLUMNS = f"day, {_BAND_CELL_COLUMNS}, profile_item, band, item_code, value, answers"
 
 
@@ -241,7 +253,7 @@ FROM {_counted(tables)} JOIN answers a ON a.session_id = r.session_id
 WHERE {_OF_THE_DAY} AND a.item_code IN ({items})
 GROUP BY r.reporting_day, {_CELL_SQL}, a.item_code, a.value
 """  # noqa: S608
-    named = ", ".join(f"n.{column}" for column, _ in _CELL)
+    named = _columns(_CELL, "n")
     return f"""
 WITH tallies AS MATERIALIZED (
     SELECT x.cell, a.item_code, a.value, COUNT(*) AS answers
@@ -313,7 +325,7 @@ WITH tallies AS MATERIALIZED (
     SELECT DISTINCT band_cell, reporting_day, {_BAND_CELL_COLUMNS} FROM {tables.cells}
 )
 INSERT INTO {tables.band_counts} ({_BAND_COLUMNS})
-SELECT n.reporting_day, {", ".join(f"n.{column}" for column, _ in _BAND_CELL)},
+SELECT n.reporting_day, {_columns(_BAND_CELL, "n")},
        t.profile_item, t.band, t.item_code, t.value, t.answers
 FROM tallies t
 JOIN named n ON n.band_cell = t.band_cell
@@ -344,7 +356,7 @@ def respondents_sql(sqlite: bool, tables: Tables = COUNTED_TABLES) -> str:
     """The statement that counts one day's respondents per cell: on SQLite from the numbered
     cells `cells_sql` wrote, on PostgreSQL from the responses joined to their flags."""
     if sqlite:
-        cell = ", ".join(f"r.{column}" for column, _ in _CELL)
+        cell = _columns(_CELL, "r")
         source, of_the_day = f"{tables.cells} r", "TRUE"
     else:
         cell, source, of_the_day = _CELL_SQL, _counted(tables), _OF_THE_DAY
