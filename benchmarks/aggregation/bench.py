@@ -82,7 +82,7 @@ def generate(
         channel = rng.choice(("telegram", "telegram", "zalo_oa", "zalo_bot"))
         kind = "organisation" if rng.random() < 0.2 else "citizen"
         # A few respondents come back to the same counter: repeats.
-        key = f"k{rng.randrange(count // 50)}" if rng.random() < 0.02 else f"r{sid}"
+        key = f"k{rng.randrange(max(1, count // 50))}" if rng.random() < 0.02 else f"r{sid}"
         start = rng.randrange(3600, 10 * 3600)  # 08:00–17:00 local is 01:00–10:00 UTC
         gap = 1 if rng.random() < 0.01 else rng.randrange(3, 15)  # 1% speeders
         straight = rng.choice(("4", "5")) if rng.random() < 0.02 else None
@@ -376,13 +376,25 @@ async def drop_schema(schema: str) -> None:
     await connection.close()
 
 
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--responses", type=int, default=1_000_000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--incremental", type=int, default=35_000, help="responses on the new day")
+    parser.add_argument("--responses", type=_positive, default=1_000_000)
+    parser.add_argument("--days", type=_positive, default=30)
+    parser.add_argument(
+        "--incremental", type=_positive, default=35_000, help="responses on the new day"
+    )
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--phase", choices=("floor", "full", "incremental"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
