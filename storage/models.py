@@ -580,11 +580,23 @@ class ResponseQuality(Base):
 
 def _identified_by(*columns: str) -> dict[str, Any]:
     """The mapper arguments of a daily count table, whose rows have no key of their own in the
-    database: a day's rows are only ever deleted and inserted together and read summed, never
-    one by one. A serial key and its index took PostgreSQL 1.2 s of the 5.0 it spent counting
-    and writing a day's band rows (a 35,000-response day at 1M responses). The ORM needs an
-    identity, so it is told the columns that tell one row from another."""
+    database (a day's rows are written and read together, never one by one: migration 0024
+    says what the key cost). The ORM needs an identity, so it is told the columns that tell
+    one row from another."""
     return {"primary_key": columns}
+
+
+_DAILY_CELL = (
+    "day",
+    "service_point_code",
+    "authority_code",
+    "procedure_code",
+    "respondent_type",
+    "channel",
+    "flags",
+)
+"""What tells apart the daily counts' and respondents' rows of one item and value: the day and
+the cell (counts.py's `_CELL`, whose `flagged` follows from `flags`)."""
 
 
 class DailyCount(Base):
@@ -595,17 +607,7 @@ class DailyCount(Base):
 
     __tablename__ = "daily_counts"
     __table_args__ = (Index("ix_daily_counts_day", "day"),)
-    __mapper_args__ = _identified_by(
-        "day",
-        "service_point_code",
-        "authority_code",
-        "procedure_code",
-        "respondent_type",
-        "channel",
-        "flags",
-        "item_code",
-        "value",
-    )
+    __mapper_args__ = _identified_by(*_DAILY_CELL, "item_code", "value")
 
     day: Mapped[date] = mapped_column(Date)
     service_point_code: Mapped[str] = mapped_column(String(32))
@@ -625,15 +627,7 @@ class DailyRespondents(Base):
 
     __tablename__ = "daily_respondents"
     __table_args__ = (Index("ix_daily_respondents_day", "day"),)
-    __mapper_args__ = _identified_by(
-        "day",
-        "service_point_code",
-        "authority_code",
-        "procedure_code",
-        "respondent_type",
-        "channel",
-        "flags",
-    )
+    __mapper_args__ = _identified_by(*_DAILY_CELL)
 
     day: Mapped[date] = mapped_column(Date)
     service_point_code: Mapped[str] = mapped_column(String(32))
