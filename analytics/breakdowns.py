@@ -13,7 +13,7 @@ nothing changes. Everything here is arithmetic on the daily counts (docs/indices
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -28,6 +28,7 @@ from analytics.indices import (
 )
 from analytics.layout import UNSTATED_BAND, ItemLayout
 from analytics.method import Method
+from questionnaires.model import SATISFACTION_VALUES
 
 BREAKDOWN_COLUMNS = ["breakdown", "band"]
 """The export's columns saying which band a row is of (both empty on the cells' own rows)."""
@@ -42,7 +43,24 @@ BAND_COUNT_COLUMNS = [
     "answers",
 ]
 
+_BAND_KEYS = BAND_COUNT_COLUMNS[:5]
+
 Cell = tuple[str, str]  # (unit code, respondent type)
+
+
+def band_answers(rows: Iterable[Sequence[object]]) -> pd.DataFrame:
+    """The band rows as breakdowns read them (BAND_COUNT_COLUMNS: a row per value) from the
+    rows as stored (`storage.counts.BandCountRow`: a row per item, its answers of each
+    satisfaction value side by side); values no answer took are left out, as counted."""
+    wide = pd.DataFrame(list(rows), columns=[*_BAND_KEYS, *SATISFACTION_VALUES])
+    long = wide.melt(
+        id_vars=_BAND_KEYS,
+        value_vars=list(SATISFACTION_VALUES),
+        var_name="value",
+        value_name="answers",
+    )
+    long["answers"] = long["answers"].astype("int64")
+    return long[long["answers"] > 0].reset_index(drop=True)[BAND_COUNT_COLUMNS]
 
 
 @dataclass(frozen=True)

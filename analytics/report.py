@@ -6,7 +6,7 @@ import asyncio
 
 import pandas as pd
 
-from analytics.breakdowns import BAND_COUNT_COLUMNS, BREAKDOWN_COLUMNS, compute_breakdown_table
+from analytics.breakdowns import BREAKDOWN_COLUMNS, band_answers, compute_breakdown_table
 from analytics.indices import (
     COUNT_COLUMNS,
     EXPORT_COLUMNS,
@@ -102,14 +102,12 @@ async def breakdown_table(
         return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
     async with database.reading() as session:
         counts, people = await period_counts(session, query)
-        band_rows = pd.DataFrame(
+        band_rows = band_answers(
             await summed_band_counts(
                 session, query.period.start, query.period.end, excluded=_excluded(query)
-            ),
-            columns=BAND_COUNT_COLUMNS,
+            )
         )
         maps = await unit_maps(session, COUNTER_LEVELS)
-    band_rows["answers"] = band_rows["answers"].astype("int64")
     hidden = await asyncio.to_thread(linked_suppression, people, maps, query.min_cell_size)
     table = await asyncio.to_thread(
         compute_breakdown_table,

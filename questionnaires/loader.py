@@ -24,6 +24,7 @@ from questionnaires.conditions import (
 )
 from questionnaires.model import (
     DEFAULT_TEXT_MAX_LENGTH,
+    SATISFACTION_VALUES,
     UNIT_PLACEHOLDER,
     Consent,
     Element,
@@ -43,7 +44,6 @@ BUNDLED_DIR = Path(__file__).parent / "bundled"
 # Codes and values travel in chat callback data (Telegram allows 64 bytes) and in
 # export column names, so they stay short and plain.
 _TOKEN = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
-_SATISFACTION_VALUES = ["1", "2", "3", "4", "5"]
 _YES_NO_VALUES = ["yes", "no"]
 _BUILTIN_YES_NO = Scale(
     "yes_no",
@@ -812,7 +812,7 @@ def _read_item_options(
         checker.problem(f"{path}.scale", f"unknown scale {name} (known: {known})")
         return None, None
     values = [option.value for option in scale.options]
-    if item_type is ItemType.SCALE and values != _SATISFACTION_VALUES:
+    if item_type is ItemType.SCALE and tuple(values) != SATISFACTION_VALUES:
         checker.problem(
             f"{path}.scale",
             f"a scale item needs a scale with the values 1, 2, 3, 4, 5; {name} has {', '.join(values)}",

@@ -21,6 +21,10 @@ LocalizedText = Mapping[str, str]
 """Language code → text, with one entry per language the questionnaire declares."""
 
 DEFAULT_TEXT_MAX_LENGTH = 1000
+SATISFACTION_VALUES = ("1", "2", "3", "4", "5")
+"""The values of the satisfaction scale (QĐ 1001's five levels, from "Rất không hài lòng" to
+"Rất hài lòng"): every scale item is on it, so the counts per profile band keep one column
+per value (storage/counts.py)."""
 VISIBILITY_MEMORY = 1024  # answer patterns whose visible items a questionnaire keeps
 _ABSENT = object()  # in a visibility key: the item has no answer, not even a skip
 # Written in an item's text, filled in for each respondent of a round: the unit being rated

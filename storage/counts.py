@@ -30,6 +30,7 @@ from pathlib import Path
 from sqlalchemy import Boolean, Date, Float, TextClause, bindparam, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from questionnaires.model import SATISFACTION_VALUES
 from storage.db import Database, Transaction
 from storage.models import DailyBandCount, DailyCount, DailyRespondents, DirtyDay
 from storage.response_facts import ScaleValues
@@ -219,7 +220,11 @@ _BAND_CELL = (
 )
 _BAND_CELL_COLUMNS = _columns(_BAND_CELL)
 _BAND_CELL_SQL = _expressions(_BAND_CELL)
-_BAND_COLUMNS = f"day, {_BAND_CELL_COLUMNS}, profile_item, band, item_code, value, answers"
+BAND_VALUE_COLUMNS = tuple(f"answers_{value}" for value in SATISFACTION_VALUES)
+"""The columns of a band row counting the answers of each satisfaction value, in scale order."""
+_BAND_COLUMNS = (
+    f"day, {_BAND_CELL_COLUMNS}, profile_item, band, item_code, {', '.join(BAND_VALUE_COLUMNS)}"
+)
 
 
 def _counted(tables: Tables) -> str:
@@ -299,43 +304,52 @@ def band_counts_sql(
     sqlite: bool,
     tables: Tables = COUNTED_TABLES,
 ) -> str:
-    """The statement that counts one day's answers per cell, profile band, item and value: the
-    answers of the respondents who gave each band to each profile item (breakdowns). Only
-    cleaned-or-not matters here, so channels are summed.
+    """The statement that counts one day's answers per cell, profile band and item, one column
+    per satisfaction value: the answers of the respondents who gave each band to each profile
+    item (breakdowns). Only cleaned-or-not matters here, so channels are summed.
 
     Each answer is counted once per band its respondent gave (five or six), which makes this
-    the night's largest grouping: about 60 rows per response. SQLite groups by sorting, so
-    there the rows are grouped on the numbered cell (`band_cell`), not on its three columns,
-    which are joined back to the groups (as `counts_sql` does): at 35,000 responses a day,
-    7.3 → 4.3 s of one core."""
+    the night's largest grouping: about 60 pairs per response. A row holds an item's five
+    values, a third of the rows a row per value took to write (its groups hashed on
+    PostgreSQL, and copied on SQLite). SQLite groups by sorting, so there the pairs are
+    grouped on the numbered cell (`band_cell`), not on its three columns, which are joined
+    back to the groups (as `counts_sql` does): at 35,000 responses a day, 7.3 → 4.3 s of one
+    core."""
     bands = f"p.item_code IN ({_sql_list(profile_codes)}) AND p.value IS NOT NULL"
     # A skipped answer is out of every denominator: a band's figures never need it.
-    items = f"a.item_code IN ({_sql_list(item_codes)}) AND a.value IS NOT NULL"
+    scale = _sql_list(SATISFACTION_VALUES)
+    items = f"a.item_code IN ({_sql_list(item_codes)}) AND a.value IN ({scale})"
     if sqlite:
+        tallied = ", ".join(
+            f"SUM(a.value = '{value}') AS {column}"
+            for value, column in zip(SATISFACTION_VALUES, BAND_VALUE_COLUMNS, strict=True)
+        )
         return f"""
 WITH tallies AS MATERIALIZED (
-    SELECT x.band_cell, p.item_code AS profile_item, p.value AS band, a.item_code, a.value,
-           COUNT(*) AS answers
+    SELECT x.band_cell, p.item_code AS profile_item, p.value AS band, a.item_code, {tallied}
     FROM {tables.cells} x
     JOIN answers p ON p.session_id = x.session_id
     JOIN answers a ON a.session_id = x.session_id
     WHERE {bands} AND {items}
-    GROUP BY x.band_cell, p.item_code, p.value, a.item_code, a.value
+    GROUP BY x.band_cell, p.item_code, p.value, a.item_code
 ), named AS MATERIALIZED (
     SELECT DISTINCT band_cell, reporting_day, {_BAND_CELL_COLUMNS} FROM {tables.cells}
 )
 INSERT INTO {tables.band_counts} ({_BAND_COLUMNS})
 SELECT n.reporting_day, {_columns(_BAND_CELL, "n")},
-       t.profile_item, t.band, t.item_code, t.value, t.answers
+       t.profile_item, t.band, t.item_code, {", ".join(f"t.{c}" for c in BAND_VALUE_COLUMNS)}
 FROM tallies t
 JOIN named n ON n.band_cell = t.band_cell
 """  # noqa: S608
+    tallied = ", ".join(
+        f"COUNT(*) FILTER (WHERE w.value = '{value}')" for value in SATISFACTION_VALUES
+    )
     # PostgreSQL: a response's bands and answers each read once, as two arrays, and paired in
     # memory; joined, its answers were read again for every band it gave (a 35,000-response
     # day at 1M: 7.3 → 5.1-5.5 s).
     return f"""
 INSERT INTO {tables.band_counts} ({_BAND_COLUMNS})
-SELECT r.reporting_day, {_BAND_CELL_SQL}, g.profile_item, g.band, w.item_code, w.value, COUNT(*)
+SELECT r.reporting_day, {_BAND_CELL_SQL}, g.profile_item, g.band, w.item_code, {tallied}
 FROM {_counted(tables)}
 CROSS JOIN LATERAL (
     SELECT array_agg(p.item_code) AS codes, array_agg(p.value) AS bands
@@ -348,7 +362,7 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL unnest(given.codes, given.bands) AS g(profile_item, band)
 CROSS JOIN LATERAL unnest(answered.codes, answered.answers) AS w(item_code, value)
 WHERE {_OF_THE_DAY}
-GROUP BY r.reporting_day, {_BAND_CELL_SQL}, g.profile_item, g.band, w.item_code, w.value
+GROUP BY r.reporting_day, {_BAND_CELL_SQL}, g.profile_item, g.band, w.item_code
 """  # noqa: S608
 
 
@@ -720,9 +734,9 @@ async def summed_counts(
     return counts, people
 
 
-BandCountRow = tuple[str, str, str, str, str, str | None, int]
-"""(service point, respondent type, profile item, band, item code, value, answers) summed
-over a period."""
+BandCountRow = tuple[str, str, str, str, str, int, int, int, int, int]
+"""(service point, respondent type, profile item, band, item code, then the answers of each
+satisfaction value in scale order) summed over a period."""
 
 
 async def summed_band_counts(
@@ -730,25 +744,20 @@ async def summed_band_counts(
 ) -> list[BandCountRow]:
     """The answer counts per profile band of the days `first` to `last` (both included),
     without the responses whose `flags` are one of `excluded` (as `summed_counts`)."""
+    keys = (
+        DailyBandCount.service_point_code,
+        DailyBandCount.respondent_type,
+        DailyBandCount.profile_item,
+        DailyBandCount.band,
+        DailyBandCount.item_code,
+    )
     query = (
         select(
-            DailyBandCount.service_point_code,
-            DailyBandCount.respondent_type,
-            DailyBandCount.profile_item,
-            DailyBandCount.band,
-            DailyBandCount.item_code,
-            DailyBandCount.value,
-            func.sum(DailyBandCount.answers),
+            *keys,
+            *(func.sum(getattr(DailyBandCount, column)) for column in BAND_VALUE_COLUMNS),
         )
         .where(DailyBandCount.day >= first, DailyBandCount.day <= last)
-        .group_by(
-            DailyBandCount.service_point_code,
-            DailyBandCount.respondent_type,
-            DailyBandCount.profile_item,
-            DailyBandCount.band,
-            DailyBandCount.item_code,
-            DailyBandCount.value,
-        )
+        .group_by(*keys)
     )
     if excluded:
         query = query.where(DailyBandCount.flags.not_in(sorted(excluded)))

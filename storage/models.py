@@ -641,9 +641,14 @@ class DailyRespondents(Base):
 
 
 class DailyBandCount(Base):
-    """How many answers took one value of one item, per day, cell and profile band (the
-    respondents who gave `band` to the profile item `profile_item`): what breakdowns are
-    computed from. A band's respondents are the daily counts of the profile item itself."""
+    """How many answers an item took of each value of the satisfaction scale (`answers_1` …
+    `answers_5`), per day, cell and profile band (the respondents who gave `band` to the
+    profile item `profile_item`): what breakdowns are computed from. A band's respondents are
+    the daily counts of the profile item itself.
+
+    One row per item, not per value: the scale is the same five values for every scale item
+    (`questionnaires.model.SATISFACTION_VALUES`), and a day's band rows are the night's largest
+    write (migration 0025 says what a row per value cost)."""
 
     __tablename__ = "daily_band_counts"
     __table_args__ = (Index("ix_daily_band_counts_day", "day"),)
@@ -655,7 +660,6 @@ class DailyBandCount(Base):
         "profile_item",
         "band",
         "item_code",
-        "value",
     )
 
     day: Mapped[date] = mapped_column(Date)
@@ -665,8 +669,11 @@ class DailyBandCount(Base):
     profile_item: Mapped[str] = mapped_column(String(64))
     band: Mapped[str] = mapped_column(String(64))
     item_code: Mapped[str] = mapped_column(String(64))
-    value: Mapped[str | None] = mapped_column(String(64))
-    answers: Mapped[int] = mapped_column(Integer)
+    answers_1: Mapped[int] = mapped_column(Integer)
+    answers_2: Mapped[int] = mapped_column(Integer)
+    answers_3: Mapped[int] = mapped_column(Integer)
+    answers_4: Mapped[int] = mapped_column(Integer)
+    answers_5: Mapped[int] = mapped_column(Integer)
 
 
 class AggregationRun(Base):

@@ -9,13 +9,22 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from analytics.aggregate import aggregate
+from questionnaires.model import SATISFACTION_VALUES
+from storage.counts import BAND_VALUE_COLUMNS
 from storage.db import Database
 from storage.migrate import alembic_config, upgrade
 from storage.models import Answer, Base, DirtyDay, Response, ResponseQuality, SurveySession
-from tests.analytics.survey_rows import SIPAS_LAYOUT, TYPICAL, Survey
+from tests.analytics.survey_rows import (
+    PROFILE_LAYOUT,
+    SIPAS_LAYOUT,
+    TYPICAL,
+    Survey,
+    answers,
+    profile,
+)
 
 
 async def test_migrated_schema_matches_the_models(database: Database) -> None:
@@ -89,3 +98,48 @@ async def test_0019_keeps_every_answer_both_ways_and_a_rounds_session_needs_no_c
                 rated_units=["SO-A"],
             )
         )
+
+
+async def test_0025_folds_the_band_counts_into_a_row_per_item_and_back_without_a_recount(
+    database: Database,
+) -> None:
+    survey = Survey(database)
+    await survey.units()
+    await survey.response(TYPICAL | profile("nu", "18-25"))
+    await survey.response(answers(TIEP_CAN="2", TTHC="5") | profile("nu", "26-34"))
+    await aggregate(database, PROFILE_LAYOUT)
+    per_item = (
+        f"SELECT profile_item, band, item_code, {', '.join(BAND_VALUE_COLUMNS)} "
+        "FROM daily_band_counts"
+    )
+    async with database.reading() as tx:
+        folded = set((await tx.execute(text(per_item))).tuples().all())
+    assert folded
+    await database.dispose()
+
+    config = alembic_config(database.url, schema=database.schema)
+    await asyncio.to_thread(command.downgrade, config, "0024_daily_counts_without_keys")
+    async with database.reading() as tx:
+        per_value = set(
+            (
+                await tx.execute(
+                    text(
+                        "SELECT profile_item, band, item_code, value, answers FROM daily_band_counts"
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+    await database.dispose()
+    assert per_value == {
+        (item, band, code, value, answers)
+        for item, band, code, *counts in folded
+        for value, answers in zip(SATISFACTION_VALUES, counts, strict=True)
+        if answers
+    }
+
+    await upgrade(database.url, schema=database.schema)
+    async with database.reading() as tx:
+        assert set((await tx.execute(text(per_item))).tuples().all()) == folded
+        assert await tx.scalar(select(func.count()).select_from(DirtyDay)) == 0
