@@ -142,8 +142,8 @@ async def _aggregate_leased(
         renewed = monotonic()
         # A night's run is mostly yesterday and today (the day after a changed one, with a
         # few responses or none): counted a day per core, one core would idle while the other
-        # counts yesterday. So on SQLite a run of no more days than cores splits each day
-        # across the cores (on PostgreSQL a day is one transaction, on one connection).
+        # counts yesterday. So a run of no more days than cores splits each day across the
+        # cores (`DayCounter.count`).
         parts = PARALLEL_DAYS if len(todo) <= PARALLEL_DAYS else 1
 
         async def count_days() -> None:

@@ -27,7 +27,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import Boolean, Date, Float, TextClause, bindparam, delete, func, select, text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    String,
+    TextClause,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from questionnaires.model import SATISFACTION_VALUES
@@ -130,16 +141,16 @@ def _seconds(column: str, sqlite: bool) -> str:
 # and the counts and respondents then follow `response_quality`, which holds exactly these.
 _DAY_FILTER = """r.reporting_day = :day AND r.questionnaire_id = :questionnaire_id
   AND (r.simulated = FALSE OR :count_simulated)"""
-# On SQLite, of one part of the day (`DayPart`): what the quality statement flags is all the
-# other statements count.
+# Of one part of the day (`DayPart`): what the quality statement flags is all the other
+# statements count.
 _PART_FILTER = """
   AND (:low IS NULL OR r.service_point_code >= :low)
   AND (:high IS NULL OR r.service_point_code < :high)"""
 
 
 def quality_sql(sqlite: bool, tables: Tables = COUNTED_TABLES) -> str:
-    """The statement that flags every counted response of one reporting day (`:day`); on
-    SQLite, of the part of it at service points from `:low` to `:high` (`DayPart`).
+    """The statement that flags every counted response of one reporting day (`:day`), or of
+    the part of it at service points from `:low` to `:high` (`DayPart`).
 
     Straight-lining and speeding are read from the facts recorded with each response
     (storage/response_facts.py), so no answer is read here:
@@ -169,7 +180,7 @@ WITH checks AS MATERIALIZED (
                  AND {completed_earlier} >= {completed} - :repeat_seconds
            ) AS repeated
     FROM responses r
-    WHERE {_DAY_FILTER}{_PART_FILTER if sqlite else ""}
+    WHERE {_DAY_FILTER}{_PART_FILTER}
 )
 INSERT INTO {tables.quality} ({_QUALITY_COLUMNS})
 SELECT id, reporting_day, straight_lining, speeding, repeated,
@@ -234,6 +245,7 @@ def _counted(tables: Tables) -> str:
 
 _OF_THE_DAY = (
     "r.reporting_day = :day AND q.reporting_day = :day AND r.questionnaire_id = :questionnaire_id"
+    + _PART_FILTER
 )
 
 
@@ -414,6 +426,8 @@ class DayCounter:
         day = bindparam("day", type_=Date())
         typed = (
             day,
+            bindparam("low", type_=String()),
+            bindparam("high", type_=String()),
             bindparam("speeding_seconds", type_=Float()),
             bindparam("repeat_seconds", type_=Float()),
             bindparam("count_simulated", type_=Boolean()),
@@ -439,20 +453,30 @@ class DayCounter:
             return statements
 
         def tally(tables: Tables) -> TextClause:
-            return text(
-                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN flagged THEN 1 ELSE 0 END), 0) "  # noqa: S608
-                f"FROM {tables.quality} WHERE reporting_day = :day"
-            ).bindparams(day)
+            # The flags of the part alone: SQLite's scratch holds no other's, but on
+            # PostgreSQL another part's, committed meanwhile, are in the same table.
+            points = "" if sqlite else " JOIN responses r ON r.id = q.response_id"
+            return statement(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN q.flagged THEN 1 ELSE 0 END), 0) "  # noqa: S608
+                f"FROM {tables.quality} q{points} "
+                f"WHERE q.reporting_day = :day{'' if sqlite else _PART_FILTER}"
+            )
 
         real = COUNTED_TABLES
+        # A part's rows are those of its service points (every count row has one); its flags
+        # are those of its points' responses.
+        points = _PART_FILTER.replace("r.service_point_code", "service_point_code")
         self._clear = [
-            text(f"DELETE FROM {table} WHERE {column} = :day").bindparams(day)  # noqa: S608
-            for table, column in (
-                (real.counts, "day"),
-                (real.respondents, "day"),
-                (real.band_counts, "day"),
-                (real.quality, "reporting_day"),
-            )
+            *(
+                statement(f"DELETE FROM {table} WHERE day = :day{points}")  # noqa: S608
+                for table in (real.counts, real.respondents, real.band_counts)
+            ),
+            statement(
+                f"DELETE FROM {real.quality} q USING responses r "  # noqa: S608
+                f"WHERE q.response_id = r.id AND q.reporting_day = :day{_PART_FILTER}"
+                if not sqlite
+                else f"DELETE FROM {real.quality} WHERE reporting_day = :day"  # noqa: S608
+            ),
         ]
         self._before: list[TextClause] = []
         if not sqlite:
@@ -522,31 +546,63 @@ class DayCounter:
 
     async def count(self, database: Database, day: date, *, parts: int = 1) -> DayCount:
         """Replace one day's flags and counts; clear its dirty mark if nobody re-marked it
-        meanwhile. On SQLite, with `parts` above 1, the day is split into that many parts by
-        service point (fewer when a few points hold most of it), each counted on its own
-        connection and core, and all copied in one write, so no reader sees part of a day."""
+        meanwhile. With `parts` above 1, the day is split into that many parts by service
+        point (fewer when a few points hold most of it), each counted on its own connection
+        and core. On SQLite all parts are copied in by one write, so no reader sees part of
+        a day; on PostgreSQL each part is its own transaction (`_count_in_parts`)."""
         if self.sqlite:
             return await self._count_staged(database, day, parts)
+        if parts > 1:
+            return await self._count_in_parts(database, day, parts)
         async with database.transaction() as session:
-            return await self._recount(session, day)
+            seen: datetime | None = await session.scalar(_MARKED, {"day": day})
+            # Facts are the questionnaire's (its scale values), as the engine records them.
+            await record_missing_facts(session, day, self.questionnaire_id, self.scale_values)
+            counted = await self._recount(session, day, WHOLE_DAY)
+            await _unmark(session, day, seen)
+        return counted
 
-    async def _recount(self, session: Transaction, day: date) -> DayCount:
-        """PostgreSQL's `count`, in the caller's write transaction."""
-        seen: datetime | None = await session.scalar(_MARKED, {"day": day})
+    async def _count_in_parts(self, database: Database, day: date, parts: int) -> DayCount:
+        """PostgreSQL's `count` of a day in parts, each in a write transaction of its own, at
+        once. A part replaces every row of its service points, so a reader sees each point's
+        rows whole, from before or after, as it would between two responses; a part that
+        fails leaves the day marked, and the next run counts it again."""
+        async with database.reading() as session:
+            seen: datetime | None = await session.scalar(_MARKED, {"day": day})
+            missing = await facts_missing(session, day, self.questionnaire_id)
+            day_parts = await split_day(session, day, parts)
+        if missing:
+            # Once, before the parts: each would otherwise write the same responses' facts.
+            async with database.transaction() as session:
+                await record_missing_facts(session, day, self.questionnaire_id, self.scale_values)
+
+        async def count_part(part: DayPart) -> DayCount:
+            async with database.transaction() as session:
+                return await self._recount(session, day, part)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                counting = [group.create_task(count_part(part)) for part in day_parts]
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None  # the first part that failed
+        async with database.transaction() as session:
+            await _unmark(session, day, seen)
+        counted = [task.result() for task in counting]
+        return DayCount(
+            day, sum(part.responses for part in counted), sum(part.flagged for part in counted)
+        )
+
+    async def _recount(self, session: Transaction, day: date, part: DayPart) -> DayCount:
+        """PostgreSQL's counting of a day, or of a part of it, in the caller's write
+        transaction."""
         for setting in self._before:
             await session.execute(setting)
-        # Facts are the questionnaire's (its scale values), as the engine records them.
-        await record_missing_facts(session, day, self.questionnaire_id, self.scale_values)
+        parameters = self._parameters(day, part)
         for clear in self._clear:
-            await session.execute(clear, {"day": day})
+            await session.execute(clear, parameters)
         for work in self._work:
-            await session.execute(work, self._parameters(day))
-        responses, flagged = (await session.execute(self._tally, {"day": day})).one()
-        if seen is not None:
-            # A mark made after we read it (a response committed meanwhile) must survive.
-            await session.execute(
-                delete(DirtyDay).where(DirtyDay.day == day, DirtyDay.marked_at <= seen)
-            )
+            await session.execute(work, parameters)
+        responses, flagged = (await session.execute(self._tally, parameters)).one()
         return DayCount(day, int(responses), int(flagged))
 
     async def _count_staged(self, database: Database, day: date, parts: int) -> DayCount:
@@ -594,7 +650,7 @@ class DayCounter:
                         )
                     async with database.writing_on(connection):
                         for clear in self._clear:
-                            await connection.execute(clear, {"day": day})
+                            await connection.execute(clear, self._parameters(day))
                         for source in sources:
                             for copy in self._copies(source):
                                 await connection.execute(copy)
@@ -618,7 +674,9 @@ class DayCounter:
             await connection.execute(stage)
         for work in self._work:
             await connection.execute(work, self._parameters(day, part))
-        responses, flagged = (await connection.execute(self._tally, {"day": day})).one()
+        responses, flagged = (
+            await connection.execute(self._tally, self._parameters(day, part))
+        ).one()
         return int(responses), int(flagged)
 
     async def _count_apart(
@@ -634,6 +692,17 @@ class DayCounter:
 
 
 _MARKED = select(DirtyDay.marked_at).where(DirtyDay.day == bindparam("day", type_=Date()))
+
+
+async def _unmark(session: Transaction, day: date, seen: datetime | None) -> None:
+    """Clear the day's dirty mark as read (`seen`) before it was counted: a mark made after
+    (a response committed meanwhile) must survive, so the day is counted again."""
+    if seen is not None:
+        await session.execute(
+            delete(DirtyDay).where(DirtyDay.day == day, DirtyDay.marked_at <= seen)
+        )
+
+
 _RESPONSES_OF_DAY = text("SELECT COUNT(*) FROM responses WHERE reporting_day = :day").bindparams(
     bindparam("day", type_=Date())
 )
@@ -643,7 +712,9 @@ _POINT_AT = text(
 ).bindparams(bindparam("day", type_=Date()))
 
 
-async def split_day(connection: AsyncConnection, day: date, parts: int) -> list[DayPart]:
+async def split_day(
+    connection: AsyncConnection | Transaction, day: date, parts: int
+) -> list[DayPart]:
     """`day` in up to `parts` parts of about as many responses, cut between service points
     (fewer parts when a few points hold most of the day). Read through the index of the
     responses' day and point; the responses of every questionnaire are weighed, since only

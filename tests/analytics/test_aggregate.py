@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -465,26 +467,23 @@ async def test_days_counted_at_once_give_the_counts_of_days_counted_one_by_one(
 
 
 async def test_a_day_counted_in_parts_gives_the_counts_of_the_whole_day(
-    sqlite_database: Database,
+    database: Database, survey: Survey
 ) -> None:
-    # SQLite splits a day across connections (and cores) by service point, then copies every
-    # part in one write: whatever the number of parts, even more than the day has points,
-    # the rows are those of the day counted whole.
-    survey = Survey(sqlite_database)
-    await survey.units()
+    # A day is split across connections (and cores) by service point: whatever the number of
+    # parts, even more than the day has points, the rows are those of the day counted whole.
     await four_mixed_days(survey)
-    counter = day_counter(sqlite_database)
+    counter = day_counter(database)
     for offset in range(4):
-        await counter.count(sqlite_database, NOV_10 + timedelta(days=offset))
-    whole = await all_counted_rows(sqlite_database)
+        await counter.count(database, NOV_10 + timedelta(days=offset))
+    whole = await all_counted_rows(database)
     assert whole[DailyRespondents] and whole[DailyBandCount]
 
     for parts in (2, 3, 5):
         counted = [
-            await counter.count(sqlite_database, NOV_10 + timedelta(days=offset), parts=parts)
+            await counter.count(database, NOV_10 + timedelta(days=offset), parts=parts)
             for offset in range(4)
         ]
-        assert await all_counted_rows(sqlite_database) == whole
+        assert await all_counted_rows(database) == whole
         assert sum(day.responses for day in counted) == len(whole[ResponseQuality])
         assert sum(day.flagged for day in counted) == sum(
             1 for row in whole[ResponseQuality] if row[-1]
@@ -512,6 +511,61 @@ async def test_a_part_that_fails_leaves_the_day_as_it_was_and_no_scratch_file_at
     async with asyncio.TaskGroup() as group:
         listed = [group.create_task(attached_files(sqlite_database)) for _ in range(8)]
     assert {tuple(task.result()) for task in listed} == {("main",)}
+
+
+async def test_a_part_that_fails_leaves_each_points_rows_whole_and_the_day_marked(
+    database: Database, survey: Survey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parts of NOV_10: its points before W2-A, then W2-A's. SQLite copies every part in one
+    # write, so a failure leaves the day as it was; on PostgreSQL each part is a transaction
+    # of its own, so the other part's points may be counted anew. Either way each point's
+    # rows are whole, from before or after, and the day stays marked for the next run.
+    await four_mixed_days(survey)
+    await survey.many(6, TYPICAL | profile("nu", "26-34"), day=NOV_10, point="W2-A")
+    async with database.reading() as session:
+        assert await split_day(session, NOV_10, 2) == [DayPart(None, "W2-A"), DayPart("W2-A")]
+    counter = day_counter(database)
+    await counter.count(database, NOV_10)
+    before = {point: await point_rows(database, point) for point in ("W1-A", "W2-A")}
+    await survey.response(TYPICAL | profile("nam", "26-34"), day=NOV_10, point="W1-A")
+    await survey.response(ALL_FOUR, day=NOV_10, point="W2-A")
+
+    def failing_on_w2a(count_part: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def counting(*given: Any) -> Any:
+            if any(isinstance(part, DayPart) and part.low == "W2-A" for part in given):
+                raise OSError("disk full")
+            return await count_part(*given)
+
+        return counting
+
+    # The part counted on a connection of its own (SQLite), or in a transaction (PostgreSQL).
+    name = "_count_apart" if database.is_sqlite else "_recount"
+    monkeypatch.setattr(counter, name, failing_on_w2a(getattr(counter, name)))
+    with pytest.raises(OSError, match="disk full"):
+        await counter.count(database, NOV_10, parts=2)
+    failed = {point: await point_rows(database, point) for point in ("W1-A", "W2-A")}
+    async with database.reading() as session:
+        assert await session.get(DirtyDay, NOV_10) is not None
+
+    monkeypatch.undo()
+    await counter.count(database, NOV_10, parts=2)
+    after = {point: await point_rows(database, point) for point in ("W1-A", "W2-A")}
+    assert after != before
+    assert failed["W2-A"] == before["W2-A"]
+    # The other part's transaction may have committed, or been stopped by the failure.
+    assert failed["W1-A"] in (before["W1-A"], after["W1-A"])
+
+
+async def point_rows(database: Database, point: str) -> list[tuple[object, ...]]:
+    """Every count row of one service point, sorted."""
+    rows: list[tuple[object, ...]] = []
+    async with database.reading() as session:
+        for model in (DailyCount, DailyRespondents, DailyBandCount):
+            found = await session.execute(
+                select(*model.__table__.columns).where(model.service_point_code == point)
+            )
+            rows += [(model.__tablename__, *row) for row in found.tuples().all()]
+    return sorted(rows, key=repr)
 
 
 async def attached_files(database: Database) -> list[str]:
@@ -579,7 +633,7 @@ def day_counter(database: Database) -> DayCounter:
 
 
 async def all_counted_rows(database: Database) -> dict[type, list[tuple[object, ...]]]:
-    """Every row of the counted tables but their generated ids, sorted."""
+    """Every row of the counted tables, sorted."""
     rows: dict[type, list[tuple[object, ...]]] = {}
     async with database.reading() as session:
         for model in (ResponseQuality, DailyCount, DailyRespondents, DailyBandCount):
