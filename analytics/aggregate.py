@@ -111,15 +111,17 @@ async def _aggregate_leased(
     result = RunResult(run_id, mode)
     try:
         async with database.reading() as session:
-            if full:
-                todo = await counted_days(session)
-            elif days is not None:
-                todo = sorted(set(days))
+            if full or days is not None:
+                todo = await counted_days(session) if full else sorted(set(days or ()))
+                changed = len(todo)
             else:
                 marked = await dirty_days(session)
                 # A repeat is judged over the 24 h before a response, which can reach back
-                # into the previous day: a change on day D may change flags on D + 1.
+                # into the previous day: a change on day D may change flags on D + 1. Those
+                # days are counted for their repeats alone (at night, tomorrow: empty), so
+                # the work is in the marked ones.
                 todo = sorted(set(marked) | {day + timedelta(days=1) for day in marked})
+                changed = len(marked)
             # The responses of days before the retention cutoff are deleted: their counts are
             # all that remains of them, and a recount would empty them.
             kept_from = await retained_from(session)
@@ -140,11 +142,11 @@ async def _aggregate_leased(
         )
         waiting = iter(todo)
         renewed = monotonic()
-        # A night's run is mostly yesterday and today (the day after a changed one, with a
-        # few responses or none): counted a day per core, one core would idle while the other
-        # counts yesterday. So a run of no more days than cores splits each day across the
+        # A night's run is mostly yesterday and today (with a few responses or none), and the
+        # days after them: counted a day per core, one core would idle while the other counts
+        # yesterday. So a run that changed no more days than cores splits each day across the
         # cores (`DayCounter.count`).
-        parts = PARALLEL_DAYS if len(todo) <= PARALLEL_DAYS else 1
+        parts = PARALLEL_DAYS if changed <= PARALLEL_DAYS else 1
 
         async def count_days() -> None:
             for day in waiting:
@@ -161,9 +163,10 @@ async def _aggregate_leased(
                     progress(len(todo), counted)
 
         # Days are counted independently (a day's repeat check reads responses, not flags),
-        # so several at once, each on its own connection: on PostgreSQL each in its own
-        # transaction; on SQLite, which has one writer, each counted under read transactions
-        # and only copied in under the write lock, one day at a time (`DayCounter.count`).
+        # so several at once, each on its own connection: on PostgreSQL each day (or part of
+        # one) in its own transaction; on SQLite, which has one writer, each counted under read
+        # transactions and only copied in under the write lock, one day at a time
+        # (`DayCounter.count`).
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(min(PARALLEL_DAYS, len(todo))):

@@ -5,11 +5,12 @@ Everything heavy happens in SQL, a day at a time (`INSERT … SELECT … GROUP B
 millions of answers never pass through Python (except once, for responses stored before
 their quality facts were recorded at completion: `record_missing_facts`). A day takes three
 statements: flags from the facts recorded with each response, then one pass over the day's
-answers for the counts, then the respondents per cell. The counts statement differs by backend
-(SQLite sorts to group, so it groups on numbered cells; PostgreSQL hashes: `counts_sql`).
-A day is recomputed as a whole inside one transaction: delete its rows, insert them again.
-That makes a run idempotent and a half-finished run harmless, and lets days be counted at
-once on PostgreSQL.
+answers for the counts, then the respondents per cell (and a fourth for the profile's bands).
+The counts statement differs by backend (SQLite sorts to group, so it groups on numbered
+cells; PostgreSQL hashes: `counts_sql`). A day, or a part of it (its service points from one
+code to another), is recomputed whole inside one transaction: delete its rows, insert them
+again. That makes a run idempotent and a half-finished run harmless, and lets days and parts
+be counted at once.
 
 Which days to count, the run record and the lease are the aggregation job's
 (`analytics.aggregate`); indices are pandas arithmetic on the sums (`analytics.report`).
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import re
 import tempfile
 from collections.abc import Collection, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import (
@@ -42,10 +44,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from questionnaires.model import SATISFACTION_VALUES
-from storage.db import Database, Transaction
+from storage.db import Database, Statement, Transaction
 from storage.models import DailyBandCount, DailyCount, DailyRespondents, DirtyDay
 from storage.response_facts import ScaleValues
-from storage.sessions import facts_missing, record_missing_facts
+from storage.sessions import facts_missing, mark_dirty, record_missing_facts
+
+log = logging.getLogger(__name__)
 
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
@@ -120,9 +124,9 @@ STAGED_TABLES = scratch_tables("scratch")  # on the connection that counts them
 @dataclass(frozen=True)
 class DayPart:
     """The responses of a day at the service points from `low` (included) to `high`
-    (excluded), None leaving that end open. A day is counted in parts on SQLite to use more
-    than one core for it; each part holds whole cells (a cell is at one service point), so
-    the parts' rows are copied side by side, never added up."""
+    (excluded), None leaving that end open. A day is counted in parts to use more than one
+    core for it; each part holds whole cells (a cell is at one service point), so the parts'
+    rows lie side by side, never added up."""
 
     low: str | None = None
     high: str | None = None
@@ -322,8 +326,8 @@ def band_counts_sql(
 
     Each answer is counted once per band its respondent gave (five or six), which makes this
     the night's largest grouping: about 60 pairs per response. A row holds an item's five
-    values, a third of the rows a row per value took to write (its groups hashed on
-    PostgreSQL, and copied on SQLite). SQLite groups by sorting, so there the pairs are
+    values: a third of the rows one per value made, to hash into groups on PostgreSQL, copy
+    on SQLite and read back. SQLite groups by sorting, so there the pairs are
     grouped on the numbered cell (`band_cell`), not on its three columns, which are joined
     back to the groups (as `counts_sql` does): at 35,000 responses a day, 7.3 → 4.3 s of one
     core."""
@@ -401,8 +405,8 @@ class DayCounter:
     `band_item_codes` also per band of each of its `profile_codes` (breakdowns), and
     `scale_values` are what its quality facts are judged on.
 
-    `count` counts a day. On PostgreSQL, in one write transaction (several run at once). On
-    SQLite one connection writes at a time, so the day is counted into scratch files under
+    `count` counts a day. On PostgreSQL, in one write transaction, or one per part (several
+    run at once). On SQLite one connection writes at a time, so the day is counted into scratch files under
     read transactions, which do not hold the write lock and let other days, or other parts
     of the day, be counted on other connections (and cores) meanwhile; only the copy into
     the real tables takes the writer's turn.
@@ -549,7 +553,18 @@ class DayCounter:
         meanwhile. With `parts` above 1, the day is split into that many parts by service
         point (fewer when a few points hold most of it), each counted on its own connection
         and core. On SQLite all parts are copied in by one write, so no reader sees part of
-        a day; on PostgreSQL each part is its own transaction (`_count_in_parts`)."""
+        a day; on PostgreSQL each part is its own transaction (`_count_in_parts`).
+
+        A day whose counting fails or is stopped is marked, so that the next run counts it
+        whole again (on PostgreSQL a part may have been written, and a run of named days
+        may count a day nobody marked)."""
+        try:
+            return await self._count(database, day, parts)
+        except BaseException:
+            await asyncio.shield(_mark_again(database, day))
+            raise
+
+    async def _count(self, database: Database, day: date, parts: int) -> DayCount:
         if self.sqlite:
             return await self._count_staged(database, day, parts)
         if parts > 1:
@@ -565,8 +580,7 @@ class DayCounter:
     async def _count_in_parts(self, database: Database, day: date, parts: int) -> DayCount:
         """PostgreSQL's `count` of a day in parts, each in a write transaction of its own, at
         once. A part replaces every row of its service points, so a reader sees each point's
-        rows whole, from before or after, as it would between two responses; a part that
-        fails leaves the day marked, and the next run counts it again."""
+        rows whole, from before or after, as it would between two responses."""
         async with database.reading() as session:
             seen: datetime | None = await session.scalar(_MARKED, {"day": day})
             missing = await facts_missing(session, day, self.questionnaire_id)
@@ -654,15 +668,7 @@ class DayCounter:
                         for source in sources:
                             for copy in self._copies(source):
                                 await connection.execute(copy)
-                        if seen is not None:
-                            # Counted from a snapshot taken before this write: a mark changed
-                            # since (a response committed in between, whatever its clock said)
-                            # must survive.
-                            await connection.execute(
-                                delete(DirtyDay).where(
-                                    DirtyDay.day == day, DirtyDay.marked_at == seen
-                                )
-                            )
+                        await _unmark(connection, day, seen)
         return DayCount(day, sum(count for count, _ in tallies), sum(f for _, f in tallies))
 
     async def _count_part(
@@ -694,12 +700,23 @@ class DayCounter:
 _MARKED = select(DirtyDay.marked_at).where(DirtyDay.day == bindparam("day", type_=Date()))
 
 
-async def _unmark(session: Transaction, day: date, seen: datetime | None) -> None:
-    """Clear the day's dirty mark as read (`seen`) before it was counted: a mark made after
-    (a response committed meanwhile) must survive, so the day is counted again."""
+async def _mark_again(database: Database, day: date) -> None:
+    """Mark a day whose counting failed for the next run; when even that fails (the database
+    gone), say so in the log and leave the counting's own error to be raised."""
+    try:
+        async with database.transaction() as session:
+            await mark_dirty(session, day, datetime.now(UTC))
+    except Exception:
+        log.exception("could not mark %s for the next aggregation run", day)
+
+
+async def _unmark(session: Statement, day: date, seen: datetime | None) -> None:
+    """Clear the day's dirty mark as read (`seen`) before it was counted. A mark changed since
+    (a response committed meanwhile, whatever its clock said) must survive, so the day is
+    counted again."""
     if seen is not None:
         await session.execute(
-            delete(DirtyDay).where(DirtyDay.day == day, DirtyDay.marked_at <= seen)
+            delete(DirtyDay).where(DirtyDay.day == day, DirtyDay.marked_at == seen)
         )
 
 

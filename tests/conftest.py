@@ -58,6 +58,19 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         yield db
         await db.dispose()
         return
+    async for db in _postgres_schema():
+        yield db
+
+
+@pytest.fixture
+async def postgres_database() -> AsyncIterator[Database]:
+    """A freshly migrated PostgreSQL schema: for what only PostgreSQL does (a test using it is
+    marked `postgres`, as the `database` fixture's PostgreSQL runs are)."""
+    async for db in _postgres_schema():
+        yield db
+
+
+async def _postgres_schema() -> AsyncIterator[Database]:
     schema = f"sipas_test_{secrets.token_hex(6)}"  # each test its own: runs never collide
     connection = await asyncpg.connect(_raw_dsn(POSTGRES_URL))
     try:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from analytics.aggregate import _scale_values, aggregate
+from analytics.aggregate import PARALLEL_DAYS, _scale_values, aggregate
 from analytics.days import parse_period, reporting_day
 from analytics.export import table_bytes
 from analytics.method import load_method
@@ -442,6 +442,8 @@ async def test_bands_count_only_what_breakdowns_report_the_scale_items_answers(
     by_band: dict[tuple[str, str], set[tuple[str, tuple[int, ...]]]] = {}
     for item, band, code, *per_value in rows:
         by_band.setdefault((item, band), set()).add((code, tuple(per_value)))
+    # Both at one counter, of one type, unflagged: one row per band and item.
+    assert len(rows) == sum(len(items) for items in by_band.values())
     accessibility = ELEMENTS["TIEP_CAN"]  # the only element either answered
     assert by_band == {
         # Both respondents are women: a 2 and a 5 to each item.
@@ -519,7 +521,8 @@ async def test_a_part_that_fails_leaves_each_points_rows_whole_and_the_day_marke
     # Parts of NOV_10: its points before W2-A, then W2-A's. SQLite copies every part in one
     # write, so a failure leaves the day as it was; on PostgreSQL each part is a transaction
     # of its own, so the other part's points may be counted anew. Either way each point's
-    # rows are whole, from before or after, and the day stays marked for the next run.
+    # rows are whole, from before or after, and the day is marked for the next run, even
+    # where nobody had marked it (a run of named days).
     await four_mixed_days(survey)
     await survey.many(6, TYPICAL | profile("nu", "26-34"), day=NOV_10, point="W2-A")
     async with database.reading() as session:
@@ -529,6 +532,8 @@ async def test_a_part_that_fails_leaves_each_points_rows_whole_and_the_day_marke
     before = {point: await point_rows(database, point) for point in ("W1-A", "W2-A")}
     await survey.response(TYPICAL | profile("nam", "26-34"), day=NOV_10, point="W1-A")
     await survey.response(ALL_FOUR, day=NOV_10, point="W2-A")
+    async with database.transaction() as session:
+        await session.execute(delete(DirtyDay))
 
     def failing_on_w2a(count_part: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def counting(*given: Any) -> Any:
@@ -554,6 +559,60 @@ async def test_a_part_that_fails_leaves_each_points_rows_whole_and_the_day_marke
     assert failed["W2-A"] == before["W2-A"]
     # The other part's transaction may have committed, or been stopped by the failure.
     assert failed["W1-A"] in (before["W1-A"], after["W1-A"])
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_part_replaces_the_rows_of_its_own_service_points_alone(
+    postgres_database: Database,
+) -> None:
+    # On PostgreSQL each part is a transaction of its own: counted alone, it must touch no
+    # other point's rows, and give its own points the rows of the day counted whole.
+    database = postgres_database
+    survey = Survey(database)
+    await survey.units()
+    await four_mixed_days(survey)
+    counter = day_counter(database)
+    await counter.count(database, NOV_10)
+    before = {point: await point_rows(database, point) for point in ("W1-A", "W2-A")}
+    await survey.response(TYPICAL | profile("nam", "26-34"), day=NOV_10, point="W1-A")
+    await survey.many(2, ALL_FOUR | profile("nu", "18-25"), day=NOV_10, point="W2-A")
+
+    async with database.transaction() as session:
+        counted = await counter._recount(session, NOV_10, DayPart("W2-A"))
+    alone = await point_rows(database, "W2-A")
+    assert await point_rows(database, "W1-A") == before["W1-A"]
+    assert alone != before["W2-A"]
+    assert counted.responses == 4  # two in four_mixed_days, two just now
+
+    await counter.count(database, NOV_10)
+    assert await point_rows(database, "W2-A") == alone
+
+
+async def test_a_night_splits_its_changed_days_across_the_cores_and_a_longer_run_does_not(
+    database: Database, survey: Survey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A night counts yesterday and today, and the day after each for its repeats: the work is
+    # in the days marked, so a run that changed no more days than cores splits them.
+    asked: list[tuple[date, int]] = []
+    count = DayCounter.count
+
+    async def counting(self: DayCounter, database: Database, day: date, *, parts: int = 1) -> Any:
+        asked.append((day, parts))
+        return await count(self, database, day, parts=parts)
+
+    monkeypatch.setattr(DayCounter, "count", counting)
+    changed = [NOV_10 + timedelta(days=offset) for offset in range(PARALLEL_DAYS)]
+    for day in changed:
+        await survey.response(TYPICAL, day=day)
+    await aggregate(database, PROFILE_LAYOUT)
+    following = changed[-1] + timedelta(days=1)
+    assert sorted(asked) == [(day, PARALLEL_DAYS) for day in [*changed, following]]
+
+    asked.clear()
+    for day in [*changed, following]:
+        await survey.response(TYPICAL, day=day)
+    await aggregate(database, PROFILE_LAYOUT)
+    assert {parts for _, parts in asked} == {1}
 
 
 async def point_rows(database: Database, point: str) -> list[tuple[object, ...]]:
