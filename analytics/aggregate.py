@@ -111,8 +111,11 @@ async def _aggregate_leased(
     result = RunResult(run_id, mode)
     try:
         async with database.reading() as session:
-            if full or days is not None:
-                todo = await counted_days(session) if full else sorted(set(days or ()))
+            if full:
+                todo = await counted_days(session)
+                changed = len(todo)
+            elif days is not None:
+                todo = sorted(set(days))
                 changed = len(todo)
             else:
                 marked = await dirty_days(session)

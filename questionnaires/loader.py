@@ -815,7 +815,8 @@ def _read_item_options(
     if item_type is ItemType.SCALE and tuple(values) != SATISFACTION_VALUES:
         checker.problem(
             f"{path}.scale",
-            f"a scale item needs a scale with the values 1, 2, 3, 4, 5; {name} has {', '.join(values)}",
+            f"a scale item needs a scale with the values {', '.join(SATISFACTION_VALUES)}; "
+            f"{name} has {', '.join(values)}",
         )
         return None, None
     if item_type is ItemType.YES_NO and values != _YES_NO_VALUES:
